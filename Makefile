@@ -6,6 +6,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
 UV_VERSION := 0.13.9
 CORES  ?= 2
 STAMP  := $(VENV)/.linkseval-installed

@@ -119,7 +119,9 @@ def _instrument(name: str, spec: dict) -> Instrument:
         raise CodebookError(f"instrument {name!r}: missing or malformed key {exc}") from exc
     for item in items:
         if item.theme not in themes:
-            raise CodebookError(f"instrument {name!r}: item {item.id} has unknown theme {item.theme}")
+            raise CodebookError(
+                f"instrument {name!r}: item {item.id} has unknown theme {item.theme}"
+            )
     if not {"practice_code", "respondent_id"} <= {c.name for c in columns}:
         raise CodebookError(f"instrument {name!r}: practice_code and respondent_id are required")
     lo, hi = int(scale["min"]), int(scale["max"])

@@ -1,0 +1,3 @@
+from linkseval.cli import main
+
+raise SystemExit(main())

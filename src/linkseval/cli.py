@@ -1,0 +1,272 @@
+"""The ``linkseval`` command: one subcommand per pipeline stage (Snakemake calls these).
+
+Expected errors (bad input, bad config) print one line naming file, line and column and exit 1,
+without a traceback. Every output is written atomically and only after all work succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER, __version__
+from linkseval.errors import LinksevalError
+
+EPILOG = """\
+typical use (Snakemake runs these for you: `make report`):
+  linkseval synth --out-dir results/synthetic/raw
+  linkseval clean --instrument safequest --extract raw/safequest_2013.csv \\
+      --register raw/practices.csv --out-clean c.parquet --out-rejects r.parquet \\
+      --out-accounting a.json
+  linkseval score --instrument safequest --clean c2013.parquet c2014.parquet \\
+      --register raw/practices.csv --out-scores s.parquet --out-panel panel.parquet
+  linkseval quality --accounting a*.json --panel panel*.parquet --rejects r*.parquet \\
+      --out-dir quality/
+"""
+
+
+def data_label_for(raw_dir: str | Path) -> str:
+    """'SYNTHETIC DATA' if the extract folder carries the synthetic marker, else ''."""
+    return SYNTHETIC_LABEL if (Path(raw_dir) / SYNTHETIC_MARKER).exists() else ""
+
+
+def _banner(label: str) -> None:
+    if label:
+        print(
+            f"*** {label}: results below are from generated data, not real survey responses ***",
+            file=sys.stderr,
+        )
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    import yaml
+
+    from linkseval.codebook import load_codebook
+    from linkseval.synth import write_synthetic
+
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    settings = json.loads(args.settings) if args.settings else config["synthetic"]
+    years = args.years or config["years"]
+    _banner(SYNTHETIC_LABEL)
+    paths = write_synthetic(Path(args.out_dir), settings, years, load_codebook(args.codebook))
+    print(f"wrote {len(paths)} synthetic files to {args.out_dir}", file=sys.stderr)
+
+
+def cmd_clean(args: argparse.Namespace) -> None:
+    from linkseval.clean import clean_extract
+    from linkseval.codebook import load_codebook
+    from linkseval.ingest import read_extract
+    from linkseval.register import read_register
+    from linkseval.store import sha256, write_json, write_parquet
+
+    instrument = load_codebook(args.codebook)[args.instrument]
+    register = read_register(args.register, code_width=args.code_width)
+    raw = read_extract(args.extract, instrument, args.year)
+    result = clean_extract(
+        raw,
+        instrument,
+        register["practice_code"],
+        code_width=args.code_width,
+        max_missing_items=args.max_missing_items,
+    )
+    acc = {**result.accounting, "sha256": sha256(args.extract), "data_label": args.data_label}
+    meta = {"data_label": args.data_label, "source_sha256": acc["sha256"]}
+    write_parquet(result.kept, args.out_clean, meta)
+    write_parquet(result.rejects, args.out_rejects, meta)
+    write_json(acc, args.out_accounting)
+    _banner(args.data_label)
+    print(
+        f"{raw.path.name}: read {acc['rows_read']}, kept {acc['rows_kept']}, "
+        f"quarantined {acc['rows_quarantined']} "
+        + json.dumps({k: v for k, v in acc["quarantined_by_reason"].items() if v}),
+        file=sys.stderr,
+    )
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.codebook import load_codebook
+    from linkseval.register import read_register
+    from linkseval.score import practice_year_panel, score_respondents
+    from linkseval.store import write_parquet
+
+    instrument = load_codebook(args.codebook)[args.instrument]
+    register = read_register(args.register, code_width=args.code_width)
+    clean = pd.concat([pd.read_parquet(p) for p in args.clean], ignore_index=True)
+    scores = score_respondents(clean, instrument, min_items_per_theme=args.min_items_per_theme)
+    panel = practice_year_panel(
+        scores,
+        instrument,
+        register,
+        min_respondents=args.min_respondents,
+        percent_formula=args.percent_formula,
+    )
+    panel.insert(0, "data_label", args.data_label)
+    meta = {
+        "data_label": args.data_label,
+        "min_respondents": args.min_respondents,
+        "min_items_per_theme": args.min_items_per_theme,
+        "percent_formula": args.percent_formula,
+    }
+    write_parquet(scores, args.out_scores, meta)
+    write_parquet(panel, args.out_panel, meta)
+    _banner(args.data_label)
+    print(
+        f"{instrument.name}: {len(scores)} respondents scored, {len(panel)} practice-year-outcome "
+        f"rows, {int(panel['suppressed'].sum())} suppressed (< {args.min_respondents})",
+        file=sys.stderr,
+    )
+
+
+def cmd_quality(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.quality import file_summary, panel_summary, reject_reasons
+    from linkseval.store import write_csv, write_json
+
+    accountings = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.accounting]
+    files = file_summary(accountings)
+    panels = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
+    practice_years = panel_summary(panels)
+    rejects = pd.concat([pd.read_parquet(p) for p in args.rejects], ignore_index=True)
+    reasons = reject_reasons(rejects)
+    for df in (files, practice_years, reasons):
+        df.insert(0, "data_label", args.data_label)
+    out = Path(args.out_dir)
+    write_csv(files, out / "files.csv")
+    write_csv(practice_years, out / "practice_years.csv")
+    write_csv(reasons, out / "reject_reasons.csv")
+    totals = {k: int(files[k].sum()) for k in ("rows_read", "rows_kept", "rows_quarantined")}
+    summary = {
+        "data_label": args.data_label,
+        "totals": totals,
+        "accounting_ok": bool(files["accounting_ok"].all())
+        and totals["rows_read"] == totals["rows_kept"] + totals["rows_quarantined"],
+        "files": accountings,
+    }
+    write_json(summary, out / "summary.json")
+    _banner(args.data_label)
+    print(f"data quality: {json.dumps(totals)}", file=sys.stderr)
+
+
+def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) -> None:
+    for name in names:
+        p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="linkseval",
+        description="Reproducible evaluation of the Links Worker Programme: Safequest extracts "
+        "-> clean, scored practice-year panel -> difference-in-differences -> report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"linkseval {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--codebook",
+        default="config/codebook.yaml",
+        metavar="FILE",
+        help="codebook YAML (default: %(default)s)",
+    )
+    common.add_argument(
+        "--data-label",
+        default="",
+        metavar="TEXT",
+        help="label carried into every output, e.g. 'SYNTHETIC DATA'",
+    )
+    common.add_argument(
+        "--code-width",
+        type=int,
+        default=5,
+        metavar="N",
+        help="practice codes are zero-padded to N digits (default: %(default)s)",
+    )
+
+    p = sub.add_parser(
+        "synth",
+        parents=[common],
+        help="write the deterministic synthetic extracts",
+        description="Write synthetic Safequest/CARE extracts, a register and the "
+        "true generating parameters (truth.json) in the real extracts' shape.",
+    )
+    p.add_argument(
+        "--config",
+        default="config/config.yaml",
+        metavar="FILE",
+        help="config whose 'synthetic' and 'years' keys are used (default: %(default)s)",
+    )
+    p.add_argument(
+        "--settings", metavar="JSON", help="synthetic settings as JSON (overrides --config)"
+    )
+    p.add_argument("--years", type=int, nargs="+", metavar="YEAR", help="survey years")
+    p.add_argument("--out-dir", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "clean",
+        parents=[common],
+        help="validate one extract; quarantine bad rows",
+        description="Read one extract, map headers and labels via the codebook, "
+        "quarantine bad rows with file/line/column/reason, and account for every row.",
+    )
+    p.add_argument("--instrument", required=True, help="codebook instrument, e.g. safequest")
+    _paths(p, "extract", "register")
+    p.add_argument("--year", type=int, help="expected survey year (must match the file name)")
+    p.add_argument(
+        "--max-missing-items",
+        type=int,
+        default=None,
+        metavar="N",
+        help="quarantine respondents with more than N missing items",
+    )
+    _paths(p, "out-clean", "out-rejects", "out-accounting")
+    p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser(
+        "score",
+        parents=[common],
+        help="score respondents; build the panel",
+        description="Reverse-score, compute respondent theme scores and the "
+        "practice-year panel with respondent counts and suppression flags.",
+    )
+    p.add_argument("--instrument", required=True)
+    _paths(p, "clean", nargs="+")
+    _paths(p, "register")
+    p.add_argument("--min-respondents", type=int, default=5, metavar="N")
+    p.add_argument("--min-items-per-theme", type=float, default=0.5, metavar="SHARE")
+    p.add_argument("--percent-formula", default="mean_over_max", choices=["mean_over_max", "pomp"])
+    _paths(p, "out-scores", "out-panel")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "quality",
+        parents=[common],
+        help="summarise data quality",
+        description="Rows read/kept/quarantined per file and reason, repairs, and "
+        "practice-years below the disclosure minimum.",
+    )
+    _paths(p, "accounting", "panel", "rejects", nargs="+")
+    p.add_argument("--out-dir", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_quality)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LinksevalError as exc:
+        print(f"linkseval: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Read and check the practice register (practices.csv)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from linkseval.errors import ExtractError
+from linkseval.ingest import decode
+
+REQUIRED = ["practice_code", "health_board", "list_size", "simd15_share", "deep_end_rank",
+            "links_start_year"]  # fmt: skip
+ABSENCE = re.compile(r"clp_absent_months_(\d{4})")
+
+
+def normalise_code(codes: pd.Series, width: int) -> pd.Series:
+    """Strip whitespace and restore leading zeros lost to spreadsheets (digits only)."""
+    s = codes.astype(str).str.strip()
+    s = s.str.replace(r"\.0$", "", regex=True)
+    short = s.str.fullmatch(r"\d+") & (s.str.len() < width)
+    return s.mask(short, s.str.zfill(width))
+
+
+def _int_column(df: pd.DataFrame, col: str, path: Path, lo: int, hi: int) -> pd.Series:
+    s = df[col].str.strip()
+    num = pd.to_numeric(s.where(s != ""), errors="coerce")
+    bad = (s != "") & (num.isna() | (num % 1 != 0) | (num < lo) | (num > hi))
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise ExtractError(
+            path,
+            f"{s.iloc[i]!r} is not a whole number in {lo}-{hi}",
+            line=i + 2,
+            column=col,
+        )
+    return num.astype("Int64")
+
+
+def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
+    """The register, typed: one row per practice, sorted by practice code.
+
+    Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
+    """
+    path = Path(path)
+    try:
+        text, _ = decode(path.read_bytes(), path)
+    except OSError as exc:
+        raise ExtractError(path, f"cannot read register: {exc.strerror}") from None
+    if not text.strip():
+        raise ExtractError(path, "register is empty")
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    df.columns = [c.strip().lower() for c in df.columns]
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ExtractError(path, f"register lacks column {missing[0]}", line=1, column=missing[0])
+    df["practice_code"] = normalise_code(df["practice_code"], code_width)
+    blank = df["practice_code"] == ""
+    if blank.any():
+        i = int(blank.to_numpy().argmax())
+        raise ExtractError(path, "blank practice code", line=i + 2, column="practice_code")
+    dup = df["practice_code"].duplicated(keep=False)
+    if dup.any():
+        lines = (df.index[dup] + 2).tolist()
+        code = df.loc[dup, "practice_code"].iloc[0]
+        raise ExtractError(
+            path,
+            f"practice code {code} appears more than once (lines {', '.join(map(str, lines[:5]))})",
+            line=lines[1],
+            column="practice_code",
+        )
+    out = pd.DataFrame({"practice_code": df["practice_code"]})
+    out["practice_name"] = df.get("practice_name", pd.Series("", index=df.index))
+    out["health_board"] = df["health_board"].str.strip()
+    out["list_size"] = _int_column(df, "list_size", path, 0, 10_000_000)
+    share = pd.to_numeric(df["simd15_share"].str.strip().replace("", None), errors="coerce")
+    bad = share.notna() & ((share < 0) | (share > 1))
+    bad |= share.isna() & (df["simd15_share"].str.strip() != "")
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise ExtractError(
+            path, "simd15_share must be a share in 0-1", line=i + 2, column="simd15_share"
+        )
+    out["simd15_share"] = share.astype(float)
+    out["deep_end_rank"] = _int_column(df, "deep_end_rank", path, 1, 100)
+    out["deep_end"] = out["deep_end_rank"].notna()
+    out["links_start_year"] = _int_column(df, "links_start_year", path, 1900, 2100)
+    out["cohort"] = out["links_start_year"].fillna(0).astype(int)
+    for col in sorted(c for c in df.columns if ABSENCE.fullmatch(c)):
+        out[col] = _int_column(df, col, path, 0, 12).fillna(0).astype(int)
+    return out.sort_values("practice_code", kind="stable").reset_index(drop=True)
+
+
+def absence_long(register: pd.DataFrame) -> pd.DataFrame:
+    """Months of Community Links Practitioner absence as (practice_code, year, months)."""
+    cols = [c for c in register.columns if ABSENCE.fullmatch(c)]
+    if not cols:
+        return pd.DataFrame({"practice_code": [], "year": [], "clp_absent_months": []})
+    long = register.melt("practice_code", cols, var_name="year", value_name="clp_absent_months")
+    long["year"] = long["year"].str.extract(ABSENCE, expand=False).astype(int)
+    return long.sort_values(["practice_code", "year"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,35 @@
+# Validate each extract against the codebook and register; quarantine bad rows with reasons.
+
+
+rule clean_extract:
+    input:
+        extract=extract_file,
+        register=REGISTER,
+        codebook=CODEBOOK,
+    output:
+        clean="results/clean/{instrument}_{year}.parquet",
+        rejects="results/quality/rejects/{instrument}_{year}.parquet",
+        accounting="results/quality/accounting/{instrument}_{year}.json",
+    log:
+        "results/logs/clean_extract/{instrument}_{year}.log",
+    benchmark:
+        "results/benchmarks/clean_extract/{instrument}_{year}.tsv"
+    wildcard_constraints:
+        year=r"\d{4}",
+    params:
+        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        max_missing=max_missing_items,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "{PY} clean --instrument {wildcards.instrument} --year {wildcards.year} "
+        "--extract {input.extract:q} --register {input.register:q} --codebook {input.codebook:q} "
+        "--code-width {params.code_width} --max-missing-items {params.max_missing} "
+        "--data-label {params.label:q} --out-clean {output.clean} "
+        "--out-rejects {output.rejects} --out-accounting {output.accounting} 2> {log} "
+        "|| (cat {log} >&2; exit 1)"

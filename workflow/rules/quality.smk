@@ -1,0 +1,28 @@
+# The data-quality summary: rows read = kept + quarantined, per file and reason.
+
+
+rule quality_summary:
+    input:
+        accounting=quality_inputs("accounting"),
+        rejects=quality_inputs("rejects"),
+        panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+    output:
+        files="results/quality/files.csv",
+        practice_years="results/quality/practice_years.csv",
+        reasons="results/quality/reject_reasons.csv",
+        summary="results/quality/summary.json",
+    log:
+        "results/logs/quality_summary.log",
+    params:
+        label=DATA_LABEL,
+        out_dir="results/quality",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "{PY} quality --accounting {input.accounting} --rejects {input.rejects} "
+        "--panel {input.panels} --data-label {params.label:q} --out-dir {params.out_dir} "
+        "2> {log} || (cat {log} >&2; exit 1)"

@@ -1,0 +1,34 @@
+# Reverse-score, theme scores per respondent, and the practice-year panel per instrument.
+
+
+rule score_panel:
+    input:
+        clean=clean_files,
+        register=REGISTER,
+        codebook=CODEBOOK,
+    output:
+        scores="results/scored/{instrument}.parquet",
+        panel="results/panel/{instrument}.parquet",
+    log:
+        "results/logs/score_panel/{instrument}.log",
+    benchmark:
+        "results/benchmarks/score_panel/{instrument}.tsv"
+    params:
+        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_items=lookup(dpath="scoring/min_items_per_theme", within=config),
+        formula=lookup(dpath="scoring/percent_formula", within=config),
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "{PY} score --instrument {wildcards.instrument} --clean {input.clean} "
+        "--register {input.register:q} --codebook {input.codebook:q} "
+        "--code-width {params.code_width} --min-respondents {params.min_respondents} "
+        "--min-items-per-theme {params.min_items} --percent-formula {params.formula} "
+        "--data-label {params.label:q} --out-scores {output.scores} --out-panel {output.panel} "
+        "2> {log} || (cat {log} >&2; exit 1)"

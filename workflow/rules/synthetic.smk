@@ -1,0 +1,29 @@
+# The embedded default: deterministic synthetic extracts in the real extracts' messy shape.
+# Only active when config raw_dir is null.
+if SYNTHETIC:
+
+    rule synthetic_data:
+        input:
+            codebook=CODEBOOK,
+        output:
+            extracts=synthetic_extracts(),
+            register=f"{SYNTH_DIR}/practices.csv",
+            truth=f"{SYNTH_DIR}/truth.json",
+            truth_practice_year=f"{SYNTH_DIR}/truth_practice_year.csv",
+            marker=f"{SYNTH_DIR}/SYNTHETIC_DATA.txt",
+        log:
+            "results/logs/synthetic_data.log",
+        params:
+            settings=json.dumps(config["synthetic"], sort_keys=True),
+            years=" ".join(map(str, YEARS)),
+            out_dir=SYNTH_DIR,
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        conda:
+            "../envs/linkseval.yaml"
+        shell:
+            "{PY} synth --settings {params.settings:q} --years {params.years} "
+            "--codebook {input.codebook} --out-dir {params.out_dir} 2> {log} "
+            "|| (cat {log} >&2; exit 1)"
