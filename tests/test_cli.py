@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+from linkseval.cli import build_parser, main
+
+
+def test_help_lists_every_stage(capsys):
+    text = build_parser().format_help()
+    for cmd in ["synth", "clean", "score", "quality"]:
+        assert cmd in text
+
+
+def test_expected_errors_print_one_line_without_traceback(tmp_path, register_file):
+    bad = tmp_path / "safequest_2013.csv"
+    bad.write_text("practice_code,respondent_id\n01234,R1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "linkseval", "clean", "--instrument", "safequest",
+         "--extract", str(bad), "--register", str(register_file), "--out-clean",
+         str(tmp_path / "c.parquet"), "--out-rejects", str(tmp_path / "r.parquet"),
+         "--out-accounting", str(tmp_path / "a.json")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "safequest_2013.csv, line 1, column staff_group" not in proc.stderr  # optional column
+    assert "line 1, column Q01: required column Q01" in proc.stderr
+    assert not any(tmp_path.glob("*.parquet")) and not (tmp_path / "a.json").exists()
+
+
+def test_main_returns_zero_on_help_exit(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as e:
+        assert e.code == 0
+    assert "linkseval" in capsys.readouterr().out

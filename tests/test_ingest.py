@@ -1,0 +1,108 @@
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import sq_header, write_csv
+
+from linkseval.errors import ExtractError
+from linkseval.ingest import LINE, read_extract
+
+
+def _rows(n=3, code="01234"):
+    return [[code, f"R{i}", "GP"] + ["5"] * 30 for i in range(n)]
+
+
+def test_aliases_cp1252_and_line_numbers(tmp_path, safequest):
+    rows = _rows(2)
+    rows[1][2] = "Admin – reception"  # en dash: 0x96 in cp1252, invalid as UTF-8
+    p = write_csv(tmp_path / "safequest_2013.csv", sq_header("alias") + ["Comments", "Extra"],
+                  [r + ["free text", "x"] for r in rows], encoding="cp1252")  # fmt: skip
+    with pytest.raises(UnicodeDecodeError):
+        p.read_bytes().decode("utf-8")
+    raw = read_extract(p, safequest)
+    assert raw.year == 2013 and raw.encoding == "cp1252"
+    assert list(raw.data.columns[:4]) == ["practice_code", "respondent_id", "staff_group", "Q01"]
+    assert raw.data[LINE].tolist() == [2, 3]
+    assert raw.data["staff_group"].iloc[1] == "Admin – reception"
+    assert raw.dropped_free_text == ["Comments"] and raw.ignored_columns == ["Extra"]
+    assert "Comments" not in raw.data.columns
+
+
+def test_utf8_bom_and_blank_lines(tmp_path, safequest):
+    p = tmp_path / "safequest_2014.csv"
+    text = (
+        ",".join(sq_header())
+        + "\n"
+        + ",".join(_rows(1)[0])
+        + "\n\n"
+        + ",".join(_rows(1, "20001")[0])
+    )
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    raw = read_extract(p, safequest)
+    assert raw.encoding == "utf-8-sig"
+    assert raw.data[LINE].tolist() == [2, 4] and raw.blank_lines == 1
+
+
+def test_title_rows_above_the_header_in_excel(tmp_path, safequest):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Safequest extract 2015"])
+    ws.append([])
+    ws.append(sq_header())
+    for r in _rows(2):
+        ws.append([int(r[0])] + r[1:3] + [int(v) for v in r[3:]])  # numbers, leading zero lost
+    p = tmp_path / "safequest_2015.xlsx"
+    wb.save(p)
+    raw = read_extract(p, safequest)
+    assert raw.header_line == 3 and raw.data[LINE].tolist() == [4, 5]
+    assert raw.data["practice_code"].tolist() == ["1234", "1234"]  # padded later, by clean
+    assert raw.data["Q01"].tolist() == ["5", "5"]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("safequest_2013.csv", b"", "safequest_2013.csv: file is empty"),
+        ("safequest_13.csv", b"x", "file name must be safequest_<year>.csv or .xlsx"),
+        ("safequest_2013.xlsx", b"PK\x03\x04 truncated", "not a readable Excel workbook"),
+        ("safequest_2013.csv", b"a,b\n1,2\n", "line 1: no header row found"),
+        ("safequest_2013.csv", b"x\x81\x8d,y\n", "line 1: byte 0x81 is neither UTF-8 nor"),
+    ],
+)
+def test_structural_errors_name_the_file(tmp_path, safequest, name, content, message):
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(ExtractError, match=message.replace("(", r"\(")) as err:
+        read_extract(p, safequest)
+    assert str(tmp_path) in str(err.value)
+
+
+def test_missing_required_column_names_line_and_column(tmp_path, safequest):
+    header = [h for h in sq_header() if h != "Q17"]
+    p = write_csv(tmp_path / "safequest_2013.csv", header, [r[:19] + r[20:] for r in _rows(1)])
+    with pytest.raises(ExtractError, match=r"safequest_2013.csv, line 1, column Q17: required "
+                       r"column Q17 is missing"):  # fmt: skip
+        read_extract(p, safequest)
+
+
+def test_year_column_must_agree_with_file_name(tmp_path, safequest):
+    p = write_csv(tmp_path / "safequest_2013.csv", sq_header() + ["Survey Year"],
+                  [r + ["2013"] for r in _rows(2)] + [_rows(1)[0] + ["2014"]])  # fmt: skip
+    with pytest.raises(ExtractError, match=r"line 4, column Survey Year: survey year '2014' "
+                       r"disagrees with the year 2013"):  # fmt: skip
+        read_extract(p, safequest)
+
+
+def test_two_columns_for_one_item_is_an_error(tmp_path, safequest):
+    p = write_csv(
+        tmp_path / "safequest_2013.csv", sq_header() + ["Q1"], [r + ["5"] for r in _rows(1)]
+    )
+    with pytest.raises(ExtractError, match="columns 'Q01' and 'Q1' both map to Q01"):
+        read_extract(p, safequest)
+
+
+def test_path_with_spaces(tmp_path: Path, safequest):
+    d = tmp_path / "extracts from board"
+    d.mkdir()
+    p = write_csv(d / "safequest_2013.csv", sq_header(), _rows(1))
+    assert read_extract(p, safequest).n_rows == 1

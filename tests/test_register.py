@@ -1,0 +1,41 @@
+import pandas as pd
+import pytest
+
+from linkseval.errors import ExtractError
+from linkseval.register import absence_long, normalise_code, read_register
+
+
+def test_register_is_typed_and_sorted(register_file):
+    reg = read_register(register_file)
+    assert reg["practice_code"].tolist() == ["01234", "20001", "30002"]
+    assert reg["cohort"].tolist() == [2014, 0, 0]
+    assert reg["deep_end"].tolist() == [True, False, False]
+    assert reg["clp_absent_months_2015"].tolist() == [7, 0, 0]
+    long = absence_long(reg)
+    assert long.loc[long.practice_code == "01234", "clp_absent_months"].item() == 7
+
+
+def test_normalise_code_restores_leading_zeros_and_strips():
+    s = pd.Series([" 01234", "1234", "1234.0", "ABC12", ""])
+    assert normalise_code(s, 5).tolist() == ["01234", "01234", "01234", "ABC12", ""]
+
+
+def test_duplicate_codes_stop_with_lines(tmp_path):
+    p = tmp_path / "practices.csv"
+    p.write_text(
+        "practice_code,health_board,list_size,simd15_share,deep_end_rank,links_start_year\n"
+        "11111,A,1,0.1,,\n22222,A,1,0.1,,\n 11111,A,1,0.1,,\n"
+    )
+    with pytest.raises(ExtractError, match=r"practices.csv, line 4, column practice_code: "
+                       r"practice code 11111 appears more than once \(lines 2, 4\)"):  # fmt: skip
+        read_register(p)
+
+
+def test_bad_rank_names_line_and_column(tmp_path):
+    p = tmp_path / "practices.csv"
+    p.write_text(
+        "practice_code,health_board,list_size,simd15_share,deep_end_rank,links_start_year\n"
+        "11111,A,1,0.1,101,\n"
+    )
+    with pytest.raises(ExtractError, match="line 2, column deep_end_rank"):
+        read_register(p)
