@@ -23,7 +23,8 @@ typical use (Snakemake runs these for you: `make report`):
   linkseval score --instrument safequest --clean c2013.parquet c2014.parquet \\
       --register raw/practices.csv --out-scores s.parquet --out-panel panel.parquet
   linkseval quality --accounting a*.json --panel panel*.parquet --rejects r*.parquet \\
-      --out-dir quality/
+      --out-files files.csv --out-practice-years py.csv --out-reasons reasons.csv \\
+      --out-summary summary.json
 """
 
 
@@ -135,10 +136,9 @@ def cmd_quality(args: argparse.Namespace) -> None:
     reasons = reject_reasons(rejects)
     for df in (files, practice_years, reasons):
         df.insert(0, "data_label", args.data_label)
-    out = Path(args.out_dir)
-    write_csv(files, out / "files.csv")
-    write_csv(practice_years, out / "practice_years.csv")
-    write_csv(reasons, out / "reject_reasons.csv")
+    write_csv(files, args.out_files)
+    write_csv(practice_years, args.out_practice_years)
+    write_csv(reasons, args.out_reasons)
     totals = {k: int(files[k].sum()) for k in ("rows_read", "rows_kept", "rows_quarantined")}
     summary = {
         "data_label": args.data_label,
@@ -147,7 +147,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
         and totals["rows_read"] == totals["rows_kept"] + totals["rows_quarantined"],
         "files": accountings,
     }
-    write_json(summary, out / "summary.json")
+    write_json(summary, args.out_summary)
     _banner(args.data_label)
     print(f"data quality: {json.dumps(totals)}", file=sys.stderr)
 
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         "practice-years below the disclosure minimum.",
     )
     _paths(p, "accounting", "panel", "rejects", nargs="+")
-    p.add_argument("--out-dir", required=True, metavar="DIR")
+    _paths(p, "out-files", "out-practice-years", "out-reasons", "out-summary")
     p.set_defaults(func=cmd_quality)
     return parser
 

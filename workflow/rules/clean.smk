@@ -27,7 +27,7 @@ rule clean_extract:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "{PY} clean --instrument {wildcards.instrument} --year {wildcards.year} "
+        "python -m linkseval clean --instrument {wildcards.instrument} --year {wildcards.year} "
         "--extract {input.extract:q} --register {input.register:q} --codebook {input.codebook:q} "
         "--code-width {params.code_width} --max-missing-items {params.max_missing} "
         "--data-label {params.label:q} --out-clean {output.clean} "

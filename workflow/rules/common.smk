@@ -1,6 +1,5 @@
 # Configuration checks, paths and input functions shared by every rule.
 import json
-import os
 from pathlib import Path
 
 import yaml
@@ -8,11 +7,6 @@ from snakemake.utils import validate
 
 
 validate(config, schema="../schemas/config.schema.yaml")
-
-# Rules run the package in this checkout (also inside conda envs and on cluster nodes).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(Path(workflow.basedir) / "src")] + [p for p in [os.environ.get("PYTHONPATH")] if p]
-)
 
 SYNTH_DIR = "results/synthetic/raw"
 SYNTHETIC = config["raw_dir"] is None
@@ -36,7 +30,6 @@ DATA_LABEL = (
     if SYNTHETIC or Path(RAW_DIR, "SYNTHETIC_DATA.txt").exists()
     else ""
 )
-PY = "python -m linkseval"
 
 
 def synthetic_extracts():
@@ -54,7 +47,7 @@ def extract_file(wildcards):
     """The raw extract for an instrument-year: <stem>_<year>.xlsx if present, else .csv."""
     stem = f"{RAW_DIR}/{FILE_STEM[wildcards.instrument]}_{wildcards.year}"
     if SYNTHETIC:
-        return next(p for p in synthetic_extracts() if p.startswith(stem + "."))
+        return next(p for p in synthetic_extracts() if p.startswith(f"{stem}."))
     return f"{stem}.xlsx" if Path(f"{stem}.xlsx").exists() else f"{stem}.csv"
 
 
@@ -79,3 +72,8 @@ def final_outputs():
 
 def max_missing_items(wildcards):
     return config["cleaning"]["max_missing_items"][wildcards.instrument]
+
+
+def output_dir(wildcards, output):
+    """Folder of a rule's first output (for commands that write a set of files)."""
+    return str(Path(output[0]).parent)

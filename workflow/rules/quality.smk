@@ -15,7 +15,6 @@ rule quality_summary:
         "results/logs/quality_summary.log",
     params:
         label=DATA_LABEL,
-        out_dir="results/quality",
     threads: 1
     resources:
         mem_mb=1000,
@@ -23,6 +22,8 @@ rule quality_summary:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "{PY} quality --accounting {input.accounting} --rejects {input.rejects} "
-        "--panel {input.panels} --data-label {params.label:q} --out-dir {params.out_dir} "
+        "python -m linkseval quality --accounting {input.accounting} --rejects {input.rejects} "
+        "--panel {input.panels} --data-label {params.label:q} --out-files {output.files} "
+        "--out-practice-years {output.practice_years} --out-reasons {output.reasons} "
+        "--out-summary {output.summary} "
         "2> {log} || (cat {log} >&2; exit 1)"

@@ -26,7 +26,7 @@ rule score_panel:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "{PY} score --instrument {wildcards.instrument} --clean {input.clean} "
+        "python -m linkseval score --instrument {wildcards.instrument} --clean {input.clean} "
         "--register {input.register:q} --codebook {input.codebook:q} "
         "--code-width {params.code_width} --min-respondents {params.min_respondents} "
         "--min-items-per-theme {params.min_items} --percent-formula {params.formula} "

@@ -16,7 +16,7 @@ if SYNTHETIC:
         params:
             settings=json.dumps(config["synthetic"], sort_keys=True),
             years=" ".join(map(str, YEARS)),
-            out_dir=SYNTH_DIR,
+            out_dir=output_dir,
         threads: 1
         resources:
             mem_mb=2000,
@@ -24,6 +24,6 @@ if SYNTHETIC:
         conda:
             "../envs/linkseval.yaml"
         shell:
-            "{PY} synth --settings {params.settings:q} --years {params.years} "
+            "python -m linkseval synth --settings {params.settings:q} --years {params.years} "
             "--codebook {input.codebook} --out-dir {params.out_dir} 2> {log} "
             "|| (cat {log} >&2; exit 1)"
