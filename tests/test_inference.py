@@ -1,0 +1,163 @@
+"""Bootstrap and randomization inference against independent implementations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from test_did import simulate
+
+from linkseval.did import ols, panel_from_frame, twfe_design
+from linkseval.inference import (
+    CHUNK,
+    adjust_pvalues,
+    cr1,
+    randomization_inference,
+    ri_assignments,
+    ri_coefficients,
+    wild_cluster_bootstrap,
+)
+
+
+def _panel(**kw):
+    df = simulate(**kw)
+    return df, panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y")
+
+
+def test_cr1_ci_uses_t_with_g_minus_1_df():
+    _, p = _panel()
+    fit = ols(twfe_design(p))
+    r = cr1(fit, 0)
+    from scipy import stats
+
+    crit = stats.t.ppf(0.975, p.n_units - 1)
+    assert r.ci_high - fit.beta[0] == pytest.approx(crit * fit.se()[0])
+
+
+def test_wild_bootstrap_agrees_with_wildboottest():
+    """Same algorithm, independent code (wildboottest on the unit-demeaned panel)."""
+    from wildboottest.wildboottest import wildboottest
+
+    _, p = _panel(n=120, missing=0.0, effect=0.3, seed=5)
+    design = twfe_design(p)
+    B = 9999
+    mine = wild_cluster_bootstrap(design, 0, n_draws=B, seed=1, ci=False)
+    model = sm.OLS(design.y, pd.DataFrame(design.Z, columns=design.names))
+    theirs = wildboottest(model, param="treated_post", cluster=design.cluster, B=B,
+                          weights_type="webb", impose_null=True, bootstrap_type="11", seed=3,
+                          show=False)  # fmt: skip
+    p_theirs = float(theirs["p-value"].iloc[0])
+    mc_se = np.sqrt(2 * p_theirs * (1 - p_theirs) / B)  # two independent MC estimates
+    assert abs(mine.p_value - p_theirs) < 4 * mc_se + 1e-3
+
+
+def test_wild_bootstrap_brute_force_loop():
+    """The closed form equals refitting OLS on each bootstrap sample (same weights)."""
+    from linkseval.inference import WEBB, chunk_seeds
+
+    _, p = _panel(n=40, seed=9)
+    d = twfe_design(p)
+    B = 300
+    fast = wild_cluster_bootstrap(d, 0, n_draws=B, seed=4, ci=False)
+    Z, y, cl, G = d.Z, d.y, d.cluster, d.n_clusters
+    beta = np.linalg.lstsq(Z, y, rcond=None)[0]
+    restricted = np.linalg.lstsq(Z[:, 1:], y, rcond=None)[0]
+    fitted_r = Z[:, 1:] @ restricted
+    u_r = y - fitted_r
+
+    def t_stat(yy):
+        b = np.linalg.lstsq(Z, yy, rcond=None)[0]
+        u = yy - Z @ b
+        bread = np.linalg.inv(Z.T @ Z)
+        s = np.array([np.sum((Z[cl == g] @ bread[0]) * u[cl == g]) for g in range(G)])
+        return b[0] / np.sqrt(d.ssc * np.sum(s**2))
+
+    t_obs = t_stat(y)
+    assert t_obs == pytest.approx(beta[0] / np.sqrt(ols(d).vcov[0, 0]))
+    stats = []
+    for size, rng in chunk_seeds(4, B):
+        V = WEBB[rng.integers(0, 6, size=(size, G))]
+        for v in V:
+            stats.append(t_stat(fitted_r + v[cl] * u_r))
+    p_brute = np.mean(np.abs(stats) >= abs(t_obs))
+    assert fast.p_value == pytest.approx(p_brute, abs=1e-12)
+
+
+def test_wild_ci_inverts_the_test():
+    _, p = _panel(n=80, seed=12)
+    d = twfe_design(p)
+    r = wild_cluster_bootstrap(d, 0, n_draws=1999, seed=1)
+    assert r.ci_low < ols(d).beta[0] < r.ci_high
+    # shifting the outcome by the lower bound puts the estimate at the edge of the test
+    from linkseval.inference import _wild_p, _wild_pieces
+
+    pc = _wild_pieces(d, 0, 1, 1999, "webb")
+    assert _wild_p(pc, r.ci_low - 1e-4) <= 0.05 < _wild_p(pc, r.ci_low + 1e-4)
+
+
+def test_one_treated_cluster_is_not_applicable():
+    _, p = _panel(cohorts=((2014, 1),))
+    r = wild_cluster_bootstrap(twfe_design(p), 0, n_draws=99, n_treated_clusters=1)
+    assert np.isnan(r.p_value) and r.note.startswith("not applicable")
+
+
+def test_ri_coefficients_equal_brute_force_refits():
+    df, p = _panel(years=(2012, 2013, 2014, 2015), cohorts=((2014, 4), (2015, 3)), seed=21,
+                   missing=0.2)  # fmt: skip
+    assign = ri_assignments(p, seed=3, n_draws=CHUNK)[0][:6]
+    fast = ri_coefficients(p, assign)
+    cohorts = np.unique(p.cohort[p.cohort > 0])
+    sub = df[df.unit.isin(p.unit_labels)].copy()
+    for k in range(len(assign)):
+        coh = np.where(assign[k] >= 0, cohorts[np.maximum(assign[k], 0)], 0)
+        c = sub.unit.map(dict(zip(p.unit_labels, coh, strict=True)))
+        sub["D"] = ((c > 0) & (sub.year >= c)).astype(float)
+        ref = smf.ols("y ~ D + C(year) + C(unit)", sub).fit().params["D"]
+        assert fast[k] == pytest.approx(ref, abs=1e-10)
+    # every draw treats as many units per cohort as observed
+    for k in range(len(assign)):
+        assert np.bincount(assign[k][assign[k] >= 0]).tolist() == [4, 3]
+
+
+def test_ri_p_value_agrees_with_a_brute_force_loop():
+    """Independent: permute labels with Python's random, refit by dummy OLS, count."""
+    import random
+
+    df, p = _panel(n=40, effect=0.6, seed=13, missing=0.0)
+    fast = randomization_inference(p, n_draws=4999, seed=5, ci=False)
+    rnd = random.Random(8)
+    units = list(p.unit_labels)
+    obs = ols(twfe_design(p)).beta[0]
+    hits, R = 0, 400
+    for _ in range(R):
+        treated = df.unit.isin(set(rnd.sample(units, 7)))
+        d = df.assign(D=(treated & (df.year >= 2014)).astype(float))
+        b = smf.ols("y ~ D + C(year) + C(unit)", d).fit().params["D"]
+        hits += abs(b) >= abs(obs) - 1e-12
+    p_brute = (1 + hits) / (1 + R)
+    se = np.sqrt(p_brute * (1 - p_brute) / R)
+    assert abs(fast.p_value - p_brute) < 4 * se + 0.01
+
+
+def test_ri_ci_contains_the_estimate_and_the_truth_often():
+    _, p = _panel(n=80, effect=0.5, seed=30)
+    r = randomization_inference(p, n_draws=1999, seed=1)
+    assert r.ci_low < r.statistic < r.ci_high
+
+
+def test_same_seed_same_draws_regardless_of_total():
+    _, p = _panel()
+    a = ri_assignments(p, seed=7, n_draws=2 * CHUNK)
+    b = ri_assignments(p, seed=7, n_draws=3 * CHUNK)
+    assert all((x == y).all() for x, y in zip(a, b[:2], strict=True))
+
+
+def test_adjusted_pvalues_against_hand_computation():
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.20])
+    holm = adjust_pvalues(p, "holm")
+    # Holm by hand: sorted 0.01, 0.03, 0.04, 0.20 times 4, 3, 2, 1, cumulative max
+    assert holm[[0, 2, 1, 4]].tolist() == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    assert np.isnan(holm[3])
+    bh = adjust_pvalues(p, "fdr_bh")
+    # BH: p_(i) * m / i, cumulative min from the top: 0.04, 0.0533, 0.0533, 0.20
+    assert bh[[0, 2, 1, 4]].tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
