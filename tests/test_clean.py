@@ -10,8 +10,15 @@ from linkseval.clean import REASONS, check_accounting, classify_tokens, clean_ex
 from linkseval.errors import AccountingError
 from linkseval.ingest import LINE, RawExtract
 
-LABELS = ["Strongly disagree", "Disagree", "Slightly disagree", "Neither agree nor disagree",
-          "Slightly agree", "Agree", "Strongly agree"]  # fmt: skip
+LABELS = [
+    "Strongly disagree",
+    "Disagree",
+    "Slightly disagree",
+    "Neither agree nor disagree",
+    "Slightly agree",
+    "Agree",
+    "Strongly agree",
+]
 
 
 def raw_from_rows(rows, instrument, year=2013) -> RawExtract:
@@ -21,8 +28,11 @@ def raw_from_rows(rows, instrument, year=2013) -> RawExtract:
     return RawExtract(Path(f"safequest_{year}.csv"), "safequest", year, df, "utf-8", 1)
 
 
-@given(label=st.sampled_from(LABELS), pad=st.sampled_from(["", " ", "  "]),
-       case=st.sampled_from([str.lower, str.upper, str.title, lambda s: s]))  # fmt: skip
+@given(
+    label=st.sampled_from(LABELS),
+    pad=st.sampled_from(["", " ", "  "]),
+    case=st.sampled_from([str.lower, str.upper, str.title, lambda s: s]),
+)
 def test_text_labels_map_to_their_codes(safequest, label, pad, case):
     codes, status = classify_tokens([pad + case(label) + pad], safequest)
     assert status[0] == 0 and codes[0] == LABELS.index(label) + 1
@@ -85,8 +95,13 @@ def test_each_reason_is_caught_with_line_and_column(safequest):
 
 
 def test_accounting_check_can_fail():
-    acc = {"source_file": "f", "rows_read": 10, "rows_kept": 6, "rows_quarantined": 3,
-           "quarantined_by_reason": {"x": 3}}  # fmt: skip
+    acc = {
+        "source_file": "f",
+        "rows_read": 10,
+        "rows_kept": 6,
+        "rows_quarantined": 3,
+        "quarantined_by_reason": {"x": 3},
+    }
     with pytest.raises(AccountingError, match="rows read 10 != kept 6 \\+ quarantined 3"):
         check_accounting(acc)
 
@@ -108,8 +123,9 @@ TOKENS = st.sampled_from(["1", "4", "7", "9", "0", "", "N/A", "Agree", "junk", "
 )
 def test_row_accounting_never_breaks(safequest, data):
     rows = [[c, r, "GP", *items] for c, r, items in data]
-    res = clean_extract(raw_from_rows(rows, safequest), safequest, {"01234", "20001"},
-                        max_missing_items=15)  # fmt: skip
+    res = clean_extract(
+        raw_from_rows(rows, safequest), safequest, {"01234", "20001"}, max_missing_items=15
+    )
     acc = res.accounting
     assert acc["rows_read"] == len(rows) == len(res.kept) + len(res.rejects)
     assert set(res.rejects["reason"]) <= set(REASONS)

@@ -14,12 +14,27 @@ def test_expected_errors_print_one_line_without_traceback(tmp_path, register_fil
     bad = tmp_path / "safequest_2013.csv"
     bad.write_text("practice_code,respondent_id\n01234,R1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "linkseval", "clean", "--instrument", "safequest",
-         "--extract", str(bad), "--register", str(register_file), "--out-clean",
-         str(tmp_path / "c.parquet"), "--out-rejects", str(tmp_path / "r.parquet"),
-         "--out-accounting", str(tmp_path / "a.json")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "linkseval",
+            "clean",
+            "--instrument",
+            "safequest",
+            "--extract",
+            str(bad),
+            "--register",
+            str(register_file),
+            "--out-clean",
+            str(tmp_path / "c.parquet"),
+            "--out-rejects",
+            str(tmp_path / "r.parquet"),
+            "--out-accounting",
+            str(tmp_path / "a.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "safequest_2013.csv, line 1, column staff_group" not in proc.stderr  # optional column

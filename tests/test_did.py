@@ -9,8 +9,7 @@ from linkseval.did import event_study_design, ols, panel_from_frame, twfe_design
 from linkseval.errors import ConfigError
 
 
-def simulate(n=60, years=(2013, 2014, 2015), cohorts=((2014, 7),), effect=0.5, seed=0,
-             missing=0.1):  # fmt: skip
+def simulate(n=60, years=(2013, 2014, 2015), cohorts=((2014, 7),), effect=0.5, seed=0, missing=0.1):
     rng = np.random.default_rng(seed)
     coh = np.zeros(n, dtype=int)
     start = 0
@@ -61,8 +60,13 @@ def test_twfe_and_cr1_match_pyfixest(weights):
     sub = df[df.unit.isin(p.unit_labels)].assign(
         D=lambda d: ((d.cohort > 0) & (d.year >= d.cohort)).astype(float)
     )
-    fx = pf.feols("y ~ D + C(year) | unit", data=sub, vcov={"CRV1": "unit"}, weights=weights,
-                  ssc=pf.ssc(k_fixef="none"))  # fmt: skip
+    fx = pf.feols(
+        "y ~ D + C(year) | unit",
+        data=sub,
+        vcov={"CRV1": "unit"},
+        weights=weights,
+        ssc=pf.ssc(k_fixef="none"),
+    )
     assert fit.beta[0] == pytest.approx(fx.coef()["D"], abs=1e-8)
     assert fit.se()[0] == pytest.approx(fx.se()["D"], abs=1e-8)
 
@@ -78,8 +82,9 @@ def test_clustering_on_another_column_matches_pyfixest():
     sub = df[df.unit.isin(p.unit_labels)].assign(
         D=lambda d: ((d.cohort > 0) & (d.year >= d.cohort)).astype(float)
     )
-    fx = pf.feols("y ~ D + C(year) | unit", data=sub, vcov={"CRV1": "board"},
-                  ssc=pf.ssc(k_fixef="none"))  # fmt: skip
+    fx = pf.feols(
+        "y ~ D + C(year) | unit", data=sub, vcov={"CRV1": "board"}, ssc=pf.ssc(k_fixef="none")
+    )
     assert fit.se()[0] == pytest.approx(fx.se()["D"], abs=1e-8)
 
 

@@ -43,9 +43,17 @@ def test_wild_bootstrap_agrees_with_wildboottest():
     B = 9999
     mine = wild_cluster_bootstrap(design, 0, n_draws=B, seed=1, ci=False)
     model = sm.OLS(design.y, pd.DataFrame(design.Z, columns=design.names))
-    theirs = wildboottest(model, param="treated_post", cluster=design.cluster, B=B,
-                          weights_type="webb", impose_null=True, bootstrap_type="11", seed=3,
-                          show=False)  # fmt: skip
+    theirs = wildboottest(
+        model,
+        param="treated_post",
+        cluster=design.cluster,
+        B=B,
+        weights_type="webb",
+        impose_null=True,
+        bootstrap_type="11",
+        seed=3,
+        show=False,
+    )
     p_theirs = float(theirs["p-value"].iloc[0])
     mc_se = np.sqrt(2 * p_theirs * (1 - p_theirs) / B)  # two independent MC estimates
     assert abs(mine.p_value - p_theirs) < 4 * mc_se + 1e-3
@@ -102,8 +110,9 @@ def test_one_treated_cluster_is_not_applicable():
 
 
 def test_ri_coefficients_equal_brute_force_refits():
-    df, p = _panel(years=(2012, 2013, 2014, 2015), cohorts=((2014, 4), (2015, 3)), seed=21,
-                   missing=0.2)  # fmt: skip
+    df, p = _panel(
+        years=(2012, 2013, 2014, 2015), cohorts=((2014, 4), (2015, 3)), seed=21, missing=0.2
+    )
     assign = ri_assignments(p, seed=3, n_draws=CHUNK)[0][:6]
     fast = ri_coefficients(p, assign)
     cohorts = np.unique(p.cohort[p.cohort > 0])

@@ -15,8 +15,12 @@ def _rows(n=3, code="01234"):
 def test_aliases_cp1252_and_line_numbers(tmp_path, safequest):
     rows = _rows(2)
     rows[1][2] = "Admin – reception"  # en dash: 0x96 in cp1252, invalid as UTF-8
-    p = write_csv(tmp_path / "safequest_2013.csv", sq_header("alias") + ["Comments", "Extra"],
-                  [r + ["free text", "x"] for r in rows], encoding="cp1252")  # fmt: skip
+    p = write_csv(
+        tmp_path / "safequest_2013.csv",
+        sq_header("alias") + ["Comments", "Extra"],
+        [r + ["free text", "x"] for r in rows],
+        encoding="cp1252",
+    )
     with pytest.raises(UnicodeDecodeError):
         p.read_bytes().decode("utf-8")
     raw = read_extract(p, safequest)
@@ -80,16 +84,25 @@ def test_structural_errors_name_the_file(tmp_path, safequest, name, content, mes
 def test_missing_required_column_names_line_and_column(tmp_path, safequest):
     header = [h for h in sq_header() if h != "Q17"]
     p = write_csv(tmp_path / "safequest_2013.csv", header, [r[:19] + r[20:] for r in _rows(1)])
-    with pytest.raises(ExtractError, match=r"safequest_2013.csv, line 1, column Q17: required "
-                       r"column Q17 is missing"):  # fmt: skip
+    with pytest.raises(
+        ExtractError,
+        match=r"safequest_2013.csv, line 1, column Q17: required "
+        r"column Q17 is missing",
+    ):
         read_extract(p, safequest)
 
 
 def test_year_column_must_agree_with_file_name(tmp_path, safequest):
-    p = write_csv(tmp_path / "safequest_2013.csv", sq_header() + ["Survey Year"],
-                  [r + ["2013"] for r in _rows(2)] + [_rows(1)[0] + ["2014"]])  # fmt: skip
-    with pytest.raises(ExtractError, match=r"line 4, column Survey Year: survey year '2014' "
-                       r"disagrees with the year 2013"):  # fmt: skip
+    p = write_csv(
+        tmp_path / "safequest_2013.csv",
+        sq_header() + ["Survey Year"],
+        [r + ["2013"] for r in _rows(2)] + [_rows(1)[0] + ["2014"]],
+    )
+    with pytest.raises(
+        ExtractError,
+        match=r"line 4, column Survey Year: survey year '2014' "
+        r"disagrees with the year 2013",
+    ):
         read_extract(p, safequest)
 
 

@@ -26,8 +26,11 @@ def test_duplicate_codes_stop_with_lines(tmp_path):
         "practice_code,health_board,list_size,simd15_share,deep_end_rank,links_start_year\n"
         "11111,A,1,0.1,,\n22222,A,1,0.1,,\n 11111,A,1,0.1,,\n"
     )
-    with pytest.raises(ExtractError, match=r"practices.csv, line 4, column practice_code: "
-                       r"practice code 11111 appears more than once \(lines 2, 4\)"):  # fmt: skip
+    with pytest.raises(
+        ExtractError,
+        match=r"practices.csv, line 4, column practice_code: "
+        r"practice code 11111 appears more than once \(lines 2, 4\)",
+    ):
         read_register(p)
 
 

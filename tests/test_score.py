@@ -27,7 +27,7 @@ def _clean(rows: list[list[float | None]], item_ids, codes=None) -> pd.DataFrame
             "line": range(2, n + 2),
             "practice_code": codes or ["01234"] * n,
             "staff_group": "GP",
-        }  # fmt: skip
+        }
     )
     return pd.concat([meta, df], axis=1)
 
@@ -52,15 +52,19 @@ def _by_hand(row, instrument, theme, share):
     share=st.sampled_from([0.25, 0.5, 1.0]),
 )
 def test_theme_scores_match_a_hand_computation(safequest, rows, share):
-    scores = score_respondents(_clean(rows, safequest.item_ids), safequest,
-                               min_items_per_theme=share)  # fmt: skip
+    scores = score_respondents(
+        _clean(rows, safequest.item_ids), safequest, min_items_per_theme=share
+    )
     for i, row in enumerate(rows):
         for theme in safequest.themes:
             want = _by_hand(row, safequest, theme, share)
             got = scores[theme].iloc[i]
             assert (want is None and np.isnan(got)) or got == pytest.approx(want, abs=1e-12)
-        answered = [(8 - v if it.reverse else v) for it, v in zip(safequest.items, row,
-                    strict=True) if v is not None]  # fmt: skip
+        answered = [
+            (8 - v if it.reverse else v)
+            for it, v in zip(safequest.items, row, strict=True)
+            if v is not None
+        ]
         want = sum(answered) / len(answered) if answered else None
         got = scores["overall"].iloc[i]
         assert (want is None and np.isnan(got)) or got == pytest.approx(want)
@@ -76,9 +80,14 @@ def test_reverse_items_are_inverted_in_the_theme_score(safequest):
 
 @pytest.mark.parametrize(
     "answers, total",
-    [([5] * 10, 50.0), ([4] * 8 + [None] * 2, 40.0), ([1, 2, 3, 4, 5, 1, 2, 3, 4, None], 500 / 18),
-     ([4] * 7 + [None] * 3, None), ([1] * 10, 10.0)],
-)  # fmt: skip
+    [
+        ([5] * 10, 50.0),
+        ([4] * 8 + [None] * 2, 40.0),
+        ([1, 2, 3, 4, 5, 1, 2, 3, 4, None], 500 / 18),
+        ([4] * 7 + [None] * 3, None),
+        ([1] * 10, 10.0),
+    ],
+)
 def test_care_total_with_mean_imputation(care, answers, total):
     s = score_respondents(_clean([answers], care.item_ids), care)
     if total is None:

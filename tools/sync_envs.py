@@ -24,8 +24,16 @@ def read_lock(path: Path) -> dict[str, str]:
 
 
 def render(name: str, pins: dict[str, str], header: str) -> str:
-    lines = [header, f"name: {name}", "channels:", "  - conda-forge", "dependencies:",
-             "  - python=3.11", "  - pip", "  - pip:"]  # fmt: skip
+    lines = [
+        header,
+        f"name: {name}",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        "  - python=3.11",
+        "  - pip",
+        "  - pip:",
+    ]
     lines += [f"      - {pkg}=={ver}" for pkg, ver in sorted(pins.items())]
     return "\n".join(lines) + "\n"
 

@@ -134,8 +134,9 @@ def clean_extract(
         item_names = np.asarray(items, dtype=object)[first]
         raw_vals = df[items].to_numpy(dtype=object)[rows, first]
         assign(bad.any(axis=1) & (first_status == INVALID), "invalid_value", item_names, raw_vals)
-        assign(bad.any(axis=1) & (first_status == OUT_OF_RANGE), "out_of_range", item_names,
-               raw_vals)  # fmt: skip
+        assign(
+            bad.any(axis=1) & (first_status == OUT_OF_RANGE), "out_of_range", item_names, raw_vals
+        )
 
     # duplicates among rows still standing, on normalised content
     alive = reason == ""
@@ -166,8 +167,12 @@ def clean_extract(
 
     n_missing = (status == MISSING).sum(axis=1)
     if max_missing_items is not None:
-        assign(n_missing > max_missing_items, "too_many_missing", "",
-               np.char.add(n_missing.astype(str), f" of {len(items)} missing"))  # fmt: skip
+        assign(
+            n_missing > max_missing_items,
+            "too_many_missing",
+            "",
+            np.char.add(n_missing.astype(str), f" of {len(items)} missing"),
+        )
 
     quarantined = reason != ""
     rejects = pd.DataFrame(

@@ -195,8 +195,9 @@ def build_design(p: Panel, X: np.ndarray, names: list[str]) -> Design:
     sw = np.sqrt(p.w)
     Z = demean_by_unit(p, full) * sw[:, None]
     y = demean_by_unit(p, p.y) * sw
-    return Design(Z=Z, y=y, names=list(names) + tnames, cluster=p.cluster,
-                  n_clusters=int(p.cluster.max()) + 1)  # fmt: skip
+    return Design(
+        Z=Z, y=y, names=list(names) + tnames, cluster=p.cluster, n_clusters=int(p.cluster.max()) + 1
+    )
 
 
 @dataclass

@@ -64,8 +64,9 @@ def cr1(fit: OLSFit, j: int, alpha: float = 0.05) -> TestResult:
     t = b / se
     df = g - 1
     crit = stats.t.ppf(1 - alpha / 2, df)
-    return TestResult("CR1", float(2 * stats.t.sf(abs(t), df)), b - crit * se, b + crit * se,
-                      statistic=float(t))  # fmt: skip
+    return TestResult(
+        "CR1", float(2 * stats.t.sf(abs(t), df)), b - crit * se, b + crit * se, statistic=float(t)
+    )
 
 
 # --------------------------------------------------------------------------- wild bootstrap
@@ -180,8 +181,15 @@ def wild_cluster_bootstrap(
         se = np.sqrt(design.ssc * pc.se_sq_over_f)
         lo, hi = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, alpha)
     note = "Webb 6-point weights" if weights == "webb" else "Rademacher weights"
-    return TestResult("WCR bootstrap", p, lo, hi, statistic=pc.beta / np.sqrt(
-        design.ssc * pc.se_sq_over_f), n_draws=n_draws, note=note)  # fmt: skip
+    return TestResult(
+        "WCR bootstrap",
+        p,
+        lo,
+        hi,
+        statistic=pc.beta / np.sqrt(design.ssc * pc.se_sq_over_f),
+        n_draws=n_draws,
+        note=note,
+    )
 
 
 # --------------------------------------------------------------------------- randomization
@@ -306,8 +314,9 @@ def randomization_inference(
     note = f"programme reassigned to {n_pos} of {p.n_units} units per draw"
     if (~ok).any():
         note += f"; {int((~ok).sum())} degenerate draws skipped"
-    return TestResult("randomization inference", pval, lo, hi, statistic=beta,
-                      n_draws=int(ok.sum()), note=note)  # fmt: skip
+    return TestResult(
+        "randomization inference", pval, lo, hi, statistic=beta, n_draws=int(ok.sum()), note=note
+    )
 
 
 # --------------------------------------------------------------------------- multiplicity

@@ -8,10 +8,22 @@ import pandas as pd
 from linkseval.clean import REASONS, check_accounting
 
 FILE_COLUMNS = [
-    "instrument", "year", "source_file", "sha256", "encoding", "rows_read", "rows_kept",
-    "rows_quarantined", *REASONS, "blank_lines_skipped", "practice_code_whitespace_stripped",
-    "practice_code_zero_padded", "text_labels_mapped", "missing_item_cells", "accounting_ok",
-]  # fmt: skip
+    "instrument",
+    "year",
+    "source_file",
+    "sha256",
+    "encoding",
+    "rows_read",
+    "rows_kept",
+    "rows_quarantined",
+    *REASONS,
+    "blank_lines_skipped",
+    "practice_code_whitespace_stripped",
+    "practice_code_zero_padded",
+    "text_labels_mapped",
+    "missing_item_cells",
+    "accounting_ok",
+]
 
 
 def file_summary(accountings: list[dict]) -> pd.DataFrame:

@@ -11,8 +11,14 @@ import pandas as pd
 from linkseval.errors import ExtractError
 from linkseval.ingest import decode
 
-REQUIRED = ["practice_code", "health_board", "list_size", "simd15_share", "deep_end_rank",
-            "links_start_year"]  # fmt: skip
+REQUIRED = [
+    "practice_code",
+    "health_board",
+    "list_size",
+    "simd15_share",
+    "deep_end_rank",
+    "links_start_year",
+]
 ABSENCE = re.compile(r"clp_absent_months_(\d{4})")
 
 

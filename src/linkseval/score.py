@@ -17,10 +17,22 @@ from linkseval.register import absence_long
 
 PERCENT_FORMULAS = ("mean_over_max", "pomp")
 PANEL_COLUMNS = [
-    "instrument", "outcome", "practice_code", "year", "n_respondents", "mean", "sd", "percent",
-    "suppressed", "health_board", "deep_end", "cohort", "list_size", "simd15_share",
+    "instrument",
+    "outcome",
+    "practice_code",
+    "year",
+    "n_respondents",
+    "mean",
+    "sd",
+    "percent",
+    "suppressed",
+    "health_board",
+    "deep_end",
+    "cohort",
+    "list_size",
+    "simd15_share",
     "clp_absent_months",
-]  # fmt: skip
+]
 
 
 def reverse_score(values: np.ndarray, lo: int, hi: int) -> np.ndarray:

@@ -1,0 +1,345 @@
+"""The Links evaluation: comparison groups, estimators and inference per outcome, as tidy rows.
+
+Everything the study does is named in the ``analysis`` config section; this module wires
+:mod:`linkseval.did` and :mod:`linkseval.inference` to the practice-year panel. Output: one row per
+outcome × comparison × estimator × term × inference method (see :data:`TIDY_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from linkseval.did import (
+    Panel,
+    event_study_design,
+    ols,
+    panel_from_frame,
+    twfe_design,
+    two_by_two,
+)
+from linkseval.errors import ConfigError
+from linkseval.inference import TestResult, cr1, randomization_inference, wild_cluster_bootstrap
+
+TIDY_COLUMNS = [
+    "instrument",
+    "outcome",
+    "comparison",
+    "estimator",
+    "term",
+    "method",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "statistic",
+    "n_obs",
+    "n_units",
+    "n_treated",
+    "n_clusters",
+    "n_draws",
+    "note",
+]
+
+
+@dataclass
+class Settings:
+    """The ``analysis`` config section, with defaults."""
+
+    baseline_year: int | None = None
+    scale: str = "percent"  # model the % score ("percent") or the mean ("mean")
+    weights: str | None = "n_respondents"
+    alpha: float = 0.05
+    bootstrap_draws: int = 9999
+    bootstrap_seed: int = 20140402
+    bootstrap_weights: str = "webb"
+    ri_draws: int = 9999
+    ri_seed: int = 20140403
+    main_comparison: str = "scotland_other"
+    comparisons: dict = field(default_factory=dict)
+    leave_one_out: bool = True
+    dose: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Settings:
+        boot, ri = cfg.get("bootstrap", {}), cfg.get("randomization", {})
+        sens = cfg.get("sensitivity", {})
+        return cls(
+            baseline_year=cfg.get("baseline_year"),
+            scale=cfg.get("scale", "percent"),
+            weights=cfg.get("weights", "n_respondents"),
+            alpha=float(cfg.get("alpha", 0.05)),
+            bootstrap_draws=int(boot.get("draws", 9999)),
+            bootstrap_seed=int(boot.get("seed", 20140402)),
+            bootstrap_weights=boot.get("weights", "webb"),
+            ri_draws=int(ri.get("draws", 9999)),
+            ri_seed=int(ri.get("seed", 20140403)),
+            main_comparison=cfg.get("main_comparison", "scotland_other"),
+            comparisons=cfg.get("comparisons", {"scotland_other": {"rule": "never_treated"}}),
+            leave_one_out=bool(sens.get("leave_one_out", True)),
+            dose=bool(sens.get("dose", True)),
+        )
+
+
+# --------------------------------------------------------------------------- comparison groups
+
+
+def matched_controls(
+    frame: pd.DataFrame, baseline: int, neighbours: int, on: list[str]
+) -> list[str]:
+    """Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
+    of each treated practice on its baseline-year values of ``on``; returns unique codes."""
+    base = frame[frame["year"] == baseline].set_index("practice_code")
+    base = base[on].dropna()
+    z = (base - base.mean()) / base.std(ddof=0).replace(0, 1)
+    treated = frame.loc[frame["cohort"] > 0, "practice_code"].unique()
+    pool = frame.loc[frame["cohort"] == 0, "practice_code"].unique()
+    zt = z.loc[z.index.intersection(treated)]
+    zp = z.loc[z.index.intersection(pool)].sort_index()
+    chosen: set[str] = set()
+    for _, row in zt.iterrows():
+        d = np.sqrt(((zp - row) ** 2).sum(axis=1)).to_numpy()
+        order = np.lexsort((zp.index.to_numpy(), d))[:neighbours]  # ties: by code
+        chosen.update(zp.index[order])
+    return sorted(chosen)
+
+
+def comparison_frame(frame: pd.DataFrame, rule: dict, baseline: int) -> pd.DataFrame:
+    """Rows of the outcome panel for the treated practices plus one comparison group.
+
+    ``unit`` is the practice code; for ``all_including_treated`` (the seed report's baseline) the
+    Links practices appear a second time as comparison units (``<code>#comparison``), clustered
+    with their treated copy, so the estimate is Links' change minus all-Scotland's change.
+    """
+    kind = rule.get("rule", "never_treated")
+    treated = frame[frame["cohort"] > 0]
+    never = frame[frame["cohort"] == 0]
+    if kind == "never_treated":
+        controls = never
+    elif kind == "deep_end":
+        controls = never[never["deep_end"].astype(bool)]
+    elif kind == "matched":
+        codes = matched_controls(
+            frame,
+            baseline,
+            int(rule.get("neighbours", 5)),
+            list(rule.get("on", ["baseline_outcome", "simd15_share", "list_size"])),
+        )
+        controls = never[never["practice_code"].isin(codes)]
+    elif kind == "all_including_treated":
+        copies = treated.assign(cohort=0)
+        copies = copies.assign(unit=copies["practice_code"] + "#comparison")
+        out = pd.concat(
+            [
+                treated.assign(unit=treated["practice_code"]),
+                never.assign(unit=never["practice_code"]),
+                copies,
+            ]
+        )
+        return out.assign(cluster=out["practice_code"]).reset_index(drop=True)
+    else:
+        raise ConfigError(f"analysis.comparisons: unknown rule {kind!r}")
+    out = pd.concat([treated, controls])
+    return out.assign(unit=out["practice_code"], cluster=out["practice_code"]).reset_index(
+        drop=True
+    )
+
+
+# --------------------------------------------------------------------------- estimation
+
+
+def _row(base: dict, term: str, method: TestResult, estimate: float, se: float) -> dict:
+    return {
+        **base,
+        "term": term,
+        "method": method.method,
+        "estimate": estimate,
+        "std_error": se,
+        "ci_low": method.ci_low,
+        "ci_high": method.ci_high,
+        "p_value": method.p_value,
+        "statistic": method.statistic,
+        "n_draws": method.n_draws,
+        "note": method.note,
+    }
+
+
+def _counts(p: Panel) -> dict:
+    return {
+        "n_obs": p.n_obs,
+        "n_units": p.n_units,
+        "n_treated": int((p.cohort > 0).sum()),
+        "n_clusters": int(p.cluster.max()) + 1,
+    }
+
+
+def infer_twfe(
+    p: Panel, s: Settings, base: dict, term: str = "treated_post", ri: bool = True
+) -> list[dict]:
+    """Static TWFE coefficient with CR1, WCR bootstrap and (optionally) RI side by side."""
+    design = twfe_design(p)
+    fit = ols(design)
+    est, se = float(fit.beta[0]), float(fit.se()[0])
+    base = {**base, **_counts(p)}
+    n_treated_clusters = len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
+    methods = []
+    if n_treated_clusters < 2:
+        methods.append(TestResult.not_applicable("CR1", "fewer than 2 treated clusters"))
+    else:
+        methods.append(cr1(fit, 0, s.alpha))
+    methods.append(
+        wild_cluster_bootstrap(
+            design,
+            0,
+            n_draws=s.bootstrap_draws,
+            seed=s.bootstrap_seed,
+            alpha=s.alpha,
+            weights=s.bootstrap_weights,
+            n_treated_clusters=n_treated_clusters,
+        )
+    )
+    if ri:
+        methods.append(
+            randomization_inference(p, n_draws=s.ri_draws, seed=s.ri_seed, alpha=s.alpha)
+        )
+    return [_row(base, term, m, est, se) for m in methods]
+
+
+def infer_event_study(p: Panel, s: Settings, base: dict) -> list[dict]:
+    """Event-study coefficients (reference: the year before the start) with CR1 and WCR; a
+    joint CR1 Wald test of the pre-programme coefficients where there are ≥ 2 pre years."""
+    design, es = event_study_design(p)
+    if not es:
+        return []
+    fit = ols(design)
+    base = {**base, **_counts(p)}
+    rows = []
+    n_tc = len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
+    for j, e in enumerate(es):
+        est, se = float(fit.beta[j]), float(fit.se()[j])
+        rows.append(_row(base, f"event[{e}]", cr1(fit, j, s.alpha), est, se))
+        rows.append(
+            _row(
+                base,
+                f"event[{e}]",
+                wild_cluster_bootstrap(
+                    design,
+                    j,
+                    n_draws=s.bootstrap_draws,
+                    seed=s.bootstrap_seed,
+                    alpha=s.alpha,
+                    weights=s.bootstrap_weights,
+                    n_treated_clusters=n_tc,
+                ),
+                est,
+                se,
+            )
+        )
+    pre = [j for j, e in enumerate(es) if e < -1]
+    if pre:
+        b = fit.beta[pre]
+        V = fit.vcov[np.ix_(pre, pre)]
+        q = len(pre)
+        F = float(b @ np.linalg.solve(V, b)) / q
+        df2 = design.n_clusters - 1
+        pv = float(stats.f.sf(F, q, df2))
+        res = TestResult(
+            "Wald F (CR1)",
+            pv,
+            np.nan,
+            np.nan,
+            statistic=F,
+            note=f"H0: all {q} pre-programme coefficients = 0; F({q}, {df2})",
+        )
+        rows.append(_row(base, "pretrend_joint", res, np.nan, np.nan))
+    else:
+        rows.append(
+            _row(
+                base,
+                "pretrend_joint",
+                TestResult.not_applicable("Wald F (CR1)", "fewer than 2 pre-programme years"),
+                np.nan,
+                np.nan,
+            )
+        )
+    return rows
+
+
+def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
+    """Configured baseline, else the last year before the first Links start."""
+    if s.baseline_year is not None:
+        return int(s.baseline_year)
+    first = frame.loc[frame["cohort"] > 0, "cohort"].min()
+    years = sorted(frame["year"].unique())
+    pre = [y for y in years if y < first]
+    if not pre:
+        raise ConfigError("no survey year before the first Links start: set analysis.baseline_year")
+    return int(pre[-1])
+
+
+def estimate_outcome(
+    frame: pd.DataFrame, s: Settings, instrument: str, outcome: str
+) -> pd.DataFrame:
+    """All estimates for one outcome: every comparison group, estimator and method."""
+    frame = frame[frame["outcome"] == outcome].copy()
+    frame["y"] = frame[s.scale]
+    base_year = baseline_year(frame, s)
+    b = frame[frame["year"] == base_year][["practice_code", "y"]]
+    frame = frame.merge(b.rename(columns={"y": "baseline_outcome"}), on="practice_code", how="left")
+    rows: list[dict] = []
+    cohorts = sorted(frame.loc[frame["cohort"] > 0, "cohort"].unique())
+    for name, rule in s.comparisons.items():
+        df = comparison_frame(frame, rule, base_year)
+        p = panel_from_frame(
+            df,
+            unit="unit",
+            time="year",
+            cohort="cohort",
+            outcome="y",
+            weights=s.weights,
+            cluster="cluster",
+        )
+        meta = {"instrument": instrument, "outcome": outcome, "comparison": name}
+        staggered = len(cohorts) > 1
+        rows += infer_twfe(p, s, {**meta, "estimator": "twfe"})
+        if not staggered:
+            for post in [y for y in p.periods if y >= cohorts[0]]:
+                sub = two_by_two(p, base_year, int(post))
+                rows += infer_twfe(sub, s, {**meta, "estimator": f"did2x2[{base_year}-{post}]"})
+        rows += infer_event_study(p, s, {**meta, "estimator": "event_study"})
+        if name == s.main_comparison and s.leave_one_out and len(p.treated_units) > 2:
+            for i in p.treated_units:
+                code = p.unit_labels[i]
+                keep = df["practice_code"] != code
+                q = panel_from_frame(
+                    df[keep],
+                    unit="unit",
+                    time="year",
+                    cohort="cohort",
+                    outcome="y",
+                    weights=s.weights,
+                    cluster="cluster",
+                )
+                rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"}, ri=False)
+        if name == s.main_comparison and s.dose and "clp_absent_months" in df:
+            d = df.assign(dose=1 - df["clp_absent_months"].clip(0, 12) / 12)
+            q = panel_from_frame(
+                d,
+                unit="unit",
+                time="year",
+                cohort="cohort",
+                outcome="y",
+                weights=s.weights,
+                cluster="cluster",
+                dose="dose",
+            )
+            rows += infer_twfe(q, s, {**meta, "estimator": "dose[clp_presence]"}, ri=False)
+    out = pd.DataFrame(rows)
+    for c in TIDY_COLUMNS:
+        if c not in out:
+            out[c] = np.nan
+    return out[TIDY_COLUMNS]

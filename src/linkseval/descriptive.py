@@ -1,0 +1,58 @@
+"""The programme report's descriptive comparison (its Figures 1 and 2), reproduced from the panel.
+
+Figure 1: mean % score per theme and year for the Links practices and for a comparison group.
+Figure 2: % change of that mean from the baseline year (positive = improvement).
+Group means are means over practices (each practice counts once), as in a practice-level
+report. Suppressed practice-years (fewer respondents than the minimum) are excluded, so no
+group mean rests on a practice-year that could not be shown on its own.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+GROUPS = {
+    "links": "Links practices",
+    "scotland_all": "All Scottish practices (incl. Links)",
+    "scotland_other": "All other Scottish practices",
+    "deep_end_other": "Non-Links Deep End practices",
+}
+
+
+def group_masks(panel: pd.DataFrame) -> dict[str, pd.Series]:
+    """Boolean row masks of the descriptive groups on a panel with ``cohort`` and ``deep_end``."""
+    links = panel["cohort"] > 0
+    return {
+        "links": links,
+        "scotland_all": pd.Series(True, index=panel.index),
+        "scotland_other": ~links,
+        "deep_end_other": panel["deep_end"].astype(bool) & ~links,
+    }
+
+
+def theme_means(panel: pd.DataFrame, *, min_group: int = 1) -> pd.DataFrame:
+    """Figure 1: mean % per outcome × year × group, with the number of practices behind it.
+
+    Groups with fewer than ``min_group`` practices in a cell are left out.
+    """
+    shown = panel[~panel["suppressed"]]
+    rows = []
+    for key, mask in group_masks(shown).items():
+        g = shown[mask].groupby(["instrument", "outcome", "year"], sort=False)
+        agg = g.agg(percent=("percent", "mean"), practices=("practice_code", "nunique"))
+        agg = agg.reset_index().assign(group=key, group_label=GROUPS[key])
+        rows.append(agg[agg["practices"] >= min_group])
+    out = pd.concat(rows, ignore_index=True)
+    return out.sort_values(["instrument", "outcome", "group", "year"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def percent_change(means: pd.DataFrame, baseline: int) -> pd.DataFrame:
+    """Figure 2: % change of each group's mean % from ``baseline`` (100·(p_t − p_b)/p_b)."""
+    base = means[means["year"] == baseline][["instrument", "outcome", "group", "percent"]]
+    m = means.merge(base, on=["instrument", "outcome", "group"], suffixes=("", "_baseline"))
+    m = m[m["year"] != baseline].copy()
+    m["change_points"] = m["percent"] - m["percent_baseline"]
+    m["change_percent"] = 100 * m["change_points"] / m["percent_baseline"]
+    return m.reset_index(drop=True)
