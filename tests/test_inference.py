@@ -13,8 +13,8 @@ from linkseval.inference import (
     adjust_pvalues,
     cr1,
     randomization_inference,
-    ri_assignments,
     ri_coefficients,
+    ri_draws,
     wild_cluster_bootstrap,
 )
 
@@ -113,19 +113,21 @@ def test_ri_coefficients_equal_brute_force_refits():
     df, p = _panel(
         years=(2012, 2013, 2014, 2015), cohorts=((2014, 4), (2015, 3)), seed=21, missing=0.2
     )
-    assign = ri_assignments(p, seed=3, n_draws=CHUNK)[0][:6]
-    fast = ri_coefficients(p, assign)
+    draws, col = ri_draws(p, seed=3, n_draws=CHUNK)
+    idx = draws[0][:6]
+    fast = ri_coefficients(p, idx, col)
     cohorts = np.unique(p.cohort[p.cohort > 0])
     sub = df[df.unit.isin(p.unit_labels)].copy()
-    for k in range(len(assign)):
-        coh = np.where(assign[k] >= 0, cohorts[np.maximum(assign[k], 0)], 0)
+    for k in range(len(idx)):
+        coh = np.zeros(p.n_units, dtype=int)
+        coh[idx[k]] = cohorts[col]
         c = sub.unit.map(dict(zip(p.unit_labels, coh, strict=True)))
         sub["D"] = ((c > 0) & (sub.year >= c)).astype(float)
         ref = smf.ols("y ~ D + C(year) + C(unit)", sub).fit().params["D"]
         assert fast[k] == pytest.approx(ref, abs=1e-10)
-    # every draw treats as many units per cohort as observed
-    for k in range(len(assign)):
-        assert np.bincount(assign[k][assign[k] >= 0]).tolist() == [4, 3]
+    # every draw treats as many distinct units per cohort as observed
+    assert np.bincount(col).tolist() == [4, 3]
+    assert all(len(set(row)) == len(row) for row in draws[0])
 
 
 def test_ri_p_value_agrees_with_a_brute_force_loop():
@@ -156,9 +158,25 @@ def test_ri_ci_contains_the_estimate_and_the_truth_often():
 
 def test_same_seed_same_draws_regardless_of_total():
     _, p = _panel()
-    a = ri_assignments(p, seed=7, n_draws=2 * CHUNK)
-    b = ri_assignments(p, seed=7, n_draws=3 * CHUNK)
+    a, _ = ri_draws(p, seed=7, n_draws=2 * CHUNK)
+    b, _ = ri_draws(p, seed=7, n_draws=3 * CHUNK)
     assert all((x == y).all() for x, y in zip(a, b[:2], strict=True))
+
+
+@pytest.mark.parametrize("n, k", [(1000, 7), (20, 7), (8, 7)])
+def test_sampled_sets_are_uniform_subsets(n, k):
+    """Each unit is chosen with probability k/n (chi-square over 20,000 draws)."""
+    from scipy import stats
+
+    from linkseval.inference import sample_units
+
+    rng = np.random.default_rng(0)
+    idx = sample_units(rng, n, k, 20000)
+    assert all(len(set(r)) == k for r in idx[:2000])
+    counts = np.bincount(idx.ravel(), minlength=n)
+    expected = 20000 * k / n
+    if k < n:
+        assert stats.chisquare(counts, np.full(n, expected)).pvalue > 1e-4
 
 
 def test_adjusted_pvalues_against_hand_computation():

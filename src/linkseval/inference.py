@@ -108,16 +108,34 @@ def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) 
     R0 = cluster_sums(Z * u0[:, None], cl, G) @ bread  # G × K (rows: (Z'Z)^-1 Z_h'u_h)
     Rm = cluster_sums(Z * m[:, None], cl, G) @ bread
     support = WEBB if weights == "webb" else RADEMACHER
+    # a_b = v_b*s - Q (R'v_b): every per-draw sum below is a quadratic form in v_b, so one
+    # GEMM with [s0, sm, R0, Rm, s0*Q, sm*Q] and one with v_b**2 give them all.
+    K = Q.shape[1]
+    M1 = np.column_stack([s0, sm, R0, Rm, s0[:, None] * Q, sm[:, None] * Q])
+    M2 = np.column_stack([s0 * s0, s0 * sm, sm * sm])
+    QtQ = Q.T @ Q
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("n0", "nm", "s00", "s0m", "smm")}
     for size, rng in chunk_seeds(seed, n_draws):
         V = support[rng.integers(0, len(support), size=(size, G))]
-        a0 = V * s0 - (V @ R0) @ Q.T
-        am = V * sm - (V @ Rm) @ Q.T
-        parts["n0"].append(V @ s0)
-        parts["nm"].append(V @ sm)
-        parts["s00"].append(np.einsum("ij,ij->i", a0, a0))
-        parts["s0m"].append(np.einsum("ij,ij->i", a0, am))
-        parts["smm"].append(np.einsum("ij,ij->i", am, am))
+        A = V @ M1
+        D2 = (V * V) @ M2
+        n0, nm = A[:, 0], A[:, 1]
+        VR0, VRm = A[:, 2 : 2 + K], A[:, 2 + K : 2 + 2 * K]
+        VQ0, VQm = A[:, 2 + 2 * K : 2 + 3 * K], A[:, 2 + 3 * K :]
+        parts["n0"].append(n0)
+        parts["nm"].append(nm)
+        parts["s00"].append(
+            D2[:, 0] - 2 * np.sum(VQ0 * VR0, 1) + np.einsum("ij,jk,ik->i", VR0, QtQ, VR0)
+        )
+        parts["s0m"].append(
+            D2[:, 1]
+            - np.sum(VQ0 * VRm, 1)
+            - np.sum(VQm * VR0, 1)
+            + np.einsum("ij,jk,ik->i", VR0, QtQ, VRm)
+        )
+        parts["smm"].append(
+            D2[:, 2] - 2 * np.sum(VQm * VRm, 1) + np.einsum("ij,jk,ik->i", VRm, QtQ, VRm)
+        )
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     return _WildPieces(**cat, beta=beta, se_sq_over_f=se_sq)
 
@@ -234,41 +252,50 @@ def _ri_pieces(p: Panel) -> _RIPieces:
     return _RIPieces(a=a, b=b, q=q, P=P, Ginv=Ginv, cohorts=cohorts)
 
 
-def ri_assignments(p: Panel, seed: int, n_draws: int) -> list[np.ndarray]:
-    """Per chunk: (draws × units) cohort-column index, −1 = untreated. Cohorts are permuted
-    among all units of the estimation sample (the observed treated set is one possibility)."""
-    cohorts = np.unique(p.cohort[p.cohort > 0])
-    col = np.searchsorted(cohorts, p.cohort[p.cohort > 0])
-    k = len(col)
-    out = []
-    for size, rng in chunk_seeds(seed, n_draws):
-        pick = np.argsort(rng.random((size, p.n_units)), axis=1, kind="stable")[:, :k]
-        a = np.full((size, p.n_units), -1, dtype=np.int64)
-        np.put_along_axis(a, pick, col[None, :].repeat(size, axis=0), axis=1)
-        out.append(a)
-    return out
+def sample_units(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndarray:
+    """``size`` random k-subsets of range(n) (rows, in random order), without replacement."""
+    if k * k <= n:  # draw with replacement, redraw the (rare) rows with a repeat
+        idx = rng.integers(0, n, size=(size, k))
+        while True:
+            srt = np.sort(idx, axis=1)
+            bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+            if not bad.size:
+                return idx
+            idx[bad] = rng.integers(0, n, size=(bad.size, k))
+    keys = rng.random((size, n))
+    pick = np.argpartition(keys, k - 1, axis=1)[:, :k]
+    order = np.argsort(np.take_along_axis(keys, pick, 1), axis=1, kind="stable")
+    return np.take_along_axis(pick, order, 1)
 
 
-def _ri_stats(pc: _RIPieces, assign: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Numerator parts and denominator of the TWFE coefficient for each assignment row."""
-    draws = assign.shape[0]
-    num_y = np.zeros(draws)
-    num_d = np.zeros(draws)
-    q = np.zeros(draws)
-    P = np.zeros((draws, pc.P.shape[2]))
-    for ci in range(len(pc.cohorts)):
-        m = (assign == ci).astype(float)
-        num_y += m @ pc.a[:, ci]
-        num_d += m @ pc.b[:, ci]
-        q += m @ pc.q[:, ci]
-        P += m @ pc.P[:, ci, :]
+def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
+    and the cohort column each position receives (the observed treated cohorts). Units are
+    drawn from all units of the estimation sample."""
+    treated = p.treated_units
+    cohorts = np.unique(p.cohort[treated])
+    col = np.searchsorted(cohorts, p.cohort[treated])
+    draws = [
+        sample_units(rng, p.n_units, len(col), size) for size, rng in chunk_seeds(seed, n_draws)
+    ]
+    return draws, col
+
+
+def _ri_stats(
+    pc: _RIPieces, idx: np.ndarray, col: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numerator parts and denominator of the TWFE coefficient for each row of ``idx``."""
+    num_y = pc.a[idx, col].sum(axis=1)
+    num_d = pc.b[idx, col].sum(axis=1)
+    q = pc.q[idx, col].sum(axis=1)
+    P = pc.P[idx, col, :].sum(axis=1)
     den = q - np.einsum("ij,jk,ik->i", P, pc.Ginv, P) if P.shape[1] else q
     return num_y, num_d, den
 
 
-def ri_coefficients(p: Panel, assign: np.ndarray) -> np.ndarray:
-    """TWFE coefficient for each assignment (rows of ``assign``) — for checks and plots."""
-    num_y, _, den = _ri_stats(_ri_pieces(p), assign)
+def ri_coefficients(p: Panel, idx: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """TWFE coefficient for each reassignment (rows of ``idx``) — for checks and plots."""
+    num_y, _, den = _ri_stats(_ri_pieces(p), idx, col)
     return num_y / den
 
 
@@ -289,11 +316,10 @@ def randomization_inference(
             "randomization inference", "a dose is specific to the units that were treated"
         )
     pc = _ri_pieces(p)
-    obs_assign = np.full((1, p.n_units), -1)
-    obs_assign[0, p.treated_units] = np.searchsorted(pc.cohorts, p.cohort[p.treated_units])
-    ny, nd, den = _ri_stats(pc, obs_assign)
+    draws, col = ri_draws(p, seed, n_draws)
+    ny, nd, den = _ri_stats(pc, p.treated_units[None, :], col)
     beta = float(ny[0] / den[0]) if observed is None else observed
-    parts = [_ri_stats(pc, a) for a in ri_assignments(p, seed, n_draws)]
+    parts = [_ri_stats(pc, idx, col) for idx in draws]
     num_y = np.concatenate([x[0] for x in parts])
     num_d = np.concatenate([x[1] for x in parts])
     den_r = np.concatenate([x[2] for x in parts])
