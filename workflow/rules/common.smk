@@ -1,5 +1,6 @@
 # Configuration checks, paths and input functions shared by every rule.
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -7,6 +8,10 @@ from snakemake.utils import validate
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Jobs run `python -m linkseval` with the interpreter that runs Snakemake (the project's
+# environment), even when Snakemake was started as .venv/bin/snakemake without activation.
+shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH; set -euo pipefail; ")
 
 SYNTH_DIR = "results/synthetic/raw"
 SYNTHETIC = config["raw_dir"] is None
