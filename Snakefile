@@ -14,6 +14,7 @@ include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/model.smk"
 
 
 rule all:

@@ -94,7 +94,7 @@ def matched_controls(
     """Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
     of each treated practice on its baseline-year values of ``on``; returns unique codes."""
     base = frame[frame["year"] == baseline].set_index("practice_code")
-    base = base[on].dropna()
+    base = base[on].astype(float).dropna()
     z = (base - base.mean()) / base.std(ddof=0).replace(0, 1)
     treated = frame.loc[frame["cohort"] > 0, "practice_code"].unique()
     pool = frame.loc[frame["cohort"] == 0, "practice_code"].unique()
@@ -127,7 +127,7 @@ def comparison_frame(frame: pd.DataFrame, rule: dict, baseline: int) -> pd.DataF
             frame,
             baseline,
             int(rule.get("neighbours", 5)),
-            list(rule.get("on", ["baseline_outcome", "simd15_share", "list_size"])),
+            list(rule.get("match_on", ["baseline_outcome", "simd15_share", "list_size"])),
         )
         controls = never[never["practice_code"].isin(codes)]
     elif kind == "all_including_treated":
@@ -338,6 +338,93 @@ def estimate_outcome(
                 dose="dose",
             )
             rows += infer_twfe(q, s, {**meta, "estimator": "dose[clp_presence]"}, ri=False)
+    out = pd.DataFrame(rows)
+    for c in TIDY_COLUMNS:
+        if c not in out:
+            out[c] = np.nan
+    return out[TIDY_COLUMNS]
+
+
+# --------------------------------------------------------------------------- gather, adjust
+
+
+def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
+    """Holm and Benjamini–Hochberg p-values across the outcomes in ``family`` (the themes),
+    separately for each instrument × comparison × estimator × term × method."""
+    from linkseval.inference import adjust_pvalues
+
+    out = results.copy()
+    out["p_holm"] = np.nan
+    out["p_bh"] = np.nan
+    fam = out["outcome"].isin(family)
+    keys = ["instrument", "comparison", "estimator", "term", "method"]
+    for _, idx in out[fam].groupby(keys, sort=False).groups.items():
+        p = out.loc[idx, "p_value"].to_numpy(dtype=float)
+        out.loc[idx, "p_holm"] = adjust_pvalues(p, "holm")
+        out.loc[idx, "p_bh"] = adjust_pvalues(p, "fdr_bh")
+    return out
+
+
+def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
+    """The report's headline: static TWFE vs the main comparison, one row per outcome × method."""
+    h = results[
+        (results["comparison"] == main_comparison)
+        & (results["estimator"] == "twfe")
+        & (results["term"] == "treated_post")
+    ]
+    cols = ["instrument", "outcome", "method", "estimate", "std_error", "ci_low", "ci_high",
+            "p_value", "p_holm", "p_bh", "n_units", "n_treated", "n_draws", "note"]  # fmt: skip
+    return h[cols].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- generic command
+
+GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2")
+
+
+def did_generic(
+    df: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    cohort: str,
+    outcome: str,
+    weights: str | None = None,
+    cluster: str | None = None,
+    estimator: str = "twfe",
+    settings: Settings | None = None,
+    base: int | None = None,
+) -> pd.DataFrame:
+    """Any unit × period panel: estimates with CR1, WCR bootstrap and RI side by side.
+
+    Methods that cannot apply (e.g. one treated unit: no cluster-robust or bootstrap inference)
+    are reported as such in ``note`` with NaN numbers.
+    """
+    s = settings or Settings()
+    p = panel_from_frame(df, unit=unit, time=time, cohort=cohort, outcome=outcome,
+                         weights=weights, cluster=cluster)  # fmt: skip
+    meta = {"instrument": "", "outcome": outcome, "comparison": "never_treated"}
+    if len(p.treated_units) == 0:
+        raise ConfigError(f"no treated unit: column {cohort!r} is 0 or blank everywhere")
+    if estimator == "twfe":
+        rows = infer_twfe(p, s, {**meta, "estimator": "twfe"})
+    elif estimator == "event_study":
+        rows = infer_event_study(p, s, {**meta, "estimator": "event_study"})
+    elif estimator == "did2x2":
+        first = int(p.cohort[p.cohort > 0].min())
+        if len(np.unique(p.cohort[p.cohort > 0])) > 1:
+            raise ConfigError("did2x2 needs a single treated cohort; use twfe or event_study")
+        pre = [t for t in p.periods if t < first]
+        b = base if base is not None else (int(pre[-1]) if pre else None)
+        if b is None:
+            raise ConfigError("no period before the first treated period for the 2x2 baseline")
+        rows = []
+        for post in [int(t) for t in p.periods if t >= first]:
+            rows += infer_twfe(
+                two_by_two(p, b, post), s, {**meta, "estimator": f"did2x2[{b}-{post}]"}
+            )
+    else:
+        raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
     out = pd.DataFrame(rows)
     for c in TIDY_COLUMNS:
         if c not in out:

@@ -152,6 +152,115 @@ def cmd_quality(args: argparse.Namespace) -> None:
     print(f"data quality: {json.dumps(totals)}", file=sys.stderr)
 
 
+def cmd_estimate(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.analysis import Settings, estimate_outcome
+    from linkseval.store import write_parquet
+
+    settings = Settings.from_config(json.loads(args.settings))
+    panel = pd.read_parquet(args.panel)
+    panel = panel[panel["instrument"] == args.instrument]
+    res = estimate_outcome(panel, settings, args.instrument, args.outcome)
+    res.insert(0, "data_label", args.data_label)
+    write_parquet(res, args.out, {"data_label": args.data_label, "settings": args.settings})
+    _banner(args.data_label)
+    print(f"{args.instrument}/{args.outcome}: {len(res)} estimate rows", file=sys.stderr)
+
+
+def cmd_combine(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.analysis import adjust_family, headline
+    from linkseval.store import to_json_text, write_csv, write_parquet, write_text
+
+    cfg = json.loads(args.settings)
+    res = pd.concat([pd.read_parquet(p) for p in args.estimates], ignore_index=True)
+    res = adjust_family(res, cfg.get("family", []))
+    head = headline(res, cfg.get("main_comparison", "scotland_other"))
+    head.insert(0, "data_label", args.data_label)
+    write_parquet(res, args.out_parquet, {"data_label": args.data_label})
+    write_csv(res, args.out_csv)
+    write_csv(head, args.out_headline)
+    records = json.loads(head.to_json(orient="records", double_precision=10))
+    write_text(to_json_text({"data_label": args.data_label, "headline": records}), args.out_json)
+    _banner(args.data_label)
+    print(f"{len(res)} estimate rows; headline: {len(head)} rows", file=sys.stderr)
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.descriptive import percent_change, theme_means
+    from linkseval.store import write_csv
+
+    panel = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
+    means = theme_means(panel)
+    base = args.baseline_year
+    if base is None:
+        first = panel.loc[panel["cohort"] > 0, "cohort"].min()
+        base = int(max(y for y in panel["year"].unique() if y < first))
+    change = percent_change(means, base)
+    for df in (means, change):
+        df.insert(0, "data_label", args.data_label)
+    write_csv(means, args.out_means)
+    write_csv(change, args.out_change)
+    _banner(args.data_label)
+
+
+def cmd_did(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.analysis import Settings, did_generic
+    from linkseval.store import to_json_text, write_text
+
+    path = Path(args.panel)
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif path.suffix in (".csv", ".txt"):
+        df = pd.read_csv(path)
+    elif path.suffix == ".dta":
+        df = pd.read_stata(path)
+    else:
+        from linkseval.errors import ConfigError
+
+        raise ConfigError(f"{path}: panel must be .csv, .parquet or .dta")
+    s = Settings(
+        weights=args.weights,
+        bootstrap_draws=args.draws,
+        ri_draws=args.draws,
+        bootstrap_seed=args.seed,
+        ri_seed=args.seed + 1,
+        alpha=args.alpha,
+    )
+    res = did_generic(
+        df,
+        unit=args.unit,
+        time=args.time,
+        cohort=args.cohort,
+        outcome=args.outcome,
+        weights=args.weights,
+        cluster=args.cluster,
+        estimator=args.estimator,
+        settings=s,
+    )
+    records = json.loads(
+        res.drop(columns=["instrument", "comparison"]).to_json(
+            orient="records", double_precision=10
+        )
+    )
+    doc = {
+        "panel": str(path),
+        "call": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
+        "results": records,
+    }
+    text = to_json_text(doc)
+    if args.out:
+        write_text(text, args.out)
+    else:
+        sys.stdout.write(text)
+
+
 def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) -> None:
     for name in names:
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
@@ -255,6 +364,69 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "accounting", "panel", "rejects", nargs="+")
     _paths(p, "out-files", "out-practice-years", "out-reasons", "out-summary")
     p.set_defaults(func=cmd_quality)
+
+    p = sub.add_parser(
+        "estimate",
+        parents=[common],
+        help="DiD estimates for one outcome (all comparisons, CR1/WCR/RI)",
+        description="Run the configured difference-in-differences estimators for one outcome "
+        "of the practice-year panel, with CR1, wild cluster restricted bootstrap and "
+        "randomization inference side by side.",
+    )
+    _paths(p, "panel")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True)
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _paths(p, "out")
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser(
+        "combine",
+        parents=[common],
+        help="gather outcome estimates; Holm/BH adjust; headline table",
+    )
+    _paths(p, "estimates", nargs="+")
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _paths(p, "out-parquet", "out-csv", "out-headline", "out-json")
+    p.set_defaults(func=cmd_combine)
+
+    p = sub.add_parser(
+        "describe",
+        parents=[common],
+        help="the report's descriptive Figures 1-2 (theme %% by year; %% change)",
+    )
+    _paths(p, "panel", nargs="+")
+    p.add_argument("--baseline-year", type=int, default=None)
+    _paths(p, "out-means", "out-change")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser(
+        "did",
+        help="difference-in-differences on any unit x period panel (CSV/Parquet/Stata)",
+        description="Estimate a DiD on any long panel file and write tidy results (estimate, "
+        "SE, CI and p-value under CR1, wild cluster restricted bootstrap and randomization "
+        "inference) as JSON. The cohort column holds the first treated period; 0 or blank = "
+        "never treated. Methods that cannot apply say so instead of inventing a number.",
+        epilog="example: linkseval did --panel mpdta.csv --unit countyreal --time year "
+        "--cohort first.treat --outcome lemp --estimator event_study --out res.json",
+    )
+    p.add_argument("--panel", required=True, metavar="FILE")
+    p.add_argument("--unit", required=True, metavar="COL")
+    p.add_argument("--time", required=True, metavar="COL")
+    p.add_argument(
+        "--cohort", required=True, metavar="COL", help="first treated period; 0/blank = never"
+    )
+    p.add_argument("--outcome", required=True, metavar="COL")
+    p.add_argument("--weights", metavar="COL", help="analytic weights (e.g. respondents)")
+    p.add_argument("--cluster", metavar="COL", help="cluster variable (default: the unit)")
+    p.add_argument("--estimator", default="twfe", choices=["twfe", "event_study", "did2x2"])
+    p.add_argument(
+        "--draws", type=int, default=9999, help="bootstrap and RI draws (default: %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
+    p.set_defaults(func=cmd_did)
     return parser
 
 

@@ -37,6 +37,16 @@ DATA_LABEL = (
 )
 
 
+ANALYSIS = config["analysis"]
+ANALYSIS_JSON = json.dumps(ANALYSIS, sort_keys=True)
+MODELS = [
+    (instrument, outcome)
+    for instrument, outcomes in ANALYSIS["outcomes"].items()
+    if instrument in INSTRUMENTS
+    for outcome in outcomes
+]
+
+
 def synthetic_extracts():
     """Files the synthetic generator writes (Excel for the configured years, Safequest only)."""
     xlsx = set(config["synthetic"]["xlsx_years"])
@@ -68,10 +78,21 @@ def quality_inputs(kind):
     return expand(pattern, instrument=INSTRUMENTS, year=YEARS)
 
 
+def model_outputs():
+    return [f"results/models/{i}/{o}.parquet" for i, o in MODELS]
+
+
+def baseline_arg(wildcards):
+    year = ANALYSIS.get("baseline_year")
+    return f"--baseline-year {year}" if year is not None else ""
+
+
 def final_outputs():
     return [
         *expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
         "results/quality/summary.json",
+        "results/descriptive/theme_means.csv",
+        "results/models/headline.json",
     ]
 
 

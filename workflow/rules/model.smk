@@ -1,0 +1,75 @@
+# Difference-in-differences per outcome (CR1, wild bootstrap, RI side by side), then the
+# gathered, multiplicity-adjusted table and the report's descriptive comparison.
+
+
+rule estimate_outcome:
+    input:
+        panel="results/panel/{instrument}.parquet",
+    output:
+        "results/models/{instrument}/{outcome}.parquet",
+    log:
+        "results/logs/estimate_outcome/{instrument}_{outcome}.log",
+    benchmark:
+        "results/benchmarks/estimate_outcome/{instrument}_{outcome}.tsv"
+    params:
+        settings=ANALYSIS_JSON,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
+        "--outcome {wildcards.outcome} --settings {params.settings:q} "
+        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule combine_estimates:
+    input:
+        model_outputs(),
+    output:
+        parquet="results/models/estimates.parquet",
+        csv="results/models/estimates.csv",
+        headline="results/models/headline.csv",
+        json="results/models/headline.json",
+    log:
+        "results/logs/combine_estimates.log",
+    params:
+        settings=ANALYSIS_JSON,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval combine --estimates {input} --settings {params.settings:q} "
+        "--data-label {params.label:q} --out-parquet {output.parquet} --out-csv {output.csv} "
+        "--out-headline {output.headline} --out-json {output.json} 2> {log} "
+        "|| (cat {log} >&2; exit 1)"
+
+
+rule descriptive_comparison:
+    input:
+        expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+    output:
+        means="results/descriptive/theme_means.csv",
+        change="results/descriptive/percent_change.csv",
+    log:
+        "results/logs/descriptive_comparison.log",
+    params:
+        baseline=baseline_arg,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval describe --panel {input} {params.baseline} "
+        "--data-label {params.label:q} --out-means {output.means} --out-change {output.change} "
+        "2> {log} || (cat {log} >&2; exit 1)"
