@@ -269,6 +269,45 @@ def infer_event_study(p: Panel, s: Settings, base: dict) -> list[dict]:
     return rows
 
 
+STAGGERED_NOTE = (
+    "Callaway-Sant'Anna: each cohort compared with never-treated practices only; unlike TWFE, "
+    "already-treated practices never act as controls, so changing effects cannot get negative "
+    "weights (Goodman-Bacon 2021). Unweighted; influence-function SEs clustered by practice."
+)
+
+
+def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
+    """Callaway-Sant'Anna ATT(g,t) and aggregations; RI for the simple aggregate."""
+    from linkseval.staggered import callaway_santanna, cs_simple_ri
+
+    cs = callaway_santanna(p, alpha=s.alpha)
+    base = {**base, **_counts(p)}
+    rows = []
+    for r in cs.itertuples():
+        res = TestResult(
+            r.method,
+            r.p_value,
+            r.ci_low,
+            r.ci_high,
+            statistic=r.statistic,
+            note=STAGGERED_NOTE if r.term == "simple" else "",
+        )
+        rows.append(_row(base, r.term, res, r.estimate, r.std_error))
+    simple = cs[cs["term"] == "simple"]
+    if not simple.empty:
+        ri = cs_simple_ri(p, n_draws=s.ri_draws, seed=s.ri_seed, alpha=s.alpha)
+        rows.append(
+            _row(
+                base,
+                "simple",
+                ri,
+                float(simple["estimate"].iloc[0]),
+                float(simple["std_error"].iloc[0]),
+            )
+        )
+    return rows
+
+
 def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
     """Configured baseline, else the last year before the first Links start."""
     if s.baseline_year is not None:
@@ -311,6 +350,8 @@ def estimate_outcome(
                 sub = two_by_two(p, base_year, int(post))
                 rows += infer_twfe(sub, s, {**meta, "estimator": f"did2x2[{base_year}-{post}]"})
         rows += infer_event_study(p, s, {**meta, "estimator": "event_study"})
+        if staggered and rule.get("rule", "never_treated") != "all_including_treated":
+            rows += infer_staggered(p, s, {**meta, "estimator": "callaway_santanna"})
         if name == s.main_comparison and s.leave_one_out and len(p.treated_units) > 2:
             for i in p.treated_units:
                 code = p.unit_labels[i]
