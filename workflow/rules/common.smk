@@ -79,7 +79,10 @@ def quality_inputs(kind):
 
 
 def model_outputs():
-    return [f"results/models/{i}/{o}.parquet" for i, o in MODELS]
+    out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
+    if ANALYSIS["sensitivity"].get("multilevel", True):
+        out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
+    return out
 
 
 def baseline_arg(wildcards):

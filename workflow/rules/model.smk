@@ -6,7 +6,7 @@ rule estimate_outcome:
     input:
         panel="results/panel/{instrument}.parquet",
     output:
-        "results/models/{instrument}/{outcome}.parquet",
+        "results/models/{instrument}/{outcome}.estimates.parquet",
     log:
         "results/logs/estimate_outcome/{instrument}_{outcome}.log",
     benchmark:
@@ -23,6 +23,36 @@ rule estimate_outcome:
     shell:
         "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
         "--outcome {wildcards.outcome} --settings {params.settings:q} "
+        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule multilevel_outcome:
+    input:
+        scores="results/scored/{instrument}.parquet",
+        register=REGISTER,
+        codebook=CODEBOOK,
+    output:
+        "results/models/{instrument}/{outcome}.multilevel.parquet",
+    log:
+        "results/logs/multilevel_outcome/{instrument}_{outcome}.log",
+    benchmark:
+        "results/benchmarks/multilevel_outcome/{instrument}_{outcome}.tsv"
+    params:
+        settings=ANALYSIS_JSON,
+        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        formula=lookup(dpath="scoring/percent_formula", within=config),
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval multilevel --scores {input.scores} --register {input.register:q} "
+        "--codebook {input.codebook:q} --code-width {params.code_width} "
+        "--instrument {wildcards.instrument} --outcome {wildcards.outcome} "
+        "--percent-formula {params.formula} --settings {params.settings:q} "
         "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
