@@ -1,0 +1,190 @@
+"""The study layer: comparison groups, tidy output, multiplicity, the generic command."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_did import simulate
+
+from linkseval.analysis import (
+    TIDY_COLUMNS,
+    Settings,
+    adjust_family,
+    comparison_frame,
+    did_generic,
+    estimate_outcome,
+    matched_controls,
+)
+
+FAST = Settings(bootstrap_draws=199, ri_draws=199)
+
+
+def practice_panel(n=200, seed=0, effect=2.0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        a = rng.normal(0, 3)
+        coh = 2014 if i < 7 else 0
+        for t in (2013, 2014, 2015):
+            k = int(rng.integers(3, 25))
+            d = float(coh > 0 and t >= coh)
+            rows.append(
+                dict(
+                    instrument="safequest",
+                    outcome="workload",
+                    practice_code=f"{i:05d}",
+                    year=t,
+                    n_respondents=k,
+                    mean=np.nan,
+                    percent=86 + a + 0.5 * (t - 2013) + effect * d + rng.normal(0, 4 / np.sqrt(k)),
+                    suppressed=k < 5,
+                    health_board="b",
+                    deep_end=i < 40,
+                    cohort=coh,
+                    list_size=int(rng.integers(1000, 12000)),
+                    simd15_share=rng.random(),
+                    clp_absent_months=0,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_comparison_groups():
+    df = practice_panel()
+    df["baseline_outcome"] = df.groupby("practice_code")["percent"].transform("first")
+    other = comparison_frame(df, {"rule": "never_treated"}, 2013)
+    assert other["unit"].nunique() == 200
+    de = comparison_frame(df, {"rule": "deep_end"}, 2013)
+    assert de["unit"].nunique() == 40  # 7 Links (all Deep End here) + 33 others
+    allsc = comparison_frame(df, {"rule": "all_including_treated"}, 2013)
+    assert allsc["unit"].nunique() == 207 and allsc["cluster"].nunique() == 200
+    codes = matched_controls(df, 2013, 3, ["baseline_outcome", "simd15_share", "list_size"])
+    assert 3 <= len(codes) <= 21 and all(int(c) >= 7 for c in codes)
+
+
+def test_estimate_outcome_is_tidy_and_recovers_the_effect():
+    df = practice_panel(effect=2.0)
+    s = Settings(
+        bootstrap_draws=199, ri_draws=199, comparisons={"scotland_other": {"rule": "never_treated"}}
+    )
+    res = estimate_outcome(df, s, "safequest", "workload")
+    assert list(res.columns) == TIDY_COLUMNS
+    tw = res[(res.estimator == "twfe")].set_index("method")
+    assert set(tw.index) == {"CR1", "WCR bootstrap", "randomization inference"}
+    assert tw["estimate"].nunique() == 1
+    est = tw.loc["CR1", "estimate"]
+    assert tw.loc["CR1", "ci_low"] < 2.0 < tw.loc["CR1", "ci_high"], est
+    assert {"did2x2[2013-2014]", "did2x2[2013-2015]", "event_study", "dose[clp_presence]"} <= set(
+        res.estimator
+    )
+    assert res.estimator.str.startswith("leave_out[").sum() == 7 * 2  # CR1 + WCR each
+    pre = res[res.term == "pretrend_joint"]
+    assert pre["note"].str.contains("fewer than 2 pre-programme years").all()
+
+
+def test_adjust_family_only_within_family():
+    rows = []
+    for o, p in [("a", 0.01), ("b", 0.02), ("c", 0.04), ("overall", 0.01)]:
+        rows.append(
+            {
+                "instrument": "s",
+                "outcome": o,
+                "comparison": "x",
+                "estimator": "twfe",
+                "term": "t",
+                "method": "CR1",
+                "p_value": p,
+            }
+        )
+    out = adjust_family(pd.DataFrame(rows), ["a", "b", "c"]).set_index("outcome")
+    assert out.loc["a", "p_holm"] == pytest.approx(0.03)
+    assert out.loc["b", "p_holm"] == pytest.approx(0.04)
+    assert out.loc["c", "p_bh"] == pytest.approx(0.04)
+    assert np.isnan(out.loc["overall", "p_holm"])
+
+
+def test_generic_one_treated_unit_says_not_applicable():
+    df = simulate(n=30, cohorts=((2014, 1),), missing=0.0)
+    res = did_generic(df, unit="unit", time="year", cohort="cohort", outcome="y", settings=FAST)
+    by = res.set_index("method")
+    for m in ("CR1", "WCR bootstrap"):
+        assert np.isnan(by.loc[m, "p_value"]) and "not applicable" in by.loc[m, "note"]
+    ri = by.loc["randomization inference"]
+    assert 0 < ri["p_value"] <= 1 and not np.isnan(ri["estimate"])
+
+
+def test_generic_command_writes_json(tmp_path):
+    df = simulate(n=40, years=(2011, 2012, 2013, 2014, 2015), seed=4)
+    df.loc[df.cohort == 0, "cohort"] = np.nan  # blank = never treated
+    panel = tmp_path / "my panel.csv"
+    df.to_csv(panel, index=False)
+    out = tmp_path / "res.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "linkseval",
+            "did",
+            "--panel",
+            str(panel),
+            "--unit",
+            "unit",
+            "--time",
+            "year",
+            "--cohort",
+            "cohort",
+            "--outcome",
+            "y",
+            "--estimator",
+            "event_study",
+            "--draws",
+            "199",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    terms = {r["term"] for r in doc["results"]}
+    assert {
+        "event[-4]",
+        "event[-3]",
+        "event[-2]",
+        "event[0]",
+        "event[1]",
+        "pretrend_joint",
+    } <= terms
+    pre = next(r for r in doc["results"] if r["term"] == "pretrend_joint")
+    assert 0 <= pre["p_value"] <= 1 and pre["note"].startswith("H0: all 2")
+
+
+def test_generic_command_names_a_missing_column(tmp_path):
+    panel = tmp_path / "p.csv"
+    simulate(n=10).to_csv(panel, index=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "linkseval",
+            "did",
+            "--panel",
+            str(panel),
+            "--unit",
+            "unit",
+            "--time",
+            "year",
+            "--cohort",
+            "first_treat",
+            "--outcome",
+            "y",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "no column 'first_treat'" in proc.stderr
+    assert "Traceback" not in proc.stderr
