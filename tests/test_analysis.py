@@ -152,7 +152,6 @@ def test_generic_command_writes_json(tmp_path):
     doc = json.loads(out.read_text())
     terms = {r["term"] for r in doc["results"]}
     assert {
-        "event[-4]",
         "event[-3]",
         "event[-2]",
         "event[0]",
