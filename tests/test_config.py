@@ -1,0 +1,33 @@
+"""Every shipped config validates against the workflow's schema (as Snakemake's validate does)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+CONFIGS = [ROOT / "config" / "config.yaml", *sorted((ROOT / "config" / "examples").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    cfg = yaml.safe_load(path.read_text())
+    validate(cfg, str(SCHEMA))
+
+    # YAML 1.1 reads some bare words (on, off, yes, no) as booleans: keys must stay strings
+    def keys(d):
+        if isinstance(d, dict):
+            for k, v in d.items():
+                assert isinstance(k, (str, int)) and not isinstance(k, bool), (path.name, k)
+                keys(v)
+
+    keys(cfg)
+
+
+def test_schema_rejects_a_bad_value():
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["scoring"]["min_respondents"] = "five"
+    with pytest.raises(Exception, match="min_respondents"):
+        validate(cfg, str(SCHEMA))
