@@ -63,6 +63,7 @@ class Settings:
     comparisons: dict = field(default_factory=dict)
     leave_one_out: bool = True
     dose: bool = True
+    honest: dict = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: dict) -> Settings:
@@ -82,6 +83,7 @@ class Settings:
             comparisons=cfg.get("comparisons", {"scotland_other": {"rule": "never_treated"}}),
             leave_one_out=bool(sens.get("leave_one_out", True)),
             dose=bool(sens.get("dose", True)),
+            honest=cfg.get("honestdid", {}),
         )
 
 
@@ -209,7 +211,39 @@ def infer_twfe(
     return [_row(base, term, m, est, se) for m in methods]
 
 
-def infer_event_study(p: Panel, s: Settings, base: dict) -> list[dict]:
+def infer_honest(fit, es: list[int], s: Settings, base: dict) -> list[dict]:
+    """HonestDiD robust CIs for the mean post-programme effect (main comparison only)."""
+    from linkseval.honest import honest_sensitivity
+
+    h = s.honest
+    res = honest_sensitivity(
+        fit.beta[: len(es)],
+        fit.vcov[: len(es), : len(es)],
+        es,
+        smoothness_m=h.get("smoothness_m", [0.0, 0.5, 1.0]),
+        relative_mbar=h.get("relative_mbar", [0.5, 1.0, 2.0]),
+        alpha=s.alpha,
+        grid_points=int(h.get("grid_points", 100)),
+    )
+    post = [j for j, e in enumerate(es) if e >= 0]
+    mean_post = float(np.mean(fit.beta[post]))
+    rows = []
+    for r in res.itertuples():
+        term = (
+            "original" if r.restriction.startswith("original") else f"{r.restriction}[{r.bound:g}]"
+        )
+        t = TestResult(
+            f"HonestDiD {r.method}",
+            np.nan,
+            r.ci_low,
+            r.ci_high,
+            note="robust CI for the mean post-programme effect (event study, CR1 vcov)",
+        )
+        rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
+    return rows
+
+
+def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -> list[dict]:
     """Event-study coefficients (reference: the year before the start) with CR1 and WCR; a
     joint CR1 Wald test of the pre-programme coefficients where there are ≥ 2 pre years."""
     design, es = event_study_design(p)
@@ -256,6 +290,8 @@ def infer_event_study(p: Panel, s: Settings, base: dict) -> list[dict]:
             note=f"H0: all {q} pre-programme coefficients = 0; F({q}, {df2})",
         )
         rows.append(_row(base, "pretrend_joint", res, np.nan, np.nan))
+        if honest and s.honest.get("enabled", True):
+            rows += infer_honest(fit, es, s, base)
     else:
         rows.append(
             _row(
@@ -349,7 +385,9 @@ def estimate_outcome(
             for post in [y for y in p.periods if y >= cohorts[0]]:
                 sub = two_by_two(p, base_year, int(post))
                 rows += infer_twfe(sub, s, {**meta, "estimator": f"did2x2[{base_year}-{post}]"})
-        rows += infer_event_study(p, s, {**meta, "estimator": "event_study"})
+        rows += infer_event_study(
+            p, s, {**meta, "estimator": "event_study"}, honest=name == s.main_comparison
+        )
         if staggered and rule.get("rule", "never_treated") != "all_including_treated":
             rows += infer_staggered(p, s, {**meta, "estimator": "callaway_santanna"})
         if name == s.main_comparison and s.leave_one_out and len(p.treated_units) > 2:
