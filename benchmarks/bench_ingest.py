@@ -33,7 +33,8 @@ def generate(scale: int, out: Path) -> Path:
 
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     settings = dict(cfg["synthetic"])
-    settings.update(n_practices=1000 * scale, n_deep_end=100 * scale, xlsx_years=[])
+    # Deep End is the 100 most deprived practices whatever the scale (ranks 1-100)
+    settings.update(n_practices=1000 * scale, n_deep_end=100, xlsx_years=[])
     raw = out / f"scale_{scale}" / "raw"
     if not (raw / "truth.json").exists():
         t = time.perf_counter()
@@ -49,9 +50,12 @@ def run(scale: int, raw: Path, out: Path, cores: int) -> dict:
     shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg.update(raw_dir=str(raw), register=str(raw / "practices.csv"), instruments=["safequest"])
+    # 100x needs 6-digit practice codes; the generator records the width it used
+    width = json.loads((raw / "truth.json").read_text())["code_width"]
+    cfg["cleaning"]["practice_code_width"] = int(width)
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-           "--cores", str(cores), "--quiet", "all"]  # fmt: skip
+           "--cores", str(cores), "--quiet", "quality_summary"]  # fmt: skip
     t = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t
