@@ -31,3 +31,14 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
         tmp.write_text("new, half")
         raise RuntimeError
     assert target.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_written_files_have_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "x.csv")
+    finally:
+        os.umask(umask)
+    assert oct((tmp_path / "x.csv").stat().st_mode & 0o777) == oct(0o644)

@@ -310,6 +310,49 @@ def cmd_did(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
+def cmd_links(args: argparse.Namespace) -> None:
+    from linkseval.register import read_register
+    from linkseval.store import write_json
+
+    reg = read_register(args.register, code_width=args.code_width)
+    write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from linkseval.report import render_notebook
+    from linkseval.store import write_text
+
+    nav = [tuple(x.split("=", 1)) for x in (args.nav or [])]
+    write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.out)
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.report import index_page
+    from linkseval.store import write_text
+
+    cfg = json.loads(args.settings)
+    head = pd.read_csv(args.headline)
+    pages = [tuple(x.split("=", 1)) for x in args.page]
+    text = index_page(head, pages, args.data_label, cfg.get("family", []), cfg.get("alpha", 0.05))
+    write_text(text, args.out)
+
+
+def cmd_provenance(args: argparse.Namespace) -> None:
+    from linkseval.provenance import provenance
+    from linkseval.store import write_json
+
+    rec = provenance(
+        args.inputs,
+        config=json.loads(args.config_json),
+        lock=args.lock,
+        root=args.root,
+        data_label=args.data_label,
+    )
+    write_json(rec, args.out)
+
+
 def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) -> None:
     for name in names:
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
@@ -461,6 +504,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-year", type=int, default=None)
     _paths(p, "out-means", "out-change")
     p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("links", parents=[common], help="list the Links practices of a register")
+    _paths(p, "register", "out")
+    p.set_defaults(func=cmd_links)
+
+    p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
+    _paths(p, "notebook", "out")
+    p.add_argument("--title", required=True)
+    p.add_argument("--nav", nargs="*", metavar="TITLE=HREF", help="navigation links")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("index", parents=[common], help="the report's entry page")
+    _paths(p, "headline", "out")
+    p.add_argument("--page", nargs="+", required=True, metavar="TITLE=HREF")
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("provenance", parents=[common], help="record inputs, config, code, packages")
+    _paths(p, "inputs", nargs="+")
+    _paths(p, "lock", "out")
+    p.add_argument("--config-json", required=True, metavar="JSON")
+    p.add_argument("--root", default=".", metavar="DIR", help="the project's git work tree")
+    p.set_defaults(func=cmd_provenance)
 
     p = sub.add_parser(
         "did",

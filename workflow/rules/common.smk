@@ -1,5 +1,6 @@
 # Configuration checks, paths and input functions shared by every rule.
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,14 @@ validate(config, schema="../schemas/config.schema.yaml")
 shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH; set -euo pipefail; ")
 
 SYNTH_DIR = "results/synthetic/raw"
+
+
+def repo_file(relative):
+    """A file shipped with the workflow (notebook, lock, validation table), relative to the
+    working directory, so the workflow also runs with --directory elsewhere."""
+    return os.path.relpath(Path(workflow.basedir) / relative)
+
+
 SYNTHETIC = config["raw_dir"] is None
 RAW_DIR = SYNTH_DIR if SYNTHETIC else config["raw_dir"]
 if config["register"] is not None:
@@ -60,7 +69,11 @@ def synthetic_extracts():
 
 def extract_file(wildcards):
     """The raw extract for an instrument-year: <stem>_<year>.xlsx if present, else .csv."""
-    stem = f"{RAW_DIR}/{FILE_STEM[wildcards.instrument]}_{wildcards.year}"
+    return extract_path(wildcards.instrument, wildcards.year)
+
+
+def extract_path(instrument, year):
+    stem = f"{RAW_DIR}/{FILE_STEM[instrument]}_{year}"
     if SYNTHETIC:
         return next(p for p in synthetic_extracts() if p.startswith(f"{stem}."))
     return f"{stem}.xlsx" if Path(f"{stem}.xlsx").exists() else f"{stem}.csv"
@@ -90,12 +103,68 @@ def baseline_arg(wildcards):
     return f"--baseline-year {year}" if year is not None else ""
 
 
+def provenance_inputs():
+    files = [CODEBOOK, REGISTER]
+    for instrument in INSTRUMENTS:
+        for year in YEARS:
+            files.append(extract_path(instrument, year))
+    return files
+
+
+def yaml_params(*names):
+    """Papermill -y value for list parameters taken from the rule's input of the same names."""
+
+    def inner(wildcards, input):
+        return json.dumps({n: list(input[n]) for n in names})
+
+    return inner
+
+
+def links_codes():
+    with checkpoints.links_practices.get().output[0].open() as fh:
+        return json.load(fh)
+
+
+def static_pages():
+    pages = [("Data quality", "data_quality.html"), ("Descriptive comparison", "descriptives.html")]
+    pages += [(f"DiD: {o.replace('_', ' ')}", f"did_{i}_{o}.html") for i, o in MODELS]
+    return pages
+
+
+NAV = " ".join(
+    f"'{t}={h}'"
+    for t, h in [("Home", "index.html"), *static_pages()[:2], ("Methods", "methods.html")]
+)
+
+
+def page_title(wildcards):
+    titles = {h[:-5]: t for t, h in static_pages()}
+    titles["methods"] = "Methods and provenance"
+    return titles.get(wildcards.page, wildcards.page.replace("_", " ").capitalize())
+
+
+def all_pages():
+    pages = static_pages()
+    pages += [(f"Practice {c}", f"practice_{c}.html") for c in links_codes()]
+    pages.append(("Methods and provenance", "methods.html"))
+    return pages
+
+
+def report_pages(wildcards):
+    return [f"results/report/{h}" for _, h in all_pages()]
+
+
+def page_args(wildcards):
+    return " ".join(f"'{t}={h}'" for t, h in all_pages())
+
+
 def final_outputs():
     return [
         *expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
         "results/quality/summary.json",
-        "results/descriptive/theme_means.csv",
         "results/models/headline.json",
+        "results/provenance.json",
+        "results/report/index.html",
     ]
 
 

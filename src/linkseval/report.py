@@ -1,0 +1,469 @@
+"""Figures, tables and HTML pages for the evaluation report. Notebooks call these; no logic
+lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no random ids)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
+METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
+OUTCOME_LABELS = {
+    "communication": "Communication",
+    "workload": "Workload",
+    "leadership": "Leadership",
+    "teamwork": "Teamwork",
+    "safety_systems": "Safety Systems & Learning",
+    "overall": "Overall safety climate",
+    "care_total": "CARE total (patient-rated)",
+}
+
+
+def label(outcome: str) -> str:
+    return OUTCOME_LABELS.get(outcome, outcome.replace("_", " ").title())
+
+
+def style() -> None:
+    """Deterministic, readable defaults for every figure."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": 96,
+            "savefig.dpi": 96,
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "svg.hashsalt": "linkseval",
+            "figure.max_open_warning": 0,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- disclosure control
+
+
+def suppress_small(df: pd.DataFrame, n_col: str, min_n: int, value_cols: list[str]) -> pd.DataFrame:
+    """Blank ``value_cols`` where ``n_col`` < ``min_n`` and show the count as '<min_n'."""
+    out = df.copy()
+    small = out[n_col] < min_n
+    for c in value_cols:
+        out[c] = out[c].astype(object).where(~small, "suppressed")
+    out[n_col] = out[n_col].astype(object).where(~small, f"<{min_n}")
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def fmt_p(p: float) -> str:
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_ci(lo: float, hi: float) -> str:
+    if any(x is None or (isinstance(x, float) and np.isnan(x)) for x in (lo, hi)):
+        return "–"
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+def table_html(df: pd.DataFrame, caption: str = "") -> str:
+    """A plain, deterministic HTML table."""
+    body = df.to_html(index=False, escape=True, border=0, classes="tbl", na_rep="–")
+    cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
+    return cap + body
+
+
+def headline_table(head: pd.DataFrame) -> pd.DataFrame:
+    """Effect per outcome with 95% CI and p (adjusted) under each inference method, wide."""
+    rows = []
+    for outcome, g in head.groupby("outcome", sort=False):
+        g = g.set_index("method")
+        row = {"Outcome": label(outcome), "Effect (% points)": f"{g['estimate'].iloc[0]:+.2f}"}
+        for m in METHODS:
+            if m not in g.index:
+                continue
+            r = g.loc[m]
+            row[f"{m}: 95% CI"] = fmt_ci(r["ci_low"], r["ci_high"])
+            adj = "" if pd.isna(r.get("p_holm")) else f" (Holm {fmt_p(r['p_holm'])})"
+            row[f"{m}: p"] = fmt_p(r["p_value"]) + adj
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def estimate_table(est: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """All static estimates for one outcome: comparison × estimator, methods side by side."""
+    e = est[(est["outcome"] == outcome) & (est["term"] == "treated_post")]
+    rows = []
+    for (comp, estimator), g in e.groupby(["comparison", "estimator"], sort=False):
+        g = g.set_index("method")
+        row = {
+            "Comparison": comp,
+            "Estimator": estimator,
+            "Estimate": f"{g['estimate'].iloc[0]:+.2f}",
+        }
+        for m in g.index:
+            r = g.loc[m]
+            row[f"{m}"] = (
+                f"{fmt_ci(r['ci_low'], r['ci_high'])}, p={fmt_p(r['p_value'])}"
+                if not str(r["note"]).startswith("not applicable")
+                else "not applicable"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def fig_theme_means(means: pd.DataFrame, groups=("links", "scotland_all"), title: str = ""):
+    """Figure 1: mean % score by year per theme, one panel per outcome."""
+    style()
+    outcomes = list(dict.fromkeys(means["outcome"]))
+    n = len(outcomes)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    colors = {
+        "links": LINKS_COLOR,
+        "scotland_all": SCOT_COLOR,
+        "scotland_other": SCOT_COLOR,
+        "deep_end_other": DE_COLOR,
+    }
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        for gname in groups:
+            g = means[(means["outcome"] == outcome) & (means["group"] == gname)]
+            if g.empty:
+                continue
+            ax.plot(
+                g["year"],
+                g["percent"],
+                marker="o",
+                color=colors.get(gname, "k"),
+                label=g["group_label"].iloc[0],
+            )
+        ax.set_title(label(outcome))
+        ax.set_xticks(sorted(means["year"].unique()))
+        ax.set_ylabel("mean % score")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def fig_percent_change(change: pd.DataFrame, year: int, groups=("links", "scotland_all")):
+    """Figure 2: % change from baseline per theme, groups side by side."""
+    style()
+    c = change[change["year"] == year]
+    outcomes = list(dict.fromkeys(c["outcome"]))
+    x = np.arange(len(outcomes))
+    width = 0.8 / len(groups)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(outcomes)), 3.5))
+    colors = [LINKS_COLOR, SCOT_COLOR, DE_COLOR]
+    for k, gname in enumerate(groups):
+        g = c[c["group"] == gname].set_index("outcome").reindex(outcomes)
+        ax.bar(
+            x + k * width - 0.4 + width / 2,
+            g["change_percent"],
+            width,
+            color=colors[k],
+            label=g["group_label"].dropna().iloc[0] if g["group_label"].notna().any() else gname,
+        )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, [label(o) for o in outcomes], rotation=20, ha="right")
+    ax.set_ylabel(f"% change, {year} vs baseline")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
+    """Event-study coefficients with CR1 and WCR 95% CIs (reference: the year before start)."""
+    style()
+    e = est[
+        (est["outcome"] == outcome)
+        & (est["comparison"] == comparison)
+        & (est["estimator"] == "event_study")
+        & est["term"].str.startswith("event[")
+    ]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    if e.empty:
+        ax.text(0.5, 0.5, "no event-study terms", ha="center", transform=ax.transAxes)
+        return fig
+    e = e.assign(et=e["term"].str.extract(r"event\[(-?\d+)\]", expand=False).astype(int))
+    for k, (m, color, off) in enumerate(
+        [("CR1", "k", -0.08), ("WCR bootstrap", LINKS_COLOR, 0.08)]
+    ):
+        g = e[e["method"] == m].sort_values("et")
+        ax.errorbar(
+            g["et"] + off,
+            g["estimate"],
+            yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]],
+            fmt="o",
+            color=color,
+            capsize=3,
+            label=f"95% CI: {m}",
+        )
+        if k == 0:
+            ax.scatter([-1], [0], color="k", marker="D", zorder=3, label="reference year (0)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(-0.5, color=DE_COLOR, ls="--", lw=0.8)
+    ax.set_xlabel("years since the Links programme started")
+    ax.set_ylabel("effect, % points")
+    ax.set_title(f"{label(outcome)}: event study vs {comparison}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_forest(est: pd.DataFrame, outcome: str, kind: str, main_comparison: str, method="CR1"):
+    """Forest plot: ``kind='comparison'`` (TWFE per comparison group) or ``'leave_out'``."""
+    style()
+    e = est[
+        (est["outcome"] == outcome) & (est["term"] == "treated_post") & (est["method"] == method)
+    ]
+    if kind == "comparison":
+        e = e[e["estimator"] == "twfe"]
+        names = e["comparison"].tolist()
+    else:
+        e = e[
+            (e["comparison"] == main_comparison)
+            & (e["estimator"].str.startswith("leave_out[") | (e["estimator"] == "twfe"))
+        ]
+        names = [
+            re.sub(r"leave_out\[(.*)\]", r"without \1", s) if s != "twfe" else "all Links"
+            for s in e["estimator"]
+        ]
+    fig, ax = plt.subplots(figsize=(6, 0.45 * max(3, len(e)) + 1))
+    y = np.arange(len(e))[::-1]
+    ax.errorbar(
+        e["estimate"],
+        y,
+        xerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
+        fmt="o",
+        color="k",
+        capsize=3,
+    )
+    ax.axvline(0, color=DE_COLOR, lw=0.8)
+    ax.set_yticks(y, names)
+    ax.set_xlabel(f"effect, % points (95% CI, {method})")
+    ax.set_title(
+        f"{label(outcome)}: "
+        + ("by comparison group" if kind == "comparison" else "leaving out one Links practice")
+    )
+    fig.tight_layout()
+    return fig
+
+
+def fig_practice_trajectory(panel: pd.DataFrame, practice_code: str, min_respondents: int):
+    """One practice's theme % over time against Deep End and Scotland 10–90% bands.
+    Practice-years below ``min_respondents`` are not drawn (disclosure control)."""
+    style()
+    outcomes = list(dict.fromkeys(panel["outcome"]))
+    cols = min(3, len(outcomes))
+    rows = int(np.ceil(len(outcomes) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.7 * rows), squeeze=False)
+    ok = panel[panel["n_respondents"] >= min_respondents]
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        o = ok[ok["outcome"] == outcome]
+        for mask, color, name in [
+            (o["cohort"] == 0, SCOT_COLOR, "Scotland (non-Links) 10–90%"),
+            (
+                o["deep_end"].astype(bool) & (o["cohort"] == 0),
+                DE_COLOR,
+                "Deep End (non-Links) 10–90%",
+            ),
+        ]:
+            q = o[mask].groupby("year")["percent"].quantile([0.1, 0.9]).unstack()
+            ax.fill_between(q.index, q[0.1], q[0.9], color=color, alpha=0.15, label=name)
+        mine = o[o["practice_code"] == practice_code].sort_values("year")
+        ax.plot(mine["year"], mine["percent"], marker="o", color=LINKS_COLOR, label="this practice")
+        ax.set_title(label(outcome))
+        ax.set_xticks(sorted(panel["year"].unique()))
+    for ax in list(axes.flat)[len(outcomes) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- pages
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#222;
+line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:1rem 1.5rem 3rem}
+.banner{background:#b2182b;color:#fff;font-weight:700;text-align:center;padding:.5rem;
+letter-spacing:.05em}
+nav{background:#f3f3f3;padding:.5rem 1.5rem;font-size:.9rem}
+nav a{margin-right:1rem}
+table.tbl{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}
+table.tbl th,table.tbl td{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left;
+vertical-align:top}
+table.tbl th{background:#fafafa}
+.caption{font-size:.85rem;color:#555;margin-bottom:0}
+img{max-width:100%}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
+"""
+
+
+def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | None = None) -> str:
+    """A self-contained HTML page (inline CSS, no scripts, no external requests)."""
+    banner = (
+        f"<div class='banner' role='alert'>{html.escape(data_label)} — generated data, not real "
+        "survey responses</div>"
+        if data_label
+        else ""
+    )
+    links = "".join(f"<a href='{html.escape(h)}'>{html.escape(t)}</a>" for t, h in (nav or []))
+    nav_html = f"<nav>{links}</nav>" if links else ""
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+        f"{banner}{nav_html}<main>{body}</main>{banner}</body></html>\n"
+    )
+
+
+# --------------------------------------------------------------------------- data quality
+
+
+def item_distribution(clean: pd.DataFrame, items: list[str], lo: int, hi: int) -> pd.DataFrame:
+    """Share of each answer code (and missing) per item, over all kept respondents."""
+    rows = []
+    n = len(clean)
+    for item in items:
+        v = clean[item]
+        counts = v.value_counts(dropna=True)
+        row = {"item": item, "n": n, "missing %": round(100 * v.isna().mean(), 1)}
+        for code in range(lo, hi + 1):
+            row[str(code)] = round(100 * counts.get(code, 0) / max(n, 1), 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def respondents_histogram(panel: pd.DataFrame, min_respondents: int):
+    style()
+    p = panel.drop_duplicates(["instrument", "practice_code", "year"])
+    fig, axes = plt.subplots(1, p["instrument"].nunique(), figsize=(10, 3), squeeze=False)
+    for ax, (inst, g) in zip(axes.flat, p.groupby("instrument"), strict=True):
+        ax.hist(
+            g["n_respondents"], bins=range(0, int(g["n_respondents"].max()) + 2), color=SCOT_COLOR
+        )
+        ax.axvline(
+            min_respondents - 0.5,
+            color=LINKS_COLOR,
+            ls="--",
+            label=f"disclosure minimum ({min_respondents})",
+        )
+        ax.set_title(f"{inst}: respondents per practice-year")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- plain language
+
+
+def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> str:
+    """What can and cannot be concluded, written from the headline numbers (HTML paragraphs)."""
+    n_treated = int(head["n_treated"].max())
+    n_units = int(head["n_units"].max())
+    fam = head[head["outcome"].isin(family)]
+    robust = fam[fam["method"] != "CR1"]
+    sig = robust[robust["p_holm"] < alpha]
+    widths = (head["ci_high"] - head["ci_low"]).dropna()
+    parts = [
+        f"<p>The Links programme ran in <b>{n_treated}</b> practices; they are compared with "
+        f"{n_units - n_treated} others. With so few treated practices, each estimate rests on a "
+        f"handful of practices' year-to-year changes, and the 95% confidence intervals are wide: "
+        f"typically {widths.median():.1f} percentage points from end to end.</p>"
+    ]
+    if sig.empty:
+        parts.append(
+            "<p>No theme shows an effect that is distinguishable from zero once the five themes "
+            "are tested together (Holm adjustment) under the inference methods that hold with few "
+            "treated practices (wild cluster bootstrap, randomization inference). The data are "
+            "consistent with no effect <i>and</i> with modest effects of either sign; they cannot "
+            'confirm the "links effect" that the descriptive comparison suggested.</p>'
+        )
+    else:
+        names = ", ".join(sorted({label(o) for o in sig["outcome"]}))
+        parts.append(
+            f"<p>After adjustment for testing five themes (Holm), {names} show effects "
+            "distinguishable from zero under at least one of the few-cluster-robust methods "
+            "(wild cluster bootstrap or randomization inference). Read the interval, not only "
+            "the p-value: it shows how large or small the effect may plausibly be.</p>"
+        )
+    cr1 = fam[(fam["method"] == "CR1") & (fam["p_value"] < alpha)]
+    if not cr1.empty:
+        parts.append(
+            "<p class='note'>Conventional cluster-robust (CR1) p-values are shown for comparison "
+            "only: with few treated clusters they reject too often (see the Monte Carlo table on "
+            "the methods page).</p>"
+        )
+    parts.append(
+        "<p>A difference-in-differences estimate is causal only if, without the programme, the "
+        "Links practices would have changed like the comparison practices; the event-study and "
+        "comparison-group pages show how far the data can check that.</p>"
+    )
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_notebook(path: str, title: str, data_label: str, nav: list[tuple[str, str]]) -> str:
+    """An executed notebook as a self-contained page: outputs only (no code), no scripts,
+    figures embedded as PNG data URIs, warnings (stderr) left in the notebook for reviewers."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+    exporter = HTMLExporter(template_name="basic")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S)  # belt and braces: no JS
+    return page(title, body, data_label, nav)
+
+
+def index_page(
+    head: pd.DataFrame,
+    pages: list[tuple[str, str]],
+    data_label: str,
+    family: list[str],
+    alpha: float = 0.05,
+) -> str:
+    """The entry page: headline table, plain-language summary, links to every page."""
+    table = table_html(
+        headline_table(head),
+        "Links effect (percentage points of the % score; TWFE vs all other Scottish practices): "
+        "95% CI and p under each inference method; Holm-adjusted across the five themes",
+    )
+    items = "".join(f"<li><a href='{html.escape(h)}'>{html.escape(t)}</a></li>" for t, h in pages)
+    body = (
+        "<h1>Links Worker Programme: safety-climate evaluation</h1>"
+        "<h2>Headline</h2>"
+        + table
+        + "<h2>What can and cannot be concluded</h2>"
+        + summary_text(head, family, alpha)
+        + f"<h2>Pages</h2><ul>{items}</ul>"
+    )
+    return page(
+        "Links Worker Programme evaluation", body, data_label, [("Home", "index.html")] + pages
+    )

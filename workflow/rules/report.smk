@@ -1,0 +1,219 @@
+# Executed notebooks (papermill) -> self-contained report pages -> results/report/index.html.
+
+
+checkpoint links_practices:
+    input:
+        register=REGISTER,
+    output:
+        "results/report/links_practices.json",
+    log:
+        "results/logs/links_practices.log",
+    params:
+        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=2,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval links --register {input.register:q} --code-width {params.code_width} "
+        "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule provenance:
+    input:
+        data=provenance_inputs(),
+        lock=repo_file("requirements.lock"),
+    output:
+        "results/provenance.json",
+    log:
+        "results/logs/provenance.log",
+    params:
+        config=json.dumps(config, sort_keys=True),
+        root=repo_file("."),
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval provenance --inputs {input.data:q} --lock {input.lock} "
+        "--config-json {params.config:q} --root {params.root:q} --data-label {params.label:q} "
+        "--out {output} "
+        "2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule notebook_data_quality:
+    input:
+        notebook=repo_file("notebooks/data_quality.ipynb"),
+        files="results/quality/files.csv",
+        reasons="results/quality/reject_reasons.csv",
+        practice_years="results/quality/practice_years.csv",
+        panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+        clean=expand(
+            "results/clean/{instrument}_{year}.parquet", instrument=INSTRUMENTS, year=YEARS
+        ),
+    output:
+        "results/notebooks/data_quality.ipynb",
+    log:
+        "results/logs/notebooks/data_quality.log",
+    params:
+        lists=yaml_params("panels", "clean"),
+        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "-p files_csv {input.files} -p reasons_csv {input.reasons} "
+        "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
+        "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
+        "> {log} 2>&1 || (cat {log} >&2; exit 1)"
+
+
+rule notebook_descriptives:
+    input:
+        notebook=repo_file("notebooks/descriptives.ipynb"),
+        means="results/descriptive/theme_means.csv",
+        change="results/descriptive/percent_change.csv",
+    output:
+        "results/notebooks/descriptives.ipynb",
+    log:
+        "results/logs/notebooks/descriptives.log",
+    params:
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "-p theme_means {input.means} -p percent_change {input.change} "
+        "-p data_label {params.label:q} > {log} 2>&1 || (cat {log} >&2; exit 1)"
+
+
+rule notebook_did:
+    input:
+        notebook=repo_file("notebooks/did_outcome.ipynb"),
+        estimates="results/models/estimates.csv",
+    output:
+        "results/notebooks/did_{instrument}_{outcome}.ipynb",
+    log:
+        "results/logs/notebooks/did_{instrument}_{outcome}.log",
+    params:
+        main=lookup(dpath="analysis/main_comparison", within=config),
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
+        "-p estimates {input.estimates} -p main_comparison {params.main} "
+        "-p data_label {params.label:q} > {log} 2>&1 || (cat {log} >&2; exit 1)"
+
+
+rule notebook_practice:
+    input:
+        notebook=repo_file("notebooks/practice_profile.ipynb"),
+        panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+    output:
+        "results/notebooks/practice_{code}.ipynb",
+    log:
+        "results/logs/notebooks/practice_{code}.log",
+    params:
+        lists=yaml_params("panels"),
+        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "-r practice_code {wildcards.code} -y {params.lists:q} "
+        "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
+        "> {log} 2>&1 || (cat {log} >&2; exit 1)"
+
+
+rule notebook_methods:
+    input:
+        notebook=repo_file("notebooks/methods.ipynb"),
+        provenance="results/provenance.json",
+        monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
+    output:
+        "results/notebooks/methods.ipynb",
+    log:
+        "results/logs/notebooks/methods.log",
+    params:
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "-p provenance {input.provenance} -p monte_carlo {input.monte_carlo} "
+        "-p data_label {params.label:q} > {log} 2>&1 || (cat {log} >&2; exit 1)"
+
+
+rule render_page:
+    input:
+        "results/notebooks/{page}.ipynb",
+    output:
+        "results/report/{page}.html",
+    log:
+        "results/logs/render_page/{page}.log",
+    params:
+        title=page_title,
+        nav=NAV,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval render --notebook {input} --out {output} --title {params.title:q} "
+        "--nav {params.nav} --data-label {params.label:q} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule report_index:
+    input:
+        headline="results/models/headline.csv",
+        pages=report_pages,
+    output:
+        "results/report/index.html",
+    log:
+        "results/logs/report_index.log",
+    params:
+        pages=page_args,
+        settings=ANALYSIS_JSON,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval index --headline {input.headline} --page {params.pages} "
+        "--settings {params.settings:q} --data-label {params.label:q} --out {output} "
+        "2> {log} || (cat {log} >&2; exit 1)"
