@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 CORES  ?= 2
 STAMP  := $(VENV)/.linkseval-installed
 
-.PHONY: report test env lock lint format clean-results bench help
+.PHONY: report test env lock lint format clean-results bench help browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,8 +28,12 @@ $(STAMP): requirements.lock pyproject.toml
 report: $(STAMP)  ## run the whole workflow on the embedded (synthetic) default data
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP) browser  ## run the test suite
 	$(BIN)/python -m pytest
+
+browser:  ## Debian's Chromium for the report test (installed if missing; needs root/apt)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)  ## ruff + snakemake --lint
 	$(BIN)/ruff check src tests benchmarks

@@ -145,3 +145,56 @@ def test_a_bad_config_value_is_named(study):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "percent_formula" in out and "bogus" in out
+
+
+def test_report_opens_offline_in_chromium(study):
+    """Every report page loads in headless Chromium with the network blocked: no failed or
+    external requests, the synthetic banner shows, the headline table is there."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (make browser / apt-get install chromium)"
+    report = study / "results" / "report"
+    failed, external = [], []
+    shots = ROOT / "results" / "test_artifacts"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+
+        def guard(route):
+            if route.request.url.startswith("file://"):
+                route.continue_()
+            else:
+                external.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.goto((report / "index.html").as_uri())
+        assert page.locator("h2", has_text="Headline").count() == 1
+        table = page.locator("table.tbl").first
+        assert table.locator("tr").count() == 1 + 7  # header + 7 outcomes
+        assert "SYNTHETIC DATA" in page.locator(".banner").first.inner_text()
+        page.screenshot(path=str(shots / "report_index.png"), full_page=True)
+        links = page.eval_on_selector_all("main ul a", "els => els.map(e => e.href)")
+        assert len(links) >= 3 + 7
+        for url in links:
+            page.goto(url)
+            assert "SYNTHETIC DATA" in page.locator(".banner").first.inner_text(), url
+            assert page.locator("img").count() + page.locator("table").count() > 0, url
+        page.goto((report / "did_safequest_workload.html").as_uri())
+        page.screenshot(path=str(shots / "report_did_workload.png"), full_page=True)
+        browser.close()
+    assert failed == [] and external == []

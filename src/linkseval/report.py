@@ -353,6 +353,7 @@ def item_distribution(clean: pd.DataFrame, items: list[str], lo: int, hi: int) -
 
 
 def respondents_histogram(panel: pd.DataFrame, min_respondents: int):
+    """Histogram of respondents per practice-year, with the disclosure minimum marked."""
     style()
     p = panel.drop_duplicates(["instrument", "practice_code", "year"])
     fig, axes = plt.subplots(1, p["instrument"].nunique(), figsize=(10, 3), squeeze=False)
@@ -437,6 +438,7 @@ def render_notebook(path: str, title: str, data_label: str, nav: list[tuple[str,
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
+    exporter.anchor_link_text = ""
     body, _ = exporter.from_notebook_node(nb)
     body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S)  # belt and braces: no JS
     return page(title, body, data_label, nav)
