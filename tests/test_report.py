@@ -1,0 +1,80 @@
+"""Report helpers: disclosure control, tables, plain-language summary, rendering."""
+
+import nbformat
+import numpy as np
+import pandas as pd
+
+from linkseval import report
+
+
+def _head(p_holm_wcr=0.5, p_cr1=0.03):
+    rows = []
+    for o in ["communication", "workload", "leadership", "teamwork", "safety_systems", "overall"]:
+        for m, p in [
+            ("CR1", p_cr1),
+            ("WCR bootstrap", p_holm_wcr),
+            ("randomization inference", 0.6),
+        ]:
+            rows.append(
+                dict(
+                    instrument="safequest",
+                    outcome=o,
+                    method=m,
+                    estimate=1.0,
+                    std_error=0.5,
+                    ci_low=-0.5,
+                    ci_high=2.5,
+                    p_value=p,
+                    p_holm=p if o != "overall" else np.nan,
+                    p_bh=p,
+                    n_units=1000,
+                    n_treated=7,
+                    n_draws=9999,
+                    note="",
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_suppress_small_hides_values_and_counts():
+    df = pd.DataFrame({"year": [2013, 2014], "n_respondents": [3, 12], "percent": [88.1, 87.5]})
+    out = report.suppress_small(df, "n_respondents", 5, ["percent"])
+    assert out["percent"].tolist() == ["suppressed", 87.5]
+    assert out["n_respondents"].tolist() == ["<5", 12]
+
+
+def test_headline_table_has_every_method_and_adjusted_p():
+    t = report.headline_table(_head())
+    assert len(t) == 6 and t["Outcome"].iloc[0] == "Communication"
+    assert t["CR1: 95% CI"].iloc[0] == "[-0.50, 2.50]"
+    assert t["WCR bootstrap: p"].iloc[0] == "0.500 (Holm 0.500)"
+    assert t["CR1: p"].iloc[-1] == "0.030"  # overall: not in the family, no Holm
+
+
+def test_summary_says_nothing_is_distinguishable_when_robust_methods_do_not_reject():
+    text = report.summary_text(_head(), ["communication", "workload"])
+    assert "<b>7</b> practices" in text and "No theme shows an effect" in text
+    assert "reject too often" in text  # CR1 p < 0.05 flagged as not to be trusted
+
+
+def test_summary_names_themes_that_survive_adjustment():
+    text = report.summary_text(_head(p_holm_wcr=0.01, p_cr1=0.5), ["workload", "teamwork"])
+    assert "Teamwork, Workload show effects" in text
+    assert "reject too often" not in text
+
+
+def test_rendered_page_has_no_code_no_scripts_no_stderr(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("secret_code = 1")
+    code.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+        nbformat.v4.new_output("display_data", data={"text/html": "<p>shown</p>"}),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), code]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    html = report.render_notebook(str(path), "T", "SYNTHETIC DATA", [("Home", "index.html")])
+    assert "shown" in html and "Title" in html
+    assert "secret_code" not in html and "a warning" not in html
+    assert "<script" not in html and "http" not in html
+    assert html.count("SYNTHETIC DATA") == 2
