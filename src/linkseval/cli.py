@@ -318,6 +318,13 @@ def cmd_links(args: argparse.Namespace) -> None:
     write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
 
 
+def cmd_scrub(args: argparse.Namespace) -> None:
+    from linkseval.report import scrub_notebook
+
+    for path in args.notebook:
+        scrub_notebook(path)
+
+
 def cmd_render(args: argparse.Namespace) -> None:
     from linkseval.report import render_notebook
     from linkseval.store import write_text
@@ -508,6 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("links", parents=[common], help="list the Links practices of a register")
     _paths(p, "register", "out")
     p.set_defaults(func=cmd_links)
+
+    p = sub.add_parser("scrub", help="remove timestamps from executed notebooks (in place)")
+    p.add_argument("notebook", nargs="+")
+    p.set_defaults(func=cmd_scrub)
 
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
     _paths(p, "notebook", "out")

@@ -469,3 +469,26 @@ def index_page(
     return page(
         "Links Worker Programme evaluation", body, data_label, [("Home", "index.html")] + pages
     )
+
+
+def scrub_notebook(path: str) -> None:
+    """Make an executed notebook byte-stable: drop papermill/nbclient timestamps and durations,
+    give the injected-parameters cell a fixed id, and rewrite with sorted keys."""
+    import nbformat
+
+    from linkseval.store import write_text
+
+    nb = nbformat.read(path, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "exception"):
+        pm.pop(key, None)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cpm = cell.metadata.get("papermill", {})
+        for key in ("start_time", "end_time", "duration", "exception", "status"):
+            cpm.pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"
+        elif not cell.get("id"):
+            cell["id"] = f"cell-{i:02d}"
+    write_text(nbformat.writes(nb), path)

@@ -12,7 +12,12 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 # Jobs run `python -m linkseval` with the interpreter that runs Snakemake (the project's
 # environment), even when Snakemake was started as .venv/bin/snakemake without activation.
-shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH; set -euo pipefail; ")
+# One BLAS/OpenMP thread per job: sums do not depend on the thread count (same bytes anywhere),
+# and Snakemake's own parallelism fills the cores.
+shell.prefix(
+    f"export PATH={Path(sys.executable).parent}:$PATH OMP_NUM_THREADS=1 "
+    "OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1; set -euo pipefail; "
+)
 
 SYNTH_DIR = "results/synthetic/raw"
 

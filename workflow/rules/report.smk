@@ -75,7 +75,7 @@ rule notebook_data_quality:
         "-p files_csv {input.files} -p reasons_csv {input.reasons} "
         "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
-        "> {log} 2>&1 || (cat {log} >&2; exit 1)"
+        "> {log} 2>&1 && python -m linkseval scrub {output} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_descriptives:
@@ -98,7 +98,8 @@ rule notebook_descriptives:
     shell:
         "papermill {input.notebook} {output} --no-progress-bar -k python3 "
         "-p theme_means {input.means} -p percent_change {input.change} "
-        "-p data_label {params.label:q} > {log} 2>&1 || (cat {log} >&2; exit 1)"
+        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
+        "|| (cat {log} >&2; exit 1)"
 
 
 rule notebook_did:
@@ -122,7 +123,8 @@ rule notebook_did:
         "papermill {input.notebook} {output} --no-progress-bar -k python3 "
         "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
         "-p estimates {input.estimates} -p main_comparison {params.main} "
-        "-p data_label {params.label:q} > {log} 2>&1 || (cat {log} >&2; exit 1)"
+        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
+        "|| (cat {log} >&2; exit 1)"
 
 
 rule notebook_practice:
@@ -147,7 +149,7 @@ rule notebook_practice:
         "papermill {input.notebook} {output} --no-progress-bar -k python3 "
         "-r practice_code {wildcards.code} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
-        "> {log} 2>&1 || (cat {log} >&2; exit 1)"
+        "> {log} 2>&1 && python -m linkseval scrub {output} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_methods:
@@ -170,7 +172,8 @@ rule notebook_methods:
     shell:
         "papermill {input.notebook} {output} --no-progress-bar -k python3 "
         "-p provenance {input.provenance} -p monte_carlo {input.monte_carlo} "
-        "-p data_label {params.label:q} > {log} 2>&1 || (cat {log} >&2; exit 1)"
+        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
+        "|| (cat {log} >&2; exit 1)"
 
 
 rule render_page:
