@@ -61,8 +61,12 @@ rule combine_estimates:
         model_outputs(),
     output:
         parquet="results/models/estimates.parquet",
-        csv="results/models/estimates.csv",
-        headline="results/models/headline.csv",
+        csv=report(
+            "results/models/estimates.csv", caption="../report/estimates.rst", category="Estimates"
+        ),
+        headline=report(
+            "results/models/headline.csv", caption="../report/headline.rst", category="Estimates"
+        ),
         json="results/models/headline.json",
     log:
         "results/logs/combine_estimates.log",
@@ -86,7 +90,11 @@ rule descriptive_comparison:
     input:
         expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
     output:
-        means="results/descriptive/theme_means.csv",
+        means=report(
+            "results/descriptive/theme_means.csv",
+            caption="../report/descriptive.rst",
+            category="Descriptive",
+        ),
         change="results/descriptive/percent_change.csv",
     log:
         "results/logs/descriptive_comparison.log",

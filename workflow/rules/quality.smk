@@ -7,7 +7,9 @@ rule quality_summary:
         rejects=quality_inputs("rejects"),
         panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
     output:
-        files="results/quality/files.csv",
+        files=report(
+            "results/quality/files.csv", caption="../report/quality.rst", category="Data quality"
+        ),
         practice_years="results/quality/practice_years.csv",
         reasons="results/quality/reject_reasons.csv",
         summary="results/quality/summary.json",

@@ -203,7 +203,7 @@ rule report_index:
         headline="results/models/headline.csv",
         pages=report_pages,
     output:
-        "results/report/index.html",
+        report("results/report/index.html", caption="../report/index.rst", category="Report"),
     log:
         "results/logs/report_index.log",
     params:
