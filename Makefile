@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 CORES  ?= 2
 STAMP  := $(VENV)/.linkseval-installed
 
-.PHONY: report test env lock lint format clean-results bench help browser
+.PHONY: report test env lock lint format clean-results bench help browser check-expected expected
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ test: $(STAMP) browser  ## run the test suite
 browser:  ## Debian's Chromium for the report test (installed if missing; needs root/apt)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+check-expected: $(STAMP)  ## compare the report's headline estimates with tests/expected/
+	$(BIN)/python -m linkseval expected
+
+expected: $(STAMP)  ## DELIBERATELY update tests/expected/headline.json from results/ (review the diff!)
+	$(BIN)/python -m linkseval expected --update
 
 lint: $(STAMP)  ## ruff + snakemake --lint
 	$(BIN)/ruff check src tests benchmarks

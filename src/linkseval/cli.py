@@ -325,6 +325,25 @@ def cmd_scrub(args: argparse.Namespace) -> None:
         scrub_notebook(path)
 
 
+def cmd_expected(args: argparse.Namespace) -> None:
+    from linkseval.expected import compare, load, summarise
+    from linkseval.store import write_json
+
+    actual = summarise(load(args.headline))
+    if args.update:
+        write_json(actual, args.expected)
+        print(f"updated {args.expected} ({len(actual['rows'])} rows)", file=sys.stderr)
+        return
+    diffs = compare(actual, load(args.expected))
+    if diffs:
+        print(f"headline estimates moved against {args.expected}:", file=sys.stderr)
+        for d in diffs:
+            print(f"  {d}", file=sys.stderr)
+        print("if the change is intended: make expected (and commit the file)", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"headline matches {args.expected} ({len(actual['rows'])} rows)", file=sys.stderr)
+
+
 def cmd_render(args: argparse.Namespace) -> None:
     from linkseval.report import render_notebook
     from linkseval.store import write_text
@@ -515,6 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("links", parents=[common], help="list the Links practices of a register")
     _paths(p, "register", "out")
     p.set_defaults(func=cmd_links)
+
+    p = sub.add_parser("expected", help="compare headline estimates with the committed expectation")
+    p.add_argument("--headline", default="results/models/headline.json", metavar="FILE")
+    p.add_argument("--expected", default="tests/expected/headline.json", metavar="FILE")
+    p.add_argument("--update", action="store_true", help="overwrite the expectation (deliberate)")
+    p.set_defaults(func=cmd_expected)
 
     p = sub.add_parser("scrub", help="remove timestamps from executed notebooks (in place)")
     p.add_argument("notebook", nargs="+")
