@@ -492,3 +492,15 @@ def scrub_notebook(path: str) -> None:
         elif not cell.get("id"):
             cell["id"] = f"cell-{i:02d}"
     write_text(nbformat.writes(nb), path)
+
+
+def show(fig) -> None:
+    """Display a figure in a notebook as an embedded PNG (deterministic bytes) and close it."""
+    import io
+
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    display(Image(buf.getvalue()))

@@ -52,6 +52,14 @@ DATA_LABEL = (
 
 
 ANALYSIS = config["analysis"]
+
+
+wildcard_constraints:
+    instrument="|".join(INSTRUMENTS),
+    outcome="|".join(sorted({o for outs in config["analysis"]["outcomes"].values() for o in outs})),
+    year=r"\d{4}",
+
+
 ANALYSIS_JSON = json.dumps(ANALYSIS, sort_keys=True)
 MODELS = [
     (instrument, outcome)
