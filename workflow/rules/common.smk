@@ -116,6 +116,12 @@ def baseline_arg(wildcards):
     return f"--baseline-year {year}" if year is not None else ""
 
 
+def monte_carlo_table(wildcards):
+    """The committed Monte Carlo summary, if present (the methods page says when it is not)."""
+    path = repo_file("validation/monte_carlo_summary.csv")
+    return [path] if Path(path).exists() else []
+
+
 def provenance_inputs():
     files = [CODEBOOK, REGISTER]
     for instrument in INSTRUMENTS:

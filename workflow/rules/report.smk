@@ -156,12 +156,13 @@ rule notebook_methods:
     input:
         notebook=repo_file("notebooks/methods.ipynb"),
         provenance="results/provenance.json",
-        monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
+        monte_carlo=monte_carlo_table,
     output:
         "results/notebooks/methods.ipynb",
     log:
         "results/logs/notebooks/methods.log",
     params:
+        monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
         label=DATA_LABEL,
     threads: 1
     resources:
@@ -171,7 +172,7 @@ rule notebook_methods:
         "../envs/linkseval.yaml"
     shell:
         "papermill {input.notebook} {output} --no-progress-bar -k python3 "
-        "-p provenance {input.provenance} -p monte_carlo {input.monte_carlo} "
+        "-p provenance {input.provenance} -p monte_carlo {params.monte_carlo} "
         "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
         "|| (cat {log} >&2; exit 1)"
 
