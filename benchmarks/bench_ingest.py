@@ -55,7 +55,7 @@ def run(scale: int, raw: Path, out: Path, cores: int) -> dict:
     cfg["cleaning"]["practice_code_width"] = int(width)
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-           "--cores", str(cores), "--quiet", "quality_summary"]  # fmt: skip
+           "--cores", str(cores), "quality_summary", "--quiet"]  # fmt: skip
     t = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t
