@@ -188,6 +188,8 @@ def wild_cluster_bootstrap(
     n_treated_clusters: int | None = None,
 ) -> TestResult:
     """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion."""
+    if weights not in ("webb", "rademacher"):
+        raise ValueError(f"bootstrap weights must be 'webb' or 'rademacher', not {weights!r}")
     if n_treated_clusters is not None and n_treated_clusters < 2:
         return TestResult.not_applicable(
             "WCR bootstrap", f"{n_treated_clusters} treated cluster(s); at least 2 are needed"
