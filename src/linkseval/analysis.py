@@ -179,6 +179,30 @@ def _counts(p: Panel) -> dict:
     }
 
 
+def n_treated_clusters(p: Panel) -> int:
+    return len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
+
+
+def cluster_methods(p: Panel, design, fit, j: int, s: Settings) -> list[TestResult]:
+    """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply)."""
+    n_tc = n_treated_clusters(p)
+    first = (
+        TestResult.not_applicable("CR1", "fewer than 2 treated clusters")
+        if n_tc < 2
+        else cr1(fit, j, s.alpha)
+    )
+    wcr = wild_cluster_bootstrap(
+        design,
+        j,
+        n_draws=s.bootstrap_draws,
+        seed=s.bootstrap_seed,
+        alpha=s.alpha,
+        weights=s.bootstrap_weights,
+        n_treated_clusters=n_tc,
+    )
+    return [first, wcr]
+
+
 def infer_twfe(
     p: Panel, s: Settings, base: dict, term: str = "treated_post", ri: bool = True
 ) -> list[dict]:
@@ -187,23 +211,7 @@ def infer_twfe(
     fit = ols(design)
     est, se = float(fit.beta[0]), float(fit.se()[0])
     base = {**base, **_counts(p)}
-    n_treated_clusters = len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
-    methods = []
-    if n_treated_clusters < 2:
-        methods.append(TestResult.not_applicable("CR1", "fewer than 2 treated clusters"))
-    else:
-        methods.append(cr1(fit, 0, s.alpha))
-    methods.append(
-        wild_cluster_bootstrap(
-            design,
-            0,
-            n_draws=s.bootstrap_draws,
-            seed=s.bootstrap_seed,
-            alpha=s.alpha,
-            weights=s.bootstrap_weights,
-            n_treated_clusters=n_treated_clusters,
-        )
-    )
+    methods = cluster_methods(p, design, fit, 0, s)
     if ri:
         methods.append(
             randomization_inference(p, n_draws=s.ri_draws, seed=s.ri_seed, alpha=s.alpha)
@@ -252,27 +260,10 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     fit = ols(design)
     base = {**base, **_counts(p)}
     rows = []
-    n_tc = len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
     for j, e in enumerate(es):
         est, se = float(fit.beta[j]), float(fit.se()[j])
-        rows.append(_row(base, f"event[{e}]", cr1(fit, j, s.alpha), est, se))
-        rows.append(
-            _row(
-                base,
-                f"event[{e}]",
-                wild_cluster_bootstrap(
-                    design,
-                    j,
-                    n_draws=s.bootstrap_draws,
-                    seed=s.bootstrap_seed,
-                    alpha=s.alpha,
-                    weights=s.bootstrap_weights,
-                    n_treated_clusters=n_tc,
-                ),
-                est,
-                se,
-            )
-        )
+        for m in cluster_methods(p, design, fit, j, s):
+            rows.append(_row(base, f"event[{e}]", m, est, se))
     pre = [j for j, e in enumerate(es) if e < -1]
     if pre:
         b = fit.beta[pre]
