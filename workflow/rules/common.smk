@@ -8,6 +8,10 @@ import yaml
 from snakemake.utils import validate
 
 
+# `--config years='[2013,2014]'` arrives as strings from the command line: accept whole numbers
+config["years"] = [
+    int(y) if isinstance(y, str) and y.strip().isdigit() else y for y in config.get("years", [])
+]
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Jobs run `python -m linkseval` with the interpreter that runs Snakemake (the project's
