@@ -119,3 +119,81 @@ def test_path_with_spaces(tmp_path: Path, safequest):
     d.mkdir()
     p = write_csv(d / "safequest_2013.csv", sq_header(), _rows(1))
     assert read_extract(p, safequest).n_rows == 1
+
+
+def test_excel_rows_keep_sheet_numbers_when_the_sheet_starts_lower(tmp_path, safequest):
+    """A sheet whose first cells are on row 3 (rows 1-2 never written): lines are sheet rows."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for j, h in enumerate(sq_header(), start=2):  # also starts in column B
+        ws.cell(row=3, column=j, value=h)
+    for i, r in enumerate(_rows(2), start=5):  # a gap: row 4 is empty
+        for j, v in enumerate(r, start=2):
+            ws.cell(row=i, column=j, value=v)
+    p = tmp_path / "safequest_2015.xlsx"
+    wb.save(p)
+    raw = read_extract(p, safequest)
+    assert raw.header_line == 3 and raw.data[LINE].tolist() == [5, 6] and raw.blank_lines == 1
+
+
+def test_excel_merges_outside_the_columns_read_are_fine(tmp_path, safequest):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(sq_header() + ["Notes", "More notes"])
+    for r in _rows(3):
+        ws.append(r + ["note", ""])
+    ws.merge_cells("AH2:AI4")  # notes merged across rows: a column we ignore
+    p = tmp_path / "safequest_2015.xlsx"
+    wb.save(p)
+    raw = read_extract(p, safequest)
+    assert raw.n_rows == 3 and raw.ignored_columns == ["Notes", "More notes"]
+
+
+def test_excel_merged_item_cells_are_an_error(tmp_path, safequest):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(sq_header())
+    for r in _rows(2):
+        ws.append(r)
+    ws.merge_cells("D2:F2")  # Q01-Q03 of the first respondent
+    p = tmp_path / "safequest_2015.xlsx"
+    wb.save(p)
+    with pytest.raises(ExtractError, match=r"line 2, column Q01: cells D2:F2 are merged"):
+        read_extract(p, safequest)
+
+
+def test_unnamed_columns_with_data_are_listed_by_position(tmp_path, safequest):
+    p = tmp_path / "safequest_2013.csv"
+    p.write_text(",".join(sq_header()) + ",\n" + ",".join(_rows(1)[0]) + ",stray\n")
+    raw = read_extract(p, safequest)
+    assert raw.ignored_columns == ["(no header: field 34)"]
+
+
+def test_field_larger_than_the_csv_limit_is_structural(tmp_path, safequest):
+    p = tmp_path / "safequest_2013.csv"
+    row = _rows(1)[0]
+    row[2] = '"' + "x" * 200_000 + '"'
+    p.write_text(",".join(sq_header()) + "\n" + ",".join(_rows(1)[0]) + "\n" + ",".join(row) + "\n")
+    with pytest.raises(ExtractError, match=r"line 3: malformed CSV: field larger than field limit"):
+        read_extract(p, safequest)
+
+
+def test_merged_ranges_without_openpyxl_internals(tmp_path, safequest, monkeypatch):
+    """Merged ranges come from the sheet XML via openpyxl internals; if those change, the public
+    (slower) API is used and merged data cells are still caught."""
+    import linkseval.ingest as ingest
+
+    def gone(wb, ws):
+        raise AttributeError("_archive")
+
+    monkeypatch.setattr(ingest, "_sheet_xml", gone)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(sq_header())
+    for r in _rows(3):
+        ws.append(r)
+    ws.merge_cells("A2:A3")
+    p = tmp_path / "safequest_2015.xlsx"
+    wb.save(p)
+    with pytest.raises(ExtractError, match=r"line 2, column practice_code: cells A2:A3 are merged"):
+        read_extract(p, safequest)

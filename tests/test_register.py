@@ -42,3 +42,31 @@ def test_bad_rank_names_line_and_column(tmp_path):
     )
     with pytest.raises(ExtractError, match="line 2, column deep_end_rank"):
         read_register(p)
+
+
+HEAD = "practice_code,health_board,list_size,simd15_share,deep_end_rank,links_start_year\n"
+
+
+def test_register_lines_are_physical_lines(tmp_path):
+    """A blank line does not shift the line numbers in messages."""
+    p = tmp_path / "practices.csv"
+    p.write_text(HEAD + "11111,A,1,0.1,,\n\n22222,A,1,0.1,,2014x\n")
+    with pytest.raises(ExtractError, match="line 4, column links_start_year: '2014x' is not"):
+        read_register(p)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (HEAD, "line 1: register has a header but no practices"),
+        (HEAD.replace("list_size", "practice_code"), "column practice_code appears more than once"),
+        (HEAD + "11111,A,1,0.1,,,extra\n", "line 2, column 7: 7 fields but the header"),
+        (HEAD + '11111,"A,1,0.1,,\n', "line 2: a quoted field starting on this line is never"),
+        (",,,\n\n", "register is empty"),
+    ],
+)
+def test_register_structural_errors(tmp_path, text, message):
+    p = tmp_path / "practices.csv"
+    p.write_text(text)
+    with pytest.raises(ExtractError, match=message):
+        read_register(p)

@@ -9,6 +9,9 @@ call and recorded in the accounting. Reasons, in the order they are checked:
 the scale)  6. ``exact_duplicate`` (a later copy of an identical record; the first is kept)
 7. ``conflicting_duplicate`` (same practice and respondent id, different answers: all copies)
 8. ``too_many_missing`` (more missing items than ``max_missing_items``)
+
+The accounting also lists register practices with no kept row in the file
+(``register_practices_without_kept_rows``): a data-quality warning, never an error.
 """
 
 from __future__ import annotations
@@ -107,9 +110,8 @@ def clean_extract(
     code = normalise_code(code_raw, code_width)
     stripped = code_raw.str.strip()
     whitespace_fixed = int((stripped != code_raw).sum())
-    zero_padded = int(
-        ((code != stripped.str.replace(r"\.0$", "", regex=True)) & (code != "")).sum()
-    )
+    # lost leading zeros restored or a numeric ".0" dropped (all-digit codes only)
+    zero_padded = int(((code != stripped) & (code != "")).sum())
     rid = df["respondent_id"].astype(str).str.strip()
     codes, status, n_labels = parse_items(df, instrument)
 
@@ -142,7 +144,10 @@ def clean_extract(
     alive = reason == ""
     if alive.any():
         key = pd.DataFrame({"practice_code": code, "respondent_id": rid})
-        content = pd.DataFrame(np.where(np.isnan(codes), -1, codes).astype(np.int16), columns=items)
+        # only valid codes matter here (rows with other values are already quarantined); this
+        # keeps huge or non-finite numbers out of the integer cast
+        valid = np.where(status == OK, codes, -1).astype(np.int16)
+        content = pd.DataFrame(valid, columns=items)
         content["staff_group"] = df.get("staff_group", pd.Series("", index=df.index)).str.strip()
         h = pd.util.hash_pandas_object(content, index=False).to_numpy()
         sub = key[alive].assign(_h=h[alive], _pos=np.flatnonzero(alive))
@@ -222,6 +227,9 @@ def clean_extract(
             "missing_item_cells": int((status[keep] == MISSING).sum()),
         },
         "blank_lines_skipped": raw.blank_lines,
+        # a data-quality warning, not an error: register practices with nothing in this file
+        # (e.g. a Links practice that did not take part this year)
+        "register_practices_without_kept_rows": sorted(known - set(kept["practice_code"])),
         "ignored_columns": list(raw.ignored_columns),
         "free_text_columns_dropped": list(raw.dropped_free_text),
     }

@@ -1,8 +1,14 @@
 """Read one raw survey extract (CSV or Excel) into canonical columns, with source line numbers.
 
-Structural problems (unreadable file, wrong name, missing required column, year mismatch) raise
-:class:`~linkseval.errors.ExtractError` naming the file, line and column. Row-level problems are
-left for :mod:`linkseval.clean`. Every value is kept as text here; nothing is dropped silently.
+Structural problems (unreadable file, wrong name, missing required column, ragged CSV rows, year
+mismatch, no data rows) raise :class:`~linkseval.errors.ExtractError` naming the file, line and
+column. Row-level problems are left for :mod:`linkseval.clean`. Every value is kept as text here;
+nothing is dropped silently.
+
+Line numbers are *physical* lines as a text editor shows them (CSV; ``\\n``, ``\\r\\n`` and a lone
+``\\r`` end a line) or sheet rows (Excel). A record whose quoted field contains a line break spans
+several lines; it is identified by the line it starts on, and the following records keep their
+true line numbers.
 """
 
 from __future__ import annotations
@@ -10,10 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from linkseval.codebook import Instrument, normalise_header
@@ -21,6 +27,7 @@ from linkseval.errors import ExtractError
 
 HEADER_SEARCH_ROWS = 20
 LINE = "_line"  # column holding the 1-based line (CSV) or sheet row (Excel) of each record
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Za-z]+\d+(?::[A-Za-z]+\d+)?)"')
 
 
 @dataclass
@@ -52,8 +59,27 @@ def year_from_name(path: Path, instrument: Instrument) -> int:
     return int(m.group(1))
 
 
+def _one_line(text: object, limit: int = 200) -> str:
+    """A third-party message squeezed onto one line (the CLI prints errors as one line)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
 def decode(data: bytes, path: Path) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (BOM allowed), else Windows-1252; report undecodable bytes."""
+    """Decode bytes as UTF-8 (BOM allowed), else Windows-1252; report undecodable bytes.
+
+    A NUL byte is never part of a text CSV (it is typical of UTF-16 "Unicode text" exports and
+    binary files), so it is a structural error rather than a character to carry along.
+    """
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        hint = (
+            " (UTF-16 'Unicode text'? save as CSV UTF-8)"
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else ""
+        )
+        raise ExtractError(path, f"NUL byte (0x00) at byte {nul}: not a text CSV{hint}", line=line)
     try:
         return data.decode("utf-8-sig"), "utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8"
     except UnicodeDecodeError:
@@ -69,11 +95,112 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         ) from None
 
 
+def csv_records(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
+    """Every CSV record with the physical line it starts on (blank lines give ``[]``).
+
+    Quoting is strict: an unclosed quoted field or text after a closing quote is a structural
+    error naming the line the record starts on.
+    """
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        records = None  # parse again below, to name the line the bad record starts on
+    if records is not None:
+        crlf = text.count("\r\n")
+        n_lines = text.count("\r") + text.count("\n") - crlf + (not text.endswith(("\r", "\n")))
+        if len(records) == n_lines:  # each record is one line (the usual case): done
+            return records, list(range(1, len(records) + 1))
+    # a quoted value holds a line break (or the file is malformed): note where records start
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records, lines = [], []
+    add, add_line = records.append, lines.append
+    prev = 0
+    try:
+        for rec in reader:
+            add(rec)
+            add_line(prev + 1)
+            prev = reader.line_num
+    except csv.Error as exc:
+        msg = str(exc)
+        if "unexpected end of data" in msg:
+            msg = "a quoted field starting on this line is never closed (unbalanced double quote)"
+        elif "expected after" in msg:
+            msg = 'text after a closing double quote (a quote inside a quoted field is written "")'
+        else:
+            msg = f"malformed CSV: {_one_line(msg)}"
+        raise ExtractError(path, msg, line=prev + 1) from None
+    return records, lines
+
+
+def _is_blank(rec: list[str]) -> bool:
+    return not "".join(rec).strip()
+
+
+def rectangular(
+    path: Path,
+    header: list[str],
+    header_line: int,
+    records: list[list[str]],
+    lines: list[int],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Data records as an (n x width) object array, their lines, and blank records skipped.
+
+    A record with more fields than the header is a structural error unless the extra fields are
+    empty (trailing commas); one with fewer fields is an error unless only unnamed trailing
+    columns are absent. Either way the fields could not be matched to the header safely.
+    """
+    width = len(header)
+    named = [i for i, h in enumerate(header) if h.strip()]
+    need = named[-1] + 1 if named else 0
+    if all(len(r) == width and r[0].strip() for r in records):  # the usual, clean file
+        return _as_array(records, width), np.asarray(lines, dtype=np.int64), 0
+    body: list[list[str]] = []
+    body_lines: list[int] = []
+    n_blank = 0
+    for rec, line in zip(records, lines, strict=True):
+        n = len(rec)
+        if n != width or not rec[0].strip():  # cheap test first; full blank test only if needed
+            if _is_blank(rec):
+                n_blank += 1
+                continue
+            if n > width:
+                extra = next((i for i in range(width, n) if rec[i].strip()), None)
+                if extra is not None:
+                    raise ExtractError(
+                        path,
+                        f"{n} fields but the header on line {header_line} has {width}: extra "
+                        f"value {_one_line(rec[extra], 50)!r} (an unquoted comma in a value?)",
+                        line=line,
+                        column=str(extra + 1),
+                    )
+                rec = rec[:width]
+            elif n < width:
+                if n < need:
+                    raise ExtractError(
+                        path,
+                        f"only {n} fields but the header on line {header_line} has {width} "
+                        "(a truncated or broken line?)",
+                        line=line,
+                        column=header[n].strip() or str(n + 1),
+                    )
+                rec = rec + [""] * (width - n)
+        body.append(rec)
+        body_lines.append(line)
+    return _as_array(body, width), np.asarray(body_lines, dtype=np.int64), n_blank
+
+
+def _as_array(rows: list[list[str]], width: int) -> np.ndarray:
+    arr = np.empty((len(rows), width), dtype=object)
+    if rows:
+        arr[:] = rows
+    return arr
+
+
 def _find_header(rows: list[list[str]], instrument: Instrument, path: Path) -> int:
     """Index of the first row (of the first few) that names the practice-code column."""
     hmap = instrument.header_map()
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if any(hmap.get(normalise_header(c)) == "practice_code" for c in row if c is not None):
+        if any(hmap.get(normalise_header(c)) == "practice_code" for c in row):
             return i
     raise ExtractError(
         path,
@@ -83,49 +210,77 @@ def _find_header(rows: list[list[str]], instrument: Instrument, path: Path) -> i
     )
 
 
-def _drop_blank(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Drop records whose every field is empty; return them counted."""
-    blank = df.drop(columns=LINE).apply(lambda s: s.str.strip() == "").all(axis=1)
-    return df.loc[~blank].reset_index(drop=True), int(blank.sum())
-
-
-def _parse_csv(path: Path, text: str, header_idx: int) -> pd.DataFrame:
-    # skip_blank_lines=False keeps the row index aligned with physical lines
-    try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            header=0,
-            skiprows=header_idx,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        line = int(m.group(1)) + header_idx if m else None
-        raise ExtractError(path, f"malformed CSV: {exc}", line=line) from None
-    df = df.fillna("")
-    df[LINE] = range(header_idx + 2, header_idx + 2 + len(df))
-    return df
-
-
-def _read_xlsx(path: Path) -> pd.DataFrame:
-    try:
-        sheet = pd.read_excel(path, header=None, dtype=object, engine="openpyxl")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        msg = f"not a readable Excel workbook ({type(exc).__name__}: {exc})"
-        raise ExtractError(path, msg) from None
-    return sheet
-
-
 def _excel_text(v: object) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _read_xlsx(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int, int]]]:
+    """Rows of the first sheet as text (row i is sheet row i + 1) and its merged ranges."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            ws = wb.worksheets[0]
+            ws.reset_dimensions()  # stored dimensions are often wrong: read every cell
+            rows = [[_excel_text(v) for v in r] for r in ws.iter_rows(min_row=1, values_only=True)]
+            merged = _merged_ranges(wb, ws, path)
+        finally:
+            wb.close()
+    except MemoryError:
+        raise
+    except Exception as exc:  # corrupt workbooks fail anywhere inside openpyxl/zipfile/XML
+        msg = f"not a readable Excel workbook ({type(exc).__name__}: {_one_line(exc)})"
+        raise ExtractError(path, msg) from None
+    return rows, merged
+
+
+def _sheet_xml(wb, ws) -> bytes:
+    """The sheet's XML, read again from the archive (read-only sheets do not expose merges)."""
+    return wb._archive.read(ws._worksheet_path)
+
+
+def _merged_ranges(wb, ws, path: Path) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of every merged range of the first sheet."""
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        xml = _sheet_xml(wb, ws)
+    except (AttributeError, KeyError):  # openpyxl internals changed: the slow, public way
+        import openpyxl
+
+        full = openpyxl.load_workbook(path, data_only=True)
+        return [tuple(r.bounds) for r in full.worksheets[0].merged_cells.ranges]
+    return [range_boundaries(ref.decode("ascii")) for ref in _MERGE_REF.findall(xml)]
+
+
+def _check_merged(
+    path: Path,
+    merged: list[tuple[int, int, int, int]],
+    header: list[str],
+    used: dict[int, str],
+    header_line: int,
+) -> None:
+    """Merged cells inside the data of a column we read are a structural error."""
+    from openpyxl.utils.cell import get_column_letter
+
+    for min_col, min_row, max_col, max_row in sorted(merged, key=lambda m: (m[1], m[0])):
+        if max_row <= header_line:
+            continue  # a merged title or header cell: harmless
+        cols = [c for c in range(min_col - 1, max_col) if c in used]
+        if cols:
+            ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row}"
+            raise ExtractError(
+                path,
+                f"cells {ref} are merged inside the data: only the first cell holds a value, so "
+                "the other rows would silently lose it; unmerge and fill in every row",
+                line=max(min_row, header_line + 1),
+                column=header[cols[0]],
+            )
 
 
 def read_extract(path: str | Path, instrument: Instrument, year: int | None = None) -> RawExtract:
@@ -141,59 +296,77 @@ def read_extract(path: str | Path, instrument: Instrument, year: int | None = No
     if not raw.strip():
         raise ExtractError(path, "file is empty (no header, no rows)")
 
+    merged: list[tuple[int, int, int, int]] = []
     if path.suffix == ".xlsx":
-        sheet = _read_xlsx(path)
-        rows = [[_excel_text(v) for v in r] for r in sheet.head(HEADER_SEARCH_ROWS).to_numpy()]
-        header_idx = _find_header(rows, instrument, path)
-        header = rows[header_idx]
-        body = sheet.iloc[header_idx + 1 :]
-        df = pd.DataFrame(
-            {f"__c{j}": body[c].map(_excel_text).astype(str) for j, c in enumerate(sheet.columns)}
-        )
-        df.columns = header
-        df[LINE] = (body.index + 1).to_numpy()
+        del raw
+        rows, merged = _read_xlsx(path)
+        width = max((len(r) for r in rows), default=0)
+        rows = [r + [""] * (width - len(r)) for r in rows]  # a sheet is a rectangle
+        lines = list(range(1, len(rows) + 1))
         encoding = "xlsx"
     else:
         text, encoding = decode(raw, path)
         del raw
-        head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:HEADER_SEARCH_ROWS]))))
-        header_idx = _find_header(head, instrument, path)
-        df = _parse_csv(path, text, header_idx)
-    df, n_blank = _drop_blank(df)
-    extract = _canonicalise(path, instrument, name_year, df, encoding, header_idx + 1)
+        rows, lines = csv_records(text, path)
+        del text
+    if all(_is_blank(r) for r in rows):
+        raise ExtractError(path, "file has no content (only blank lines or cells)")
+    header_idx = _find_header(rows, instrument, path)
+    header, header_line = rows[header_idx], lines[header_idx]
+    body, body_lines, n_blank = rectangular(
+        path, header, header_line, rows[header_idx + 1 :], lines[header_idx + 1 :]
+    )
+    del rows, lines
+    extract = _canonicalise(
+        path, instrument, name_year, header, body, body_lines, encoding, header_line, merged
+    )
     extract.blank_lines = n_blank
     return extract
 
 
+def _unnamed(path: Path, j: int) -> str:
+    if path.suffix == ".xlsx":
+        from openpyxl.utils.cell import get_column_letter
+
+        return f"(no header: column {get_column_letter(j + 1)})"
+    return f"(no header: field {j + 1})"
+
+
 def _canonicalise(
-    path: Path, instrument: Instrument, year: int, df: pd.DataFrame, encoding: str, header_line: int
+    path: Path,
+    instrument: Instrument,
+    year: int,
+    header: list[str],
+    body: np.ndarray,
+    lines: np.ndarray,
+    encoding: str,
+    header_line: int,
+    merged: list[tuple[int, int, int, int]],
 ) -> RawExtract:
     hmap = instrument.header_map()
     free = {normalise_header(f) for f in instrument.free_text}
-    rename: dict[str, str] = {}
-    seen: dict[str, str] = {}
+    used: dict[int, str] = {}  # column index -> canonical name
+    seen: dict[str, str] = {}  # canonical name -> header as written
     ignored, dropped = [], []
-    for col in df.columns:
-        if col == LINE:
-            continue
+    for j, col in enumerate(header):
         key = normalise_header(col)
         if not key:
-            if (df[col].str.strip() != "").any():
-                ignored.append(str(col))
+            if any(str(v).strip() for v in body[:, j]):
+                ignored.append(_unnamed(path, j))
             continue
         target = hmap.get(key)
         if target is None:
-            (dropped if key in free else ignored).append(str(col))
+            (dropped if key in free else ignored).append(col)
             continue
         if target in seen:
             raise ExtractError(
                 path,
                 f"columns {seen[target]!r} and {col!r} both map to {target}",
                 line=header_line,
-                column=str(col),
+                column=col,
             )
-        seen[target] = str(col)
-        rename[col] = target
+        seen[target] = col
+        used[j] = target
     required = [c.name for c in instrument.columns if c.required] + instrument.item_ids
     missing = [c for c in required if c not in seen]
     if missing:
@@ -207,29 +380,41 @@ def _canonicalise(
             line=header_line,
             column=first,
         )
-    out = df[list(rename) + [LINE]].rename(columns=rename)
-    if "survey_year" in out.columns:
-        given = out["survey_year"].str.strip()
-        bad = (given != "") & (given.str.replace(r"\.0$", "", regex=True) != str(year))
+    _check_merged(path, merged, header, used, header_line)
+    if len(body) == 0:
+        raise ExtractError(
+            path,
+            f"no data rows below the header on line {header_line}: a survey year without "
+            "respondents is almost surely a wrong export (if it is real, drop the year)",
+            line=header_line,
+        )
+    index = {target: j for j, target in used.items()}
+    if "survey_year" in index:
+        given = np.array([str(v).strip() for v in body[:, index["survey_year"]]], dtype=object)
+        norm = np.array([re.sub(r"\.0$", "", g) for g in given], dtype=object)
+        bad = (given != "") & (norm != str(year))
         if bad.any():
-            i = int(bad.to_numpy().argmax())
+            i = int(bad.argmax())
             raise ExtractError(
                 path,
-                f"survey year {given.iloc[i]!r} disagrees with the year {year} in the file name",
-                line=int(out[LINE].iloc[i]),
+                f"survey year {_one_line(given[i], 50)!r} disagrees with the year {year} in the "
+                "file name",
+                line=int(lines[i]),
                 column=seen["survey_year"],
             )
-        out = out.drop(columns="survey_year")
-    for c in [c.name for c in instrument.columns if c.name != "survey_year"]:
-        if c not in out.columns:
-            out[c] = ""
-    order = [c.name for c in instrument.columns if c.name != "survey_year"]
-    out = out[order + instrument.item_ids + [LINE]]
+    names = [c.name for c in instrument.columns if c.name != "survey_year"] + instrument.item_ids
+    present = [c for c in names if c in index]
+    # one 2-D object block: no per-column copies
+    out = pd.DataFrame(body[:, [index[c] for c in present]], columns=present, dtype=object)
+    for pos, c in enumerate(names):
+        if c not in index:  # optional column absent from the file (e.g. staff_group)
+            out.insert(pos, c, np.full(len(body), "", dtype=object))
+    out[LINE] = lines
     return RawExtract(
         path=path,
         instrument=instrument.name,
         year=year,
-        data=out.reset_index(drop=True),
+        data=out,
         encoding=encoding,
         header_line=header_line,
         ignored_columns=ignored,

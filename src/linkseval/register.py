@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pandas as pd
 
 from linkseval.errors import ExtractError
-from linkseval.ingest import decode
+from linkseval.ingest import csv_records, decode, rectangular
 
 REQUIRED = [
     "practice_code",
@@ -20,12 +19,14 @@ REQUIRED = [
     "links_start_year",
 ]
 ABSENCE = re.compile(r"clp_absent_months_(\d{4})")
+LINE = "_line"
 
 
 def normalise_code(codes: pd.Series, width: int) -> pd.Series:
-    """Strip whitespace and restore leading zeros lost to spreadsheets (digits only)."""
+    """Strip whitespace and undo spreadsheet damage to all-digit codes: a trailing ``.0`` (a code
+    stored as a number) and lost leading zeros (zero-padded to ``width``)."""
     s = codes.astype(str).str.strip()
-    s = s.str.replace(r"\.0$", "", regex=True)
+    s = s.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
     short = s.str.fullmatch(r"\d+") & (s.str.len() < width)
     return s.mask(short, s.str.zfill(width))
 
@@ -38,11 +39,40 @@ def _int_column(df: pd.DataFrame, col: str, path: Path, lo: int, hi: int) -> pd.
         i = int(bad.to_numpy().argmax())
         raise ExtractError(
             path,
-            f"{s.iloc[i]!r} is not a whole number in {lo}-{hi}",
-            line=i + 2,
+            f"{s.iloc[i][:50]!r} is not a whole number in {lo}-{hi}",
+            line=int(df[LINE].iloc[i]),
             column=col,
         )
     return num.astype("Int64")
+
+
+def _table(path: Path) -> tuple[pd.DataFrame, int]:
+    """The register as text columns (header lower-cased), the physical line of each row, and
+    the header's line."""
+    try:
+        text, _ = decode(path.read_bytes(), path)
+    except OSError as exc:
+        raise ExtractError(path, f"cannot read register: {exc.strerror}") from None
+    if not text.strip():
+        raise ExtractError(path, "register is empty")
+    records, lines = csv_records(text, path)
+    first = next((i for i, r in enumerate(records) if "".join(r).strip()), None)
+    if first is None:
+        raise ExtractError(path, "register is empty (only blank lines or fields)")
+    header = [c.strip().lower() for c in records[first]]
+    named = [c for c in header if c]
+    dup = sorted({c for c in named if named.count(c) > 1})
+    if dup:
+        raise ExtractError(
+            path, f"column {dup[0]} appears more than once", line=lines[first], column=dup[0]
+        )
+    body, body_lines, _ = rectangular(
+        path, header, lines[first], records[first + 1 :], lines[first + 1 :]
+    )
+    keep = [j for j, c in enumerate(header) if c]
+    df = pd.DataFrame(body[:, keep], columns=[header[j] for j in keep], dtype=object)
+    df[LINE] = body_lines
+    return df, lines[first]
 
 
 def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
@@ -51,25 +81,24 @@ def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
     Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
     """
     path = Path(path)
-    try:
-        text, _ = decode(path.read_bytes(), path)
-    except OSError as exc:
-        raise ExtractError(path, f"cannot read register: {exc.strerror}") from None
-    if not text.strip():
-        raise ExtractError(path, "register is empty")
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    df.columns = [c.strip().lower() for c in df.columns]
+    df, header_line = _table(path)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise ExtractError(path, f"register lacks column {missing[0]}", line=1, column=missing[0])
+        raise ExtractError(
+            path, f"register lacks column {missing[0]}", line=header_line, column=missing[0]
+        )
+    if df.empty:
+        raise ExtractError(path, "register has a header but no practices", line=header_line)
     df["practice_code"] = normalise_code(df["practice_code"], code_width)
     blank = df["practice_code"] == ""
     if blank.any():
         i = int(blank.to_numpy().argmax())
-        raise ExtractError(path, "blank practice code", line=i + 2, column="practice_code")
+        raise ExtractError(
+            path, "blank practice code", line=int(df[LINE].iloc[i]), column="practice_code"
+        )
     dup = df["practice_code"].duplicated(keep=False)
     if dup.any():
-        lines = (df.index[dup] + 2).tolist()
+        lines = df.loc[dup, LINE].astype(int).tolist()
         code = df.loc[dup, "practice_code"].iloc[0]
         raise ExtractError(
             path,
@@ -87,7 +116,10 @@ def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
     if bad.any():
         i = int(bad.to_numpy().argmax())
         raise ExtractError(
-            path, "simd15_share must be a share in 0-1", line=i + 2, column="simd15_share"
+            path,
+            "simd15_share must be a share in 0-1",
+            line=int(df[LINE].iloc[i]),
+            column="simd15_share",
         )
     out["simd15_share"] = share.astype(float)
     out["deep_end_rank"] = _int_column(df, "deep_end_rank", path, 1, 100)
