@@ -347,6 +347,20 @@ def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
     return int(pre[-1])
 
 
+def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> Panel:
+    """The :class:`Panel` of a comparison frame (units, clusters and weights as configured)."""
+    return panel_from_frame(
+        df,
+        unit="unit",
+        time="year",
+        cohort="cohort",
+        outcome="y",
+        weights=s.weights,
+        cluster="cluster",
+        dose=dose,
+    )
+
+
 def estimate_outcome(
     frame: pd.DataFrame, s: Settings, instrument: str, outcome: str
 ) -> pd.DataFrame:
@@ -360,15 +374,7 @@ def estimate_outcome(
     cohorts = sorted(frame.loc[frame["cohort"] > 0, "cohort"].unique())
     for name, rule in s.comparisons.items():
         df = comparison_frame(frame, rule, base_year)
-        p = panel_from_frame(
-            df,
-            unit="unit",
-            time="year",
-            cohort="cohort",
-            outcome="y",
-            weights=s.weights,
-            cluster="cluster",
-        )
+        p = comparison_panel(df, s)
         meta = {"instrument": instrument, "outcome": outcome, "comparison": name}
         staggered = len(cohorts) > 1
         rows += infer_twfe(p, s, {**meta, "estimator": "twfe"})
@@ -385,28 +391,11 @@ def estimate_outcome(
             for i in p.treated_units:
                 code = p.unit_labels[i]
                 keep = df["practice_code"] != code
-                q = panel_from_frame(
-                    df[keep],
-                    unit="unit",
-                    time="year",
-                    cohort="cohort",
-                    outcome="y",
-                    weights=s.weights,
-                    cluster="cluster",
-                )
+                q = comparison_panel(df[keep], s)
                 rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"}, ri=False)
         if name == s.main_comparison and s.dose and "clp_absent_months" in df:
             d = df.assign(dose=1 - df["clp_absent_months"].clip(0, 12) / 12)
-            q = panel_from_frame(
-                d,
-                unit="unit",
-                time="year",
-                cohort="cohort",
-                outcome="y",
-                weights=s.weights,
-                cluster="cluster",
-                dose="dose",
-            )
+            q = comparison_panel(d, s, dose="dose")
             rows += infer_twfe(q, s, {**meta, "estimator": "dose[clp_presence]"}, ri=False)
     out = pd.DataFrame(rows)
     for c in TIDY_COLUMNS:
@@ -442,8 +431,22 @@ def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
         & (results["estimator"] == "twfe")
         & (results["term"] == "treated_post")
     ]
-    cols = ["instrument", "outcome", "method", "estimate", "std_error", "ci_low", "ci_high",
-            "p_value", "p_holm", "p_bh", "n_units", "n_treated", "n_draws", "note"]  # fmt: skip
+    cols = [
+        "instrument",
+        "outcome",
+        "method",
+        "estimate",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_holm",
+        "p_bh",
+        "n_units",
+        "n_treated",
+        "n_draws",
+        "note",
+    ]
     return h[cols].reset_index(drop=True)
 
 
@@ -471,8 +474,9 @@ def did_generic(
     are reported as such in ``note`` with NaN numbers.
     """
     s = settings or Settings()
-    p = panel_from_frame(df, unit=unit, time=time, cohort=cohort, outcome=outcome,
-                         weights=weights, cluster=cluster)  # fmt: skip
+    p = panel_from_frame(
+        df, unit=unit, time=time, cohort=cohort, outcome=outcome, weights=weights, cluster=cluster
+    )
     meta = {"instrument": "", "outcome": outcome, "comparison": "never_treated"}
     if len(p.treated_units) == 0:
         raise ConfigError(f"no treated unit: column {cohort!r} is 0 or blank everywhere")
