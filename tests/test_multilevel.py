@@ -1,0 +1,73 @@
+"""The multilevel cross-check against statsmodels' formula interface and a known truth."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from linkseval.multilevel import fit_mixedlm, moment_start, multilevel_did, multilevel_frame
+
+TRUTH = {"beta": 2.0, "s2u": 4.0, "s2v": 1.0, "s2e": 9.0}
+
+
+def simulate(n=150, treated=15, years=(2013, 2014, 2015), seed=1) -> tuple[pd.DataFrame, ...]:
+    """Respondent rows from the model itself, with known variances and effect."""
+    rng = np.random.default_rng(seed)
+    codes = [f"P{i:03d}" for i in range(n)]
+    cohort = np.r_[np.full(treated, 2014), np.zeros(n - treated, dtype=int)]
+    rows = []
+    for p, c in zip(codes, cohort, strict=True):
+        u = rng.normal(0, TRUTH["s2u"] ** 0.5)
+        for t in years:
+            v = rng.normal(0, TRUTH["s2v"] ** 0.5)
+            d = TRUTH["beta"] * (c > 0 and t >= c)
+            for _ in range(int(rng.integers(3, 15))):
+                e = rng.normal(0, TRUTH["s2e"] ** 0.5)
+                rows.append((p, t, 40 + 0.5 * (t - years[0]) + u + v + d + e))
+    scores = pd.DataFrame(rows, columns=["practice_code", "year", "workload"])
+    return scores, pd.DataFrame({"practice_code": codes, "cohort": cohort})
+
+
+@pytest.fixture(scope="module")
+def data(safequest):
+    scores, cohorts = simulate()
+    return multilevel_frame(scores, cohorts, safequest, "workload", scale="raw")
+
+
+def test_same_fit_as_the_formula_interface_with_another_optimiser(data):
+    ours = fit_mixedlm(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = smf.mixedlm(
+            "y ~ D + links + C(year)",
+            data,
+            groups=data["practice_code"],
+            re_formula="1",
+            vc_formula={"practice_year": "0 + C(year)"},
+        ).fit(reml=True, method=["nm", "bfgs"], maxiter=5000)
+    assert ours.converged
+    assert ours.llf >= ref.llf - 1e-6
+    assert ours.params["D"] == pytest.approx(ref.params["D"], abs=1e-4)
+    assert ours.bse["D"] == pytest.approx(ref.bse["D"], rel=1e-3)
+    assert ours.scale == pytest.approx(ref.scale, rel=1e-4)
+    assert float(np.asarray(ours.vcomp)[0]) == pytest.approx(float(ref.vcomp[0]), rel=1e-2)
+
+
+def test_moment_start_is_near_the_truth(data):
+    s2u, s2v, s2e = moment_start(data)
+    assert s2e == pytest.approx(TRUTH["s2e"], rel=0.1)
+    assert s2u == pytest.approx(TRUTH["s2u"], rel=0.5)
+    assert 0 < s2v < 3 * TRUTH["s2v"]
+
+
+def test_recovers_the_known_effect_and_variances(safequest):
+    scores, cohorts = simulate(n=400, treated=40, seed=7)
+    r = multilevel_did(scores, cohorts, safequest, "workload", scale="raw")
+    assert abs(r["estimate"] - TRUTH["beta"]) < 3 * r["std_error"]
+    assert r["ci_low"] < TRUTH["beta"] < r["ci_high"]
+    assert r["var_residual"] == pytest.approx(TRUTH["s2e"], rel=0.05)
+    assert r["var_practice"] == pytest.approx(TRUTH["s2u"], rel=0.3)
+    assert r["var_practice_year"] == pytest.approx(TRUTH["s2v"], rel=0.5)
+    assert r["n_treated"] == 40 and r["converged"]
