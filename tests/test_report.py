@@ -4,7 +4,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 
-from linkseval import report
+from linkseval import pages, report
 
 
 def _head(p_holm_wcr=0.5, p_cr1=0.03):
@@ -73,7 +73,7 @@ def test_rendered_page_has_no_code_no_scripts_no_stderr(tmp_path):
     nb.cells = [nbformat.v4.new_markdown_cell("# Title"), code]
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
-    html = report.render_notebook(str(path), "T", "SYNTHETIC DATA", [("Home", "index.html")])
+    html = pages.render_notebook(str(path), "T", "SYNTHETIC DATA", [("Home", "index.html")])
     assert "shown" in html and "Title" in html
     assert "secret_code" not in html and "a warning" not in html
     assert "<script" not in html and "http" not in html

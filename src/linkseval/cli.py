@@ -319,7 +319,7 @@ def cmd_links(args: argparse.Namespace) -> None:
 
 
 def cmd_scrub(args: argparse.Namespace) -> None:
-    from linkseval.report import scrub_notebook
+    from linkseval.pages import scrub_notebook
 
     for path in args.notebook:
         scrub_notebook(path)
@@ -345,7 +345,7 @@ def cmd_expected(args: argparse.Namespace) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from linkseval.report import render_notebook
+    from linkseval.pages import render_notebook
     from linkseval.store import write_text
 
     nav = [tuple(x.split("=", 1)) for x in (args.nav or [])]
