@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "-m",
         "snakemake",
         "-s",
-        str(ROOT / "Snakefile"),
+        str(workdir / "Snakefile"),
         "-d",
         str(workdir),
         "--cores",
@@ -33,8 +34,27 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
+# What a user's clone holds besides config/: each study gets its own copy, so a test can edit a
+# notebook without touching the repository.
+WORKFLOW_FILES = (
+    "Snakefile",
+    "workflow",
+    "notebooks",
+    "requirements.lock",
+    "validation/monte_carlo_summary.csv",
+)
+
+
 def make_study(work: Path) -> None:
-    """A small study directory: 250 synthetic practices, 2013-2015, 199 draws."""
+    """A small study directory (a copy of the workflow): 250 synthetic practices, 2013-2015,
+    199 draws."""
+    for rel in WORKFLOW_FILES:
+        src, dst = ROOT / rel, work / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        else:
+            shutil.copy2(src, dst)
     (work / "config").mkdir()
     shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -171,6 +191,60 @@ def test_rerun_does_nothing(study):
     proc = snakemake(study, "--dry-run")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from a dry run's first "Job stats" table ({} if nothing to do)."""
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout + proc.stderr
+    m = re.search(r"Job stats:\njob\s+count\n-+\s+-+\n(.*?)\n\s*\n", out, re.S)
+    if m is None:
+        assert "Nothing to be done" in out
+        return {}
+    rows = (line.split() for line in m.group(1).splitlines())
+    return {rule: int(n) for rule, n in rows if rule not in ("total", "all")}
+
+
+def test_changing_one_config_value_reruns_exactly_its_dependants(study):
+    """More bootstrap draws: the DiD fits and everything built from them (and the provenance
+    record of the config), nothing upstream, not the multilevel fits or practice pages."""
+    proc = snakemake(study, "--dry-run", "--config", "analysis={'bootstrap': {'draws': 299}}")
+    assert planned_jobs(proc) == {
+        "estimate_outcome": 7,
+        "combine_estimates": 1,
+        "notebook_did": 7,
+        "provenance": 1,
+        "notebook_methods": 1,
+        "render_page": 7 + 1,  # the DiD pages and the methods page
+        "report_index": 1,
+    }
+    proc = snakemake(study, "--dry-run", "--config", "scoring={'min_respondents': 6}")
+    planned = planned_jobs(proc)
+    assert "clean_extract" not in planned and "synthetic_data" not in planned
+    assert planned["score_panel"] == 2 and planned["quality_summary"] == 1
+
+
+def test_editing_one_notebook_reruns_only_its_pages(study):
+    """A changed practice-profile notebook re-executes the practice notebooks and re-renders
+    their pages and the index; a touched but unchanged one reruns nothing."""
+    nb = study / "notebooks" / "practice_profile.ipynb"
+    original = nb.read_bytes()
+    try:
+        nb.touch()
+        assert planned_jobs(snakemake(study, "--dry-run")) == {}
+        doc = json.loads(original)
+        doc["cells"].append(
+            {"cell_type": "markdown", "id": "edit", "metadata": {}, "source": "An edit."}
+        )
+        nb.write_text(json.dumps(doc, indent=1))
+        assert planned_jobs(snakemake(study, "--dry-run")) == {
+            "notebook_practice": 7,
+            "render_page": 7,
+            "report_index": 1,
+        }
+    finally:
+        nb.write_bytes(original)
+    assert planned_jobs(snakemake(study, "--dry-run")) == {}
 
 
 def test_a_bad_config_value_is_named(study):

@@ -7,11 +7,13 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
+from linkseval.configuration import coerce_to_schema
 
-# `--config years='[2013,2014]'` arrives as strings from the command line: accept whole numbers
-config["years"] = [
-    int(y) if isinstance(y, str) and y.strip().isdigit() else y for y in config.get("years", [])
-]
+
+# `--config years='[2013,2014]'` or `scoring='{min_respondents: 6}'` arrive as strings from the
+# command line: type them as the schema asks (only where it allows no string), then validate.
+_SCHEMA = yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text())
+config.update(coerce_to_schema(dict(config), _SCHEMA))
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Jobs run `python -m linkseval` with the interpreter that runs Snakemake (the project's
@@ -65,6 +67,14 @@ wildcard_constraints:
 
 
 ANALYSIS_JSON = json.dumps(ANALYSIS, sort_keys=True)
+
+
+def analysis_json(*keys):
+    """The analysis settings a rule reads, as its JSON param: a rule reruns when one of these
+    changes, not when an unrelated analysis value (e.g. the bootstrap draws) does."""
+    return json.dumps({k: ANALYSIS[k] for k in keys if k in ANALYSIS}, sort_keys=True)
+
+
 MODELS = [
     (instrument, outcome)
     for instrument, outcomes in ANALYSIS["outcomes"].items()

@@ -38,7 +38,7 @@ rule multilevel_outcome:
     benchmark:
         "results/benchmarks/multilevel_outcome/{instrument}_{outcome}.tsv"
     params:
-        settings=ANALYSIS_JSON,
+        settings=analysis_json("scale", "alpha", "main_comparison"),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         formula=lookup(dpath="scoring/percent_formula", within=config),
         label=DATA_LABEL,
@@ -71,7 +71,7 @@ rule combine_estimates:
     log:
         "results/logs/combine_estimates.log",
     params:
-        settings=ANALYSIS_JSON,
+        settings=analysis_json("family", "main_comparison"),
         label=DATA_LABEL,
     threads: 1
     resources:

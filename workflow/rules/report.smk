@@ -209,7 +209,7 @@ rule report_index:
         "results/logs/report_index.log",
     params:
         pages=page_args,
-        settings=ANALYSIS_JSON,
+        settings=analysis_json("family", "alpha"),
         label=DATA_LABEL,
     threads: 1
     resources:

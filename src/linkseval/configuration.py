@@ -1,0 +1,56 @@
+"""Command-line configuration: bring ``--config`` strings to the types the schema asks for.
+
+Snakemake passes values given on the command line (``--config scoring='{min_respondents: 6}'``,
+``years='[2013,2014]'``) as strings. Before schema validation, :func:`coerce_to_schema` converts
+a string only where the schema allows an integer, number, boolean or null and no string, so
+practice codes such as ``"01234"`` stay strings. Anything it cannot convert is left for the
+schema to reject with its usual message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_INT = re.compile(r"[+-]?\d+")
+
+
+def _types(schema: dict) -> set[str]:
+    t = schema.get("type", [])
+    return {t} if isinstance(t, str) else set(t)
+
+
+def _convert(text: str, types: set[str]) -> Any:
+    s = text.strip()
+    if "null" in types and s.lower() in {"null", "none", "~", ""}:
+        return None
+    if "boolean" in types and s.lower() in {"true", "false"}:
+        return s.lower() == "true"
+    if ("integer" in types or "number" in types) and _INT.fullmatch(s):
+        return int(s)
+    if "number" in types:
+        try:
+            return float(s)
+        except ValueError:
+            return text
+    return text
+
+
+def coerce_to_schema(value: Any, schema: dict) -> Any:
+    """A copy of ``value`` with strings converted where ``schema`` (JSON Schema) wants a
+    non-string scalar; dicts and lists are followed through properties/items."""
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            k: coerce_to_schema(v, props.get(k, extra if isinstance(extra, dict) else {}))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [coerce_to_schema(v, items if isinstance(items, dict) else {}) for v in value]
+    if isinstance(value, str):
+        types = _types(schema)
+        if types and "string" not in types:
+            return _convert(value, types)
+    return value

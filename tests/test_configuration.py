@@ -1,0 +1,36 @@
+"""Command-line config strings are typed by the schema, and only there."""
+
+from pathlib import Path
+
+import yaml
+
+from linkseval.configuration import coerce_to_schema
+
+SCHEMA = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text()
+)
+
+
+def test_strings_become_the_types_the_schema_asks_for():
+    cfg = {
+        "years": ["2013", "2014", 2015],
+        "scoring": {"min_respondents": "6", "percent_formula": "pomp"},
+        "analysis": {"alpha": "0.1", "baseline_year": "null", "bootstrap": {"draws": "199"}},
+    }
+    out = coerce_to_schema(cfg, SCHEMA)
+    assert out["years"] == [2013, 2014, 2015]
+    assert out["scoring"] == {"min_respondents": 6, "percent_formula": "pomp"}
+    assert out["analysis"]["alpha"] == 0.1
+    assert out["analysis"]["baseline_year"] is None
+    assert out["analysis"]["bootstrap"]["draws"] == 199
+
+
+def test_strings_stay_strings_where_strings_are_allowed():
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string"}, "n": {"type": "integer"}},
+        "additionalProperties": {"type": "boolean"},
+    }
+    out = coerce_to_schema({"code": "01234", "n": "x7", "flag": "TRUE", "other": "maybe"}, schema)
+    assert out == {"code": "01234", "n": "x7", "flag": True, "other": "maybe"}
+    assert coerce_to_schema("2.5", {"type": "integer"}) == "2.5"  # left for the schema to reject
