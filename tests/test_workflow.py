@@ -247,6 +247,31 @@ def test_editing_one_notebook_reruns_only_its_pages(study):
     assert planned_jobs(snakemake(study, "--dry-run")) == {}
 
 
+def test_nothing_published_discloses_ids_free_text_or_small_cells(study, codebook):
+    """Every report page and published table (and the reviewers' notebooks, for identifiers),
+    against every respondent id in the raw extracts (with the planted CANARY- ids) and every
+    free-text comment the generator wrote (with the planted CANARY-COMMENTs)."""
+    from linkseval.disclosure import published_files, scan
+    from linkseval.ingest import read_extract
+    from linkseval.synth import CANARY_COMMENT, CANARY_ID_PREFIX, COMMENT_POOL
+
+    raw = study / "results" / "synthetic" / "raw"
+    ids: set[str] = set()
+    for f in sorted(raw.glob("*_20*.*")):
+        instrument, year = f.stem.split("_")
+        data = read_extract(f, codebook[instrument], int(year)).data
+        ids.update(data["respondent_id"].astype(str).str.strip())
+    assert sum(i.startswith(CANARY_ID_PREFIX) for i in ids) >= 3  # the canaries are planted
+    comments = [*COMMENT_POOL, *(f"{CANARY_COMMENT} {j}: do not publish" for j in range(1, 10))]
+    published = published_files(study / "results")
+    assert (study / "results/report/index.html") in published and len(published) > 20
+    assert scan(published, identifiers=ids, free_text=comments, min_respondents=5) == []
+    notebooks = sorted((study / "results" / "notebooks").glob("*.ipynb"))
+    assert scan(notebooks, identifiers=ids, free_text=comments, min_respondents=0) == []
+    summary = json.loads((study / "results/quality/disclosure.json").read_text())
+    assert summary["violations"] == 0 and len(summary["files_scanned"]) == len(published) - 1
+
+
 def test_a_bad_config_value_is_named(study):
     proc = snakemake(study, "--dry-run", "--config", "scoring={'percent_formula': 'bogus'}")
     assert proc.returncode != 0

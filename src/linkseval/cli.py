@@ -365,6 +365,28 @@ def cmd_index(args: argparse.Namespace) -> None:
     write_text(text, args.out)
 
 
+def cmd_disclosure(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.disclosure import report, scan
+    from linkseval.errors import DisclosureError
+    from linkseval.store import write_json
+
+    ids: set[str] = set()
+    for path in args.identifiers_from:
+        ids.update(pd.read_parquet(path, columns=["respondent_id"])["respondent_id"].astype(str))
+    files = sorted(args.files)
+    found = scan(files, identifiers=ids, min_respondents=args.min_respondents)
+    if found:
+        lines = [f"  {v.file}: {v.kind} at {v.location}" for v in found[:50]]
+        raise DisclosureError(
+            f"{len(found)} disclosure problem(s) in published outputs (identifiers not shown):\n"
+            + "\n".join(lines)
+        )
+    write_json(report(found, [Path(f) for f in files], args.min_respondents), args.out)
+    print(f"disclosure check: {len(files)} published files, no problems", file=sys.stderr)
+
+
 def cmd_provenance(args: argparse.Namespace) -> None:
     from linkseval.provenance import provenance
     from linkseval.store import write_json
@@ -556,6 +578,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", nargs="+", required=True, metavar="TITLE=HREF")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "disclosure",
+        help="check published outputs for respondent ids, free text and small cells",
+        description="Scan published files (report pages, summary tables) for respondent "
+        "identifiers (taken from the cleaned extracts), and for numbers shown for fewer than "
+        "--min-respondents respondents. Fails, naming file and place, if anything is found.",
+    )
+    _paths(p, "files", "identifiers-from", nargs="+")
+    _paths(p, "out")
+    p.add_argument("--min-respondents", type=int, default=5, metavar="N")
+    p.set_defaults(func=cmd_disclosure)
 
     p = sub.add_parser("provenance", parents=[common], help="record inputs, config, code, packages")
     _paths(p, "inputs", nargs="+")

@@ -31,7 +31,7 @@ def group_masks(panel: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def theme_means(panel: pd.DataFrame, *, min_group: int = 1) -> pd.DataFrame:
-    """Figure 1: mean % per outcome × year × group, with the number of practices behind it.
+    """Figure 1: mean % per outcome × year × group, with the practices and respondents behind it.
 
     Groups with fewer than ``min_group`` practices in a cell are left out.
     """
@@ -39,7 +39,11 @@ def theme_means(panel: pd.DataFrame, *, min_group: int = 1) -> pd.DataFrame:
     rows = []
     for key, mask in group_masks(shown).items():
         g = shown[mask].groupby(["instrument", "outcome", "year"], sort=False)
-        agg = g.agg(percent=("percent", "mean"), practices=("practice_code", "nunique"))
+        agg = g.agg(
+            percent=("percent", "mean"),
+            practices=("practice_code", "nunique"),
+            respondents=("n_respondents", "sum"),
+        )
         agg = agg.reset_index().assign(group=key, group_label=GROUPS[key])
         rows.append(agg[agg["practices"] >= min_group])
     out = pd.concat(rows, ignore_index=True)

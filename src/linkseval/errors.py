@@ -37,3 +37,7 @@ class ConfigError(LinksevalError):
 
 class AccountingError(LinksevalError):
     """Rows in != rows kept + rows quarantined: a bug, never expected."""
+
+
+class DisclosureError(LinksevalError):
+    """A published output would disclose an identifier, free text or a small cell."""

@@ -199,10 +199,46 @@ rule render_page:
         "--nav {params.nav} --data-label {params.label:q} 2> {log} || (cat {log} >&2; exit 1)"
 
 
+rule disclosure_check:
+    input:
+        pages=report_pages,
+        tables=[
+            "results/models/estimates.csv",
+            "results/models/headline.csv",
+            "results/models/headline.json",
+            "results/descriptive/theme_means.csv",
+            "results/descriptive/percent_change.csv",
+            "results/quality/files.csv",
+            "results/quality/reject_reasons.csv",
+            "results/quality/practice_years.csv",
+            "results/quality/summary.json",
+        ],
+        clean=expand(
+            "results/clean/{instrument}_{year}.parquet", instrument=INSTRUMENTS, year=YEARS
+        ),
+    output:
+        "results/quality/disclosure.json",
+    log:
+        "results/logs/disclosure_check.log",
+    params:
+        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval disclosure --files {input.pages} {input.tables} "
+        "--identifiers-from {input.clean} --min-respondents {params.min_respondents} "
+        "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
 rule report_index:
     input:
         headline="results/models/headline.csv",
         pages=report_pages,
+        disclosure="results/quality/disclosure.json",
     output:
         report("results/report/index.html", caption="../report/index.rst", category="Report"),
     log:
