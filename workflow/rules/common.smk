@@ -60,6 +60,12 @@ DATA_LABEL = (
 ANALYSIS = config["analysis"]
 
 
+def analysis_json(*keys):
+    """JSON of just the analysis settings a job reads (its params), so that it reruns when one
+    of them changes and not when an unrelated analysis value, e.g. the bootstrap draws, does."""
+    return json.dumps({k: ANALYSIS[k] for k in keys if k in ANALYSIS}, sort_keys=True)
+
+
 wildcard_constraints:
     instrument="|".join(INSTRUMENTS),
     outcome="|".join(sorted({o for outs in config["analysis"]["outcomes"].values() for o in outs})),
@@ -67,12 +73,6 @@ wildcard_constraints:
 
 
 ANALYSIS_JSON = json.dumps(ANALYSIS, sort_keys=True)
-
-
-def analysis_json(*keys):
-    """The analysis settings a rule reads, as its JSON param: a rule reruns when one of these
-    changes, not when an unrelated analysis value (e.g. the bootstrap draws) does."""
-    return json.dumps({k: ANALYSIS[k] for k in keys if k in ANALYSIS}, sort_keys=True)
 
 
 MODELS = [
