@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 CORES  ?= 2
 STAMP  := $(VENV)/.linkseval-installed
 
-.PHONY: report test env lock lint format clean-results bench help browser check-expected expected
+.PHONY: report test env lock lint format clean-results bench help browser check-expected expected slurm-up slurm-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -66,3 +66,9 @@ bench: $(STAMP)  ## ingest+clean+score benchmark at 1x, 10x, 100x national volum
 
 clean-results:  ## delete everything the workflow generated
 	rm -rf results/* .snakemake
+
+slurm-up:  ## start the single-node SLURM test cluster (root; installs slurm-wlm/munge)
+	ci/slurm-up.sh
+
+slurm-down:  ## stop it
+	ci/slurm-down.sh

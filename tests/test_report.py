@@ -78,3 +78,29 @@ def test_rendered_page_has_no_code_no_scripts_no_stderr(tmp_path):
     assert "secret_code" not in html and "a warning" not in html
     assert "<script" not in html and "http" not in html
     assert html.count("SYNTHETIC DATA") == 2
+
+
+def test_scrub_removes_run_times_and_moves_a_partial_notebook_into_place(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {
+        "start_time": "2026-11-22T10:00:00",
+        "duration": 3.2,
+        "output_path": str(tmp_path / "x.ipynb.partial.ipynb"),
+        "parameters": {"outcome": "workload"},
+    }
+    params = nbformat.v4.new_code_cell("outcome = 'workload'", id="a1b2c3d4")
+    params.metadata = {"tags": ["injected-parameters"], "papermill": {"duration": 0.1}}
+    params.metadata["execution"] = {"iopub.execute_input": "2026-11-22T10:00:01"}
+    nb.cells = [params]
+    partial, final = tmp_path / "x.ipynb.partial.ipynb", tmp_path / "x.ipynb"
+    nbformat.write(nb, partial)
+    pages.scrub_notebook(str(partial), to=str(final))
+    assert not partial.exists()
+    out = nbformat.read(final, as_version=4)
+    assert out.metadata["papermill"] == {
+        "output_path": str(final),
+        "parameters": {"outcome": "workload"},
+    }
+    cell = out.cells[0]
+    assert cell["id"] == "injected-parameters" and "execution" not in cell.metadata
+    assert cell.metadata["papermill"] == {}

@@ -6,6 +6,7 @@ missing) and always stops it with ci/slurm-down.sh. Set LINKSEVAL_SKIP_SLURM=1 t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -59,11 +60,13 @@ def snakemake(workdir: Path, *args: str, env: dict[str, str], timeout: float) ->
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             pytest.fail(
                 f"snakemake {' '.join(args)} still running after {timeout}s:\n"

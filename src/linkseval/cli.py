@@ -321,6 +321,11 @@ def cmd_links(args: argparse.Namespace) -> None:
 def cmd_scrub(args: argparse.Namespace) -> None:
     from linkseval.pages import scrub_notebook
 
+    if args.to is not None:
+        if len(args.notebook) != 1:
+            raise SystemExit("linkseval scrub: --to takes exactly one notebook")
+        scrub_notebook(args.notebook[0], to=args.to)
+        return
     for path in args.notebook:
         scrub_notebook(path)
 
@@ -563,8 +568,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="overwrite the expectation (deliberate)")
     p.set_defaults(func=cmd_expected)
 
-    p = sub.add_parser("scrub", help="remove timestamps from executed notebooks (in place)")
+    p = sub.add_parser(
+        "scrub",
+        help="remove timestamps from executed notebooks (in place, or move into place with --to)",
+    )
     p.add_argument("notebook", nargs="+")
+    p.add_argument(
+        "--to",
+        metavar="FILE",
+        help="write the scrubbed notebook here (atomically) and remove "
+        "the input: for a partial papermill output; needs exactly one notebook",
+    )
     p.set_defaults(func=cmd_scrub)
 
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")

@@ -63,9 +63,16 @@ def render_notebook(path: str, title: str, data_label: str, nav: list[tuple[str,
     return page(title, body, data_label, nav)
 
 
-def scrub_notebook(path: str) -> None:
+def scrub_notebook(path: str, to: str | None = None) -> None:
     """Make an executed notebook byte-stable: drop papermill/nbclient timestamps and durations,
-    give the injected-parameters cell a fixed id, and rewrite with sorted keys."""
+    give the injected-parameters cell a fixed id, and rewrite with sorted keys.
+
+    With ``to``, the scrubbed notebook is written there atomically (papermill's output path in
+    its metadata becomes ``to``) and ``path`` is removed: papermill saves its output after
+    every cell, so it writes to a partial file that only this step moves into place.
+    """
+    import os
+
     import nbformat
 
     from linkseval.store import write_text
@@ -74,6 +81,8 @@ def scrub_notebook(path: str) -> None:
     pm = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
         pm.pop(key, None)
+    if to is not None and "output_path" in pm:
+        pm["output_path"] = to
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cpm = cell.metadata.get("papermill", {})
@@ -83,4 +92,6 @@ def scrub_notebook(path: str) -> None:
             cell["id"] = "injected-parameters"
         elif not cell.get("id"):
             cell["id"] = f"cell-{i:02d}"
-    write_text(nbformat.writes(nb), path)
+    write_text(nbformat.writes(nb), to or path)
+    if to is not None and os.path.abspath(to) != os.path.abspath(path):
+        os.remove(path)

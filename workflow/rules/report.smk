@@ -1,4 +1,7 @@
 # Executed notebooks (papermill) -> self-contained report pages -> results/report/index.html.
+# papermill saves its output after every cell, so it writes NAME.ipynb.partial.ipynb and the
+# scrub step moves the finished notebook into place: a killed run never leaves a half-executed
+# notebook under the final name.
 
 
 checkpoint links_practices:
@@ -71,11 +74,11 @@ rule notebook_data_quality:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
         "-p files_csv {input.files} -p reasons_csv {input.reasons} "
         "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
-        "> {log} 2>&1 && python -m linkseval scrub {output} || (cat {log} >&2; exit 1)"
+        "> {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_descriptives:
@@ -96,9 +99,9 @@ rule notebook_descriptives:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
         "-p theme_means {input.means} -p percent_change {input.change} "
-        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
+        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -120,10 +123,10 @@ rule notebook_did:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
         "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
         "-p estimates {input.estimates} -p main_comparison {params.main} "
-        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
+        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -146,10 +149,10 @@ rule notebook_practice:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
         "-r practice_code {wildcards.code} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
-        "> {log} 2>&1 && python -m linkseval scrub {output} || (cat {log} >&2; exit 1)"
+        "> {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_methods:
@@ -171,9 +174,9 @@ rule notebook_methods:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output} --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
         "-p provenance {input.provenance} -p monte_carlo {params.monte_carlo} "
-        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output} "
+        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} "
         "|| (cat {log} >&2; exit 1)"
 
 
