@@ -314,6 +314,18 @@ def test_nothing_published_discloses_ids_free_text_or_small_cells(study, codeboo
     assert summary["violations"] == 0 and len(summary["files_scanned"]) == len(published) - 1
 
 
+def test_snakemake_report_packs_the_captioned_outputs(study):
+    """`snakemake --report` works on a finished study and carries the main outputs."""
+    import zipfile
+
+    out = study / "snakemake_report.zip"
+    proc = snakemake(study, "--report", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    names = {Path(n).name for n in zipfile.ZipFile(out).namelist()}
+    assert {"report.html", "index.html", "headline.csv", "estimates.csv"} <= names
+    assert {"theme_means.csv", "files.csv"} <= names
+
+
 def test_a_bad_config_value_is_named(study):
     proc = snakemake(study, "--dry-run", "--config", "scoring={'percent_formula': 'bogus'}")
     assert proc.returncode != 0
