@@ -406,6 +406,150 @@ def cmd_provenance(args: argparse.Namespace) -> None:
     write_json(rec, args.out)
 
 
+# --------------------------------------------------------------------------- scattered work
+
+
+def _parquet_meta(path: str | Path) -> dict:
+    """The key/value metadata :func:`linkseval.store.write_parquet` stored in a file."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode(): json.loads(v) for k, v in meta.items() if not k.startswith(b"pandas")}
+
+
+def _ri_panel(args: argparse.Namespace):
+    import pandas as pd
+
+    from linkseval.analysis import Settings
+    from linkseval.scatter import main_comparison_panel
+
+    settings = Settings.from_config(json.loads(args.settings))
+    frame = pd.read_parquet(args.panel)
+    return settings, main_comparison_panel(frame, settings, args.instrument, args.outcome)
+
+
+def cmd_ri_chunk(args: argparse.Namespace) -> None:
+    from linkseval.scatter import ri_job_chunks, ri_job_frame
+    from linkseval.store import write_parquet
+
+    _, p = _ri_panel(args)
+    chunks = ri_job_chunks(args.draws, args.chunk_draws, args.chunk)
+    df = ri_job_frame(p, args.seed, args.draws, args.chunk_draws, args.chunk)
+    meta = {
+        "data_label": args.data_label,
+        "instrument": args.instrument,
+        "outcome": args.outcome,
+        "seed": args.seed,
+        "n_draws": args.draws,
+        "chunk_draws": args.chunk_draws,
+        "job": args.chunk,
+    }
+    write_parquet(df, args.out, meta)
+    _banner(args.data_label)
+    print(
+        f"{args.instrument}/{args.outcome}: RI chunk job {args.chunk}: seed chunks "
+        f"{chunks.start}-{chunks.stop - 1}, {len(df)} draws",
+        file=sys.stderr,
+    )
+
+
+def cmd_ri_gather(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.did import ols, twfe_design
+    from linkseval.scatter import ri_from_jobs, ri_n_jobs
+    from linkseval.store import write_json
+
+    settings, p = _ri_panel(args)
+    jobs = []
+    for path in args.chunks:
+        meta = _parquet_meta(path)
+        if (meta.get("instrument"), meta.get("outcome")) != (args.instrument, args.outcome):
+            raise LinksevalError(f"{path}: an RI chunk of another outcome")
+        jobs.append((meta, pd.read_parquet(path)))
+    res = ri_from_jobs(
+        p,
+        jobs,
+        seed=args.seed,
+        n_draws=args.draws,
+        chunk_draws=args.chunk_draws,
+        alpha=settings.alpha,
+    )
+    doc = {
+        "data_label": args.data_label,
+        "instrument": args.instrument,
+        "outcome": args.outcome,
+        "comparison": settings.main_comparison,
+        "estimator": "twfe",
+        "term": "treated_post",
+        "method": res.method,
+        "estimate": float(ols(twfe_design(p)).beta[0]),  # as in the headline (OLS fit)
+        "statistic": res.statistic,  # the same coefficient from RI's closed form
+        "p_value": res.p_value,
+        "ci_low": res.ci_low,
+        "ci_high": res.ci_high,
+        "alpha": settings.alpha,
+        "n_draws": res.n_draws,
+        "draws_requested": args.draws,
+        "seed": args.seed,
+        "chunk_jobs": ri_n_jobs(args.draws, args.chunk_draws),
+        "n_obs": p.n_obs,
+        "n_units": p.n_units,
+        "note": res.note,
+    }
+    write_json(doc, args.out)
+    _banner(args.data_label)
+    print(
+        f"{args.instrument}/{args.outcome}: RI from {len(jobs)} chunk jobs, {res.n_draws} draws: "
+        f"p = {res.p_value:.4g}, CI [{res.ci_low:.4g}, {res.ci_high:.4g}]",
+        file=sys.stderr,
+    )
+
+
+def cmd_mc_chunk(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from linkseval.montecarlo import MCSettings, run_chunk
+    from linkseval.store import write_parquet
+
+    s = MCSettings.from_config(json.loads(args.settings))
+    rows = run_chunk(s, args.scenario, args.run, args.chunk)
+    meta = {"scenario": args.scenario, "run": args.run, "chunk": args.chunk, "settings": asdict(s)}
+    write_parquet(rows, args.out, meta)
+    reps = rows["rep"].unique()
+    print(
+        f"Monte Carlo {args.scenario}/{args.run} chunk {args.chunk}: replications "
+        f"{reps.min()}-{reps.max()}",
+        file=sys.stderr,
+    )
+
+
+def cmd_mc_gather(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    import pandas as pd
+
+    from linkseval.montecarlo import MCSettings, gather, write_tables
+
+    s = MCSettings.from_config(json.loads(args.settings))
+    chunks = {}
+    for path in args.chunks:
+        meta = _parquet_meta(path)
+        if meta.get("settings") != json.loads(json.dumps(asdict(s))):
+            raise LinksevalError(f"{path}: a Monte Carlo chunk made with other settings")
+        chunks[(meta["scenario"], meta["run"], int(meta["chunk"]))] = pd.read_parquet(path)
+    raw, check = gather(s, chunks)
+    write_tables(
+        raw,
+        check,
+        summary=args.out_summary,
+        agreement=args.out_agreement,
+        table=args.out_table,
+        reps=args.out_reps,
+    )
+    print(f"Monte Carlo: {len(chunks)} chunks, {len(raw) + len(check)} rows", file=sys.stderr)
+
+
 def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) -> None:
     for name in names:
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
@@ -639,6 +783,134 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
     p.set_defaults(func=cmd_did)
+
+    ri_common = argparse.ArgumentParser(add_help=False)
+    ri_common.add_argument(
+        "--panel",
+        required=True,
+        metavar="FILE",
+        help="practice-year panel of 'score' (results/panel/{instrument}.parquet)",
+    )
+    ri_common.add_argument("--instrument", required=True, help="e.g. safequest")
+    ri_common.add_argument("--outcome", required=True, help="e.g. workload")
+    ri_common.add_argument(
+        "--settings",
+        required=True,
+        metavar="JSON",
+        help="the 'analysis' config (scale, weights, baseline_year, comparisons, "
+        "main_comparison, alpha): the panel is the main comparison's, as in 'estimate'",
+    )
+    ri_common.add_argument("--seed", type=int, required=True, metavar="N", help="RI seed")
+    ri_common.add_argument(
+        "--draws", type=int, required=True, metavar="N", help="RI draws of all chunk jobs together"
+    )
+    ri_common.add_argument(
+        "--chunk-draws",
+        type=int,
+        required=True,
+        metavar="N",
+        help="draws per chunk job: a multiple of 1000, the seed chunk (jobs: draws / N, "
+        "rounded up)",
+    )
+    ri_common.add_argument(
+        "--data-label",
+        default="",
+        metavar="TEXT",
+        help="label carried into the output, e.g. 'SYNTHETIC DATA'",
+    )
+    p = sub.add_parser(
+        "ri-chunk",
+        parents=[ri_common],
+        help="scattered RI: the draws of one chunk job (static TWFE, main comparison)",
+        description="Randomization inference scattered over jobs: compute the draws of chunk "
+        "job --chunk for the static TWFE coefficient of one outcome against the main "
+        "comparison, and write their per-draw sums (Parquet). Draws come in seed chunks of "
+        "1000, each seeded from --seed alone, so a job can run anywhere, in any order. "
+        "'ri-gather' turns all jobs into the result, identical to a single-process run with the "
+        "same seed and draws.",
+        epilog="example (job 3 of 10): linkseval ri-chunk --panel "
+        "results/panel/safequest.parquet --instrument safequest --outcome workload --settings "
+        '\'{"main_comparison": "scotland_other", "comparisons": {"scotland_other": '
+        '{"rule": "never_treated"}}}\' --seed 20140403 --draws 100000 --chunk-draws 10000 '
+        "--chunk 3 --out chunk_3.parquet",
+    )
+    p.add_argument("--chunk", type=int, required=True, metavar="K", help="chunk job, 0 .. jobs - 1")
+    p.add_argument("--out", required=True, metavar="FILE", help="the job's draws (.parquet)")
+    p.set_defaults(func=cmd_ri_chunk)
+
+    p = sub.add_parser(
+        "ri-gather",
+        parents=[ri_common],
+        help="scattered RI: p-value and CI from all chunk jobs",
+        description="Gather the chunk jobs of 'ri-chunk' (every job once, in any order; their "
+        "seed and draws are checked against these options) and write the RI estimate, "
+        "p-value, CI (inverting constant-effect sharp nulls) and number of draws as JSON: the "
+        "same numbers as randomization inference in one process with the same seed and draws.",
+    )
+    p.add_argument(
+        "--chunks", required=True, nargs="+", metavar="FILE", help="every job's 'ri-chunk' output"
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="the result (.json)")
+    p.set_defaults(func=cmd_ri_gather)
+
+    mc_common = argparse.ArgumentParser(add_help=False)
+    mc_common.add_argument(
+        "--settings",
+        required=True,
+        metavar="JSON",
+        help="the 'monte_carlo' config: seed, reps, reps_small, draws, check_reps, "
+        "check_draws, chunk_size, scenarios (missing keys: validation/monte_carlo.py defaults)",
+    )
+    p = sub.add_parser(
+        "monte-carlo-chunk",
+        parents=[mc_common],
+        help="scattered Monte Carlo: one chunk of replications of one scenario",
+        description="Run replications chunk*chunk_size ... of one run of one scenario of the "
+        "Monte Carlo study (validation/monte_carlo.py; replication r is seeded on its own, so "
+        "chunks are independent) and write their rows.",
+        epilog='example: linkseval monte-carlo-chunk --settings \'{"reps": 10000, '
+        '"chunk_size": 1000}\' --scenario no_effect --run main --chunk 0 --out chunk_0.parquet',
+    )
+    p.add_argument(
+        "--scenario", required=True, help="scenario name (linkseval.montecarlo.SCENARIOS)"
+    )
+    p.add_argument(
+        "--run",
+        required=True,
+        choices=["main", "check"],
+        help="main: 'draws' draws; check: the first 'check_reps' with 'check_draws'",
+    )
+    p.add_argument(
+        "--chunk", type=int, required=True, metavar="K", help="chunk, 0 .. reps / chunk_size - 1"
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="the chunk's rows (.parquet)")
+    p.set_defaults(func=cmd_mc_chunk)
+
+    p = sub.add_parser(
+        "monte-carlo-gather",
+        parents=[mc_common],
+        help="scattered Monte Carlo: gather every chunk into the summary tables",
+        description="Gather every chunk of 'monte-carlo-chunk' (all must be there, made with "
+        "the same settings) and write the tables validation/monte_carlo.py writes in one "
+        "process, byte for byte: the summary (monte_carlo_summary.csv), the raw rows, the "
+        "B = 999 vs 9,999 agreement and the Markdown tables.",
+    )
+    p.add_argument(
+        "--chunks",
+        required=True,
+        nargs="+",
+        metavar="FILE",
+        help="every chunk's 'monte-carlo-chunk' output",
+    )
+    p.add_argument("--out-summary", required=True, metavar="FILE", help="summary table (.csv)")
+    p.add_argument(
+        "--out-reps", required=True, metavar="FILE", help="raw rows, one per replication × method"
+    )
+    p.add_argument(
+        "--out-agreement", required=True, metavar="FILE", help="B = 999 vs 9,999 agreement (.csv)"
+    )
+    p.add_argument("--out-table", required=True, metavar="FILE", help="Markdown tables (.md)")
+    p.set_defaults(func=cmd_mc_gather)
     return parser
 
 

@@ -13,7 +13,9 @@
 
 Random draws come in fixed chunks of :data:`CHUNK` draws, chunk ``k`` seeded by
 ``SeedSequence(seed).spawn`` — the same draws whatever the machine, and chunks can be computed
-apart (e.g. on a cluster) and gathered to identical results.
+apart (e.g. on a cluster) and gathered to identical results: for RI, :func:`ri_chunk` computes
+one chunk's per-draw sums and :func:`ri_gather` the p-value and CI from all of them
+(:func:`randomization_inference` is exactly these two steps).
 """
 
 from __future__ import annotations
@@ -47,14 +49,23 @@ class TestResult:
         return cls(method, np.nan, np.nan, np.nan, note=f"not applicable: {why}")
 
 
+def n_chunks(n_draws: int) -> int:
+    """Number of chunks of (at most) CHUNK draws that make ``n_draws``."""
+    return -(-n_draws // CHUNK)
+
+
+def chunk_seed(seed: int, n_draws: int, k: int) -> tuple[int, np.random.Generator]:
+    """(size, generator) of chunk ``k``: child ``k`` of ``SeedSequence(seed)`` (the same stream
+    as ``SeedSequence(seed).spawn(n)[k]``), so any chunk can be drawn on its own."""
+    if not 0 <= k < n_chunks(n_draws):
+        raise ValueError(f"chunk {k} out of range: {n_draws} draws make {n_chunks(n_draws)}")
+    child = np.random.SeedSequence(seed, spawn_key=(k,))
+    return min(CHUNK, n_draws - k * CHUNK), np.random.default_rng(child)
+
+
 def chunk_seeds(seed: int, n_draws: int) -> list[tuple[int, np.random.Generator]]:
     """(size, generator) for each chunk of CHUNK draws."""
-    n_chunks = -(-n_draws // CHUNK)
-    children = np.random.SeedSequence(seed).spawn(n_chunks)
-    return [
-        (min(CHUNK, n_draws - k * CHUNK), np.random.default_rng(children[k]))
-        for k in range(n_chunks)
-    ]
+    return [chunk_seed(seed, n_draws, k) for k in range(n_chunks(n_draws))]
 
 
 def cr1(fit: OLSFit, j: int, alpha: float = 0.05) -> TestResult:
@@ -270,13 +281,18 @@ def sample_units(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndar
     return np.take_along_axis(pick, order, 1)
 
 
+def _ri_assignment(p: Panel) -> np.ndarray:
+    """The cohort column each drawn unit receives: the observed treated units' cohorts."""
+    treated = p.treated_units
+    cohorts = np.unique(p.cohort[treated])
+    return np.searchsorted(cohorts, p.cohort[treated])
+
+
 def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
     drawn from all units of the estimation sample."""
-    treated = p.treated_units
-    cohorts = np.unique(p.cohort[treated])
-    col = np.searchsorted(cohorts, p.cohort[treated])
+    col = _ri_assignment(p)
     draws = [
         sample_units(rng, p.n_units, len(col), size) for size, rng in chunk_seeds(seed, n_draws)
     ]
@@ -301,30 +317,63 @@ def ri_coefficients(p: Panel, idx: np.ndarray, col: np.ndarray) -> np.ndarray:
     return num_y / den
 
 
-def randomization_inference(
-    p: Panel,
-    *,
-    n_draws: int = 9999,
-    seed: int = 2,
-    alpha: float = 0.05,
-    ci: bool = True,
-    observed: float | None = None,
-) -> TestResult:
-    """Two-sided Fisher RI p-value of the TWFE coefficient: (1 + #|β_r| ≥ |β|) / (1 + R)."""
+RI_ARRAYS = ("num_y", "num_d", "den")
+
+
+def _ri_not_applicable(p: Panel) -> TestResult | None:
     if len(p.treated_units) == 0:
         return TestResult.not_applicable("randomization inference", "no treated unit")
     if p.dose is not None:
         return TestResult.not_applicable(
             "randomization inference", "a dose is specific to the units that were treated"
         )
-    pc = _ri_pieces(p)
-    draws, col = ri_draws(p, seed, n_draws)
-    ny, nd, den = _ri_stats(pc, p.treated_units[None, :], col)
+    return None
+
+
+def ri_chunk(
+    p: Panel, seed: int, n_draws: int, k: int, *, pieces: _RIPieces | None = None
+) -> dict[str, np.ndarray]:
+    """Chunk ``k`` of the RI draws of ``randomization_inference(p, n_draws=n_draws, seed=seed)``:
+    per draw the numerator parts and the denominator of the reassigned TWFE coefficient
+    (:data:`RI_ARRAYS`). Depends on ``(seed, n_draws, k)`` only, so chunks can be computed
+    anywhere, in any order, and gathered with :func:`ri_gather`."""
+    size, rng = chunk_seed(seed, n_draws, k)
+    col = _ri_assignment(p)
+    idx = sample_units(rng, p.n_units, len(col), size)
+    stats_ = _ri_stats(pieces if pieces is not None else _ri_pieces(p), idx, col)
+    return dict(zip(RI_ARRAYS, stats_, strict=True))
+
+
+def ri_gather(
+    p: Panel,
+    chunks: dict[int, dict[str, np.ndarray]],
+    *,
+    alpha: float = 0.05,
+    ci: bool = True,
+    observed: float | None = None,
+    n_draws: int | None = None,
+    pieces: _RIPieces | None = None,
+) -> TestResult:
+    """Two-sided Fisher RI p-value and CI from the draws of every chunk (``{k: ri_chunk(...)}``,
+    chunks 0..n-1, in any order): concatenated in chunk order, so the result is exactly that of
+    :func:`randomization_inference` with the same seed and draws. With ``n_draws``, checks that
+    the chunks are all of that run's (right number and sizes)."""
+    na = _ri_not_applicable(p)
+    if na is not None:
+        return na
+    if sorted(chunks) != list(range(len(chunks))):
+        raise ValueError(f"RI chunks must be 0..n-1 without gaps, got {sorted(chunks)}")
+    if n_draws is not None:
+        sizes = [len(chunks[k][RI_ARRAYS[0]]) for k in range(len(chunks))]
+        want = [min(CHUNK, n_draws - k * CHUNK) for k in range(n_chunks(n_draws))]
+        if sizes != want:
+            raise ValueError(f"RI chunks do not make {n_draws} draws in chunks of {CHUNK}")
+    pc = pieces if pieces is not None else _ri_pieces(p)
+    ny, _, den = _ri_stats(pc, p.treated_units[None, :], _ri_assignment(p))
     beta = float(ny[0] / den[0]) if observed is None else observed
-    parts = [_ri_stats(pc, idx, col) for idx in draws]
-    num_y = np.concatenate([x[0] for x in parts])
-    num_d = np.concatenate([x[1] for x in parts])
-    den_r = np.concatenate([x[2] for x in parts])
+    num_y, num_d, den_r = (
+        np.concatenate([chunks[k][name] for k in range(len(chunks))]) for name in RI_ARRAYS
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = den_r > 1e-12 * den[0]
 
@@ -345,6 +394,27 @@ def randomization_inference(
     return TestResult(
         "randomization inference", pval, lo, hi, statistic=beta, n_draws=int(ok.sum()), note=note
     )
+
+
+def randomization_inference(
+    p: Panel,
+    *,
+    n_draws: int = 9999,
+    seed: int = 2,
+    alpha: float = 0.05,
+    ci: bool = True,
+    observed: float | None = None,
+) -> TestResult:
+    """Two-sided Fisher RI p-value of the TWFE coefficient: (1 + #|β_r| ≥ |β|) / (1 + R).
+
+    The same code path as a scattered run: :func:`ri_chunk` for each chunk of :data:`CHUNK`
+    draws, then :func:`ri_gather`."""
+    na = _ri_not_applicable(p)
+    if na is not None:
+        return na
+    pc = _ri_pieces(p)
+    chunks = {k: ri_chunk(p, seed, n_draws, k, pieces=pc) for k in range(n_chunks(n_draws))}
+    return ri_gather(p, chunks, alpha=alpha, ci=ci, observed=observed, n_draws=n_draws, pieces=pc)
 
 
 # --------------------------------------------------------------------------- multiplicity

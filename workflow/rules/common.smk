@@ -72,7 +72,17 @@ wildcard_constraints:
     year=r"\d{4}",
 
 
-ANALYSIS_JSON = json.dumps(ANALYSIS, sort_keys=True)
+# The DiD fits read every analysis setting except the scattered-RI target's own (scatter_*), so
+# changing those reruns only that target.
+ANALYSIS_JSON = json.dumps(
+    {
+        **ANALYSIS,
+        "randomization": {
+            k: v for k, v in ANALYSIS["randomization"].items() if not k.startswith("scatter_")
+        },
+    },
+    sort_keys=True,
+)
 
 
 MODELS = [

@@ -1,0 +1,149 @@
+# Opt-in scattered work, for a cluster: not part of the default target (`make report`).
+#
+#   snakemake ri_scattered   randomization inference with analysis.randomization.scatter_draws
+#                            draws for the headline's static TWFE (main comparison), in
+#                            scatter_draws / scatter_chunk_draws independent jobs per outcome
+#   snakemake monte_carlo    the Monte Carlo study of validation/monte_carlo.py (config key
+#                            monte_carlo), in chunks of chunk_size replications per job
+#
+# Every chunk is seeded on its own (RI: seed chunks of 1,000 draws from the RI seed; Monte Carlo:
+# each replication from the study seed and scenario key), and each gather concatenates in a fixed
+# order, so the results equal a single-process run exactly (tests/test_scatter.py).
+from linkseval.montecarlo import MCSettings, chunk_keys as mc_chunk_keys
+from linkseval.scatter import ri_n_jobs
+
+RI_SCATTER = ANALYSIS["randomization"]
+RI_JOBS = ri_n_jobs(RI_SCATTER["scatter_draws"], RI_SCATTER["scatter_chunk_draws"])
+# the settings the main comparison's panel and the RI test read (rerun when one of them changes)
+RI_SETTINGS = analysis_json(
+    "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha"
+)
+MC_CONFIG = config["monte_carlo"]
+MC_JSON = json.dumps(MC_CONFIG, sort_keys=True)
+MC_CHUNK = "results/scatter/monte_carlo/chunks/{scenario}/{run}/chunk_{chunk}.parquet"
+MC_OUT = "results/scatter/monte_carlo"
+
+
+rule ri_chunk:
+    input:
+        panel="results/panel/{instrument}.parquet",
+    output:
+        "results/scatter/ri/{instrument}/{outcome}/chunk_{chunk}.parquet",
+    log:
+        "results/logs/scatter/ri_chunk/{instrument}_{outcome}_{chunk}.log",
+    benchmark:
+        "results/benchmarks/scatter/ri_chunk/{instrument}_{outcome}_{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
+    params:
+        settings=RI_SETTINGS,
+        seed=RI_SCATTER["seed"],
+        draws=RI_SCATTER["scatter_draws"],
+        chunk_draws=RI_SCATTER["scatter_chunk_draws"],
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval ri-chunk --panel {input.panel} --instrument {wildcards.instrument} "
+        "--outcome {wildcards.outcome} --settings {params.settings:q} --seed {params.seed} "
+        "--draws {params.draws} --chunk-draws {params.chunk_draws} --chunk {wildcards.chunk} "
+        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule ri_gather:
+    input:
+        panel="results/panel/{instrument}.parquet",
+        chunks=expand(
+            "results/scatter/ri/{{instrument}}/{{outcome}}/chunk_{chunk}.parquet",
+            chunk=range(RI_JOBS),
+        ),
+    output:
+        "results/scatter/ri/{instrument}/{outcome}.json",
+    log:
+        "results/logs/scatter/ri_gather/{instrument}_{outcome}.log",
+    params:
+        settings=RI_SETTINGS,
+        seed=RI_SCATTER["seed"],
+        draws=RI_SCATTER["scatter_draws"],
+        chunk_draws=RI_SCATTER["scatter_chunk_draws"],
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval ri-gather --panel {input.panel} --instrument {wildcards.instrument} "
+        "--outcome {wildcards.outcome} --settings {params.settings:q} --seed {params.seed} "
+        "--draws {params.draws} --chunk-draws {params.chunk_draws} --chunks {input.chunks} "
+        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule ri_scattered:
+    input:
+        [f"results/scatter/ri/{instrument}/{outcome}.json" for instrument, outcome in MODELS],
+
+
+rule monte_carlo_chunk:
+    output:
+        MC_CHUNK,
+    log:
+        "results/logs/scatter/monte_carlo_chunk/{scenario}_{run}_{chunk}.log",
+    benchmark:
+        "results/benchmarks/scatter/monte_carlo_chunk/{scenario}_{run}_{chunk}.tsv"
+    wildcard_constraints:
+        scenario=r"[a-z0-9_]+",
+        run="main|check",
+        chunk=r"\d+",
+    params:
+        settings=MC_JSON,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval monte-carlo-chunk --settings {params.settings:q} "
+        "--scenario {wildcards.scenario} --run {wildcards.run} --chunk {wildcards.chunk} "
+        "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule monte_carlo_gather:
+    input:
+        # evaluated only when the target is asked for: a bad monte_carlo.scenarios name stops
+        # this target, not the default one
+        lambda wildcards: [
+            MC_CHUNK.format(scenario=s, run=r, chunk=k)
+            for s, r, k in mc_chunk_keys(MCSettings.from_config(MC_CONFIG))
+        ],
+    output:
+        summary=f"{MC_OUT}/monte_carlo_summary.csv",
+        reps=f"{MC_OUT}/monte_carlo_reps.csv",
+        agreement=f"{MC_OUT}/check_agreement.csv",
+        table=f"{MC_OUT}/summary_table.md",
+    log:
+        "results/logs/scatter/monte_carlo_gather.log",
+    params:
+        settings=MC_JSON,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval monte-carlo-gather --settings {params.settings:q} --chunks {input} "
+        "--out-summary {output.summary} --out-reps {output.reps} "
+        "--out-agreement {output.agreement} --out-table {output.table} "
+        "2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule monte_carlo:
+    input:
+        rules.monte_carlo_gather.output,
