@@ -256,8 +256,8 @@ def test_changing_one_config_value_reruns_exactly_its_dependants(study):
         "combine_estimates": 1,
         "notebook_did": 7,
         "provenance": 1,
-        "notebook_methods": 1,
-        "render_page": 7 + 1,  # the DiD pages and the methods page
+        "notebook_methods": 1,  # with the DiD notebooks: their pages too
+        "disclosure_check": 1,
         "report_index": 1,
     }
     proc = snakemake(study, "--dry-run", "--config", "scoring={'min_respondents': 6}")
@@ -267,8 +267,9 @@ def test_changing_one_config_value_reruns_exactly_its_dependants(study):
 
 
 def test_editing_one_notebook_reruns_only_its_pages(study):
-    """A changed practice-profile notebook re-executes the practice notebooks and re-renders
-    their pages and the index; a touched but unchanged one reruns nothing."""
+    """A changed practice-profile notebook re-executes the practice notebooks, re-renders their
+    pages, re-checks what is published and rebuilds the index; a touched but unchanged one
+    reruns nothing."""
     nb = study / "notebooks" / "practice_profile.ipynb"
     original = nb.read_bytes()
     try:
@@ -280,8 +281,8 @@ def test_editing_one_notebook_reruns_only_its_pages(study):
         )
         nb.write_text(json.dumps(doc, indent=1))
         assert planned_jobs(snakemake(study, "--dry-run")) == {
-            "notebook_practice": 7,
-            "render_page": 7,
+            "notebook_practice": 7,  # executes each notebook and renders its page
+            "disclosure_check": 1,
             "report_index": 1,
         }
     finally:

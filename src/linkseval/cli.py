@@ -357,6 +357,15 @@ def cmd_render(args: argparse.Namespace) -> None:
     write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.out)
 
 
+def cmd_finish(args: argparse.Namespace) -> None:
+    from linkseval.pages import render_notebook, scrub_notebook
+    from linkseval.store import write_text
+
+    scrub_notebook(args.partial, to=args.notebook)
+    nav = [tuple(x.split("=", 1)) for x in (args.nav or [])]
+    write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.html)
+
+
 def cmd_index(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -730,6 +739,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", required=True)
     p.add_argument("--nav", nargs="*", metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "finish",
+        parents=[common],
+        help="scrub a papermill output into place and render its report page (one step)",
+        description="Scrub PARTIAL (papermill's output, saved after every cell) of run times, "
+        "write it atomically to --notebook, remove PARTIAL, and render the report page.",
+    )
+    p.add_argument("partial", metavar="PARTIAL")
+    _paths(p, "notebook", "html")
+    p.add_argument("--title", required=True)
+    p.add_argument("--nav", nargs="*", metavar="TITLE=HREF", help="navigation links")
+    p.set_defaults(func=cmd_finish)
 
     p = sub.add_parser("index", parents=[common], help="the report's entry page")
     _paths(p, "headline", "out")

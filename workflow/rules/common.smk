@@ -180,10 +180,16 @@ NAV = " ".join(
 )
 
 
-def page_title(wildcards):
-    titles = {h[:-5]: t for t, h in static_pages()}
-    titles["methods"] = "Methods and provenance"
-    return titles.get(wildcards.page, wildcards.page.replace("_", " ").capitalize())
+def page_title(page):
+    """Params function: the report page title of ``page`` (a name or a function of wildcards)."""
+
+    def inner(wildcards):
+        name = page(wildcards) if callable(page) else page
+        titles = {h[:-5]: t for t, h in static_pages()}
+        titles["methods"] = "Methods and provenance"
+        return titles.get(name, name.replace("_", " ").capitalize())
+
+    return inner
 
 
 def all_pages():

@@ -1,7 +1,8 @@
 # Executed notebooks (papermill) -> self-contained report pages -> results/report/index.html.
-# papermill saves its output after every cell, so it writes NAME.ipynb.partial.ipynb and the
-# scrub step moves the finished notebook into place: a killed run never leaves a half-executed
-# notebook under the final name.
+# papermill saves its output after every cell, so it writes NAME.ipynb.partial.ipynb; the same
+# job's `linkseval finish` scrubs run times, moves the finished notebook into place and renders
+# its page (one process: the page costs no extra job). A killed run never leaves a
+# half-executed notebook under the final name.
 
 
 checkpoint links_practices:
@@ -60,10 +61,13 @@ rule notebook_data_quality:
             "results/clean/{instrument}_{year}.parquet", instrument=INSTRUMENTS, year=YEARS
         ),
     output:
-        "results/notebooks/data_quality.ipynb",
+        notebook="results/notebooks/data_quality.ipynb",
+        html="results/report/data_quality.html",
     log:
         "results/logs/notebooks/data_quality.log",
     params:
+        title=page_title("data_quality"),
+        nav=NAV,
         lists=yaml_params("panels", "clean"),
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         label=DATA_LABEL,
@@ -74,11 +78,14 @@ rule notebook_data_quality:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
         "-p files_csv {input.files} -p reasons_csv {input.reasons} "
         "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
-        "> {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} || (cat {log} >&2; exit 1)"
+        "> {log} 2>&1 "
+        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
+        "--html {output.html} --title {params.title:q} --nav {params.nav} "
+        "--data-label {params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_descriptives:
@@ -87,10 +94,13 @@ rule notebook_descriptives:
         means="results/descriptive/theme_means.csv",
         change="results/descriptive/percent_change.csv",
     output:
-        "results/notebooks/descriptives.ipynb",
+        notebook="results/notebooks/descriptives.ipynb",
+        html="results/report/descriptives.html",
     log:
         "results/logs/notebooks/descriptives.log",
     params:
+        title=page_title("descriptives"),
+        nav=NAV,
         label=DATA_LABEL,
     threads: 1
     resources:
@@ -99,9 +109,12 @@ rule notebook_descriptives:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
         "-p theme_means {input.means} -p percent_change {input.change} "
-        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} "
+        "-p data_label {params.label:q} > {log} 2>&1 "
+        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
+        "--html {output.html} --title {params.title:q} --nav {params.nav} "
+        "--data-label {params.label:q} 2>> {log} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -110,10 +123,13 @@ rule notebook_did:
         notebook=repo_file("notebooks/did_outcome.ipynb"),
         estimates="results/models/estimates.csv",
     output:
-        "results/notebooks/did_{instrument}_{outcome}.ipynb",
+        notebook="results/notebooks/did_{instrument}_{outcome}.ipynb",
+        html="results/report/did_{instrument}_{outcome}.html",
     log:
         "results/logs/notebooks/did_{instrument}_{outcome}.log",
     params:
+        title=page_title(lambda w: f"did_{w.instrument}_{w.outcome}"),
+        nav=NAV,
         main=lookup(dpath="analysis/main_comparison", within=config),
         label=DATA_LABEL,
     threads: 1
@@ -123,10 +139,13 @@ rule notebook_did:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
         "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
         "-p estimates {input.estimates} -p main_comparison {params.main} "
-        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} "
+        "-p data_label {params.label:q} > {log} 2>&1 "
+        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
+        "--html {output.html} --title {params.title:q} --nav {params.nav} "
+        "--data-label {params.label:q} 2>> {log} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -135,10 +154,13 @@ rule notebook_practice:
         notebook=repo_file("notebooks/practice_profile.ipynb"),
         panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
     output:
-        "results/notebooks/practice_{code}.ipynb",
+        notebook="results/notebooks/practice_{code}.ipynb",
+        html="results/report/practice_{code}.html",
     log:
         "results/logs/notebooks/practice_{code}.log",
     params:
+        title=page_title(lambda w: f"practice_{w.code}"),
+        nav=NAV,
         lists=yaml_params("panels"),
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         label=DATA_LABEL,
@@ -149,10 +171,13 @@ rule notebook_practice:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
         "-r practice_code {wildcards.code} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
-        "> {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} || (cat {log} >&2; exit 1)"
+        "> {log} 2>&1 "
+        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
+        "--html {output.html} --title {params.title:q} --nav {params.nav} "
+        "--data-label {params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_methods:
@@ -161,10 +186,13 @@ rule notebook_methods:
         provenance="results/provenance.json",
         monte_carlo=monte_carlo_table,
     output:
-        "results/notebooks/methods.ipynb",
+        notebook="results/notebooks/methods.ipynb",
+        html="results/report/methods.html",
     log:
         "results/logs/notebooks/methods.log",
     params:
+        title=page_title("methods"),
+        nav=NAV,
         monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
         label=DATA_LABEL,
     threads: 1
@@ -174,32 +202,13 @@ rule notebook_methods:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
         "-p provenance {input.provenance} -p monte_carlo {params.monte_carlo} "
-        "-p data_label {params.label:q} > {log} 2>&1 && python -m linkseval scrub {output}.partial.ipynb --to {output} "
+        "-p data_label {params.label:q} > {log} 2>&1 "
+        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
+        "--html {output.html} --title {params.title:q} --nav {params.nav} "
+        "--data-label {params.label:q} 2>> {log} "
         "|| (cat {log} >&2; exit 1)"
-
-
-rule render_page:
-    input:
-        "results/notebooks/{page}.ipynb",
-    output:
-        "results/report/{page}.html",
-    log:
-        "results/logs/render_page/{page}.log",
-    params:
-        title=page_title,
-        nav=NAV,
-        label=DATA_LABEL,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../envs/linkseval.yaml"
-    shell:
-        "python -m linkseval render --notebook {input} --out {output} --title {params.title:q} "
-        "--nav {params.nav} --data-label {params.label:q} 2> {log} || (cat {log} >&2; exit 1)"
 
 
 rule disclosure_check:
