@@ -18,6 +18,7 @@ from linkseval.analysis import (
     estimate_outcome,
     matched_controls,
 )
+from linkseval.errors import ConfigError
 
 FAST = Settings(bootstrap_draws=199, ri_draws=199)
 
@@ -83,6 +84,27 @@ def test_estimate_outcome_is_tidy_and_recovers_the_effect():
     assert res.estimator.str.startswith("leave_out[").sum() == 7 * 2  # CR1 + WCR each
     pre = res[res.term == "pretrend_joint"]
     assert pre["note"].str.contains("fewer than 2 pre-programme years").all()
+
+
+def test_one_job_per_comparison_gives_the_same_rows():
+    """The scattered grid (one job per comparison group) row-binds to exactly the table of the
+    all-comparisons job: same seeds, same order."""
+    df = practice_panel(effect=1.0)
+    s = Settings(
+        bootstrap_draws=199,
+        ri_draws=199,
+        comparisons={
+            "scotland_other": {"rule": "never_treated"},
+            "deep_end_other": {"rule": "deep_end"},
+            "scotland_all": {"rule": "all_including_treated"},
+        },
+    )
+    whole = estimate_outcome(df, s, "safequest", "workload")
+    parts = [estimate_outcome(df, s, "safequest", "workload", [c]) for c in s.comparisons]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    assert whole["comparison"].nunique() == 3
+    with pytest.raises(ConfigError, match="unknown comparison"):
+        estimate_outcome(df, s, "safequest", "workload", ["nowhere"])
 
 
 def test_adjust_family_only_within_family():

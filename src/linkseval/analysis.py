@@ -362,9 +362,20 @@ def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> 
 
 
 def estimate_outcome(
-    frame: pd.DataFrame, s: Settings, instrument: str, outcome: str
+    frame: pd.DataFrame,
+    s: Settings,
+    instrument: str,
+    outcome: str,
+    comparisons: list[str] | None = None,
 ) -> pd.DataFrame:
-    """All estimates for one outcome: every comparison group, estimator and method."""
+    """All estimates for one outcome: every comparison group (or those named in
+    ``comparisons``, in config order), estimator and method. Row-binding the results for each
+    comparison on its own gives exactly the all-comparisons table."""
+    if comparisons is not None:
+        unknown = sorted(set(comparisons) - set(s.comparisons))
+        if unknown:
+            known = list(s.comparisons)
+            raise ConfigError(f"unknown comparison group(s) {unknown}; known: {known}")
     frame = frame[frame["outcome"] == outcome].copy()
     frame["y"] = frame[s.scale]
     base_year = baseline_year(frame, s)
@@ -373,6 +384,8 @@ def estimate_outcome(
     rows: list[dict] = []
     cohorts = sorted(frame.loc[frame["cohort"] > 0, "cohort"].unique())
     for name, rule in s.comparisons.items():
+        if comparisons is not None and name not in comparisons:
+            continue
         df = comparison_frame(frame, rule, base_year)
         p = comparison_panel(df, s)
         meta = {"instrument": instrument, "outcome": outcome, "comparison": name}

@@ -161,7 +161,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     settings = Settings.from_config(json.loads(args.settings))
     panel = pd.read_parquet(args.panel)
     panel = panel[panel["instrument"] == args.instrument]
-    res = estimate_outcome(panel, settings, args.instrument, args.outcome)
+    res = estimate_outcome(panel, settings, args.instrument, args.outcome, args.comparison)
     res.insert(0, "data_label", args.data_label)
     write_parquet(res, args.out, {"data_label": args.data_label, "settings": args.settings})
     _banner(args.data_label)
@@ -675,6 +675,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instrument", required=True)
     p.add_argument("--outcome", required=True)
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    p.add_argument(
+        "--comparison",
+        nargs="+",
+        metavar="NAME",
+        help="only these comparison groups (default: all in the settings); the scattered "
+        "grid runs one job per comparison",
+    )
     _paths(p, "out")
     p.set_defaults(func=cmd_estimate)
 

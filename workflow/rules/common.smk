@@ -70,13 +70,14 @@ wildcard_constraints:
     instrument="|".join(INSTRUMENTS),
     outcome="|".join(sorted({o for outs in config["analysis"]["outcomes"].values() for o in outs})),
     year=r"\d{4}",
+    comparison="|".join(config["analysis"]["comparisons"]),
 
 
-# The DiD fits read every analysis setting except the scattered-RI target's own (scatter_*), so
-# changing those reruns only that target.
+# The DiD fits read every analysis setting except how work is scattered (scatter_*: the
+# scattered-RI target's draws, the comparison grid), which changes no estimate.
 ANALYSIS_JSON = json.dumps(
     {
-        **ANALYSIS,
+        **{k: v for k, v in ANALYSIS.items() if not k.startswith("scatter_")},
         "randomization": {
             k: v for k, v in ANALYSIS["randomization"].items() if not k.startswith("scatter_")
         },
@@ -128,8 +129,16 @@ def quality_inputs(kind):
     return expand(pattern, instrument=INSTRUMENTS, year=YEARS)
 
 
+COMPARISONS = list(ANALYSIS["comparisons"])
+
+
 def model_outputs():
-    out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
+    if ANALYSIS.get("scatter_comparisons", False):  # the grid: outcome x comparison group
+        out = [
+            f"results/models/{i}/{o}/{c}.estimates.parquet" for i, o in MODELS for c in COMPARISONS
+        ]
+    else:
+        out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
     if ANALYSIS["sensitivity"].get("multilevel", True):
         out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
     return out

@@ -1,5 +1,7 @@
-# Difference-in-differences per outcome (CR1, wild bootstrap, RI side by side), then the
-# gathered, multiplicity-adjusted table and the report's descriptive comparison.
+# Difference-in-differences per outcome (CR1, wild bootstrap, RI side by side) — or, with
+# analysis.scatter_comparisons, one job per outcome x comparison group (the grid a cluster can
+# spread; same rows) — then the gathered, multiplicity-adjusted table and the report's
+# descriptive comparison.
 
 
 rule estimate_outcome:
@@ -24,6 +26,31 @@ rule estimate_outcome:
         "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
         "--outcome {wildcards.outcome} --settings {params.settings:q} "
         "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+rule estimate_comparison:
+    input:
+        panel="results/panel/{instrument}.parquet",
+    output:
+        "results/models/{instrument}/{outcome}/{comparison}.estimates.parquet",
+    log:
+        "results/logs/estimate_comparison/{instrument}_{outcome}_{comparison}.log",
+    benchmark:
+        "results/benchmarks/estimate_comparison/{instrument}_{outcome}_{comparison}.tsv"
+    params:
+        settings=ANALYSIS_JSON,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
+        "--outcome {wildcards.outcome} --comparison {wildcards.comparison} "
+        "--settings {params.settings:q} --data-label {params.label:q} --out {output} "
+        "2> {log} || (cat {log} >&2; exit 1)"
 
 
 rule multilevel_outcome:
