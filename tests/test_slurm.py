@@ -7,7 +7,6 @@ missing) and always stops it with ci/slurm-down.sh. Set LINKSEVAL_SKIP_SLURM=1 t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -21,12 +20,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from studies import make_study, result_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 TARGET = "results/models/headline.json"
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
-UNSTABLE = ("logs", "benchmarks")  # timings and job logs are not results
+# 150 practices (30 Deep End), 199 draws; jobs run the repository's Snakefile
+STUDY = {"n_practices": 150, "n_deep_end": 30, "draws": 199, "copy_workflow": False}
 
 pytestmark = [
     pytest.mark.integration,
@@ -75,29 +76,6 @@ def snakemake(workdir: Path, *args: str, env: dict[str, str], timeout: float) ->
     return Run(workdir, proc.returncode, log.read_text(), time.monotonic() - start)
 
 
-def make_study(work: Path) -> Path:
-    """A small study directory: 150 synthetic practices (30 Deep End), 2013-2015, 199 draws."""
-    (work / "config").mkdir(parents=True)
-    shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    cfg["synthetic"]["n_practices"] = 150
-    cfg["synthetic"]["n_deep_end"] = 30
-    cfg["analysis"]["bootstrap"]["draws"] = 199
-    cfg["analysis"]["randomization"]["draws"] = 199
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
-    return work
-
-
-def result_hashes(work: Path) -> dict[str, str]:
-    """sha256 of every result file except logs and benchmarks."""
-    out = {}
-    for f in sorted((work / "results").rglob("*")):
-        rel = f.relative_to(work / "results")
-        if f.is_file() and rel.parts[0] not in UNSTABLE:
-            out[str(rel)] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
     """A running single-node SLURM cluster; yields the environment that points at it."""
@@ -124,7 +102,7 @@ def cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory) -> Run:
     """The target run locally (default profile, 2 cores)."""
-    work = make_study(tmp_path_factory.mktemp("study"))
+    work = make_study(tmp_path_factory.mktemp("study"), **STUDY)
     profile = ROOT / "workflow" / "profiles" / "default"
     run = snakemake(
         work,
@@ -143,7 +121,7 @@ def local_run(tmp_path_factory) -> Run:
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory) -> Run:
     """The same target through SLURM (slurm profile); same directory depth as the local run."""
-    work = make_study(tmp_path_factory.mktemp("study"))
+    work = make_study(tmp_path_factory.mktemp("study"), **STUDY)
     run = snakemake(work, "--workflow-profile", str(PROFILE), TARGET, env=cluster, timeout=900)
     assert run.returncode == 0, run.output[-4000:]
     return run
@@ -188,7 +166,7 @@ def test_slurm_gives_the_same_bytes_as_a_local_run(slurm_run, local_run):
 
 def raw_study(local_run: Run, work: Path) -> Path:
     """A study reading 'real' extracts: a copy of the local run's synthetic raw files."""
-    make_study(work)
+    make_study(work, **STUDY)
     shutil.copytree(local_run.workdir / "results" / "synthetic" / "raw", work / "raw")
     return work
 

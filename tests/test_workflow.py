@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-import yaml
+from studies import make_study, result_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
@@ -40,37 +40,6 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
-# What a user's clone holds besides config/: each study gets its own copy, so a test can edit a
-# notebook without touching the repository.
-WORKFLOW_FILES = (
-    "Snakefile",
-    "workflow",
-    "notebooks",
-    "requirements.lock",
-    "validation/monte_carlo_summary.csv",
-)
-
-
-def make_study(work: Path) -> None:
-    """A small study directory (a copy of the workflow): 250 synthetic practices, 2013-2015,
-    199 draws."""
-    for rel in WORKFLOW_FILES:
-        src, dst = ROOT / rel, work / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".*"))
-        else:
-            shutil.copy2(src, dst)
-    (work / "config").mkdir()
-    shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    cfg["synthetic"]["n_practices"] = 250
-    cfg["synthetic"]["n_deep_end"] = 40
-    cfg["analysis"]["bootstrap"]["draws"] = 199
-    cfg["analysis"]["randomization"]["draws"] = 199
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> Path:
     """Run the workflow once on the small study."""
@@ -81,27 +50,13 @@ def study(tmp_path_factory) -> Path:
     return work
 
 
-UNSTABLE = ("logs", "benchmarks")  # timings and job logs are not results
-
-
-def stable_hashes(work: Path) -> dict[str, str]:
-    import hashlib
-
-    out = {}
-    for f in sorted((work / "results").rglob("*")):
-        rel = f.relative_to(work / "results")
-        if f.is_file() and rel.parts[0] not in UNSTABLE:
-            out[str(rel)] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
-
-
 def test_a_second_run_gives_byte_identical_results(study, tmp_path_factory):
     """Same inputs, config and lock: every table, notebook and HTML page has the same bytes."""
     again = tmp_path_factory.mktemp("study")  # same depth as the first: same relative paths
     make_study(again)
     proc = snakemake(again, "--cores", "1")  # a different job order and core count, too
     assert proc.returncode == 0, proc.stderr[-4000:]
-    first, second = stable_hashes(study), stable_hashes(again)
+    first, second = result_hashes(study), result_hashes(again)
     assert len(first) > 60
     assert any(k.startswith("report/") and k.endswith(".html") for k in first)
     assert any(k.startswith("notebooks/") for k in first)
@@ -140,7 +95,7 @@ def test_killed_mid_run_then_rerun_gives_the_same_results(study, tmp_path_factor
     assert snakemake(again, "--unlock").returncode == 0
     proc = snakemake(again)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    first, second = stable_hashes(study), stable_hashes(again)
+    first, second = result_hashes(study), result_hashes(again)
     differ = sorted(k for k in first if first[k] != second.get(k))
     assert set(first) == set(second) and differ == [], differ
 

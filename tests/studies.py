@@ -1,0 +1,62 @@
+"""Small synthetic study directories for the integration tests (and benchmarks/bench_scale.py):
+a config with fewer practices and draws, optionally beside a copy of the workflow, and the
+SHA-256 of every stable result."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a user's clone holds besides config/: a study with its own copy can have a notebook
+# edited without touching the repository.
+WORKFLOW_FILES = (
+    "Snakefile",
+    "workflow",
+    "notebooks",
+    "requirements.lock",
+    "validation/monte_carlo_summary.csv",
+)
+UNSTABLE = ("logs", "benchmarks")  # timings and job logs are not results
+
+
+def make_study(
+    work: Path,
+    *,
+    n_practices: int = 250,
+    n_deep_end: int = 40,
+    draws: int = 199,
+    copy_workflow: bool = True,
+) -> Path:
+    """A study directory with config/ (n_practices synthetic practices, 2013-2015, ``draws``
+    bootstrap and RI draws) and, with ``copy_workflow``, a copy of the workflow beside it."""
+    if copy_workflow:
+        for rel in WORKFLOW_FILES:
+            src, dst = ROOT / rel, work / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+            else:
+                shutil.copy2(src, dst)
+    (work / "config").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["synthetic"]["n_practices"] = n_practices
+    cfg["synthetic"]["n_deep_end"] = n_deep_end
+    cfg["analysis"]["bootstrap"]["draws"] = draws
+    cfg["analysis"]["randomization"]["draws"] = draws
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return work
+
+
+def result_hashes(work: Path) -> dict[str, str]:
+    """SHA-256 of every file under results/ except logs and benchmarks."""
+    out = {}
+    for f in sorted((work / "results").rglob("*")):
+        rel = f.relative_to(work / "results")
+        if f.is_file() and rel.parts[0] not in UNSTABLE:
+            out[str(rel)] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
