@@ -47,15 +47,11 @@ import pandas as pd
 import psutil
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from studies import copy_workflow_files  # noqa: E402  (the test suite's study helper)
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = "results/models/headline.json"
-WORKFLOW_FILES = (
-    "Snakefile",
-    "workflow",
-    "notebooks",
-    "requirements.lock",
-    "validation/monte_carlo_summary.csv",
-)
 RI_DRAWS = 100_000
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
 JOB_TOTAL = re.compile(r"^total\s+(\d+)\s*$", re.MULTILINE)
@@ -106,13 +102,7 @@ def raw_data(scale: int, workdir: Path) -> Path:
 def make_study(study: Path, raw: Path) -> None:
     """A copy of the workflow reading `raw`, with 100,000 RI draws."""
     shutil.rmtree(study, ignore_errors=True)
-    for rel in WORKFLOW_FILES:
-        src, dst = ROOT / rel, study / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".*"))
-        else:
-            shutil.copy2(src, dst)
+    copy_workflow_files(study)
     (study / "config").mkdir()
     shutil.copy(ROOT / "config" / "codebook.yaml", study / "config" / "codebook.yaml")
     cfg = base_config()

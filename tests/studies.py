@@ -23,6 +23,17 @@ WORKFLOW_FILES = (
 UNSTABLE = ("logs", "benchmarks")  # timings and job logs are not results
 
 
+def copy_workflow_files(work: Path) -> None:
+    """Copy the workflow (Snakefile, rules, notebooks, lock, Monte Carlo table) into ``work``."""
+    for rel in WORKFLOW_FILES:
+        src, dst = ROOT / rel, work / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        else:
+            shutil.copy2(src, dst)
+
+
 def make_study(
     work: Path,
     *,
@@ -34,13 +45,7 @@ def make_study(
     """A study directory with config/ (n_practices synthetic practices, 2013-2015, ``draws``
     bootstrap and RI draws) and, with ``copy_workflow``, a copy of the workflow beside it."""
     if copy_workflow:
-        for rel in WORKFLOW_FILES:
-            src, dst = ROOT / rel, work / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir():
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".*"))
-            else:
-                shutil.copy2(src, dst)
+        copy_workflow_files(work)
     (work / "config").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())

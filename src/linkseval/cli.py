@@ -318,18 +318,6 @@ def cmd_links(args: argparse.Namespace) -> None:
     write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
 
 
-def cmd_scrub(args: argparse.Namespace) -> None:
-    from linkseval.pages import scrub_notebook
-
-    if args.to is not None:
-        if len(args.notebook) != 1:
-            raise SystemExit("linkseval scrub: --to takes exactly one notebook")
-        scrub_notebook(args.notebook[0], to=args.to)
-        return
-    for path in args.notebook:
-        scrub_notebook(path)
-
-
 def cmd_expected(args: argparse.Namespace) -> None:
     from linkseval.expected import compare, load, summarise
     from linkseval.store import write_json
@@ -727,19 +715,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expected", default="tests/expected/headline.json", metavar="FILE")
     p.add_argument("--update", action="store_true", help="overwrite the expectation (deliberate)")
     p.set_defaults(func=cmd_expected)
-
-    p = sub.add_parser(
-        "scrub",
-        help="remove timestamps from executed notebooks (in place, or move into place with --to)",
-    )
-    p.add_argument("notebook", nargs="+")
-    p.add_argument(
-        "--to",
-        metavar="FILE",
-        help="write the scrubbed notebook here (atomically) and remove "
-        "the input: for a partial papermill output; needs exactly one notebook",
-    )
-    p.set_defaults(func=cmd_scrub)
 
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
     _paths(p, "notebook", "out")
