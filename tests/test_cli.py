@@ -48,3 +48,22 @@ def test_main_returns_zero_on_help_exit(capsys):
     except SystemExit as e:
         assert e.code == 0
     assert "linkseval" in capsys.readouterr().out
+
+
+def test_links_parse_as_title_href_pairs_and_bad_ones_get_a_usage_error(capsys):
+    parser = build_parser()
+    args = parser.parse_args(
+        ["index", "--headline", "h.csv", "--out", "o.html", "--settings", "{}"]
+        + ["--page", "Data quality=data_quality.html", "a=b=c.html"]
+    )
+    assert args.page == [("Data quality", "data_quality.html"), ("a", "b=c.html")]
+    for bad in ["", "no-equals", "=x.html", "Title="]:
+        try:
+            parser.parse_args(
+                ["render", "--notebook", "n", "--out", "o", "--title", "T"] + ["--nav", bad]
+            )
+        except SystemExit as e:
+            assert e.code == 2
+        else:
+            raise AssertionError(f"--nav {bad!r} was accepted")
+        assert "expected TITLE=HREF" in capsys.readouterr().err

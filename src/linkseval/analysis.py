@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from linkseval.did import (
     Panel,
@@ -271,7 +271,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
         q = len(pre)
         F = float(b @ np.linalg.solve(V, b)) / q
         df2 = design.n_clusters - 1
-        pv = float(stats.f.sf(F, q, df2))
+        pv = float(special.fdtrc(q, df2, F))  # F survival function
         res = TestResult(
             "Wald F (CR1)",
             pv,

@@ -341,7 +341,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     from linkseval.pages import render_notebook
     from linkseval.store import write_text
 
-    nav = [tuple(x.split("=", 1)) for x in (args.nav or [])]
+    nav = args.nav or []
     write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.out)
 
 
@@ -350,7 +350,7 @@ def cmd_finish(args: argparse.Namespace) -> None:
     from linkseval.store import write_text
 
     scrub_notebook(args.partial, to=args.notebook)
-    nav = [tuple(x.split("=", 1)) for x in (args.nav or [])]
+    nav = args.nav or []
     write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.html)
 
 
@@ -362,7 +362,7 @@ def cmd_index(args: argparse.Namespace) -> None:
 
     cfg = json.loads(args.settings)
     head = pd.read_csv(args.headline)
-    pages = [tuple(x.split("=", 1)) for x in args.page]
+    pages = args.page
     text = index_page(head, pages, args.data_label, cfg.get("family", []), cfg.get("alpha", 0.05))
     write_text(text, args.out)
 
@@ -547,6 +547,14 @@ def cmd_mc_gather(args: argparse.Namespace) -> None:
     print(f"Monte Carlo: {len(chunks)} chunks, {len(raw) + len(check)} rows", file=sys.stderr)
 
 
+def _link(text: str) -> tuple[str, str]:
+    """argparse type for TITLE=HREF."""
+    title, sep, href = text.partition("=")
+    if not sep or not title or not href:
+        raise argparse.ArgumentTypeError(f"expected TITLE=HREF, got {text!r}")
+    return title, href
+
+
 def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) -> None:
     for name in names:
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
@@ -719,25 +727,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
     _paths(p, "notebook", "out")
     p.add_argument("--title", required=True)
-    p.add_argument("--nav", nargs="*", metavar="TITLE=HREF", help="navigation links")
+    p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser(
         "finish",
         parents=[common],
         help="scrub a papermill output into place and render its report page (one step)",
-        description="Scrub PARTIAL (papermill's output, saved after every cell) of run times, "
+        description="Scrub PARTIAL (papermill's output notebook) of run times, "
         "write it atomically to --notebook, remove PARTIAL, and render the report page.",
     )
     p.add_argument("partial", metavar="PARTIAL")
     _paths(p, "notebook", "html")
     p.add_argument("--title", required=True)
-    p.add_argument("--nav", nargs="*", metavar="TITLE=HREF", help="navigation links")
+    p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_finish)
 
     p = sub.add_parser("index", parents=[common], help="the report's entry page")
     _paths(p, "headline", "out")
-    p.add_argument("--page", nargs="+", required=True, metavar="TITLE=HREF")
+    p.add_argument("--page", nargs="+", type=_link, required=True, metavar="TITLE=HREF")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     p.set_defaults(func=cmd_index)
 

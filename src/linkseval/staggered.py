@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from linkseval.did import Panel
 from linkseval.inference import TestResult, chunk_seeds, sample_units
@@ -99,7 +99,7 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     def emit(term: str, est: float, psi: np.ndarray, n_cells: int) -> None:
         cl = np.bincount(unit_cluster, weights=psi, minlength=G)
         se = float(np.sqrt(G / (G - 1) * np.sum(cl**2)))
-        crit = stats.norm.ppf(1 - alpha / 2)
+        crit = special.ndtri(1 - alpha / 2)
         z = est / se if se > 0 else np.nan
         rows.append(
             {
@@ -108,7 +108,7 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
                 "std_error": se,
                 "ci_low": est - crit * se,
                 "ci_high": est + crit * se,
-                "p_value": float(2 * stats.norm.sf(abs(z))),
+                "p_value": float(2 * special.ndtr(-abs(z))),
                 "statistic": z,
                 "n_cells": n_cells,
             }

@@ -1,8 +1,8 @@
 # Executed notebooks (papermill) -> self-contained report pages -> results/report/index.html.
-# papermill saves its output after every cell, so it writes NAME.ipynb.partial.ipynb; the same
-# job's `linkseval finish` scrubs run times, moves the finished notebook into place and renders
-# its page (one process: the page costs no extra job). A killed run never leaves a
-# half-executed notebook under the final name.
+# papermill writes NAME.ipynb.partial.ipynb once, at the end or at the failing cell (saving after
+# every cell cost 0.2 s per notebook); the same job's `linkseval finish` scrubs run times, moves
+# the finished notebook into place and renders its page (one process: the page costs no extra
+# job). A killed run never leaves a half-executed notebook under the final name.
 
 
 checkpoint links_practices:
@@ -78,7 +78,8 @@ rule notebook_data_quality:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "--no-progress-bar --no-request-save-on-cell-execute "
         "-p files_csv {input.files} -p reasons_csv {input.reasons} "
         "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
@@ -109,7 +110,8 @@ rule notebook_descriptives:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "--no-progress-bar --no-request-save-on-cell-execute "
         "-p theme_means {input.means} -p percent_change {input.change} "
         "-p data_label {params.label:q} > {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
@@ -139,7 +141,8 @@ rule notebook_did:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "--no-progress-bar --no-request-save-on-cell-execute "
         "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
         "-p estimates {input.estimates} -p main_comparison {params.main} "
         "-p data_label {params.label:q} > {log} 2>&1 "
@@ -171,7 +174,8 @@ rule notebook_practice:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "--no-progress-bar --no-request-save-on-cell-execute "
         "-r practice_code {wildcards.code} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
         "> {log} 2>&1 "
@@ -202,7 +206,8 @@ rule notebook_methods:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb --no-progress-bar -k python3 "
+        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "--no-progress-bar --no-request-save-on-cell-execute "
         "-p provenance {input.provenance} -p monte_carlo {params.monte_carlo} "
         "-p data_label {params.label:q} > {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
