@@ -178,22 +178,33 @@ def test_field_larger_than_the_csv_limit_is_structural(tmp_path, safequest):
         read_extract(p, safequest)
 
 
-def test_merged_ranges_without_openpyxl_internals(tmp_path, safequest, monkeypatch):
-    """Merged ranges come from the sheet XML via openpyxl internals; if those change, the public
-    (slower) API is used and merged data cells are still caught."""
-    import linkseval.ingest as ingest
+def test_xlsx_cells_read_as_openpyxl_shows_them(tmp_path):
+    """python-calamine (the reader) against openpyxl (an independent reader): same text in every
+    cell, blank rows and columns kept in place (row i = sheet row i + 1), merged ranges 1-based."""
+    import datetime
 
-    def gone(wb, ws):
-        raise AttributeError("_archive")
+    from linkseval.ingest import _excel_text, _read_xlsx
 
-    monkeypatch.setattr(ingest, "_sheet_xml", gone)
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append(sq_header())
-    for r in _rows(3):
-        ws.append(r)
-    ws.merge_cells("A2:A3")
+    ws["C3"] = "title"
+    ws.merge_cells("C3:E3")
+    ws["B5"], ws["C5"], ws["D5"] = "practice_code", "x", "when"
+    ws["B6"], ws["C6"], ws["D6"], ws["E6"] = 1234, 6.5, datetime.date(2015, 3, 1), True
+    ws["B7"], ws["C7"], ws["E7"] = 12345678901234, " 7 ", 0.1
+    ws["B9"] = 3.0
+    ws["F10"] = "R-12"
+    ws.merge_cells("C8:C9")
     p = tmp_path / "safequest_2015.xlsx"
     wb.save(p)
-    with pytest.raises(ExtractError, match=r"line 2, column practice_code: cells A2:A3 are merged"):
-        read_extract(p, safequest)
+    rows, merged = _read_xlsx(p)
+    ref = openpyxl.load_workbook(p, data_only=True).active
+    assert len(rows) == ref.max_row == 10
+    for r in range(1, ref.max_row + 1):
+        for c in range(1, ref.max_column + 1):
+            want = ref.cell(r, c).value
+            want = want.date() if isinstance(want, datetime.datetime) else want
+            got = rows[r - 1][c - 1] if c <= len(rows[r - 1]) else ""
+            assert got == _excel_text(want), (r, c)
+    assert rows[5][3] == "2015-03-01" and rows[6][1] == "12345678901234" and rows[5][4] == "True"
+    assert sorted(merged) == sorted(tuple(m.bounds) for m in ref.merged_cells.ranges)

@@ -14,6 +14,7 @@ true line numbers.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from linkseval.errors import ExtractError
 
 HEADER_SEARCH_ROWS = 20
 LINE = "_line"  # column holding the 1-based line (CSV) or sheet row (Excel) of each record
-_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Za-z]+\d+(?::[A-Za-z]+\d+)?)"')
 
 
 @dataclass
@@ -215,47 +215,34 @@ def _excel_text(v: object) -> str:
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
+    if isinstance(v, datetime.datetime | datetime.date | datetime.time):
+        return v.isoformat(sep=" ") if isinstance(v, datetime.datetime) else v.isoformat()
     return str(v)
 
 
 def _read_xlsx(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int, int]]]:
-    """Rows of the first sheet as text (row i is sheet row i + 1) and its merged ranges."""
-    import openpyxl
+    """Rows of the first sheet as text (row i is sheet row i + 1, from column A) and its merged
+    ranges as (min_col, min_row, max_col, max_row), 1-based.
+
+    Read with python-calamine (Rust): 20x faster than openpyxl's read-only mode on a national
+    extract (0.17 s vs 3.6 s for 11,000 rows x 33 columns), and it reports merged ranges.
+    Cached values of formulas are read, as Excel shows them.
+    """
+    from python_calamine import CalamineWorkbook
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            ws = wb.worksheets[0]
-            ws.reset_dimensions()  # stored dimensions are often wrong: read every cell
-            rows = [[_excel_text(v) for v in r] for r in ws.iter_rows(min_row=1, values_only=True)]
-            merged = _merged_ranges(wb, ws, path)
-        finally:
-            wb.close()
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = [[_excel_text(v) for v in r] for r in sheet.to_python(skip_empty_area=False)]
+        merged = [
+            (c0 + 1, r0 + 1, c1 + 1, r1 + 1)
+            for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
+        ]
     except MemoryError:
         raise
-    except Exception as exc:  # corrupt workbooks fail anywhere inside openpyxl/zipfile/XML
+    except Exception as exc:  # corrupt workbooks fail anywhere inside the zip/XML reader
         msg = f"not a readable Excel workbook ({type(exc).__name__}: {_one_line(exc)})"
         raise ExtractError(path, msg) from None
     return rows, merged
-
-
-def _sheet_xml(wb, ws) -> bytes:
-    """The sheet's XML, read again from the archive (read-only sheets do not expose merges)."""
-    return wb._archive.read(ws._worksheet_path)
-
-
-def _merged_ranges(wb, ws, path: Path) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of every merged range of the first sheet."""
-    from openpyxl.utils.cell import range_boundaries
-
-    try:
-        xml = _sheet_xml(wb, ws)
-    except (AttributeError, KeyError):  # openpyxl internals changed: the slow, public way
-        import openpyxl
-
-        full = openpyxl.load_workbook(path, data_only=True)
-        return [tuple(r.bounds) for r in full.worksheets[0].merged_cells.ranges]
-    return [range_boundaries(ref.decode("ascii")) for ref in _MERGE_REF.findall(xml)]
 
 
 def _check_merged(
