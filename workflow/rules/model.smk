@@ -16,6 +16,7 @@ rule estimate_outcome:
     params:
         settings=ANALYSIS_JSON,
         label=DATA_LABEL,
+    priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
         mem_mb=3000,
@@ -40,6 +41,7 @@ rule estimate_comparison:
     params:
         settings=ANALYSIS_JSON,
         label=DATA_LABEL,
+    priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
         mem_mb=3000,
@@ -69,6 +71,7 @@ rule multilevel_outcome:
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         formula=lookup(dpath="scoring/percent_formula", within=config),
         label=DATA_LABEL,
+    priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
         mem_mb=3000,
@@ -100,6 +103,7 @@ rule combine_estimates:
     params:
         settings=analysis_json("family", "main_comparison"),
         label=DATA_LABEL,
+    priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
         mem_mb=1000,
@@ -128,6 +132,7 @@ rule descriptive_comparison:
     params:
         baseline=baseline_arg,
         label=DATA_LABEL,
+    priority: 1  # small; lets its notebook pair with others instead of running last
     threads: 1
     resources:
         mem_mb=1000,

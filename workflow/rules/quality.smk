@@ -17,6 +17,7 @@ rule quality_summary:
         "results/logs/quality_summary.log",
     params:
         label=DATA_LABEL,
+    priority: 1  # small; lets its notebook pair with others instead of running last
     threads: 1
     resources:
         mem_mb=1000,

@@ -134,6 +134,7 @@ rule notebook_did:
         nav=NAV,
         main=lookup(dpath="analysis/main_comparison", within=config),
         label=DATA_LABEL,
+    priority: 1  # before the notebooks that do not wait for the models
     threads: 1
     resources:
         mem_mb=2000,
