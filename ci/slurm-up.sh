@@ -90,7 +90,13 @@ launch() { # launch NAME CMD...: start CMD in its own session, record its PID
     local name=$1
     shift
     setsid "$@" </dev/null >>"$RUN_DIR/log/$name.out" 2>&1 &
-    local pid=$!
+    local pid=$! until=$((SECONDS + 10))
+    # Until setsid has exec'd the daemon, /proc/PID/comm is still "bash" or "setsid", and
+    # alive() would call the daemon dead (seen once: "slurmctld exited while waiting for
+    # scontrol ping" right after its launch). Wait for the exec, or for the process to end.
+    while [[ -d /proc/$pid && $(cat "/proc/$pid/comm" 2>/dev/null) != "$name" ]] && ((SECONDS < until)); do
+        sleep 0.05
+    done
     echo "$pid $(start_time "$pid")" >"$PIDS/$name.pid"
     log "started $name (pid $pid)"
 }

@@ -22,8 +22,9 @@ rule clean_extract:
         label=DATA_LABEL,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        # 100x: 4.3-4.5 GB and 43 s for a 448 MB CSV
+        mem_mb=mem_by_input(500, 10, key="extract", xlsx_factor=4),
+        runtime=runtime_by_input(5, 0.02, key="extract"),
     conda:
         "../envs/linkseval.yaml"
     shell:

@@ -233,3 +233,37 @@ def max_missing_items(wildcards):
 def output_dir(wildcards, output):
     """Folder of a rule's first output (for commands that write a set of files)."""
     return str(Path(output[0]).parent)
+
+
+def _input_mb(input, key):
+    files = input if key is None else input[key]
+    files = [files] if isinstance(files, str) else list(files)
+    return sum(os.path.getsize(f) for f in files if os.path.exists(f)) / 1e6
+
+
+def mem_by_input(base_mb, mb_per_input_mb, key=None, xlsx_factor=1):
+    """mem_mb resource: base + slope x size of the input (MB; ``key``: that named input only).
+
+    Slopes are the peak RSS per MB of input measured at 10x and 100x the national volume
+    (benchmarks/README.md, "Scale"); an .xlsx input counts ``xlsx_factor`` times its size (the
+    workbook is zip-compressed, ~4x smaller than the same rows as CSV). A retried job (the SLURM
+    profile's ``retries: 1``, e.g. after an out-of-memory kill) asks for 1.5x. Evaluated when the
+    job is scheduled, once the inputs exist (dry runs show <TBD>).
+    """
+
+    def mem_mb(wildcards, input, attempt):
+        mb = _input_mb(input, key)
+        if xlsx_factor != 1 and str(input[key] if key else input[0]).endswith(".xlsx"):
+            mb *= xlsx_factor
+        return int((base_mb + mb_per_input_mb * mb) * (1 + 0.5 * (attempt - 1)))
+
+    return mem_mb
+
+
+def runtime_by_input(base_min, min_per_input_mb, key=None):
+    """runtime resource (minutes): base + slope x input size (MB), like ``mem_by_input``."""
+
+    def runtime(wildcards, input):
+        return int(base_min + min_per_input_mb * _input_mb(input, key))
+
+    return runtime

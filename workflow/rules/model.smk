@@ -19,8 +19,9 @@ rule estimate_outcome:
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=30,
+        # 100x: 2.9-3.1 GB and 323 s for a 34 MB panel
+        mem_mb=mem_by_input(500, 80, key="panel"),
+        runtime=runtime_by_input(10, 0.3, key="panel"),
     conda:
         "../envs/linkseval.yaml"
     shell:
@@ -44,8 +45,9 @@ rule estimate_comparison:
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=30,
+        # 100x: 2.9-3.1 GB and 323 s for a 34 MB panel
+        mem_mb=mem_by_input(500, 80, key="panel"),
+        runtime=runtime_by_input(10, 0.3, key="panel"),
     conda:
         "../envs/linkseval.yaml"
     shell:
@@ -74,8 +76,9 @@ rule multilevel_outcome:
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=30,
+        # 100x: 2.2 GB and 180 s for 22 MB of scored Safequest respondents
+        mem_mb=mem_by_input(500, 90, key="scores"),
+        runtime=runtime_by_input(10, 0.5, key="scores"),
     conda:
         "../envs/linkseval.yaml"
     shell:
