@@ -22,8 +22,8 @@ rule clean_extract:
         label=DATA_LABEL,
     threads: 1
     resources:
-        # 100x: 4.3-4.5 GB and 43 s for a 448 MB CSV
-        mem_mb=mem_by_input(500, 10, key="extract", xlsx_factor=4),
+        # 100x: 1.7-2.4 GB for ~100 MB CSVs, 4.3 GB for the 448 MB one (text labels), <= 51 s
+        mem_mb=mem_by_input(1500, 12, key="extract", xlsx_factor=4),
         runtime=runtime_by_input(5, 0.02, key="extract"),
     conda:
         "../envs/linkseval.yaml"

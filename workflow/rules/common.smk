@@ -49,6 +49,11 @@ _unknown = [i for i in INSTRUMENTS if i not in _codebook]
 if _unknown:
     raise ValueError(f"config 'instruments': {_unknown} not defined in {CODEBOOK}")
 FILE_STEM = {name: spec.get("file_stem", name) for name, spec in _codebook.items()}
+# rows per practice-year in an instrument's panel: one per theme, plus the overall score
+PANEL_OUTCOMES = {
+    name: len(spec.get("themes") or []) + (spec.get("overall") is not None)
+    for name, spec in _codebook.items()
+}
 # Every output says so when the data are the embedded synthetic set (or carry its marker).
 DATA_LABEL = (
     "SYNTHETIC DATA"
@@ -256,6 +261,29 @@ def mem_by_input(base_mb, mb_per_input_mb, key=None, xlsx_factor=1):
         if xlsx_factor != 1 and str(input[key] if key else input[0]).endswith(".xlsx"):
             mb *= xlsx_factor
         return int((base_mb + mb_per_input_mb * mb) * (1 + 0.5 * (attempt - 1)))
+
+    return mem_mb
+
+
+def _parquet_rows(input, key):
+    import pyarrow.parquet as pq  # imported only when a job is scheduled
+
+    files = [input[key]] if isinstance(input[key], str) else list(input[key])
+    return sum(pq.read_metadata(f).num_rows for f in files if os.path.exists(f))
+
+
+def mem_by_rows(base_mb, mb_per_1000_rows, key, rows_per_unit=None):
+    """mem_mb resource: base + slope x rows of the named Parquet input (thousands), divided by
+    ``rows_per_unit(wildcards)`` if given (e.g. a panel's outcomes: practice-years).
+
+    For jobs whose memory follows rows, not bytes: an estimate job's practice-years (its
+    wild-bootstrap chunks hold draws x practices; at 100x the CARE and Safequest panels have the
+    same practice-years but 7 vs 34 MB) or a multilevel job's respondents. 1.5x on a retried job.
+    """
+
+    def mem_mb(wildcards, input, attempt):
+        rows = _parquet_rows(input, key) / (rows_per_unit(wildcards) if rows_per_unit else 1)
+        return int((base_mb + mb_per_1000_rows * rows / 1000) * (1 + 0.5 * (attempt - 1)))
 
     return mem_mb
 

@@ -19,8 +19,8 @@ rule estimate_outcome:
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
-        # 100x: 2.9-3.1 GB and 323 s for a 34 MB panel
-        mem_mb=mem_by_input(500, 80, key="panel"),
+        # 100x (300,000 practice-years): 2.6-3.0 GB and ~200-320 s
+        mem_mb=mem_by_rows(500, 10, "panel", lambda wc: PANEL_OUTCOMES[wc.instrument]),
         runtime=runtime_by_input(10, 0.3, key="panel"),
     conda:
         "../envs/linkseval.yaml"
@@ -45,8 +45,8 @@ rule estimate_comparison:
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
-        # 100x: 2.9-3.1 GB and 323 s for a 34 MB panel
-        mem_mb=mem_by_input(500, 80, key="panel"),
+        # 100x (300,000 practice-years): 2.6-3.0 GB and ~200-320 s
+        mem_mb=mem_by_rows(500, 10, "panel", lambda wc: PANEL_OUTCOMES[wc.instrument]),
         runtime=runtime_by_input(10, 0.3, key="panel"),
     conda:
         "../envs/linkseval.yaml"
@@ -76,8 +76,8 @@ rule multilevel_outcome:
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
-        # 100x: 2.2 GB and 180 s for 22 MB of scored Safequest respondents
-        mem_mb=mem_by_input(500, 90, key="scores"),
+        # 100x: 2.2 GB and 100-180 s for 3.26 M Safequest respondents
+        mem_mb=mem_by_rows(500, 0.6, "scores"),
         runtime=runtime_by_input(10, 0.5, key="scores"),
     conda:
         "../envs/linkseval.yaml"

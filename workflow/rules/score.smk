@@ -21,7 +21,7 @@ rule score_panel:
         label=DATA_LABEL,
     threads: 1
     resources:
-        # 100x: 3.4 GB and 10 s for 57 MB of cleaned Parquet
+        # 100x: 3.0-3.4 GB and <= 14 s for 57-71 MB of cleaned Parquet
         mem_mb=mem_by_input(500, 60, key="clean"),
         runtime=runtime_by_input(5, 0.1, key="clean"),
     conda:
