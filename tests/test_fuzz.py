@@ -525,8 +525,8 @@ def _xlsx_safe(s: str) -> str:
 def test_random_tables_xlsx(t, numbers):
     records, meta = t
     records = [(k, [_xlsx_safe(f) for f in fields]) for k, fields in records]
-    # rows of empty cells after the last cell with text do not exist in a sheet (the reader,
-    # like Excel, ends the sheet at its last non-empty cell)
+    # rows of empty cells after the last cell with text do not exist in a sheet: openpyxl stores
+    # an empty string as no cell, and the reader ends the sheet at its last stored cell
     while all(f == "" for f in records[-1][1]):
         records.pop()
     assume(any(k == "row" and "".join(f).strip() for k, f in records))

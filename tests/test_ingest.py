@@ -208,3 +208,67 @@ def test_xlsx_cells_read_as_openpyxl_shows_them(tmp_path):
             assert got == _excel_text(want), (r, c)
     assert rows[5][3] == "2015-03-01" and rows[6][1] == "12345678901234" and rows[5][4] == "True"
     assert sorted(merged) == sorted(tuple(m.bounds) for m in ref.merged_cells.ranges)
+
+
+def _with_error_cells(src: Path, dst: Path, cells: dict[str, str]) -> None:
+    """Copy a workbook, turning the given cells (e.g. {"E3": "#N/A"}) into Excel error values
+    (what Excel saves for a formula that failed: type "e", the error text as cached value)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                for ref, err in cells.items():
+                    data, n = re.subn(
+                        rb'<c r="' + ref.encode() + rb'"[^>]*?(?:/>|>.*?</c>)',
+                        b'<c r="'
+                        + ref.encode()
+                        + b'" t="e"><f>1/0</f><v>'
+                        + err.encode()
+                        + b"</v></c>",
+                        data,
+                        flags=re.S,
+                    )
+                    assert n == 1, ref
+            zout.writestr(item, data)
+
+
+def test_excel_error_values_are_read_as_their_text(tmp_path, safequest):
+    """python-calamine reads error cells as empty; the reader puts their text back, so a #N/A
+    answer is an invalid value (quarantined by clean), not a missing answer."""
+    from linkseval.ingest import _error_cells, _read_xlsx
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(sq_header())
+    for r in _rows(3):
+        ws.append(r)
+    src = tmp_path / "src.xlsx"
+    wb.save(src)
+    p = tmp_path / "safequest_2015.xlsx"
+    _with_error_cells(src, p, {"E3": "#N/A", "A4": "#DIV/0!"})
+    rows, _ = _read_xlsx(p)
+    assert rows[2][4] == "#N/A" and rows[3][0] == "#DIV/0!"
+    # the sheet XML is streamed in chunks cut after a cell's end: tiny chunks find the same
+    want = {(2, 4): "#N/A", (3, 0): "#DIV/0!"}
+    assert _error_cells(p, "Sheet") == _error_cells(p, "Sheet", chunk=37) == want
+    raw = read_extract(p, safequest)
+    assert raw.data["Q02"].tolist() == ["5", "#N/A", "5"]
+    assert raw.data["practice_code"].tolist() == ["01234", "01234", "#DIV/0!"]
+
+
+def test_the_first_worksheet_is_read_even_after_a_chart_sheet(tmp_path, safequest):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(sq_header())
+    for r in _rows(2):
+        ws.append(r)
+    wb.create_chartsheet("Chart", 0)
+    p = tmp_path / "safequest_2015.xlsx"
+    wb.save(p)
+    from python_calamine import CalamineWorkbook
+
+    assert CalamineWorkbook.from_path(str(p)).sheet_names == ["Chart", "Sheet"]
+    assert read_extract(p, safequest).n_rows == 2

@@ -271,7 +271,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
         q = len(pre)
         F = float(b @ np.linalg.solve(V, b)) / q
         df2 = design.n_clusters - 1
-        pv = float(special.fdtrc(q, df2, F))  # F survival function
+        pv = float(special.fdtrc(q, df2, max(F, 0.0)))  # F survival function (1 at F <= 0)
         res = TestResult(
             "Wald F (CR1)",
             pv,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -221,28 +222,100 @@ def _excel_text(v: object) -> str:
 
 
 def _read_xlsx(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int, int]]]:
-    """Rows of the first sheet as text (row i is sheet row i + 1, from column A) and its merged
-    ranges as (min_col, min_row, max_col, max_row), 1-based.
+    """Rows of the first worksheet as text (row i is sheet row i + 1, from column A) and its
+    merged ranges as (min_col, min_row, max_col, max_row), 1-based.
 
     Read with python-calamine (Rust): 20x faster than openpyxl's read-only mode on a national
     extract (0.17 s vs 3.6 s for 11,000 rows x 33 columns), and it reports merged ranges.
-    Cached values of formulas are read, as Excel shows them.
+    Cached values of formulas are read, as Excel shows them. Error values (#N/A, #DIV/0!, ...),
+    which calamine reads as empty, are put back from the sheet's XML, so that they are
+    quarantined as invalid values instead of passing as missing answers.
     """
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
 
     try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        wb = CalamineWorkbook.from_path(str(path))
+        names = [m.name for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+        if not names:
+            raise ExtractError(path, "the workbook has no worksheet (only chart or macro sheets)")
+        sheet = wb.get_sheet_by_name(names[0])
         rows = [[_excel_text(v) for v in r] for r in sheet.to_python(skip_empty_area=False)]
         merged = [
             (c0 + 1, r0 + 1, c1 + 1, r1 + 1)
             for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
         ]
-    except MemoryError:
+        errors = _error_cells(path, names[0])
+    except (MemoryError, ExtractError):
         raise
     except Exception as exc:  # corrupt workbooks fail anywhere inside the zip/XML reader
         msg = f"not a readable Excel workbook ({type(exc).__name__}: {_one_line(exc)})"
         raise ExtractError(path, msg) from None
+    for (r, c), text in errors.items():
+        while len(rows) <= r:
+            rows.append([])
+        row = rows[r]
+        row.extend([""] * (c + 1 - len(row)))
+        row[c] = text
     return rows, merged
+
+
+_XML_ATTR = r'\b{}="([^"]*)"'
+_ERROR_TAG = re.compile(rb'<(?:\w+:)?c\b[^>]*\bt="e"[^>]*>')
+_CELL_END = re.compile(rb"</(?:\w+:)?c>")
+_CELL_REF = re.compile(rb'\br="([A-Za-z]+)(\d+)"')
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
+def _error_cells(path: Path, sheet_name: str, chunk: int = 1 << 23) -> dict[tuple[int, int], str]:
+    """(row, column) -> error text (0-based) of the cells of type "e" in a worksheet's XML,
+    streamed in chunks cut after a cell's end tag (a national sheet's XML can be GBs)."""
+    import zipfile
+
+    found: dict[tuple[int, int], str] = {}
+    with zipfile.ZipFile(path) as zf, zf.open(_sheet_member(zf, sheet_name)) as fh:
+        carry = b""
+        while True:
+            block = fh.read(chunk)
+            buf = carry + block
+            if block:  # process up to the last complete cell; the rest waits for more
+                ends = [m.end() for m in _CELL_END.finditer(buf, max(0, len(buf) - chunk))]
+                cut = ends[-1] if ends else 0
+                buf, carry = buf[:cut], buf[cut:]
+            if b't="e"' in buf:
+                for m in _ERROR_TAG.finditer(buf):
+                    if m.group(0).endswith(b"/>"):
+                        continue  # an error-typed cell without a value shows nothing
+                    end = _CELL_END.search(buf, m.end())
+                    value = _VALUE.search(buf, m.end(), end.start() if end else len(buf))
+                    ref = _CELL_REF.search(m.group(0))
+                    if ref is None:
+                        raise ExtractError(
+                            path,
+                            "an Excel error value (#N/A, ...) in a cell without a reference: "
+                            "resave the workbook in Excel",
+                        )
+                    col = 0
+                    for ch in ref.group(1).decode().upper():
+                        col = col * 26 + ord(ch) - 64
+                    text = html.unescape(value.group(1).decode()) if value else "#ERROR"
+                    found[(int(ref.group(2)) - 1, col - 1)] = text
+            if not block:
+                return found
+
+
+def _sheet_member(zf, sheet_name: str) -> str:
+    """The zip member holding the named worksheet (workbook.xml -> its relationship target)."""
+    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
+        name = re.search(_XML_ATTR.format("name"), tag)
+        rid = re.search(_XML_ATTR.format(r"(?:\w+:)?id"), tag)
+        if name and rid and html.unescape(name.group(1)) == sheet_name:
+            for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+                if re.search(rf'\bId="{re.escape(rid.group(1))}"', rel):
+                    target = re.search(_XML_ATTR.format("Target"), rel).group(1)
+                    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    raise KeyError(f"worksheet {sheet_name!r} not found in xl/workbook.xml")
 
 
 def _check_merged(

@@ -27,6 +27,8 @@ KEY_PACKAGES = [
     "nbconvert",
     "matplotlib",
     "pyarrow",
+    "python-calamine",
+    "xlsxwriter",
     "openpyxl",
 ]
 

@@ -250,10 +250,11 @@ def mem_by_input(base_mb, mb_per_input_mb, key=None, xlsx_factor=1):
     """mem_mb resource: base + slope x size of the input (MB; ``key``: that named input only).
 
     Slopes are the peak RSS per MB of input measured at 10x and 100x the national volume
-    (benchmarks/README.md, "Scale"); an .xlsx input counts ``xlsx_factor`` times its size (the
-    workbook is zip-compressed, ~4x smaller than the same rows as CSV). A retried job (the SLURM
-    profile's ``retries: 1``, e.g. after an out-of-memory kill) asks for 1.5x. Evaluated when the
-    job is scheduled, once the inputs exist (dry runs show <TBD>).
+    (benchmarks/README.md, "Scale"); an .xlsx input counts ``xlsx_factor`` times its size (read
+    into Python cells it took ~66 MB of RSS per workbook MB at 1x, a CSV of the same rows ~14). A
+    retried job (the SLURM profile's ``retries: 1``, e.g. after an out-of-memory kill) asks for
+    1.5x. Snakemake evaluates this again when it schedules the job, once the inputs exist (a dry
+    run before they exist shows the base value).
     """
 
     def mem_mb(wildcards, input, attempt):
@@ -293,5 +294,15 @@ def runtime_by_input(base_min, min_per_input_mb, key=None):
 
     def runtime(wildcards, input):
         return int(base_min + min_per_input_mb * _input_mb(input, key))
+
+    return runtime
+
+
+def runtime_by_rows(base_min, min_per_1000_rows, key, rows_per_unit=None):
+    """runtime resource (minutes): base + slope x rows (thousands), like ``mem_by_rows``."""
+
+    def runtime(wildcards, input):
+        rows = _parquet_rows(input, key) / (rows_per_unit(wildcards) if rows_per_unit else 1)
+        return int(base_min + min_per_1000_rows * rows / 1000)
 
     return runtime

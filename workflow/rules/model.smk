@@ -21,7 +21,7 @@ rule estimate_outcome:
     resources:
         # 100x (300,000 practice-years): 2.6-3.0 GB and ~200-320 s
         mem_mb=mem_by_rows(500, 10, "panel", lambda wc: PANEL_OUTCOMES[wc.instrument]),
-        runtime=runtime_by_input(10, 0.3, key="panel"),
+        runtime=runtime_by_rows(10, 0.05, "panel", lambda wc: PANEL_OUTCOMES[wc.instrument]),
     conda:
         "../envs/linkseval.yaml"
     shell:
@@ -47,7 +47,7 @@ rule estimate_comparison:
     resources:
         # 100x (300,000 practice-years): 2.6-3.0 GB and ~200-320 s
         mem_mb=mem_by_rows(500, 10, "panel", lambda wc: PANEL_OUTCOMES[wc.instrument]),
-        runtime=runtime_by_input(10, 0.3, key="panel"),
+        runtime=runtime_by_rows(10, 0.05, "panel", lambda wc: PANEL_OUTCOMES[wc.instrument]),
     conda:
         "../envs/linkseval.yaml"
     shell:

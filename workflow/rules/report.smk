@@ -1,8 +1,9 @@
 # Executed notebooks (papermill) -> self-contained report pages -> results/report/index.html.
-# papermill writes NAME.ipynb.partial.ipynb once, at the end or at the failing cell (saving after
-# every cell cost 0.2 s per notebook); the same job's `linkseval finish` scrubs run times, moves
-# the finished notebook into place and renders its page (one process: the page costs no extra
-# job). A killed run never leaves a half-executed notebook under the final name.
+# papermill writes NAME.ipynb.partial.ipynb once, at the end or at the failing cell (saving
+# after every cell cost 0.2 s per notebook; a kernel that dies leaves only the log); the same
+# job's `linkseval finish` scrubs run times, moves the finished notebook into place and renders
+# its page (one process: the page costs no extra job). A killed run never leaves a
+# half-executed notebook under the final name.
 
 
 checkpoint links_practices:
