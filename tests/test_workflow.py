@@ -101,19 +101,22 @@ def test_killed_mid_run_then_rerun_gives_the_same_results(study, tmp_path_factor
 
 
 def test_the_scattered_grid_gives_the_same_estimates(study, tmp_path):
-    """analysis.scatter_comparisons: one job per outcome x comparison group (28 here) instead of
-    one per outcome; the gathered tables are byte-identical."""
+    """analysis.scatter_comparisons: one DiD job per outcome x comparison group (28 here)
+    instead of one per outcome; analysis.scatter_multilevel: one multilevel job per outcome (7)
+    instead of one per instrument (2). The gathered tables are byte-identical."""
     copy = tmp_path / "study"
     shutil.copytree(study, copy, symlinks=True)
+    assert len(list((study / "results/models").glob("*/multilevel.parquet"))) == 2
     proc = snakemake(
         copy,
         "--config",
-        "analysis={'scatter_comparisons': True}",
+        "analysis={'scatter_comparisons': True, 'scatter_multilevel': True}",
         "--until",
         "combine_estimates",
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert len(list((copy / "results/models").glob("*/*/*.estimates.parquet"))) == 7 * 4
+    assert len(list((copy / "results/models").glob("*/*.multilevel.parquet"))) == 7
     for table in ("estimates.csv", "headline.csv", "headline.json"):
         ours, theirs = copy / "results/models" / table, study / "results/models" / table
         assert ours.read_bytes() == theirs.read_bytes(), table

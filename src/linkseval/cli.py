@@ -181,40 +181,44 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(args.register, code_width=args.code_width)
     scores = pd.read_parquet(args.scores)
-    r = multilevel_did(
-        scores,
-        register,
-        instrument,
-        args.outcome,
-        scale=cfg.get("scale", "percent"),
-        percent_formula=args.percent_formula,
-        alpha=float(cfg.get("alpha", 0.05)),
-    )
-    note = (
-        "respondent-level MixedLM (REML): practice random intercept + practice-year variance "
-        f"component; model-based SE; variances practice {r['var_practice']:.3g}, practice-year "
-        f"{r['var_practice_year']:.3g}, residual {r['var_residual']:.3g}"
-        + ("" if r["converged"] else "; WARNING: optimiser did not converge")
-    )
-    row = {
-        "instrument": args.instrument,
-        "outcome": args.outcome,
-        "comparison": cfg.get("main_comparison", "scotland_other"),
-        "estimator": "multilevel[respondent]",
-        "term": "treated_post",
-        "method": "MixedLM (model-based)",
-        "n_draws": 0,
-        "note": note,
-        **{k: r[k] for k in TIDY_COLUMNS if k in r},
-    }
-    res = pd.DataFrame([row])[TIDY_COLUMNS]
+    rows = []
+    for outcome in args.outcome:  # one process for several outcomes: imports and data once
+        r = multilevel_did(
+            scores,
+            register,
+            instrument,
+            outcome,
+            scale=cfg.get("scale", "percent"),
+            percent_formula=args.percent_formula,
+            alpha=float(cfg.get("alpha", 0.05)),
+        )
+        note = (
+            "respondent-level MixedLM (REML): practice random intercept + practice-year variance "
+            f"component; model-based SE; variances practice {r['var_practice']:.3g}, "
+            f"practice-year {r['var_practice_year']:.3g}, residual {r['var_residual']:.3g}"
+            + ("" if r["converged"] else "; WARNING: optimiser did not converge")
+        )
+        rows.append(
+            {
+                "instrument": args.instrument,
+                "outcome": outcome,
+                "comparison": cfg.get("main_comparison", "scotland_other"),
+                "estimator": "multilevel[respondent]",
+                "term": "treated_post",
+                "method": "MixedLM (model-based)",
+                "n_draws": 0,
+                "note": note,
+                **{k: r[k] for k in TIDY_COLUMNS if k in r},
+            }
+        )
+        print(
+            f"{args.instrument}/{outcome}: multilevel estimate {r['estimate']:.3f}",
+            file=sys.stderr,
+        )
+    res = pd.DataFrame(rows)[TIDY_COLUMNS]
     res.insert(0, "data_label", args.data_label)
     write_parquet(res, args.out, {"data_label": args.data_label})
     _banner(args.data_label)
-    print(
-        f"{args.instrument}/{args.outcome}: multilevel estimate {r['estimate']:.3f}",
-        file=sys.stderr,
-    )
 
 
 def cmd_combine(args: argparse.Namespace) -> None:
@@ -684,11 +688,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "multilevel",
         parents=[common],
-        help="respondent-level MixedLM cross-check for one outcome",
+        help="respondent-level MixedLM cross-check for one or more outcomes",
     )
     _paths(p, "scores", "register")
     p.add_argument("--instrument", required=True)
-    p.add_argument("--outcome", required=True)
+    p.add_argument("--outcome", required=True, nargs="+", help="one row per outcome, in this order")
     p.add_argument("--percent-formula", default="mean_over_max", choices=["mean_over_max", "pomp"])
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     _paths(p, "out")

@@ -145,7 +145,10 @@ def model_outputs():
     else:
         out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
     if ANALYSIS["sensitivity"].get("multilevel", True):
-        out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
+        if ANALYSIS.get("scatter_multilevel", False):  # one job per outcome
+            out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
+        else:  # one per instrument: statsmodels and the respondents loaded once
+            out += [f"results/models/{i}/multilevel.parquet" for i in dict(MODELS)]
     return out
 
 
@@ -289,13 +292,20 @@ def mem_by_rows(base_mb, mb_per_1000_rows, key, rows_per_unit=None):
     return mem_mb
 
 
-def runtime_by_input(base_min, min_per_input_mb, key=None):
-    """runtime resource (minutes): base + slope x input size (MB), like ``mem_by_input``."""
+def runtime_by_input(base_min, min_per_input_mb, key=None, times=None):
+    """runtime resource (minutes): base + slope x input size (MB), like ``mem_by_input``;
+    the slope term multiplied by ``times(wildcards)`` if given (a job doing several fits)."""
 
     def runtime(wildcards, input):
-        return int(base_min + min_per_input_mb * _input_mb(input, key))
+        k = times(wildcards) if times else 1
+        return int(base_min + k * min_per_input_mb * _input_mb(input, key))
 
     return runtime
+
+
+def n_outcomes(wildcards):
+    """How many outcomes of the job's instrument are modelled."""
+    return len(config["analysis"]["outcomes"][wildcards.instrument])
 
 
 def runtime_by_rows(base_min, min_per_1000_rows, key, rows_per_unit=None):

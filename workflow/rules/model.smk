@@ -1,6 +1,7 @@
 # Difference-in-differences per outcome (CR1, wild bootstrap, RI side by side) — or, with
 # analysis.scatter_comparisons, one job per outcome x comparison group (the grid a cluster can
-# spread; same rows) — then the gathered, multiplicity-adjusted table and the report's
+# spread; same rows) — the multilevel cross-check per instrument (or per outcome, with
+# analysis.scatter_multilevel), then the gathered, multiplicity-adjusted table and the report's
 # descriptive comparison.
 
 
@@ -57,6 +58,40 @@ rule estimate_comparison:
         "2> {log} || (cat {log} >&2; exit 1)"
 
 
+rule multilevel_instrument:
+    input:
+        scores="results/scored/{instrument}.parquet",
+        register=REGISTER,
+        codebook=CODEBOOK,
+    output:
+        "results/models/{instrument}/multilevel.parquet",
+    log:
+        "results/logs/multilevel_instrument/{instrument}.log",
+    benchmark:
+        "results/benchmarks/multilevel_instrument/{instrument}.tsv"
+    params:
+        outcomes=lambda wc: " ".join(config["analysis"]["outcomes"][wc.instrument]),
+        settings=analysis_json("scale", "alpha", "main_comparison"),
+        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        formula=lookup(dpath="scoring/percent_formula", within=config),
+        label=DATA_LABEL,
+    priority: 2  # on the way to the DiD notebooks, the run's critical path
+    threads: 1
+    resources:
+        # fits one outcome after another: memory as for one, time for all
+        mem_mb=mem_by_rows(500, 0.6, "scores"),
+        runtime=runtime_by_input(10, 0.5, key="scores", times=n_outcomes),
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval multilevel --scores {input.scores} --register {input.register:q} "
+        "--codebook {input.codebook:q} --code-width {params.code_width} "
+        "--instrument {wildcards.instrument} --outcome {params.outcomes} "
+        "--percent-formula {params.formula} --settings {params.settings:q} "
+        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+
+
+# with analysis.scatter_multilevel: one job per outcome (a cluster runs them side by side)
 rule multilevel_outcome:
     input:
         scores="results/scored/{instrument}.parquet",
