@@ -6,7 +6,8 @@ and CARE extracts as CSV from linkseval.synth (generated first, not timed; a mat
 written by bench_ingest.py under benchmarks/out/scale_<s>/raw is hard-linked instead). Each run
 gets its own study directory under --workdir (a copy of the workflow files, as
 tests/test_workflow.py's make_study) with analysis.randomization.draws = 100,000 (bootstrap at
-its default, 9,999) and is timed from an empty results folder to results/models/headline.json:
+its default, 9,999) and analysis.scatter_multilevel (one MixedLM job per outcome), and is timed
+from an empty results folder to results/models/headline.json:
 
   local: python -m snakemake -s STUDY/Snakefile -d STUDY \
              --workflow-profile workflow/profiles/default --cores 2 results/models/headline.json
@@ -111,6 +112,9 @@ def make_study(study: Path, raw: Path) -> None:
     width = json.loads((raw / "truth.json").read_text())["code_width"]
     cfg["cleaning"]["practice_code_width"] = int(width)
     cfg["analysis"]["randomization"]["draws"] = RI_DRAWS
+    # a national-scale run on a cluster scatters the MixedLM fits (one job per outcome, as in
+    # every run recorded in benchmarks/README.md: 23 jobs)
+    cfg["analysis"]["scatter_multilevel"] = True
     (study / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
 
 
