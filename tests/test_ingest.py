@@ -12,6 +12,16 @@ def _rows(n=3, code="01234"):
     return [[code, f"R{i}", "GP"] + ["5"] * 30 for i in range(n)]
 
 
+def _sheet(n=3):
+    """A workbook whose active sheet holds the Safequest header and ``n`` valid rows."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(sq_header())
+    for r in _rows(n):
+        ws.append(r)
+    return wb, ws
+
+
 def test_aliases_cp1252_and_line_numbers(tmp_path, safequest):
     rows = _rows(2)
     rows[1][2] = "Admin – reception"  # en dash: 0x96 in cp1252, invalid as UTF-8
@@ -150,11 +160,7 @@ def test_excel_merges_outside_the_columns_read_are_fine(tmp_path, safequest):
 
 
 def test_excel_merged_item_cells_are_an_error(tmp_path, safequest):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(sq_header())
-    for r in _rows(2):
-        ws.append(r)
+    wb, ws = _sheet(2)
     ws.merge_cells("D2:F2")  # Q01-Q03 of the first respondent
     p = tmp_path / "safequest_2015.xlsx"
     wb.save(p)
@@ -240,11 +246,7 @@ def test_excel_error_values_are_read_as_their_text(tmp_path, safequest):
     answer is an invalid value (quarantined by clean), not a missing answer."""
     from linkseval.ingest import _error_cells, _read_xlsx
 
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(sq_header())
-    for r in _rows(3):
-        ws.append(r)
+    wb, ws = _sheet(3)
     src = tmp_path / "src.xlsx"
     wb.save(src)
     p = tmp_path / "safequest_2015.xlsx"
@@ -260,11 +262,7 @@ def test_excel_error_values_are_read_as_their_text(tmp_path, safequest):
 
 
 def test_the_first_worksheet_is_read_even_after_a_chart_sheet(tmp_path, safequest):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(sq_header())
-    for r in _rows(2):
-        ws.append(r)
+    wb, ws = _sheet(2)
     wb.create_chartsheet("Chart", 0)
     p = tmp_path / "safequest_2015.xlsx"
     wb.save(p)
