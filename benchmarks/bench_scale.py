@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -49,7 +48,11 @@ import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from studies import copy_workflow_files  # noqa: E402  (the test suite's study helper)
+from studies import (  # noqa: E402  (the test suite's study helpers)
+    copy_workflow_files,
+    result_hashes,
+    run_with_timeout,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = "results/models/headline.json"
@@ -149,31 +152,8 @@ def run_snakemake(
     cmd.extend(targets)
     log = study / "snakemake.out"
     start = time.perf_counter()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=study, start_new_session=True
-        )
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    return proc.returncode, log.read_text(), time.perf_counter() - start
-
-
-def result_hashes(study: Path) -> dict[str, str]:
-    out = {}
-    for f in sorted((study / "results").rglob("*")):
-        rel = f.relative_to(study / "results")
-        if f.is_file() and rel.parts[0] not in UNSTABLE:
-            out[str(rel)] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
+    code = run_with_timeout(cmd, log, env=env, cwd=study, timeout=timeout, grace=30)
+    return (-signal.SIGTERM if code is None else code), log.read_text(), time.perf_counter() - start
 
 
 def respondents(study: Path) -> dict[str, int]:

@@ -4,8 +4,12 @@ SHA-256 of every stable result."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -65,3 +69,33 @@ def result_hashes(work: Path) -> dict[str, str]:
         if f.is_file() and rel.parts[0] not in UNSTABLE:
             out[str(rel)] = hashlib.sha256(f.read_bytes()).hexdigest()
     return out
+
+
+def run_with_timeout(
+    cmd: list[str],
+    log: Path,
+    *,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float,
+    grace: float = 20,
+) -> int | None:
+    """Run ``cmd`` in its own process group with stdout+stderr to ``log``; return its exit code,
+    or None if it was still running after ``timeout`` s (then the whole group gets SIGTERM and,
+    ``grace`` s later, SIGKILL: a hung Snakemake and everything it started are stopped)."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return None

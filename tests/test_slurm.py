@@ -6,11 +6,9 @@ missing) and always stops it with ci/slurm-down.sh. Set LINKSEVAL_SKIP_SLURM=1 t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from studies import make_study, result_hashes
+from studies import make_study, result_hashes, run_with_timeout
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
@@ -54,26 +52,13 @@ def snakemake(workdir: Path, *args: str, env: dict[str, str], timeout: float) ->
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
     log = workdir / "snakemake.out"
     start = time.monotonic()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [*cmd, *args], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    code = run_with_timeout([*cmd, *args], log, env=env, timeout=timeout)
+    if code is None:
+        pytest.fail(
+            f"snakemake {' '.join(args)} still running after {timeout}s:\n"
+            + log.read_text()[-4000:]
         )
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            pytest.fail(
-                f"snakemake {' '.join(args)} still running after {timeout}s:\n"
-                + log.read_text()[-4000:]
-            )
-    return Run(workdir, proc.returncode, log.read_text(), time.monotonic() - start)
+    return Run(workdir, code, log.read_text(), time.monotonic() - start)
 
 
 @pytest.fixture(scope="module")
