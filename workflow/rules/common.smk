@@ -243,10 +243,27 @@ def output_dir(wildcards, output):
     return str(Path(output[0]).parent)
 
 
-def _input_mb(input, key):
+def _files(input, key):
+    """The job's input files (``key``: that named input only) that exist."""
     files = input if key is None else input[key]
     files = [files] if isinstance(files, str) else list(files)
-    return sum(os.path.getsize(f) for f in files if os.path.exists(f)) / 1e6
+    return [f for f in files if os.path.exists(f)]
+
+
+def _input_mb(input, key):
+    return sum(os.path.getsize(f) for f in _files(input, key)) / 1e6
+
+
+def _input_rows(input, key, rows_per_unit, wildcards):
+    """Rows of the Parquet input(s) (footer only), divided by ``rows_per_unit(wildcards)``."""
+    import pyarrow.parquet as pq  # imported only when a job is scheduled
+
+    rows = sum(pq.read_metadata(f).num_rows for f in _files(input, key))
+    return rows / (rows_per_unit(wildcards) if rows_per_unit else 1)
+
+
+def _retry_factor(attempt):
+    return 1 + 0.5 * (attempt - 1)  # a retried job (e.g. killed for memory) asks for 1.5x
 
 
 def mem_by_input(base_mb, mb_per_input_mb, key=None, xlsx_factor=1):
@@ -264,16 +281,9 @@ def mem_by_input(base_mb, mb_per_input_mb, key=None, xlsx_factor=1):
         mb = _input_mb(input, key)
         if xlsx_factor != 1 and str(input[key] if key else input[0]).endswith(".xlsx"):
             mb *= xlsx_factor
-        return int((base_mb + mb_per_input_mb * mb) * (1 + 0.5 * (attempt - 1)))
+        return int((base_mb + mb_per_input_mb * mb) * _retry_factor(attempt))
 
     return mem_mb
-
-
-def _parquet_rows(input, key):
-    import pyarrow.parquet as pq  # imported only when a job is scheduled
-
-    files = [input[key]] if isinstance(input[key], str) else list(input[key])
-    return sum(pq.read_metadata(f).num_rows for f in files if os.path.exists(f))
 
 
 def mem_by_rows(base_mb, mb_per_1000_rows, key, rows_per_unit=None):
@@ -286,8 +296,8 @@ def mem_by_rows(base_mb, mb_per_1000_rows, key, rows_per_unit=None):
     """
 
     def mem_mb(wildcards, input, attempt):
-        rows = _parquet_rows(input, key) / (rows_per_unit(wildcards) if rows_per_unit else 1)
-        return int((base_mb + mb_per_1000_rows * rows / 1000) * (1 + 0.5 * (attempt - 1)))
+        rows = _input_rows(input, key, rows_per_unit, wildcards)
+        return int((base_mb + mb_per_1000_rows * rows / 1000) * _retry_factor(attempt))
 
     return mem_mb
 
@@ -303,16 +313,16 @@ def runtime_by_input(base_min, min_per_input_mb, key=None, times=None):
     return runtime
 
 
-def n_outcomes(wildcards):
-    """How many outcomes of the job's instrument are modelled."""
-    return len(config["analysis"]["outcomes"][wildcards.instrument])
-
-
 def runtime_by_rows(base_min, min_per_1000_rows, key, rows_per_unit=None):
     """runtime resource (minutes): base + slope x rows (thousands), like ``mem_by_rows``."""
 
     def runtime(wildcards, input):
-        rows = _parquet_rows(input, key) / (rows_per_unit(wildcards) if rows_per_unit else 1)
+        rows = _input_rows(input, key, rows_per_unit, wildcards)
         return int(base_min + min_per_1000_rows * rows / 1000)
 
     return runtime
+
+
+def n_outcomes(wildcards):
+    """How many outcomes of the job's instrument are modelled."""
+    return len(config["analysis"]["outcomes"][wildcards.instrument])
