@@ -511,12 +511,15 @@ def test_random_tables_csv(t, encoding, terminator, quote_all):
         check_against_oracle(raw, res, records, meta, starts)
 
 
-_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0e-\x1b]")
+# characters XML cannot hold (or, \r, turns into \n) that Python counts as whitespace: they
+# become a space, so that a field of only such characters stays blank for the oracle
+_WHITESPACE_XLSX = re.compile(r"[\x0b\x0c\x1c-\x1f\r]")
 
 
 def _xlsx_safe(s: str) -> str:
-    """Cell text Excel can hold and hand back unchanged."""
-    s = _ILLEGAL_XLSX.sub("?", s).replace("\r", "?")
+    """Cell text Excel can hold and hand back unchanged (blank stays blank)."""
+    s = _WHITESPACE_XLSX.sub(" ", _ILLEGAL_XLSX.sub("?", s))
     return "'" + s if s.startswith("=") else s
 
 
@@ -697,3 +700,19 @@ def test_regression_empty_xml_part_in_a_workbook(tmp_path, part):
         return
     with pytest.raises(ExtractError, match=r"safequest_2013\.xlsx: not a readable Excel workbook"):
         run(p)
+
+
+@pytest.mark.parametrize("rid", ["\x1e", "\r", " \x0b "])
+def test_regression_fuzz_blank_control_characters_stay_blank_in_a_workbook(tmp_path, rid):
+    """Was: the xlsx fuzz test turned control characters that Python counts as whitespace (and
+    XML cannot hold) into "?", so a respondent id of only "\\x1e" was no longer blank in the
+    workbook while the oracle expected missing_respondent_id (found by CI's fuzzing)."""
+    rows = [HEADER.split(","), ROW.split(","), ROW.replace("R1", "R2").split(",")]
+    rows[2][1] = _xlsx_safe(rid)
+    p = tmp_path / "safequest_2013.xlsx"
+    p.write_bytes(_xlsx_bytes(rows))
+    raw, res = run(p)
+    assert res.rejects["reason"].tolist() == ["missing_respondent_id"]
+    csv = _write(tmp_path, "\n".join(",".join(r) for r in rows[:2]) + f'\n01234,"{rid}",GP,'
+                 + ",".join(["5"] * 30) + "\n")  # fmt: skip
+    assert run(csv)[1].rejects["reason"].tolist() == ["missing_respondent_id"]
