@@ -94,8 +94,14 @@ def test_scrub_removes_run_times_and_moves_a_partial_notebook_into_place(tmp_pat
     nb.cells = [params]
     partial, final = tmp_path / "x.ipynb.partial.ipynb", tmp_path / "x.ipynb"
     nbformat.write(nb, partial)
-    pages.scrub_notebook(str(partial), to=str(final))
+    written = pages.scrub_notebook(str(partial), to=str(final))
     assert not partial.exists()
+    # linkseval finish renders the returned node instead of reading the file again: same page
+    page_args = ("T", "SYNTHETIC DATA", [("Home", "index.html")])
+    assert written == nbformat.read(final, as_version=4)
+    assert pages.render_notebook(written, *page_args) == pages.render_notebook(
+        str(final), *page_args
+    )
     out = nbformat.read(final, as_version=4)
     assert out.metadata["papermill"] == {
         "output_path": str(final),

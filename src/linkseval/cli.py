@@ -353,9 +353,9 @@ def cmd_finish(args: argparse.Namespace) -> None:
     from linkseval.pages import render_notebook, scrub_notebook
     from linkseval.store import write_text
 
-    scrub_notebook(args.partial, to=args.notebook)
+    nb = scrub_notebook(args.partial, to=args.notebook)  # render what was written: no re-read
     nav = args.nav or []
-    write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.html)
+    write_text(render_notebook(nb, args.title, args.data_label, nav), args.html)
 
 
 def cmd_index(args: argparse.Namespace) -> None:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#222;
@@ -43,13 +47,16 @@ def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | No
     )
 
 
-def render_notebook(path: str, title: str, data_label: str, nav: list[tuple[str, str]]) -> str:
-    """An executed notebook as a self-contained page: outputs only (no code), no scripts,
-    figures embedded as PNG data URIs, warnings (stderr) left in the notebook for reviewers."""
+def render_notebook(
+    notebook: str | NotebookNode, title: str, data_label: str, nav: list[tuple[str, str]]
+) -> str:
+    """An executed notebook (a path, or a notebook node, which is changed) as a self-contained
+    page: outputs only (no code), no scripts, figures embedded as PNG data URIs, warnings
+    (stderr) left in the notebook for reviewers."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, str) else notebook
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
@@ -63,13 +70,13 @@ def render_notebook(path: str, title: str, data_label: str, nav: list[tuple[str,
     return page(title, body, data_label, nav)
 
 
-def scrub_notebook(path: str, to: str | None = None) -> None:
+def scrub_notebook(path: str, to: str | None = None) -> NotebookNode:
     """Make an executed notebook byte-stable: drop papermill/nbclient timestamps and durations,
     give the injected-parameters cell a fixed id, and rewrite with sorted keys.
 
     With ``to``, the scrubbed notebook is written there atomically (papermill's output path in
-    its metadata becomes ``to``) and ``path`` is removed: papermill saves its output after
-    every cell, so it writes to a partial file that only this step moves into place.
+    its metadata becomes ``to``) and ``path`` is removed: papermill writes to a partial file
+    that only this step moves into place. Returns the scrubbed notebook node (what was written).
     """
     import os
 
@@ -95,3 +102,4 @@ def scrub_notebook(path: str, to: str | None = None) -> None:
     write_text(nbformat.writes(nb), to or path)
     if to is not None and os.path.abspath(to) != os.path.abspath(path):
         os.remove(path)
+    return nb
