@@ -35,8 +35,9 @@ browser:  ## Debian's Chromium for the report test (installed if missing; needs 
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-check-expected: $(STAMP)  ## compare the report's headline estimates with tests/expected/
+check-expected: $(STAMP)  ## compare the report's headline with tests/expected/ and with the synthetic truth
 	$(BIN)/python -m linkseval expected
+	$(BIN)/python -m linkseval recovery
 
 expected: $(STAMP)  ## DELIBERATELY update tests/expected/headline.json from results/ (review the diff!)
 	$(BIN)/python -m linkseval expected --update

@@ -86,6 +86,36 @@ def test_estimate_outcome_is_tidy_and_recovers_the_effect():
     assert pre["note"].str.contains("fewer than 2 pre-programme years").all()
 
 
+def test_family_wise_intervals_on_the_static_twfe_of_family_outcomes_only():
+    """Bonferroni over the modelled family: α/k with k = the family's modelled outcomes; the
+    interval is the same method's interval at that level, on static TWFE rows only."""
+    df = practice_panel(effect=2.0)
+    cfg = {
+        "outcomes": {"safequest": ["workload", "teamwork", "overall"], "care": ["care_total"]},
+        "family": ["workload", "teamwork", "leadership", "workload"],  # leadership not modelled
+        "bootstrap": {"draws": 199},
+        "randomization": {"draws": 199},
+        "comparisons": {"scotland_other": {"rule": "never_treated"}},
+    }
+    s = Settings.from_config(cfg)
+    assert s.family == ["workload", "teamwork"]
+    assert s.family_alpha("workload") == pytest.approx(0.025)
+    assert s.family_alpha("overall") is None
+    res = estimate_outcome(df, s, "safequest", "workload")
+    tw = res[res.estimator == "twfe"].set_index("method")
+    assert (tw["ci_low_fw"] < tw["ci_low"]).all() and (tw["ci_high"] < tw["ci_high_fw"]).all()
+    assert res.loc[res.estimator != "twfe", ["ci_low_fw", "ci_high_fw"]].isna().all().all()
+    # the same method at level 1 - α/k gives the family-wise interval as its ordinary CI
+    at_k = estimate_outcome(
+        df, Settings.from_config({**cfg, "alpha": 0.025}), "safequest", "workload"
+    )
+    at_k = at_k[at_k.estimator == "twfe"].set_index("method")
+    np.testing.assert_allclose(tw["ci_low_fw"], at_k["ci_low"], rtol=1e-12)
+    np.testing.assert_allclose(tw["ci_high_fw"], at_k["ci_high"], rtol=1e-12)
+    other = estimate_outcome(df.assign(outcome="overall"), s, "safequest", "overall")
+    assert other[["ci_low_fw", "ci_high_fw"]].isna().all().all()
+
+
 def test_one_job_per_comparison_gives_the_same_rows():
     """The scattered grid (one job per comparison group) row-binds to exactly the table of the
     all-comparisons job: same seeds, same order."""

@@ -188,3 +188,98 @@ def test_adjusted_pvalues_against_hand_computation():
     bh = adjust_pvalues(p, "fdr_bh")
     # BH: p_(i) * m / i, cumulative min from the top: 0.04, 0.0533, 0.0533, 0.20
     assert bh[[0, 2, 1, 4]].tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
+
+
+# --------------------------------------------------------------------------- family-wise intervals
+
+
+def test_family_wise_cr1_interval_is_the_t_interval_at_alpha_over_k():
+    """Bonferroni: t(G−1) quantile at 1 − α/(2k) (scipy.stats here, scipy.special in the code)."""
+    from scipy import stats
+
+    _, p = _panel()
+    fit = ols(twfe_design(p))
+    r = cr1(fit, 0, alpha=0.05, family_alpha=0.01)
+    crit = stats.t.ppf(1 - 0.01 / 2, p.n_units - 1)
+    assert r.ci_low_fw == pytest.approx(fit.beta[0] - crit * fit.se()[0], rel=1e-12)
+    assert r.ci_high_fw == pytest.approx(fit.beta[0] + crit * fit.se()[0], rel=1e-12)
+    assert r.ci_low_fw < r.ci_low and r.ci_high < r.ci_high_fw
+    assert np.isnan(cr1(fit, 0).ci_low_fw)  # none asked, none given
+
+
+def _brute_wild_p(d, y, x, seed, B):
+    """WCR p-value of H0: β = 0 on outcome ``y`` by refitting OLS per draw (as the loop above)."""
+    from linkseval.inference import WEBB, chunk_seeds
+
+    Z, cl, G = d.Z, d.cluster, d.n_clusters
+    bread = np.linalg.inv(Z.T @ Z)
+
+    def t_stat(yy):
+        b = bread @ (Z.T @ yy)
+        u = yy - Z @ b
+        s = np.bincount(cl, weights=(Z @ bread[0]) * u, minlength=G)
+        return b[0] / np.sqrt(d.ssc * np.sum(s**2))
+
+    restricted = np.linalg.lstsq(Z[:, 1:], y, rcond=None)[0]
+    fitted_r = Z[:, 1:] @ restricted
+    u_r = y - fitted_r
+    t_obs = t_stat(y)
+    stats = [
+        t_stat(fitted_r + v[cl] * u_r)
+        for size, rng in chunk_seeds(seed, B)
+        for v in WEBB[rng.integers(0, 6, size=(size, G))]
+    ]
+    return np.mean(np.abs(stats) >= abs(t_obs) - 1e-12 * max(1.0, abs(t_obs)))
+
+
+def test_family_wise_wild_interval_inverts_the_brute_force_test_at_alpha_over_k():
+    """Each end of the 1 − α/k interval is where an independent refit-per-draw bootstrap of
+    H0: β = b0 (i.e. β = 0 on y − b0·D), with the same draws, crosses α/k."""
+    _, p = _panel(n=40, seed=9)
+    d = twfe_design(p)
+    B, fa = 999, 0.05 / 5
+    r = wild_cluster_bootstrap(d, 0, n_draws=B, seed=4, family_alpha=fa)
+    assert r.ci_low_fw < r.ci_low < r.ci_high < r.ci_high_fw
+    x = d.Z[:, 0]
+    eps = 1e-4 * (r.ci_high_fw - r.ci_low_fw)
+    for end, outward in ((r.ci_low_fw, -1.0), (r.ci_high_fw, 1.0)):
+        inside = _brute_wild_p(d, d.y - (end - outward * eps) * x, x, 4, B)
+        outside = _brute_wild_p(d, d.y - (end + outward * eps) * x, x, 4, B)
+        assert outside <= fa < inside, (end, outside, inside)
+
+
+def test_family_wise_ri_interval_inverts_the_brute_force_test_at_alpha_over_k():
+    """Each end of RI's 1 − α/k interval is where the sharp null β = b0, tested by refitting
+    dummy-variable OLS on y − b0·D for each of the same reassignments, crosses α/k."""
+    df, p = _panel(n=40, effect=0.6, seed=13, missing=0.0)
+    R, fa = 999, 0.05 / 5
+    r = randomization_inference(p, n_draws=R, seed=5, alpha=0.05, family_alpha=fa)
+    assert r.ci_low_fw < r.ci_low < r.ci_high < r.ci_high_fw
+    draws, col = ri_draws(p, seed=5, n_draws=R)
+    idx = np.concatenate(draws)
+    cohorts = np.unique(p.cohort[p.cohort > 0])
+    # dummy-variable design: unit and year dummies (first year dropped)
+    units = pd.get_dummies(df["unit"]).to_numpy(float)
+    years = pd.get_dummies(df["year"], drop_first=True).to_numpy(float)
+    unit_pos = df["unit"].map({u: i for i, u in enumerate(p.unit_labels)}).to_numpy()
+    d_obs = ((df["cohort"] > 0) & (df["year"] >= df["cohort"])).to_numpy(float)
+
+    def coef(y, dcol):
+        X = np.column_stack([dcol, units, years])
+        return np.linalg.lstsq(X, y, rcond=None)[0][0]
+
+    def brute_p(b0):
+        y0 = df["y"].to_numpy() - b0 * d_obs
+        obs = abs(coef(df["y"].to_numpy(), d_obs) - b0)
+        hits = 0
+        for row in idx:
+            coh = np.zeros(p.n_units, dtype=int)
+            coh[row] = cohorts[col]
+            c = coh[unit_pos]
+            stat = abs(coef(y0, ((c > 0) & (df["year"].to_numpy() >= c)).astype(float)))
+            hits += stat >= obs - 1e-12 * max(1.0, obs)
+        return (1 + hits) / (1 + len(idx))
+
+    eps = 1e-4 * (r.ci_high_fw - r.ci_low_fw)
+    for end, outward in ((r.ci_low_fw, -1.0), (r.ci_high_fw, 1.0)):
+        assert brute_p(end + outward * eps) <= fa < brute_p(end - outward * eps), end

@@ -51,6 +51,30 @@ def test_headline_table_has_every_method_and_adjusted_p():
     assert t["CR1: p"].iloc[-1] == "0.030"  # overall: not in the family, no Holm
 
 
+def test_family_table_shows_the_family_wise_intervals_of_family_outcomes():
+    head = _head()
+    assert report.family_table(head).empty  # a headline without them: no table
+    fam = head["outcome"] != "overall"
+    head["ci_low_fw"] = np.where(fam, -1.25, np.nan)
+    head["ci_high_fw"] = np.where(fam, 3.5, np.nan)
+    t = report.family_table(head)
+    assert t["Outcome"].tolist() == [
+        "Communication",
+        "Workload",
+        "Leadership",
+        "Teamwork",
+        "Safety Systems & Learning",
+    ]
+    assert (t["WCR bootstrap"] == "[-1.25, 3.50]").all()
+    assert "each at 99%" in report.family_caption(5, 0.05)
+    est = head.assign(comparison="main", estimator="twfe", term="treated_post")
+    est = pd.concat([est, est.assign(estimator="did2x2[2013-2015]")], ignore_index=True)
+    assert report.family_wise_rows(est, "main")["outcome"].nunique() == 5
+    assert report.family_wise_rows(est, "other").empty
+    page = report.index_page(head, [], "SYNTHETIC DATA", list(head.outcome.unique()[:5]))
+    assert "Simultaneous 95% CIs across the five themes" in page and "[-1.25, 3.50]" in page
+
+
 def test_summary_says_nothing_is_distinguishable_when_robust_methods_do_not_reject():
     text = report.summary_text(_head(), ["communication", "workload"])
     assert "<b>7</b> practices" in text and "No theme shows an effect" in text

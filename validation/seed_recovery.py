@@ -53,20 +53,10 @@ import yaml  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from linkseval import __version__  # noqa: E402
-from linkseval.analysis import (  # noqa: E402
-    Settings,
-    baseline_year,
-    comparison_frame,
-    comparison_panel,
-    infer_twfe,
-)
-from linkseval.clean import clean_extract  # noqa: E402
+from linkseval.analysis import Settings  # noqa: E402
 from linkseval.codebook import load_codebook  # noqa: E402
-from linkseval.ingest import read_extract  # noqa: E402
-from linkseval.register import read_register  # noqa: E402
-from linkseval.score import outcome_scale, practice_year_panel, score_respondents  # noqa: E402
-from linkseval.store import write_parquet  # noqa: E402
-from linkseval.synth import extract_filename, write_synthetic  # noqa: E402
+from linkseval.recovery import headline_rows, study_panels, true_effect  # noqa: E402
+from linkseval.score import outcome_scale  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "validation" / "out"
@@ -78,72 +68,9 @@ def load_config(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def study_panels(
-    config: dict, codebook, seed: int, work: Path
-) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
-    """synth -> clean -> score for one generator seed.
-
-    Returns the panel per instrument, truth.json and truth_practice_year.csv."""
-    years = [int(y) for y in config["years"]]
-    synth = {**config["synthetic"], "seed": int(seed)}
-    raw = work / "raw"
-    write_synthetic(raw, synth, years, codebook)  # rule synthetic_data / `linkseval synth`
-    truth = json.loads((raw / "truth.json").read_text(encoding="utf-8"))
-    truth_py = pd.read_csv(raw / "truth_practice_year.csv", dtype={"practice_code": str})
-    width = int(config["cleaning"]["practice_code_width"])
-    register = read_register(raw / "practices.csv", code_width=width)
-    sc = config["scoring"]
-    panels = {}
-    for name in config["instruments"]:
-        instrument = codebook[name]
-        clean_paths = []
-        for year in years:  # rule clean_extract / `linkseval clean`
-            extract = raw / extract_filename(instrument.file_stem, year, synth)
-            res = clean_extract(
-                read_extract(extract, instrument, year),
-                instrument,
-                register["practice_code"],
-                code_width=width,
-                max_missing_items=config["cleaning"]["max_missing_items"][name],
-            )
-            path = work / "clean" / f"{name}_{year}.parquet"
-            write_parquet(res.kept, path, {"data_label": "SYNTHETIC DATA"})
-            clean_paths.append(path)
-        # rule score_panel / `linkseval score`
-        clean = pd.concat([pd.read_parquet(p) for p in clean_paths], ignore_index=True)
-        scores = score_respondents(clean, instrument, min_items_per_theme=sc["min_items_per_theme"])
-        panel = practice_year_panel(
-            scores,
-            instrument,
-            register,
-            min_respondents=sc["min_respondents"],
-            percent_formula=sc["percent_formula"],
-        )
-        panel.insert(0, "data_label", "SYNTHETIC DATA")
-        ppath = work / "panel" / f"{name}.parquet"
-        write_parquet(panel, ppath, {"data_label": "SYNTHETIC DATA"})
-        panels[name] = pd.read_parquet(ppath)
-    return panels, truth, truth_py
-
-
-def headline_rows(panel: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> list[dict]:
-    """The headline rows of ``estimate_outcome`` (static TWFE, main comparison), same code path."""
-    frame = panel[panel["instrument"] == instrument]  # `linkseval estimate`
-    frame = frame[frame["outcome"] == outcome].copy()
-    frame["y"] = frame[s.scale]
-    base_year = baseline_year(frame, s)
-    b = frame[frame["year"] == base_year][["practice_code", "y"]]
-    frame = frame.merge(b.rename(columns={"y": "baseline_outcome"}), on="practice_code", how="left")
-    name = s.main_comparison
-    df = comparison_frame(frame, s.comparisons[name], base_year)
-    p = comparison_panel(df, s)
-    meta = {"instrument": instrument, "outcome": outcome, "comparison": name}
-    return infer_twfe(p, s, {**meta, "estimator": "twfe"})
-
-
 def true_att(truth: dict, outcome: str) -> float:
     """As tests/test_workflow.py::test_estimates_cover_the_true_effects."""
-    return float(np.mean([v["pct"] for v in truth["att"][outcome].values()]))
+    return true_effect(truth, outcome)
 
 
 def counterfactual_did(
@@ -179,6 +106,8 @@ def run_seed(config: dict, s: Settings, seed: int, codebook) -> list[dict]:
             cf = counterfactual_did(truth_py, truth, codebook[instrument], outcome, start)
             for r in headline_rows(panels[instrument], s, instrument, outcome):
                 covered = bool(r["ci_low"] <= tau <= r["ci_high"])
+                has_fw = not (np.isnan(r["ci_low_fw"]) or np.isnan(r["ci_high_fw"]))
+                covered_fw = bool(r["ci_low_fw"] <= tau <= r["ci_high_fw"]) if has_fw else None
                 rows.append(
                     {
                         "seed": seed,
@@ -192,6 +121,12 @@ def run_seed(config: dict, s: Settings, seed: int, codebook) -> list[dict]:
                         "p_value": r["p_value"],
                         "truth": tau,
                         "covered": covered,
+                        "ci_low_fw": r["ci_low_fw"],
+                        "ci_high_fw": r["ci_high_fw"],
+                        "covered_fw": covered_fw,
+                        # the verdict of `linkseval recovery`: family-wise interval for family
+                        # outcomes, the 1 - alpha interval for the others
+                        "covers": covered_fw if has_fw else covered,
                         "bias": r["estimate"] - tau,
                         "cf_did": cf,
                         "n_units": r["n_units"],
@@ -237,22 +172,39 @@ def summarise(reps: pd.DataFrame) -> pd.DataFrame:
     return res.sort_values(["_o", "_m"]).drop(columns=["_o", "_m"]).reset_index(drop=True)
 
 
+def _share(flags: pd.Series) -> tuple[float, float]:
+    p = float(flags.mean())
+    return p, float(np.sqrt(p * (1 - p) / len(flags)))
+
+
 def joint_coverage(reps: pd.DataFrame) -> pd.DataFrame:
-    """Per method: share of seeds on which every outcome's CI covers its truth."""
+    """Per method, shares of seeds on which: every outcome's 1 − α CI covers its truth
+    (``all_covered``); every family outcome's family-wise CI does (``family_fw_all_covered``);
+    the check of ``linkseval recovery`` passes (``check_passed``: family-wise for the family,
+    1 − α for the other outcomes)."""
     rows = []
     n_out = reps["outcome"].nunique()
     for method in METHODS:
         g = reps[reps["method"] == method]
         per_seed = g.groupby("seed")["covered"].agg(["all", "sum"])
-        n = len(per_seed)
-        p = float(per_seed["all"].mean())
+        fam = g[g["covered_fw"].notna()]
+        fw_all = fam.groupby("seed")["covered_fw"].agg(lambda v: bool(v.astype(bool).all()))
+        check = g.groupby("seed")["covers"].agg(lambda v: bool(v.astype(bool).all()))
+        p, se = _share(per_seed["all"])
+        pf, sef = _share(fw_all) if len(fw_all) else (np.nan, np.nan)
+        pc, sec = _share(check)
         rows.append(
             {
                 "method": method,
-                "n_seeds": n,
+                "n_seeds": len(per_seed),
                 "all_covered": p,
-                "all_covered_mcse": float(np.sqrt(p * (1 - p) / n)),
+                "all_covered_mcse": se,
                 "mean_outcomes_missed": float(n_out - per_seed["sum"].mean()),
+                "n_family": int(fam["outcome"].nunique()),
+                "family_fw_all_covered": pf,
+                "family_fw_all_covered_mcse": sef,
+                "check_passed": pc,
+                "check_passed_mcse": sec,
             }
         )
     return pd.DataFrame(rows)
@@ -290,15 +242,24 @@ def markdown(summary: pd.DataFrame, joint: pd.DataFrame, n_seeds: int, draws: in
             f"{r.mean_cf_did:+.3f} ({r.cf_did_se:.3f}) | "
             f"{r.mean_bias_net_cf:+.3f} ({r.bias_net_cf_se:.3f}) |"
         )
+    n_out = summary["outcome"].nunique()
+    n_fam = int(joint["n_family"].max())
     lines += [
         "",
-        "| method | seeds with all 7 outcomes covered (MC SE) | mean outcomes missed per seed |",
-        "|---|---:|---:|",
+        f"Shares of seeds (MC SE): all {n_out} outcomes' 95% CIs cover; all {n_fam} family "
+        "outcomes' family-wise (Bonferroni) 95% CIs cover; `linkseval recovery` passes "
+        "(family-wise CIs for the family, 95% CIs for the other outcomes).",
+        "",
+        f"| method | all {n_out} 95% CIs cover | mean outcomes missed | all {n_fam} family-wise "
+        "CIs cover | recovery check passes |",
+        "|---|---:|---:|---:|---:|",
     ]
     for r in joint.itertuples():
         lines.append(
             f"| {SHORT[r.method]} | {r.all_covered:.3f} ({r.all_covered_mcse:.3f}) | "
-            f"{r.mean_outcomes_missed:.2f} |"
+            f"{r.mean_outcomes_missed:.2f} | {r.family_fw_all_covered:.3f} "
+            f"({r.family_fw_all_covered_mcse:.3f}) | {r.check_passed:.3f} "
+            f"({r.check_passed_mcse:.3f}) |"
         )
     return "\n".join(lines) + "\n"
 

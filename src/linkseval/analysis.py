@@ -35,6 +35,8 @@ TIDY_COLUMNS = [
     "std_error",
     "ci_low",
     "ci_high",
+    "ci_low_fw",
+    "ci_high_fw",
     "p_value",
     "statistic",
     "n_obs",
@@ -64,6 +66,15 @@ class Settings:
     leave_one_out: bool = True
     dose: bool = True
     honest: dict = field(default_factory=dict)
+    family: list[str] = field(default_factory=list)  # outcomes tested together (Holm/BH)
+
+    def family_alpha(self, outcome: str) -> float | None:
+        """Bonferroni level α/k for an outcome of the k-outcome family, else None: intervals at
+        1 − α/k for each of the k outcomes all cover their true effects with probability at
+        least 1 − α (family-wise, simultaneous)."""
+        if outcome not in self.family:
+            return None
+        return self.alpha / len(self.family)
 
     @classmethod
     def from_config(cls, cfg: dict) -> Settings:
@@ -84,7 +95,15 @@ class Settings:
             leave_one_out=bool(sens.get("leave_one_out", True)),
             dose=bool(sens.get("dose", True)),
             honest=cfg.get("honestdid", {}),
+            family=family_outcomes(cfg),
         )
+
+
+def family_outcomes(cfg: dict) -> list[str]:
+    """The ``family`` outcomes (config order, once each) that are modelled (``outcomes``)."""
+    modelled = {o for outs in cfg.get("outcomes", {}).values() for o in outs}
+    fam = list(dict.fromkeys(cfg.get("family", [])))
+    return [o for o in fam if o in modelled] if "outcomes" in cfg else fam
 
 
 # --------------------------------------------------------------------------- comparison groups
@@ -163,6 +182,8 @@ def _row(base: dict, term: str, method: TestResult, estimate: float, se: float) 
         "std_error": se,
         "ci_low": method.ci_low,
         "ci_high": method.ci_high,
+        "ci_low_fw": method.ci_low_fw,
+        "ci_high_fw": method.ci_high_fw,
         "p_value": method.p_value,
         "statistic": method.statistic,
         "n_draws": method.n_draws,
@@ -183,13 +204,16 @@ def n_treated_clusters(p: Panel) -> int:
     return len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
 
 
-def cluster_methods(p: Panel, design, fit, j: int, s: Settings) -> list[TestResult]:
-    """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply)."""
+def cluster_methods(
+    p: Panel, design, fit, j: int, s: Settings, family_alpha: float | None = None
+) -> list[TestResult]:
+    """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply); with
+    ``family_alpha`` each also gives its 1 − family_alpha interval."""
     n_tc = n_treated_clusters(p)
     first = (
         TestResult.not_applicable("CR1", "fewer than 2 treated clusters")
         if n_tc < 2
-        else cr1(fit, j, s.alpha)
+        else cr1(fit, j, s.alpha, family_alpha)
     )
     wcr = wild_cluster_bootstrap(
         design,
@@ -199,22 +223,35 @@ def cluster_methods(p: Panel, design, fit, j: int, s: Settings) -> list[TestResu
         alpha=s.alpha,
         weights=s.bootstrap_weights,
         n_treated_clusters=n_tc,
+        family_alpha=family_alpha,
     )
     return [first, wcr]
 
 
 def infer_twfe(
-    p: Panel, s: Settings, base: dict, term: str = "treated_post", ri: bool = True
+    p: Panel,
+    s: Settings,
+    base: dict,
+    term: str = "treated_post",
+    ri: bool = True,
+    family_alpha: float | None = None,
 ) -> list[dict]:
-    """Static TWFE coefficient with CR1, WCR bootstrap and (optionally) RI side by side."""
+    """Static TWFE coefficient with CR1, WCR bootstrap and (optionally) RI side by side; with
+    ``family_alpha`` every method also gives its 1 − family_alpha interval."""
     design = twfe_design(p)
     fit = ols(design)
     est, se = float(fit.beta[0]), float(fit.se()[0])
     base = {**base, **_counts(p)}
-    methods = cluster_methods(p, design, fit, 0, s)
+    methods = cluster_methods(p, design, fit, 0, s, family_alpha)
     if ri:
         methods.append(
-            randomization_inference(p, n_draws=s.ri_draws, seed=s.ri_seed, alpha=s.alpha)
+            randomization_inference(
+                p,
+                n_draws=s.ri_draws,
+                seed=s.ri_seed,
+                alpha=s.alpha,
+                family_alpha=family_alpha,
+            )
         )
     return [_row(base, term, m, est, se) for m in methods]
 
@@ -390,7 +427,9 @@ def estimate_outcome(
         p = comparison_panel(df, s)
         meta = {"instrument": instrument, "outcome": outcome, "comparison": name}
         staggered = len(cohorts) > 1
-        rows += infer_twfe(p, s, {**meta, "estimator": "twfe"})
+        rows += infer_twfe(
+            p, s, {**meta, "estimator": "twfe"}, family_alpha=s.family_alpha(outcome)
+        )
         if not staggered:
             for post in [y for y in p.periods if y >= cohorts[0]]:
                 sub = two_by_two(p, base_year, int(post))
@@ -452,6 +491,8 @@ def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
         "std_error",
         "ci_low",
         "ci_high",
+        "ci_low_fw",
+        "ci_high_fw",
         "p_value",
         "p_holm",
         "p_bh",

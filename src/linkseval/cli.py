@@ -215,7 +215,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
             f"{args.instrument}/{outcome}: multilevel estimate {r['estimate']:.3f}",
             file=sys.stderr,
         )
-    res = pd.DataFrame(rows)[TIDY_COLUMNS]
+    res = pd.DataFrame(rows).reindex(columns=TIDY_COLUMNS)
     res.insert(0, "data_label", args.data_label)
     write_parquet(res, args.out, {"data_label": args.data_label})
     _banner(args.data_label)
@@ -339,6 +339,27 @@ def cmd_expected(args: argparse.Namespace) -> None:
         print("if the change is intended: make expected (and commit the file)", file=sys.stderr)
         raise SystemExit(1)
     print(f"headline matches {args.expected} ({len(actual['rows'])} rows)", file=sys.stderr)
+
+
+def cmd_recovery(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from linkseval.recovery import coverage, coverage_text, misses
+
+    truth = json.loads(Path(args.truth).read_text(encoding="utf-8"))
+    head = pd.DataFrame(json.loads(Path(args.headline).read_text(encoding="utf-8"))["headline"])
+    cov = coverage(head, truth)
+    print(coverage_text(cov))
+    bad = misses(cov, tuple(args.methods))
+    if bad:
+        print(f"the headline does not recover the generator's true effects ({args.truth}):")
+        for line in bad:
+            print(f"  {line}")
+        raise SystemExit(1)
+    print(
+        f"recovered: every {' and '.join(args.methods)} interval the report states covers the "
+        f"true effect ({len(cov[cov.method.isin(args.methods)])} intervals)"
+    )
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -475,6 +496,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
         n_draws=args.draws,
         chunk_draws=args.chunk_draws,
         alpha=settings.alpha,
+        family_alpha=settings.family_alpha(args.outcome),
     )
     doc = {
         "data_label": args.data_label,
@@ -489,7 +511,10 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
         "p_value": res.p_value,
         "ci_low": res.ci_low,
         "ci_high": res.ci_high,
+        "ci_low_fw": res.ci_low_fw,
+        "ci_high_fw": res.ci_high_fw,
         "alpha": settings.alpha,
+        "family_alpha": settings.family_alpha(args.outcome),
         "n_draws": res.n_draws,
         "draws_requested": args.draws,
         "seed": args.seed,
@@ -727,6 +752,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expected", default="tests/expected/headline.json", metavar="FILE")
     p.add_argument("--update", action="store_true", help="overwrite the expectation (deliberate)")
     p.set_defaults(func=cmd_expected)
+
+    p = sub.add_parser(
+        "recovery",
+        help="check that the headline intervals cover the synthetic generator's true effects",
+        description="Synthetic data only (truth.json). Prints every headline interval against "
+        "the truth and fails if an interval of --methods that the report states misses it: the "
+        "family-wise interval for analysis.family outcomes, the 1-alpha interval for the others.",
+    )
+    p.add_argument("--headline", default="results/models/headline.json", metavar="FILE")
+    p.add_argument("--truth", default="results/synthetic/raw/truth.json", metavar="FILE")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["WCR bootstrap", "randomization inference"],
+        choices=["CR1", "WCR bootstrap", "randomization inference"],
+        help="methods held to the check (default: the two few-cluster-robust ones)",
+    )
+    p.set_defaults(func=cmd_recovery)
 
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
     _paths(p, "notebook", "out")

@@ -43,6 +43,8 @@ class TestResult:
     statistic: float = np.nan
     n_draws: int = 0
     note: str = ""  # why a method does not apply, or a caveat
+    ci_low_fw: float = np.nan  # the CI at level 1 - family_alpha (a family-wise interval)
+    ci_high_fw: float = np.nan
 
     @classmethod
     def not_applicable(cls, method: str, why: str) -> TestResult:
@@ -68,15 +70,20 @@ def chunk_seeds(seed: int, n_draws: int) -> list[tuple[int, np.random.Generator]
     return [chunk_seed(seed, n_draws, k) for k in range(n_chunks(n_draws))]
 
 
-def cr1(fit: OLSFit, j: int, alpha: float = 0.05) -> TestResult:
-    """CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom."""
+def cr1(fit: OLSFit, j: int, alpha: float = 0.05, family_alpha: float | None = None) -> TestResult:
+    """CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom; with ``family_alpha``
+    also the (1 − family_alpha) interval (``ci_low_fw``, ``ci_high_fw``)."""
     g = fit.design.n_clusters
     b, se = fit.beta[j], np.sqrt(fit.vcov[j, j])
     t = b / se
     df = g - 1
     crit = special.stdtrit(df, 1 - alpha / 2)  # Student t quantile (what scipy.stats.t.ppf calls)
     p = float(2 * special.stdtr(df, -abs(t)))
-    return TestResult("CR1", p, b - crit * se, b + crit * se, statistic=float(t))
+    res = TestResult("CR1", p, b - crit * se, b + crit * se, statistic=float(t))
+    if family_alpha is not None:
+        crit_fw = special.stdtrit(df, 1 - family_alpha / 2)
+        res.ci_low_fw, res.ci_high_fw = b - crit_fw * se, b + crit_fw * se
+    return res
 
 
 # --------------------------------------------------------------------------- wild bootstrap
@@ -196,8 +203,10 @@ def wild_cluster_bootstrap(
     weights: str = "webb",
     ci: bool = True,
     n_treated_clusters: int | None = None,
+    family_alpha: float | None = None,
 ) -> TestResult:
-    """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion."""
+    """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
+    (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws)."""
     if weights not in ("webb", "rademacher"):
         raise ValueError(f"bootstrap weights must be 'webb' or 'rademacher', not {weights!r}")
     if n_treated_clusters is not None and n_treated_clusters < 2:
@@ -206,10 +215,12 @@ def wild_cluster_bootstrap(
         )
     pc = _wild_pieces(design, j, seed, n_draws, weights)
     p = _wild_p(pc, 0.0)
-    lo = hi = np.nan
+    lo = hi = lo_fw = hi_fw = np.nan
     if ci:
         se = np.sqrt(design.ssc * pc.se_sq_over_f)
         lo, hi = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, alpha)
+        if family_alpha is not None:
+            lo_fw, hi_fw = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, family_alpha)
     note = "Webb 6-point weights" if weights == "webb" else "Rademacher weights"
     return TestResult(
         "WCR bootstrap",
@@ -219,6 +230,8 @@ def wild_cluster_bootstrap(
         statistic=pc.beta / np.sqrt(design.ssc * pc.se_sq_over_f),
         n_draws=n_draws,
         note=note,
+        ci_low_fw=lo_fw,
+        ci_high_fw=hi_fw,
     )
 
 
@@ -352,11 +365,13 @@ def ri_gather(
     observed: float | None = None,
     n_draws: int | None = None,
     pieces: _RIPieces | None = None,
+    family_alpha: float | None = None,
 ) -> TestResult:
     """Two-sided Fisher RI p-value and CI from the draws of every chunk (``{k: ri_chunk(...)}``,
     chunks 0..n-1, in any order): concatenated in chunk order, so the result is exactly that of
     :func:`randomization_inference` with the same seed and draws. With ``n_draws``, checks that
-    the chunks are all of that run's (right number and sizes)."""
+    the chunks are all of that run's (right number and sizes). With ``family_alpha`` (and
+    ``ci``), also the 1 − family_alpha interval."""
     na = _ri_not_applicable(p)
     if na is not None:
         return na
@@ -382,16 +397,26 @@ def ri_gather(
         return float((1 + np.sum(stat >= obs - 1e-12 * max(1.0, obs))) / (1 + ok.sum()))
 
     pval = p_of(0.0)
-    lo = hi = np.nan
+    lo = hi = lo_fw = hi_fw = np.nan
     if ci:
         scale = float(np.std(num_y[ok] / den_r[ok])) or 1.0
         lo, hi = _invert(p_of, beta, scale, alpha)
+        if family_alpha is not None:
+            lo_fw, hi_fw = _invert(p_of, beta, scale, family_alpha)
     n_pos = len(p.treated_units)
     note = f"programme reassigned to {n_pos} of {p.n_units} units per draw"
     if (~ok).any():
         note += f"; {int((~ok).sum())} degenerate draws skipped"
     return TestResult(
-        "randomization inference", pval, lo, hi, statistic=beta, n_draws=int(ok.sum()), note=note
+        "randomization inference",
+        pval,
+        lo,
+        hi,
+        statistic=beta,
+        n_draws=int(ok.sum()),
+        note=note,
+        ci_low_fw=lo_fw,
+        ci_high_fw=hi_fw,
     )
 
 
@@ -403,6 +428,7 @@ def randomization_inference(
     alpha: float = 0.05,
     ci: bool = True,
     observed: float | None = None,
+    family_alpha: float | None = None,
 ) -> TestResult:
     """Two-sided Fisher RI p-value of the TWFE coefficient: (1 + #|β_r| ≥ |β|) / (1 + R).
 
@@ -413,7 +439,16 @@ def randomization_inference(
         return na
     pc = _ri_pieces(p)
     chunks = {k: ri_chunk(p, seed, n_draws, k, pieces=pc) for k in range(n_chunks(n_draws))}
-    return ri_gather(p, chunks, alpha=alpha, ci=ci, observed=observed, n_draws=n_draws, pieces=pc)
+    return ri_gather(
+        p,
+        chunks,
+        alpha=alpha,
+        ci=ci,
+        observed=observed,
+        n_draws=n_draws,
+        pieces=pc,
+        family_alpha=family_alpha,
+    )
 
 
 # --------------------------------------------------------------------------- multiplicity

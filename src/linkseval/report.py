@@ -101,6 +101,45 @@ def headline_table(head: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def family_table(head: pd.DataFrame) -> pd.DataFrame:
+    """Family-wise (Bonferroni) CI per family outcome under each method, wide: the rows of
+    ``head`` (one estimate per outcome × method) that carry ``ci_low_fw``/``ci_high_fw``."""
+    if "ci_low_fw" not in head:
+        return pd.DataFrame()
+    fam = head.dropna(subset=["ci_low_fw", "ci_high_fw"], how="all")
+    rows = []
+    for outcome, g in fam.groupby("outcome", sort=False):
+        g = g.set_index("method")
+        row = {"Outcome": label(outcome), "Effect (% points)": f"{g['estimate'].iloc[0]:+.2f}"}
+        for m in METHODS:
+            if m in g.index:
+                row[m] = fmt_ci(g.loc[m, "ci_low_fw"], g.loc[m, "ci_high_fw"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def family_wise_rows(est: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
+    """The static TWFE rows vs the main comparison that carry family-wise intervals."""
+    e = est[
+        (est["comparison"] == main_comparison)
+        & (est["estimator"] == "twfe")
+        & (est["term"] == "treated_post")
+    ]
+    return e.dropna(subset=["ci_low_fw", "ci_high_fw"], how="all")
+
+
+def family_caption(n_family: int, alpha: float = 0.05) -> str:
+    """What the family-wise intervals promise, in words."""
+    level = 100 * (1 - alpha / n_family)
+    return (
+        f"Simultaneous {100 * (1 - alpha):.0f}% CIs across the {_count(n_family)} themes "
+        f"(Bonferroni: "
+        f"each at {level:.4g}%): with probability at least {100 * (1 - alpha):.0f}%, all "
+        f"{_count(n_family)} intervals cover their true effects at once. An interval that "
+        "excludes 0 here is also significant after the Bonferroni (and so the Holm) adjustment."
+    )
+
+
 def estimate_table(est: pd.DataFrame, outcome: str) -> pd.DataFrame:
     """All static estimates for one outcome: comparison × estimator, methods side by side."""
     e = est[(est["outcome"] == outcome) & (est["term"] == "treated_post")]
@@ -343,6 +382,16 @@ def respondents_histogram(panel: pd.DataFrame, min_respondents: int):
 # --------------------------------------------------------------------------- plain language
 
 
+def n_family(head: pd.DataFrame, family: list[str]) -> int:
+    """How many of the family's outcomes the headline holds (those modelled)."""
+    return int(head.loc[head["outcome"].isin(family), "outcome"].nunique())
+
+
+def _count(n: int) -> str:
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    return words[n] if 0 <= n < len(words) else str(n)
+
+
 def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> str:
     """What can and cannot be concluded, written from the headline numbers (HTML paragraphs)."""
     n_treated = int(head["n_treated"].max())
@@ -359,7 +408,8 @@ def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> 
     ]
     if sig.empty:
         parts.append(
-            "<p>No theme shows an effect that is distinguishable from zero once the five themes "
+            "<p>No theme shows an effect that is distinguishable from zero once the "
+            f"{_count(n_family(head, family))} themes "
             "are tested together (Holm adjustment) under the inference methods that hold with few "
             "treated practices (wild cluster bootstrap, randomization inference). The data are "
             "consistent with no effect <i>and</i> with modest effects of either sign; they cannot "
@@ -368,8 +418,9 @@ def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> 
     else:
         names = ", ".join(sorted({label(o) for o in sig["outcome"]}))
         parts.append(
-            f"<p>After adjustment for testing five themes (Holm), {names} show effects "
-            "distinguishable from zero under at least one of the few-cluster-robust methods "
+            f"<p>After adjustment for testing {_count(n_family(head, family))} themes (Holm), "
+            f"{names} show effects distinguishable from zero under at least one of the "
+            "few-cluster-robust methods "
             "(wild cluster bootstrap or randomization inference). Read the interval, not only "
             "the p-value: it shows how large or small the effect may plausibly be.</p>"
         )
@@ -402,8 +453,12 @@ def index_page(
     table = table_html(
         headline_table(head),
         "Links effect (percentage points of the % score; TWFE vs all other Scottish practices): "
-        "95% CI and p under each inference method; Holm-adjusted across the five themes",
+        "95% CI and p under each inference method; Holm-adjusted across the "
+        f"{_count(n_family(head, family))} themes",
     )
+    fam = family_table(head)
+    if len(fam):
+        table += table_html(fam, family_caption(len(fam), alpha))
     items = "".join(f"<li><a href='{html.escape(h)}'>{html.escape(t)}</a></li>" for t, h in pages)
     body = (
         "<h1>Links Worker Programme: safety-climate evaluation</h1>"

@@ -104,6 +104,7 @@ def ri_from_jobs(
     n_draws: int,
     chunk_draws: int,
     alpha: float,
+    family_alpha: float | None = None,
 ) -> TestResult:
     """Gather job frames (with their metadata) into the RI result. Every job of the run must
     be there exactly once and carry this run's seed and draws; order does not matter."""
@@ -128,4 +129,4 @@ def ri_from_jobs(
             chunks[int(k)] = {name: g[name].to_numpy(dtype=float) for name in RI_ARRAYS}
     if sorted(chunks) != list(range(n_chunks(n_draws))):
         raise ConfigError("RI gather: the chunk jobs do not hold every seed chunk exactly once")
-    return ri_gather(p, chunks, alpha=alpha, n_draws=n_draws)
+    return ri_gather(p, chunks, alpha=alpha, n_draws=n_draws, family_alpha=family_alpha)

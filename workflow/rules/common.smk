@@ -63,6 +63,14 @@ DATA_LABEL = (
 
 
 ANALYSIS = config["analysis"]
+_modelled = {o for outs in ANALYSIS["outcomes"].values() for o in outs}
+_stray = [o for o in ANALYSIS.get("family", []) if o not in _modelled]
+if _stray:  # e.g. outcomes narrowed on the command line: the family is what is modelled
+    print(
+        f"note: analysis.family {_stray} not modelled (analysis.outcomes); Holm/BH and the "
+        "family-wise intervals are across the family's modelled outcomes",
+        file=sys.stderr,
+    )
 
 
 def analysis_json(*keys):

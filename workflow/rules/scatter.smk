@@ -18,6 +18,10 @@ RI_JOBS = ri_n_jobs(RI_SCATTER["scatter_draws"], RI_SCATTER["scatter_chunk_draws
 RI_SETTINGS = analysis_json(
     "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha"
 )
+# the gather also gives the family-wise interval of the outcomes in analysis.family
+RI_GATHER_SETTINGS = analysis_json(
+    "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha", "family"
+)
 MC_CONFIG = config["monte_carlo"]
 MC_JSON = json.dumps(MC_CONFIG, sort_keys=True)
 MC_CHUNK = "results/scatter/monte_carlo/chunks/{scenario}/{run}/chunk_{chunk}.parquet"
@@ -66,7 +70,7 @@ rule ri_gather:
     log:
         "results/logs/scatter/ri_gather/{instrument}_{outcome}.log",
     params:
-        settings=RI_SETTINGS,
+        settings=RI_GATHER_SETTINGS,
         seed=RI_SCATTER["seed"],
         draws=RI_SCATTER["scatter_draws"],
         chunk_draws=RI_SCATTER["scatter_chunk_draws"],
