@@ -159,13 +159,63 @@ def test_adjust_family_only_within_family():
 
 
 def test_generic_one_treated_unit_says_not_applicable():
-    df = simulate(n=30, cohorts=((2014, 1),), missing=0.0)
-    res = did_generic(df, unit="unit", time="year", cohort="cohort", outcome="y", settings=FAST)
+    """One treated unit: no cluster-robust, bootstrap or analytic CS inference and no CR1 SE or
+    pre-trend F; RI still applies, and its CI is said to be unbounded rather than left blank."""
+    df = simulate(n=12, years=(2011, 2012, 2013, 2014, 2015), cohorts=((2014, 1),), missing=0.0)
+    kw = dict(unit="unit", time="year", cohort="cohort", outcome="y", settings=FAST)
+    res = did_generic(df, **kw)
+    assert res["std_error"].isna().all()
     by = res.set_index("method")
     for m in ("CR1", "WCR bootstrap"):
         assert np.isnan(by.loc[m, "p_value"]) and "not applicable" in by.loc[m, "note"]
     ri = by.loc["randomization inference"]
     assert 0 < ri["p_value"] <= 1 and not np.isnan(ri["estimate"])
+    # 12 possible assignments: p >= 1/12 > 0.05 for every null value, so no finite bound
+    assert np.isinf(ri["ci_low"]) and np.isinf(ri["ci_high"]) and "CI unbounded" in ri["note"]
+    es = did_generic(df, estimator="event_study", **kw)
+    pre = es[es.term == "pretrend_joint"].iloc[0]
+    assert np.isnan(pre["p_value"]) and pre["note"].startswith("not applicable")
+    assert es["std_error"].isna().all() and es["p_value"].isna().all()
+    cs = did_generic(df, estimator="cs", **kw)
+    analytic = cs[cs.method == "influence function (analytic)"]
+    assert analytic["note"].str.startswith("not applicable").all()
+    assert analytic[["std_error", "p_value", "ci_low", "ci_high"]].isna().all().all()
+    assert analytic["estimate"].notna().all()
+    assert (cs.method == "randomization inference").sum() == 1
+
+
+def test_generic_cs_simple_att_equals_a_hand_computation():
+    """--estimator cs: group-time ATTs (never-treated controls, base g-1) averaged over the
+    post cells weighted by cohort size, computed here with pandas alone."""
+    df = simulate(n=120, years=(2011, 2012, 2013, 2014, 2015), cohorts=((2013, 9), (2015, 6)))
+    df = df.groupby("unit").filter(lambda g: len(g) == 5)  # balanced, as the hand formula needs
+    res = did_generic(
+        df, unit="unit", time="year", cohort="cohort", outcome="y", estimator="cs", settings=FAST
+    )
+    wide = df.pivot(index="unit", columns="year", values="y")
+    coh = df.groupby("unit")["cohort"].first()
+    atts, weights = [], []
+    for g in (2013, 2015):
+        for t in range(g, 2016):
+            d = wide[t] - wide[g - 1]
+            atts.append(d[coh == g].mean() - d[coh == 0].mean())
+            weights.append((coh == g).sum())
+    simple = np.average(atts, weights=weights)
+    row = res[(res.term == "simple") & (res.method == "influence function (analytic)")].iloc[0]
+    assert row["estimate"] == pytest.approx(simple, abs=1e-10)
+    assert row["ci_low"] < row["estimate"] < row["ci_high"] and row["std_error"] > 0
+    ri = res[(res.term == "simple") & (res.method == "randomization inference")].iloc[0]
+    assert ri["estimate"] == pytest.approx(simple, abs=1e-10) and 0 < ri["p_value"] <= 1
+    with pytest.raises(ConfigError, match="never-treated"):
+        did_generic(
+            df[df.cohort > 0],
+            unit="unit",
+            time="year",
+            cohort="cohort",
+            outcome="y",
+            estimator="cs",
+            settings=FAST,
+        )
 
 
 def test_generic_command_writes_json(tmp_path):
@@ -212,6 +262,15 @@ def test_generic_command_writes_json(tmp_path):
     } <= terms
     pre = next(r for r in doc["results"] if r["term"] == "pretrend_joint")
     assert 0 <= pre["p_value"] <= 1 and pre["note"].startswith("H0: all 2")
+    # the interface's --estimator cs (Callaway-Sant'Anna), same file, in-process
+    from linkseval.cli import main
+
+    args = ["did", "--panel", str(panel), "--unit", "unit", "--time", "year"]
+    args += ["--cohort", "cohort", "--outcome", "y", "--estimator", "cs", "--draws", "199"]
+    main([*args, "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert {r["estimator"] for r in doc["results"]} == {"callaway_santanna"}
+    assert {"simple", "dynamic[0]", "att[2014,2014]"} <= {r["term"] for r in doc["results"]}
 
 
 def test_generic_command_names_a_missing_column(tmp_path):

@@ -204,6 +204,12 @@ def n_treated_clusters(p: Panel) -> int:
     return len(np.unique(p.cluster[np.isin(p.unit, p.treated_units)]))
 
 
+def _cr1_se(p: Panel, fit, j: int) -> float:
+    """CR1 SE of coefficient ``j``; NaN with fewer than 2 treated clusters, where a cluster-
+    robust variance cannot be estimated (the ``std_error`` column says so with CR1's row)."""
+    return float(fit.se()[j]) if n_treated_clusters(p) >= 2 else np.nan
+
+
 def cluster_methods(
     p: Panel, design, fit, j: int, s: Settings, family_alpha: float | None = None
 ) -> list[TestResult]:
@@ -240,7 +246,7 @@ def infer_twfe(
     ``family_alpha`` every method also gives its 1 − family_alpha interval."""
     design = twfe_design(p)
     fit = ols(design)
-    est, se = float(fit.beta[0]), float(fit.se()[0])
+    est, se = float(fit.beta[0]), _cr1_se(p, fit, 0)
     base = {**base, **_counts(p)}
     methods = cluster_methods(p, design, fit, 0, s, family_alpha)
     if ri:
@@ -298,11 +304,23 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     base = {**base, **_counts(p)}
     rows = []
     for j, e in enumerate(es):
-        est, se = float(fit.beta[j]), float(fit.se()[j])
+        est, se = float(fit.beta[j]), _cr1_se(p, fit, j)
         for m in cluster_methods(p, design, fit, j, s):
             rows.append(_row(base, f"event[{e}]", m, est, se))
     pre = [j for j, e in enumerate(es) if e < -1]
-    if pre:
+    if pre and n_treated_clusters(p) < 2:
+        rows.append(
+            _row(
+                base,
+                "pretrend_joint",
+                TestResult.not_applicable(
+                    "Wald F (CR1)", f"{n_treated_clusters(p)} treated cluster(s); CR1 needs 2"
+                ),
+                np.nan,
+                np.nan,
+            )
+        )
+    elif pre:
         b = fit.beta[pre]
         V = fit.vcov[np.ix_(pre, pre)]
         q = len(pre)
@@ -347,7 +365,12 @@ def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
     cs = callaway_santanna(p, alpha=s.alpha)
     base = {**base, **_counts(p)}
     rows = []
+    n_tc = n_treated_clusters(p)
     for r in cs.itertuples():
+        if n_tc < 2:  # the influence-function variance of one treated cluster's mean is 0
+            res = TestResult.not_applicable(r.method, f"{n_tc} treated cluster(s); needs 2")
+            rows.append(_row(base, r.term, res, r.estimate, np.nan))
+            continue
         res = TestResult(
             r.method,
             r.p_value,
@@ -366,7 +389,7 @@ def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
                 "simple",
                 ri,
                 float(simple["estimate"].iloc[0]),
-                float(simple["std_error"].iloc[0]),
+                float(simple["std_error"].iloc[0]) if n_tc >= 2 else np.nan,
             )
         )
     return rows
@@ -506,7 +529,7 @@ def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- generic command
 
-GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2")
+GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs")
 
 
 def did_generic(
@@ -538,6 +561,10 @@ def did_generic(
         rows = infer_twfe(p, s, {**meta, "estimator": "twfe"})
     elif estimator == "event_study":
         rows = infer_event_study(p, s, {**meta, "estimator": "event_study"})
+    elif estimator == "cs":
+        if not (p.cohort == 0).any():
+            raise ConfigError("cs needs never-treated units (cohort 0 or blank) as controls")
+        rows = infer_staggered(p, s, {**meta, "estimator": "callaway_santanna"})
     elif estimator == "did2x2":
         first = int(p.cohort[p.cohort > 0].min())
         if len(np.unique(p.cohort[p.cohort > 0])) > 1:

@@ -834,7 +834,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outcome", required=True, metavar="COL")
     p.add_argument("--weights", metavar="COL", help="analytic weights (e.g. respondents)")
     p.add_argument("--cluster", metavar="COL", help="cluster variable (default: the unit)")
-    p.add_argument("--estimator", default="twfe", choices=["twfe", "event_study", "did2x2"])
+    p.add_argument(
+        "--estimator",
+        default="twfe",
+        choices=["twfe", "event_study", "did2x2", "cs"],
+        help="twfe: static two-way FE; event_study: effects by period since the start (joint "
+        "pre-trend test with >= 2 pre periods); did2x2: last pre period vs each post period "
+        "(one cohort); cs: Callaway-Sant'Anna group-time ATTs with simple and dynamic "
+        "aggregation (never-treated controls; staggered starts). Default: %(default)s",
+    )
     p.add_argument(
         "--draws", type=int, default=9999, help="bootstrap and RI draws (default: %(default)s)"
     )

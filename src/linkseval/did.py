@@ -10,7 +10,8 @@ are removed and are dropped (counted in ``n_singletons``).
 Cluster-robust variance (CR1): ``V = G/(G−1) · (N−1)/(N−K) · (X'WX)⁻¹ (Σ_g X_g'W_g u_g u_g'W_g X_g)
 (X'WX)⁻¹`` where K counts the treatment and period regressors but not the unit effects, which
 are nested within the unit (practice) clusters. This is fixest's default ``fixef.K="nested"``
-and equals pyfixest's ``ssc(fixef_k="none")`` with period effects entered as dummies.
+and equals pyfixest's ``ssc(k_fixef="none")`` with period effects entered as dummies
+(tests/test_did.py checks it against pyfixest to 1e-8).
 """
 
 from __future__ import annotations

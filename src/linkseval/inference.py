@@ -193,6 +193,17 @@ def _invert(p_of, estimate: float, scale: float, alpha: float) -> tuple[float, f
     return ends[0], ends[1]
 
 
+def _unbounded(note: str, *ends: float) -> str:
+    """``note`` plus a caveat when a test-inverted CI is unbounded (JSON writes ±inf as null)."""
+    if any(np.isinf(e) for e in ends):
+        extra = (
+            "CI unbounded: the test does not reject any effect size far enough from the "
+            "estimate at this level (too few treated units or draws)"
+        )
+        return f"{note}; {extra}" if note else extra
+    return note
+
+
 def wild_cluster_bootstrap(
     design: Design,
     j: int,
@@ -222,6 +233,7 @@ def wild_cluster_bootstrap(
         if family_alpha is not None:
             lo_fw, hi_fw = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, family_alpha)
     note = "Webb 6-point weights" if weights == "webb" else "Rademacher weights"
+    note = _unbounded(note, lo, hi, lo_fw, hi_fw)
     return TestResult(
         "WCR bootstrap",
         p,
@@ -407,6 +419,7 @@ def ri_gather(
     note = f"programme reassigned to {n_pos} of {p.n_units} units per draw"
     if (~ok).any():
         note += f"; {int((~ok).sum())} degenerate draws skipped"
+    note = _unbounded(note, lo, hi, lo_fw, hi_fw)
     return TestResult(
         "randomization inference",
         pval,
