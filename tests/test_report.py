@@ -134,3 +134,30 @@ def test_scrub_removes_run_times_and_moves_a_partial_notebook_into_place(tmp_pat
     cell = out.cells[0]
     assert cell["id"] == "injected-parameters" and "execution" not in cell.metadata
     assert cell.metadata["papermill"] == {}
+
+
+def test_comparison_groups_show_their_config_labels():
+    rows = []
+    for comp in ("scotland_other", "scotland_all"):
+        for m in ("CR1", "WCR bootstrap"):
+            rows.append(
+                dict(
+                    outcome="workload",
+                    term="treated_post",
+                    comparison=comp,
+                    estimator="twfe",
+                    method=m,
+                    estimate=1.0,
+                    ci_low=0.0,
+                    ci_high=2.0,
+                    p_value=0.04,
+                    note="",
+                )
+            )
+    est = pd.DataFrame(rows)
+    labels = {"scotland_all": "All Scottish practices incl. Links (descriptive baseline)"}
+    t = report.estimate_table(est, "workload", labels)
+    assert t["Comparison"].tolist() == ["scotland_other", labels["scotland_all"]]
+    fig = report.fig_forest(est, "workload", "comparison", "scotland_other", labels=labels)
+    ticks = [x.get_text().replace("\n", " ") for x in fig.axes[0].get_yticklabels()]
+    assert labels["scotland_all"] in ticks and "scotland_other" in ticks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 
 import matplotlib
 
@@ -140,14 +141,18 @@ def family_caption(n_family: int, alpha: float = 0.05) -> str:
     )
 
 
-def estimate_table(est: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """All static estimates for one outcome: comparison × estimator, methods side by side."""
+def estimate_table(
+    est: pd.DataFrame, outcome: str, labels: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """All static estimates for one outcome: comparison × estimator, methods side by side;
+    comparison groups by their config ``label`` where ``labels`` has one."""
+    labels = labels or {}
     e = est[(est["outcome"] == outcome) & (est["term"] == "treated_post")]
     rows = []
     for (comp, estimator), g in e.groupby(["comparison", "estimator"], sort=False):
         g = g.set_index("method")
         row = {
-            "Comparison": comp,
+            "Comparison": labels.get(comp, comp),
             "Estimator": estimator,
             "Estimate": f"{g['estimate'].iloc[0]:+.2f}",
         }
@@ -268,15 +273,23 @@ def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
     return fig
 
 
-def fig_forest(est: pd.DataFrame, outcome: str, kind: str, main_comparison: str, method="CR1"):
-    """Forest plot: ``kind='comparison'`` (TWFE per comparison group) or ``'leave_out'``."""
+def fig_forest(
+    est: pd.DataFrame,
+    outcome: str,
+    kind: str,
+    main_comparison: str,
+    method="CR1",
+    labels: dict[str, str] | None = None,
+):
+    """Forest plot: ``kind='comparison'`` (TWFE per comparison group, by ``labels`` where
+    given) or ``'leave_out'``."""
     style()
     e = est[
         (est["outcome"] == outcome) & (est["term"] == "treated_post") & (est["method"] == method)
     ]
     if kind == "comparison":
         e = e[e["estimator"] == "twfe"]
-        names = e["comparison"].tolist()
+        names = [textwrap.fill((labels or {}).get(c, c), 40) for c in e["comparison"]]
     else:
         e = e[
             (e["comparison"] == main_comparison)

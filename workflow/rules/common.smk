@@ -99,6 +99,12 @@ ANALYSIS_JSON = json.dumps(
 )
 
 
+# comparison key -> the label the report shows (config analysis.comparisons.*.label)
+COMPARISON_LABELS = json.dumps(
+    {k: v.get("label", k) for k, v in ANALYSIS["comparisons"].items()}, sort_keys=True
+)
+
+
 MODELS = [
     (instrument, outcome)
     for instrument, outcomes in ANALYSIS["outcomes"].items()

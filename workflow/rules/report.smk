@@ -135,6 +135,7 @@ rule notebook_did:
         nav=NAV,
         main=lookup(dpath="analysis/main_comparison", within=config),
         alpha=lookup(dpath="analysis/alpha", within=config),
+        labels=COMPARISON_LABELS,
         label=DATA_LABEL,
     priority: 1  # before the notebooks that do not wait for the models
     threads: 1
@@ -148,7 +149,7 @@ rule notebook_did:
         "--no-progress-bar --no-request-save-on-cell-execute "
         "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
         "-p estimates {input.estimates} -p main_comparison {params.main} "
-        "-p alpha {params.alpha} -p data_label {params.label:q} > {log} 2>&1 "
+        "-p alpha {params.alpha} -p comparison_labels {params.labels:q} -p data_label {params.label:q} > {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
         "--html {output.html} --title {params.title:q} --nav {params.nav} "
         "--data-label {params.label:q} 2>> {log} "
