@@ -23,13 +23,13 @@ from linkseval.errors import ConfigError
 FAST = Settings(bootstrap_draws=199, ri_draws=199)
 
 
-def practice_panel(n=200, seed=0, effect=2.0):
+def practice_panel(n=200, seed=0, effect=2.0, years=(2013, 2014, 2015), cohort_of=None):
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
         a = rng.normal(0, 3)
-        coh = 2014 if i < 7 else 0
-        for t in (2013, 2014, 2015):
+        coh = (2014 if i < 7 else 0) if cohort_of is None else cohort_of(i)
+        for t in years:
             k = int(rng.integers(3, 25))
             d = float(coh > 0 and t >= coh)
             rows.append(
@@ -40,7 +40,11 @@ def practice_panel(n=200, seed=0, effect=2.0):
                     year=t,
                     n_respondents=k,
                     mean=np.nan,
-                    percent=86 + a + 0.5 * (t - 2013) + effect * d + rng.normal(0, 4 / np.sqrt(k)),
+                    percent=86
+                    + a
+                    + 0.5 * (t - years[0])
+                    + effect * d
+                    + rng.normal(0, 4 / np.sqrt(k)),
                     suppressed=k < 5,
                     health_board="b",
                     deep_end=i < 40,
@@ -114,6 +118,46 @@ def test_family_wise_intervals_on_the_static_twfe_of_family_outcomes_only():
     np.testing.assert_allclose(tw["ci_high_fw"], at_k["ci_high"], rtol=1e-12)
     other = estimate_outcome(df.assign(outcome="overall"), s, "safequest", "overall")
     assert other[["ci_low_fw", "ci_high_fw"]].isna().all().all()
+
+
+def test_staggered_adoption_end_to_end():
+    """Cohorts 2014 and 2016 over 2011-2016: TWFE, event study with a pre-trend test and
+    HonestDiD bounds (with the staggered caveat), Callaway-Sant'Anna next to TWFE, no 2x2; CS
+    not on the comparison that includes the treated practices."""
+    df = practice_panel(
+        n=150,
+        seed=3,
+        effect=2.0,
+        years=(2011, 2012, 2013, 2014, 2015, 2016),
+        cohort_of=lambda i: 2014 if i < 7 else (2016 if i < 13 else 0),
+    )
+    s = Settings(
+        bootstrap_draws=199,
+        ri_draws=199,
+        comparisons={
+            "scotland_other": {"rule": "never_treated"},
+            "scotland_all": {"rule": "all_including_treated"},
+        },
+        honest={"smoothness_m": [0.5], "relative_mbar": [1.0], "grid_points": 20},
+    )
+    res = estimate_outcome(df, s, "safequest", "workload")
+    main = res[res.comparison == "scotland_other"]
+    assert {"twfe", "event_study", "callaway_santanna", "honestdid"} <= set(main.estimator)
+    assert not res.estimator.str.startswith("did2x2").any()
+    cs = main[(main.estimator == "callaway_santanna") & (main.term == "simple")]
+    assert set(cs.method) == {"influence function (analytic)", "randomization inference"}
+    analytic = cs[cs.method == "influence function (analytic)"].iloc[0]
+    assert analytic["ci_low"] < 2.0 < analytic["ci_high"]
+    assert "Goodman-Bacon" in analytic["note"]
+    pre = main[main.term == "pretrend_joint"].iloc[0]
+    # event times -5..-2 for the 2016 cohort (reference -1): 4 pre-programme coefficients
+    assert 0 < pre["p_value"] <= 1 and pre["note"].startswith("H0: all 4")
+    honest = main[main.estimator == "honestdid"]
+    assert {"original", "smoothness[0.5]", "relative_magnitude[1]"} <= set(honest.term)
+    assert honest["note"].str.contains("staggered starts").all()
+    assert (honest["ci_low"] <= honest["ci_high"]).all()
+    other = res[res.comparison == "scotland_all"]
+    assert "callaway_santanna" not in set(other.estimator) and "twfe" in set(other.estimator)
 
 
 def test_one_job_per_comparison_gives_the_same_rows():

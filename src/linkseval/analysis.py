@@ -262,7 +262,9 @@ def infer_twfe(
     return [_row(base, term, m, est, se) for m in methods]
 
 
-def infer_honest(fit, es: list[int], s: Settings, base: dict) -> list[dict]:
+def infer_honest(
+    fit, es: list[int], s: Settings, base: dict, staggered: bool = False
+) -> list[dict]:
     """HonestDiD robust CIs for the mean post-programme effect (main comparison only)."""
     from linkseval.honest import honest_sensitivity
 
@@ -278,6 +280,13 @@ def infer_honest(fit, es: list[int], s: Settings, base: dict) -> list[dict]:
     )
     post = [j for j, e in enumerate(es) if e >= 0]
     mean_post = float(np.mean(fit.beta[post]))
+    note = "robust CI for the mean post-programme effect (event study, CR1 vcov)"
+    if staggered:
+        note += (
+            "; staggered starts: the TWFE event study also uses already-treated practices as "
+            "controls, so with changing effects its coefficients are not clean; read these "
+            "bounds next to the Callaway-Sant'Anna dynamic effects"
+        )
     rows = []
     for r in res.itertuples():
         term = (
@@ -288,7 +297,7 @@ def infer_honest(fit, es: list[int], s: Settings, base: dict) -> list[dict]:
             np.nan,
             r.ci_low,
             r.ci_high,
-            note="robust CI for the mean post-programme effect (event study, CR1 vcov)",
+            note=note,
         )
         rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
     return rows
@@ -337,7 +346,8 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
         )
         rows.append(_row(base, "pretrend_joint", res, np.nan, np.nan))
         if honest and s.honest.get("enabled", True):
-            rows += infer_honest(fit, es, s, base)
+            staggered = len(np.unique(p.cohort[p.cohort > 0])) > 1
+            rows += infer_honest(fit, es, s, base, staggered)
     else:
         rows.append(
             _row(
