@@ -2,7 +2,8 @@
 
 A validation *study*, not a unit test. For each seed s = 1..N it generates the embedded default
 synthetic study (config/config.yaml ``synthetic``, only ``seed`` replaced by s) and runs the
-pipeline's own chain in one process, as the Snakemake rules call it:
+pipeline's own chain in one process, as the Snakemake rules call it
+(``linkseval.recovery.study_panels`` and ``headline_rows``):
 
     synth     linkseval.synth.write_synthetic (into a temporary folder)
     clean     linkseval.ingest.read_extract -> linkseval.clean.clean_extract, per extract
@@ -11,12 +12,13 @@ pipeline's own chain in one process, as the Snakemake rules call it:
     estimate  the headline of linkseval.analysis.estimate_outcome only: static TWFE of the main
               comparison (all other Scottish practices), the same frame preparation
               (``comparison_frame``, ``comparison_panel``) and ``infer_twfe`` with the config's
-              ``Settings`` (CR1, WCR bootstrap, randomization inference); only the bootstrap and
-              RI draws are reduced (``--draws``, default 999; the pipeline uses 9,999).
+              ``Settings`` (CR1, WCR bootstrap, randomization inference; family-wise intervals
+              for the family outcomes); only the bootstrap and RI draws are reduced
+              (``--draws``, default 999; the pipeline uses 9,999).
 
-For every seed × outcome × method it records the estimate, the CI, the truth and whether the CI
-covers it. The truth is exactly the one of tests/test_workflow.py::
-test_estimates_cover_the_true_effects: the mean over the post years of truth.json
+For every seed × outcome × method it records the estimate, the CI and family-wise CI, the truth
+and whether each covers it, and the verdict of ``linkseval recovery``. The truth is
+``linkseval.recovery.true_effect``: the mean over the post years of truth.json
 ``att[outcome][year]["pct"]``.
 
 A diagnostic per seed × outcome, ``cf_did``: the DiD (Links vs all others, unweighted) of the
@@ -68,11 +70,6 @@ def load_config(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def true_att(truth: dict, outcome: str) -> float:
-    """As tests/test_workflow.py::test_estimates_cover_the_true_effects."""
-    return true_effect(truth, outcome)
-
-
 def counterfactual_did(
     truth_py: pd.DataFrame, truth: dict, instrument, outcome: str, start: int
 ) -> float:
@@ -102,7 +99,7 @@ def run_seed(config: dict, s: Settings, seed: int, codebook) -> list[dict]:
         if instrument not in panels:
             continue
         for outcome in outcomes:
-            tau = true_att(truth, outcome)
+            tau = true_effect(truth, outcome)
             cf = counterfactual_did(truth_py, truth, codebook[instrument], outcome, start)
             for r in headline_rows(panels[instrument], s, instrument, outcome):
                 covered = bool(r["ci_low"] <= tau <= r["ci_high"])
