@@ -85,7 +85,7 @@ def test_estimate_outcome_is_tidy_and_recovers_the_effect():
     assert {"did2x2[2013-2014]", "did2x2[2013-2015]", "event_study", "dose[clp_presence]"} <= set(
         res.estimator
     )
-    assert res.estimator.str.startswith("leave_out[").sum() == 7 * 2  # CR1 + WCR each
+    assert res.estimator.str.startswith("leave_out[").sum() == 7 * 3  # CR1, WCR and RI each
     pre = res[res.term == "pretrend_joint"]
     assert pre["note"].str.contains("fewer than 2 pre-programme years").all()
 

@@ -477,7 +477,7 @@ def estimate_outcome(
                 code = p.unit_labels[i]
                 keep = df["practice_code"] != code
                 q = comparison_panel(df[keep], s)
-                rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"}, ri=False)
+                rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"})
         if name == s.main_comparison and s.dose and "clp_absent_months" in df:
             d = df.assign(dose=1 - df["clp_absent_months"].clip(0, 12) / 12)
             q = comparison_panel(d, s, dose="dose")
