@@ -417,6 +417,17 @@ def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
     return int(pre[-1])
 
 
+def outcome_frame(frame: pd.DataFrame, s: Settings, outcome: str) -> tuple[pd.DataFrame, int]:
+    """One outcome's rows with the modelled score ``y`` (``analysis.scale``) and each practice's
+    ``baseline_outcome`` (matching uses it), and the baseline year."""
+    frame = frame[frame["outcome"] == outcome].copy()
+    frame["y"] = frame[s.scale]
+    base_year = baseline_year(frame, s)
+    b = frame[frame["year"] == base_year][["practice_code", "y"]]
+    frame = frame.merge(b.rename(columns={"y": "baseline_outcome"}), on="practice_code", how="left")
+    return frame, base_year
+
+
 def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> Panel:
     """The :class:`Panel` of a comparison frame (units, clusters and weights as configured)."""
     return panel_from_frame(
@@ -446,11 +457,7 @@ def estimate_outcome(
         if unknown:
             known = list(s.comparisons)
             raise ConfigError(f"unknown comparison group(s) {unknown}; known: {known}")
-    frame = frame[frame["outcome"] == outcome].copy()
-    frame["y"] = frame[s.scale]
-    base_year = baseline_year(frame, s)
-    b = frame[frame["year"] == base_year][["practice_code", "y"]]
-    frame = frame.merge(b.rename(columns={"y": "baseline_outcome"}), on="practice_code", how="left")
+    frame, base_year = outcome_frame(frame, s, outcome)
     rows: list[dict] = []
     cohorts = sorted(frame.loc[frame["cohort"] > 0, "cohort"].unique())
     for name, rule in s.comparisons.items():

@@ -24,13 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from linkseval.analysis import (
-    Settings,
-    baseline_year,
-    comparison_frame,
-    comparison_panel,
-    infer_twfe,
-)
+from linkseval.analysis import Settings, infer_twfe
 
 ROBUST_METHODS = ("WCR bootstrap", "randomization inference")
 
@@ -160,15 +154,10 @@ def study_panels(
 
 def headline_rows(panel: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> list[dict]:
     """The headline rows of ``estimate_outcome`` (static TWFE vs the main comparison, with the
-    family-wise intervals of family outcomes), by the same code path."""
-    frame = panel[panel["instrument"] == instrument]  # `linkseval estimate`
-    frame = frame[frame["outcome"] == outcome].copy()
-    frame["y"] = frame[s.scale]
-    base_year = baseline_year(frame, s)
-    b = frame[frame["year"] == base_year][["practice_code", "y"]]
-    frame = frame.merge(b.rename(columns={"y": "baseline_outcome"}), on="practice_code", how="left")
-    name = s.main_comparison
-    df = comparison_frame(frame, s.comparisons[name], base_year)
-    p = comparison_panel(df, s)
-    meta = {"instrument": instrument, "outcome": outcome, "comparison": name}
+    family-wise intervals of family outcomes), on the same panel
+    (:func:`linkseval.scatter.main_comparison_panel`) by the same call."""
+    from linkseval.scatter import main_comparison_panel
+
+    p = main_comparison_panel(panel, s, instrument, outcome)
+    meta = {"instrument": instrument, "outcome": outcome, "comparison": s.main_comparison}
     return infer_twfe(p, s, {**meta, "estimator": "twfe"}, family_alpha=s.family_alpha(outcome))

@@ -61,20 +61,17 @@ def main_comparison_panel(frame: pd.DataFrame, s: Settings, instrument: str, out
     """The panel whose static TWFE coefficient the headline reports: ``outcome`` of
     ``instrument`` against the main comparison, built step by step as
     :func:`linkseval.analysis.estimate_outcome` builds it (``linkseval estimate`` input)."""
-    from linkseval.analysis import baseline_year, comparison_frame, comparison_panel
+    from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
 
     if s.main_comparison not in s.comparisons:
         raise ConfigError(
             f"analysis.main_comparison {s.main_comparison!r} is not one of analysis.comparisons "
             f"({', '.join(s.comparisons)})"
         )
-    frame = frame[(frame["instrument"] == instrument) & (frame["outcome"] == outcome)].copy()
+    frame = frame[(frame["instrument"] == instrument) & (frame["outcome"] == outcome)]
     if frame.empty:
         raise ConfigError(f"panel has no rows for {instrument}/{outcome}")
-    frame["y"] = frame[s.scale]
-    base_year = baseline_year(frame, s)
-    b = frame[frame["year"] == base_year][["practice_code", "y"]]
-    frame = frame.merge(b.rename(columns={"y": "baseline_outcome"}), on="practice_code", how="left")
+    frame, base_year = outcome_frame(frame, s, outcome)
     df = comparison_frame(frame, s.comparisons[s.main_comparison], base_year)
     return comparison_panel(df, s)
 
