@@ -145,13 +145,26 @@ def test_staggered_adoption_end_to_end():
     assert {"twfe", "event_study", "callaway_santanna", "honestdid"} <= set(main.estimator)
     assert not res.estimator.str.startswith("did2x2").any()
     cs = main[(main.estimator == "callaway_santanna") & (main.term == "simple")]
-    assert set(cs.method) == {"influence function (analytic)", "randomization inference"}
+    assert set(cs.method) == {
+        "influence function (analytic)",
+        "WCR bootstrap",
+        "randomization inference",
+    }
+    for m in ("WCR bootstrap", "randomization inference"):
+        r = cs[cs.method == m].iloc[0]
+        assert r["ci_low"] < 2.0 < r["ci_high"] and 0 <= r["p_value"] < 0.05, m
+    every = main[main.estimator == "callaway_santanna"]
+    assert every.groupby("term")["method"].nunique().eq(3).all()  # side by side per term
     analytic = cs[cs.method == "influence function (analytic)"].iloc[0]
     assert analytic["ci_low"] < 2.0 < analytic["ci_high"]
     assert "Goodman-Bacon" in analytic["note"]
     pre = main[main.term == "pretrend_joint"].iloc[0]
     # event times -5..-2 for the 2016 cohort (reference -1): 4 pre-programme coefficients
     assert 0 < pre["p_value"] <= 1 and pre["note"].startswith("H0: all 4")
+    es = main[main.estimator == "event_study"]
+    ri = es[es.method == "randomization inference"]
+    assert set(ri.term) == set(es.term)  # every event time and the joint pre-trend test
+    assert ri["p_value"].between(0, 1, inclusive="right").all() and ri["ci_low"].isna().all()
     honest = main[main.estimator == "honestdid"]
     assert {"original", "smoothness[0.5]", "relative_magnitude[1]"} <= set(honest.term)
     assert honest["note"].str.contains("staggered starts").all()
@@ -219,13 +232,22 @@ def test_generic_one_treated_unit_says_not_applicable():
     es = did_generic(df, estimator="event_study", **kw)
     pre = es[es.term == "pretrend_joint"].iloc[0]
     assert np.isnan(pre["p_value"]) and pre["note"].startswith("not applicable")
-    assert es["std_error"].isna().all() and es["p_value"].isna().all()
+    ri_rows = es.method == "randomization inference"
+    assert es["std_error"].isna().all() and es.loc[~ri_rows, "p_value"].isna().all()
+    # RI needs no clusters: a p-value (>= 1/12) for every event time and the joint pre-trend test
+    assert set(es.loc[ri_rows, "term"]) == set(es.term)
+    assert (es.loc[ri_rows, "p_value"] >= 1 / 12 - 1e-9).all()
     cs = did_generic(df, estimator="cs", **kw)
     analytic = cs[cs.method == "influence function (analytic)"]
     assert analytic["note"].str.startswith("not applicable").all()
     assert analytic[["std_error", "p_value", "ci_low", "ci_high"]].isna().all().all()
     assert analytic["estimate"].notna().all()
-    assert (cs.method == "randomization inference").sum() == 1
+    # every CS term: WCR not applicable with one treated cluster, RI a p-value >= 1/12
+    wcr = cs[cs.method == "WCR bootstrap"]
+    ri = cs[cs.method == "randomization inference"]
+    assert set(wcr.term) == set(ri.term) == set(analytic.term)
+    assert wcr["note"].str.startswith("not applicable").all() and wcr["p_value"].isna().all()
+    assert (ri["p_value"] >= 1 / 12 - 1e-9).all()
 
 
 def test_generic_cs_simple_att_equals_a_hand_computation():

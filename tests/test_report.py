@@ -161,3 +161,52 @@ def test_comparison_groups_show_their_config_labels():
     fig = report.fig_forest(est, "workload", "comparison", "scotland_other", labels=labels)
     ticks = [x.get_text().replace("\n", " ") for x in fig.axes[0].get_yticklabels()]
     assert labels["scotland_all"] in ticks and "scotland_other" in ticks
+
+
+def test_event_table_puts_methods_side_by_side_and_the_joint_tests_last():
+    base = dict(outcome="workload", comparison="scotland_other", estimator="event_study")
+    rows = []
+    for term, est in (("event[1]", 2.0), ("event[-2]", 0.1), ("event[0]", 1.5)):
+        for m, lo, hi, p in (
+            ("CR1", est - 1, est + 1, 0.01),
+            ("WCR bootstrap", est - 1.5, est + 1.5, 0.04),
+            ("randomization inference", np.nan, np.nan, 0.0004),
+        ):
+            rows.append(
+                dict(
+                    base,
+                    term=term,
+                    method=m,
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    p_value=p,
+                    statistic=np.nan,
+                    note="",
+                )
+            )
+    for m, stat, p in (("Wald F (CR1)", 3.25, 0.07), ("randomization inference", 1.5, 0.2)):
+        rows.append(
+            dict(
+                base,
+                term="pretrend_joint",
+                method=m,
+                estimate=np.nan,
+                ci_low=np.nan,
+                ci_high=np.nan,
+                p_value=p,
+                statistic=stat,
+                note="",
+            )
+        )
+    rows.append(dict(rows[0], comparison="scotland_all", estimate=99.0))  # another comparison
+    t = report.event_table(pd.DataFrame(rows), "workload", "scotland_other")
+    assert t["Term"].tolist() == ["event[-2]", "event[0]", "event[1]", "joint pre-trend test"]
+    first = t.iloc[0]
+    assert first["Estimate"] == "+0.10"
+    assert first["CR1"] == "[-0.90, 1.10], p=0.010"
+    assert first["WCR bootstrap"] == "[-1.40, 1.60], p=0.040"
+    assert first["randomization inference"] == "p=<0.001"
+    last = t.iloc[-1]
+    assert last["CR1"] == "F=3.25, p=0.070" and last["randomization inference"] == "W=1.50, p=0.200"
+    assert last["WCR bootstrap"] == "–"

@@ -22,7 +22,13 @@ from linkseval.did import (
     two_by_two,
 )
 from linkseval.errors import ConfigError
-from linkseval.inference import TestResult, cr1, randomization_inference, wild_cluster_bootstrap
+from linkseval.inference import (
+    TestResult,
+    cr1,
+    randomization_inference,
+    ri_event_study,
+    wild_cluster_bootstrap,
+)
 
 TIDY_COLUMNS = [
     "instrument",
@@ -304,17 +310,19 @@ def infer_honest(
 
 
 def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -> list[dict]:
-    """Event-study coefficients (reference: the year before the start) with CR1 and WCR; a
-    joint CR1 Wald test of the pre-programme coefficients where there are ≥ 2 pre years."""
+    """Event-study coefficients (reference: the year before the start) with CR1, WCR and RI
+    (p-value); joint tests of the pre-programme coefficients where there are ≥ 2 pre years:
+    CR1 Wald F and a randomization Wald test."""
     design, es = event_study_design(p)
     if not es:
         return []
     fit = ols(design)
     base = {**base, **_counts(p)}
     rows = []
+    ri_per, ri_joint = ri_event_study(p, es, n_draws=s.ri_draws, seed=s.ri_seed)
     for j, e in enumerate(es):
         est, se = float(fit.beta[j]), _cr1_se(p, fit, j)
-        for m in cluster_methods(p, design, fit, j, s):
+        for m in [*cluster_methods(p, design, fit, j, s), ri_per[j]]:
             rows.append(_row(base, f"event[{e}]", m, est, se))
     pre = [j for j, e in enumerate(es) if e < -1]
     if pre and n_treated_clusters(p) < 2:
@@ -329,6 +337,8 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
                 np.nan,
             )
         )
+        if ri_joint is not None:
+            rows.append(_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
     elif pre:
         b = fit.beta[pre]
         V = fit.vcov[np.ix_(pre, pre)]
@@ -345,6 +355,8 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
             note=f"H0: all {q} pre-programme coefficients = 0; F({q}, {df2})",
         )
         rows.append(_row(base, "pretrend_joint", res, np.nan, np.nan))
+        if ri_joint is not None:
+            rows.append(_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
         if honest and s.honest.get("enabled", True):
             staggered = len(np.unique(p.cohort[p.cohort > 0])) > 1
             rows += infer_honest(fit, es, s, base, staggered)
@@ -364,44 +376,46 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
 STAGGERED_NOTE = (
     "Callaway-Sant'Anna: each cohort compared with never-treated practices only; unlike TWFE, "
     "already-treated practices never act as controls, so changing effects cannot get negative "
-    "weights (Goodman-Bacon 2021). Unweighted; influence-function SEs clustered by practice."
+    "weights (Goodman-Bacon 2021). Unweighted; influence-function SEs clustered by practice; "
+    "WCR bootstrap on the stacked cell regression; RI permutes the cohorts."
 )
 
 
 def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
-    """Callaway-Sant'Anna ATT(g,t) and aggregations; RI for the simple aggregate."""
-    from linkseval.staggered import callaway_santanna, cs_simple_ri
+    """Callaway-Sant'Anna ATT(g,t) and aggregations, each with the analytic influence-function
+    inference, the WCR bootstrap (on the stacked regression) and RI side by side."""
+    from linkseval.staggered import callaway_santanna, cs_randomization, cs_wild_bootstrap
 
     cs = callaway_santanna(p, alpha=s.alpha)
     base = {**base, **_counts(p)}
-    rows = []
     n_tc = n_treated_clusters(p)
+    wcr = cs_wild_bootstrap(
+        p,
+        n_draws=s.bootstrap_draws,
+        seed=s.bootstrap_seed,
+        alpha=s.alpha,
+        weights=s.bootstrap_weights,
+        n_treated_clusters=n_tc,
+    )
+    ri = cs_randomization(p, n_draws=s.ri_draws, seed=s.ri_seed, alpha=s.alpha)
+    rows = []
     for r in cs.itertuples():
+        se = r.std_error if n_tc >= 2 else np.nan
         if n_tc < 2:  # the influence-function variance of one treated cluster's mean is 0
             res = TestResult.not_applicable(r.method, f"{n_tc} treated cluster(s); needs 2")
-            rows.append(_row(base, r.term, res, r.estimate, np.nan))
-            continue
-        res = TestResult(
-            r.method,
-            r.p_value,
-            r.ci_low,
-            r.ci_high,
-            statistic=r.statistic,
-            note=STAGGERED_NOTE if r.term == "simple" else "",
-        )
-        rows.append(_row(base, r.term, res, r.estimate, r.std_error))
-    simple = cs[cs["term"] == "simple"]
-    if not simple.empty:
-        ri = cs_simple_ri(p, n_draws=s.ri_draws, seed=s.ri_seed, alpha=s.alpha)
-        rows.append(
-            _row(
-                base,
-                "simple",
-                ri,
-                float(simple["estimate"].iloc[0]),
-                float(simple["std_error"].iloc[0]) if n_tc >= 2 else np.nan,
+        else:
+            res = TestResult(
+                r.method,
+                r.p_value,
+                r.ci_low,
+                r.ci_high,
+                statistic=r.statistic,
+                note=STAGGERED_NOTE if r.term == "simple" else "",
             )
-        )
+        rows.append(_row(base, r.term, res, r.estimate, se))
+        for other in (wcr.get(r.term), ri.get(r.term)):
+            if other is not None:
+                rows.append(_row(base, r.term, other, r.estimate, se))
     return rows
 
 

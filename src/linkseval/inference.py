@@ -233,6 +233,8 @@ def wild_cluster_bootstrap(
         if family_alpha is not None:
             lo_fw, hi_fw = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, family_alpha)
     note = "Webb 6-point weights" if weights == "webb" else "Rademacher weights"
+    if p == 0:
+        note += f"; p = 0: no bootstrap t as extreme as the observed one, i.e. p < 1/{n_draws}"
     note = _unbounded(note, lo, hi, lo_fw, hi_fw)
     return TestResult(
         "WCR bootstrap",
@@ -252,17 +254,20 @@ def wild_cluster_bootstrap(
 
 @dataclass
 class _RIPieces:
-    """Per-unit, per-cohort sums: the TWFE coefficient for any assignment is a closed form."""
+    """Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
+    assignment are a closed form in sums of these over the treated units."""
 
-    a: np.ndarray  # units × cohorts: r_i(g)'e (e = two-way residual of y)
-    b: np.ndarray  # units × cohorts: r_i(g)'(M D_obs)
-    q: np.ndarray  # units × cohorts: ||d_i(g)||^2
-    P: np.ndarray  # units × cohorts × (T-1): Ytilde_i'd_i(g)
+    a: np.ndarray  # units × cohorts × K: r_ik(g)'e (e = two-way residual of y)
+    b: np.ndarray  # units × cohorts × K: r_ik(g)'(M D_obs)
+    q: np.ndarray  # units × cohorts × K × K: d_ik(g)'d_il(g) (d = r demeaned within unit)
+    P: np.ndarray  # units × cohorts × (T-1) × K: Ytilde_i'd_ik(g)
     Ginv: np.ndarray  # (Ytilde'Ytilde)^-1
     cohorts: np.ndarray  # treated cohort values (columns)
 
 
-def _ri_pieces(p: Panel) -> _RIPieces:
+def _ri_pieces(p: Panel, event_times: list[int] | None = None) -> _RIPieces:
+    """Pieces for the static coefficient (one column, 1[t ≥ g]) or, with ``event_times``, for
+    the event-study coefficients (one column per event time e, 1[t − g = e])."""
     sw = np.sqrt(p.w)
     T, _ = period_dummies(p)
     Yt = demean_by_unit(p, T) * sw[:, None] if T.size else np.zeros((p.n_obs, 0))
@@ -272,20 +277,32 @@ def _ri_pieces(p: Panel) -> _RIPieces:
         vt = demean_by_unit(p, v) * sw
         return vt - Yt @ (Ginv @ (Yt.T @ vt)) if Yt.shape[1] else vt
 
+    def columns(g: float) -> np.ndarray:
+        if event_times is None:
+            return (p.time >= g)[:, None].astype(float)
+        return np.column_stack([p.time - g == e for e in event_times]).astype(float)
+
     e = two_way_resid(p.y)
     md = two_way_resid(p.treatment())
     cohorts = np.unique(p.cohort[p.cohort > 0])
     n, k, tk = p.n_units, len(cohorts), Yt.shape[1]
-    a, b, q = np.zeros((n, k)), np.zeros((n, k)), np.zeros((n, k))
-    P = np.zeros((n, k, tk))
+    K = 1 if event_times is None else len(event_times)
+    a, b = np.zeros((n, k, K)), np.zeros((n, k, K))
+    q, P = np.zeros((n, k, K, K)), np.zeros((n, k, tk, K))
+
+    def per_unit(v: np.ndarray) -> np.ndarray:
+        return np.bincount(p.unit, weights=v, minlength=n)
+
     for ci, g in enumerate(cohorts):
-        r = (p.time >= g).astype(float) * sw
-        d = demean_by_unit(p, r / sw) * sw  # within-unit weighted demeaning, sqrt-w space
-        a[:, ci] = np.bincount(p.unit, weights=r * e, minlength=n)
-        b[:, ci] = np.bincount(p.unit, weights=r * md, minlength=n)
-        q[:, ci] = np.bincount(p.unit, weights=d * d, minlength=n)
-        for m in range(tk):
-            P[:, ci, m] = np.bincount(p.unit, weights=Yt[:, m] * d, minlength=n)
+        r = columns(g) * sw[:, None]
+        d = demean_by_unit(p, r / sw[:, None]) * sw[:, None]  # within-unit weighted demeaning
+        for c in range(K):
+            a[:, ci, c] = per_unit(r[:, c] * e)
+            b[:, ci, c] = per_unit(r[:, c] * md)
+            for c2 in range(c, K):
+                q[:, ci, c, c2] = q[:, ci, c2, c] = per_unit(d[:, c] * d[:, c2])
+            for m in range(tk):
+                P[:, ci, m, c] = per_unit(Yt[:, m] * d[:, c])
     return _RIPieces(a=a, b=b, q=q, P=P, Ginv=Ginv, cohorts=cohorts)
 
 
@@ -327,10 +344,10 @@ def _ri_stats(
     pc: _RIPieces, idx: np.ndarray, col: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numerator parts and denominator of the TWFE coefficient for each row of ``idx``."""
-    num_y = pc.a[idx, col].sum(axis=1)
-    num_d = pc.b[idx, col].sum(axis=1)
-    q = pc.q[idx, col].sum(axis=1)
-    P = pc.P[idx, col, :].sum(axis=1)
+    num_y = pc.a[idx, col, 0].sum(axis=1)
+    num_d = pc.b[idx, col, 0].sum(axis=1)
+    q = pc.q[idx, col, 0, 0].sum(axis=1)
+    P = pc.P[idx, col, :, 0].sum(axis=1)
     den = q - np.einsum("ij,jk,ik->i", P, pc.Ginv, P) if P.shape[1] else q
     return num_y, num_d, den
 
@@ -462,6 +479,97 @@ def randomization_inference(
         pieces=pc,
         family_alpha=family_alpha,
     )
+
+
+def _es_stats(pc: _RIPieces, idx: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(draws × K × K) X'MX and (draws × K) X'My of the event-study columns per row of ``idx``."""
+    num = pc.a[idx, col].sum(axis=1)
+    den = pc.q[idx, col].sum(axis=1)
+    if pc.P.shape[2]:
+        P = pc.P[idx, col].sum(axis=1)  # draws × (T-1) × K
+        den = den - np.einsum("smk,mn,snl->skl", P, pc.Ginv, P)
+    return den, num
+
+
+def ri_event_coefficients(
+    p: Panel, event_times: list[int], idx: np.ndarray, col: np.ndarray
+) -> np.ndarray:
+    """Event-study coefficients (draws × K) for each reassignment (rows of ``idx``)."""
+    den, num = _es_stats(_ri_pieces(p, event_times), idx, col)
+    return np.linalg.solve(den, num[..., None])[..., 0]
+
+
+def ri_event_study(
+    p: Panel, event_times: list[int], *, n_draws: int = 9999, seed: int = 2
+) -> tuple[list[TestResult], TestResult | None]:
+    """Fisher RI for each event-study coefficient and a joint test of the pre-programme ones.
+
+    Under the sharp null of no effect in any period, the programme is reassigned as for the
+    static coefficient (:func:`ri_draws`, same seed → same draws) and every event-study
+    coefficient recomputed in closed form. Per coefficient: two-sided p = (1 + #|β_r| ≥ |β|) /
+    (1 + R); no CI (inverting needs a hypothesised effect for every event time at once). The
+    joint pre-trend test (where there are ≥ 2 pre-programme coefficients besides the reference)
+    is a randomization Wald test: W = b' S⁻¹ b with S the covariance of the pre-programme
+    coefficients over the draws. Returns (one result per event time, joint result or None)."""
+    na = _ri_not_applicable(p)
+    pre = [j for j, e in enumerate(event_times) if e < -1]
+    if na is not None:
+        return [na] * len(event_times), (na if pre else None)
+    pc = _ri_pieces(p, event_times)
+    col = _ri_assignment(p)
+    den0, num0 = _es_stats(pc, p.treated_units[None, :], col)
+    beta = np.linalg.solve(den0, num0[..., None])[0, :, 0]
+    floor = 1e-10 * float(np.linalg.eigvalsh(den0[0]).min())
+    draws, skipped = [], 0
+    for size, rng in chunk_seeds(seed, n_draws):
+        idx = sample_units(rng, p.n_units, len(col), size)
+        den, num = _es_stats(pc, idx, col)
+        ok = np.linalg.eigvalsh(den).min(axis=1) > floor
+        skipped += int((~ok).sum())
+        draws.append(np.linalg.solve(den[ok], num[ok][..., None])[..., 0])
+    B = np.concatenate(draws)
+    n_ok = B.shape[0]
+    note = (
+        f"sharp null: no effect in any year; programme reassigned to {len(col)} of "
+        f"{p.n_units} units per draw; p-value only (a CI would need every year's effect)"
+    )
+    if skipped:
+        note += f"; {skipped} degenerate draws skipped"
+
+    def share(stat: np.ndarray, obs: float) -> float:
+        return float((1 + np.sum(stat >= obs - 1e-12 * max(1.0, obs))) / (1 + len(stat)))
+
+    per = [
+        TestResult(
+            "randomization inference",
+            share(np.abs(B[:, j]), abs(beta[j])),
+            np.nan,
+            np.nan,
+            statistic=float(beta[j]),
+            n_draws=n_ok,
+            note=note,
+        )
+        for j in range(len(event_times))
+    ]
+    joint = None
+    if pre:
+        S = np.atleast_2d(np.cov(B[:, pre], rowvar=False))
+        Sinv = np.linalg.pinv(S)
+        W = np.einsum("ij,jk,ik->i", B[:, pre], Sinv, B[:, pre])
+        w0 = float(beta[pre] @ Sinv @ beta[pre])
+        joint = TestResult(
+            "randomization inference",
+            share(W, w0),
+            np.nan,
+            np.nan,
+            statistic=w0,
+            n_draws=n_ok,
+            note=(
+                f"H0: no effect in any year; randomization Wald test of the {len(pre)} "
+                "pre-programme coefficients (weight: their covariance over the draws)"
+            ),
+        )
+    return per, joint
 
 
 # --------------------------------------------------------------------------- multiplicity

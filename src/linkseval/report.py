@@ -156,12 +156,50 @@ def estimate_table(
             "Estimator": estimator,
             "Estimate": f"{g['estimate'].iloc[0]:+.2f}",
         }
-        for m in g.index:
-            r = g.loc[m]
-            row[f"{m}"] = (
-                f"{fmt_ci(r['ci_low'], r['ci_high'])}, p={fmt_p(r['p_value'])}"
-                if not str(r["note"]).startswith("not applicable")
-                else "not applicable"
+        row.update(_method_cells(g))
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+def _method_cells(g: pd.DataFrame) -> dict[str, str]:
+    """'[CI], p=…' per inference method (rows of ``g`` indexed by method)."""
+    out = {}
+    for m in g.index:
+        r = g.loc[m]
+        if str(r["note"]).startswith("not applicable"):
+            out[m] = "not applicable"
+        elif np.isnan(r["ci_low"]) and np.isnan(r["ci_high"]):
+            out[m] = f"p={fmt_p(r['p_value'])}"
+        else:
+            out[m] = f"{fmt_ci(r['ci_low'], r['ci_high'])}, p={fmt_p(r['p_value'])}"
+    return out
+
+
+def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFrame:
+    """Event-study coefficients for one outcome and comparison: methods side by side (RI gives
+    a p-value only), then the joint pre-trend tests, one row per method."""
+    e = est[
+        (est["outcome"] == outcome)
+        & (est["comparison"] == comparison)
+        & (est["estimator"] == "event_study")
+    ]
+    rows = []
+    terms = e[e["term"].str.startswith("event[")]
+    et = terms["term"].str.extract(r"event\[(-?\d+)\]", expand=False).astype(int)
+    for term in terms.assign(et=et).sort_values("et", kind="stable")["term"].unique():
+        g = terms[terms["term"] == term].set_index("method")
+        row = {"Term": term, "Estimate": f"{g['estimate'].iloc[0]:+.2f}"}
+        row.update(_method_cells(g))
+        rows.append(row)
+    joint = e[e["term"] == "pretrend_joint"]
+    if len(joint):
+        row = {"Term": "joint pre-trend test", "Estimate": ""}
+        for r in joint.itertuples():
+            col = "CR1" if r.method == "Wald F (CR1)" else r.method
+            row[col] = (
+                "not applicable"
+                if str(r.note).startswith("not applicable")
+                else f"{'F' if col == 'CR1' else 'W'}={r.statistic:.2f}, p={fmt_p(r.p_value)}"
             )
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")

@@ -22,8 +22,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from linkseval.did import Panel
-from linkseval.inference import TestResult, chunk_seeds, sample_units
+from linkseval.did import Design, Panel
+from linkseval.inference import (
+    TestResult,
+    _invert,
+    _unbounded,
+    chunk_seeds,
+    sample_units,
+    wild_cluster_bootstrap,
+)
 
 
 @dataclass
@@ -130,57 +137,187 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     return out
 
 
-def cs_simple_ri(
-    p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
-) -> TestResult:
-    """Randomization inference for the simple aggregate: cohorts permuted among all units."""
+def _terms(p: Panel, cells: Cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every reported term as (cell indices, cohort-size weights): att[g,t] (one cell),
+    ``simple`` and ``dynamic[e]``."""
+    out = {f"att[{g},{t}]": (np.array([k]), np.ones(1)) for k, (g, t, _) in enumerate(cells.keys)}
+    for name, parts in _aggregations(p, cells).items():
+        out[name] = (np.array([k for k, _ in parts]), np.array([w for _, w in parts], float))
+    return out
+
+
+def _unit_cluster(p: Panel) -> np.ndarray:
+    uc = np.zeros(p.n_units, dtype=int)
+    uc[p.unit] = p.cluster
+    return uc
+
+
+def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[int]]:
+    """The group-time ATTs as one regression: for every cell (g, t) the units of cohort g and
+    the never-treated units observed in both of its periods, y = the change y_t − y_base,
+    regressed on cell effects (absorbed) and one member dummy per cell. Its coefficients are
+    exactly the ATT(g, t) and its residuals are clustered like the panel, so the wild cluster
+    bootstrap applies. Returns the design and the cell index of each column (cells without a
+    member or a control are left out)."""
+    cells = cells if cells is not None else group_time_cells(p)
+    uc = _unit_cluster(p)
+    ys, xs, cl, cell_id, cols = [], [], [], [], []
+    for k, (g, _, _) in enumerate(cells.keys):
+        d = cells.delta[k]
+        member = (p.cohort == g) & ~np.isnan(d)
+        control = (p.cohort == 0) & ~np.isnan(d)
+        if not member.any() or not control.any():
+            continue
+        rows = np.flatnonzero(member | control)
+        ys.append(d[rows] - d[rows].mean())
+        m = member[rows].astype(float)
+        xs.append((len(cols), m - m.mean()))
+        cl.append(uc[rows])
+        cell_id.append(np.full(len(rows), len(cols)))
+        cols.append(k)
+    n = sum(len(v) for v in ys)
+    Z = np.zeros((n, len(cols)))
+    start = 0
+    for (c, x), yv in zip(xs, ys, strict=True):
+        Z[start : start + len(yv), c] = x
+        start += len(yv)
+    cluster = np.concatenate(cl) if cl else np.zeros(0, dtype=int)
+    _, cluster = np.unique(cluster, return_inverse=True)
+    names = [f"att[{cells.keys[k][0]},{cells.keys[k][1]}]" for k in cols]
+    design = Design(
+        Z=Z,
+        y=np.concatenate(ys) if ys else np.zeros(0),
+        names=names,
+        cluster=cluster,
+        n_clusters=int(cluster.max()) + 1 if n else 0,
+    )
+    return design, cols
+
+
+def combination_design(design: Design, weights: np.ndarray) -> Design:
+    """The same regression reparametrised so that coefficient 0 is ``weights'β / Σweights``
+    (exact: X β = x_j θ / w_j + Σ_{l≠j} (x_l − x_j w_l / w_j) β_l with θ = w'β, w normalised),
+    so a single-coefficient test of column 0 tests the aggregate."""
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    j = int(np.argmax(np.abs(w)))
+    Z = design.Z - np.outer(design.Z[:, j], w / w[j])
+    Z[:, j] = design.Z[:, j] / w[j]
+    order = [j] + [c for c in range(design.k) if c != j]
+    return Design(
+        Z=Z[:, order],
+        y=design.y,
+        names=["aggregate"] + [design.names[c] for c in order[1:]],
+        cluster=design.cluster,
+        n_clusters=design.n_clusters,
+    )
+
+
+def cs_wild_bootstrap(
+    p: Panel,
+    *,
+    n_draws: int = 9999,
+    seed: int = 1,
+    alpha: float = 0.05,
+    weights: str = "webb",
+    n_treated_clusters: int | None = None,
+) -> dict[str, TestResult]:
+    """WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design` (aggregates
+    via :func:`combination_design`): the null is imposed on the term itself."""
     cells = group_time_cells(p)
-    post = [k for k, (g, t, _) in enumerate(cells.keys) if t >= g]
+    design, cols = stacked_design(p, cells)
+    pos = {k: c for c, k in enumerate(cols)}
+    out = {}
+    for term, (ks, w) in _terms(p, cells).items():
+        keep = [i for i, k in enumerate(ks) if k in pos]
+        if not keep:
+            continue
+        wfull = np.zeros(design.k)
+        for i in keep:
+            wfull[pos[ks[i]]] = w[i]
+        sub = combination_design(design, wfull)
+        out[term] = wild_cluster_bootstrap(
+            sub,
+            0,
+            n_draws=n_draws,
+            seed=seed,
+            alpha=alpha,
+            weights=weights,
+            n_treated_clusters=n_treated_clusters,
+        )
+    return out
+
+
+def cs_randomization(
+    p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
+) -> dict[str, TestResult]:
+    """Fisher RI for every CS term: the cohorts are permuted among all units (the same draws
+    as the TWFE RI with the same seed). Each term is linear in the outcome, so under the sharp
+    null of a constant effect τ its reassigned value is a_r − τ b_r (a on y, b on the observed
+    treatment); p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by inverting it."""
+    cells = group_time_cells(p)
     cohorts = np.unique(p.cohort[p.cohort > 0])
     treated = p.treated_units
     col = np.searchsorted(cohorts, p.cohort[treated])
-    sizes = np.bincount(col, minlength=len(cohorts)).astype(float)
-    D = np.nan_to_num(cells.delta)  # cells × units
-    obs_ = (~np.isnan(cells.delta)).astype(float)
-    tot_s, tot_n = D.sum(axis=1), obs_.sum(axis=1)
+    missing = np.isnan(cells.delta)
+    obs_ = (~missing).astype(float)
+    Dy = np.where(missing, 0.0, cells.delta)
+    dwide = np.zeros((p.n_units, len(p.periods)))
+    dwide[p.unit, np.searchsorted(p.periods, p.time)] = p.treatment()
+    per = list(p.periods)
+    Dd = np.array([dwide[:, per.index(t)] - dwide[:, per.index(b)] for _, t, b in cells.keys])
+    Dd = np.where(missing, 0.0, Dd) if len(cells.keys) else Dd
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys])
+    terms = _terms(p, cells)
 
-    def stat(idx: np.ndarray) -> np.ndarray:
-        """Simple ATT for each row of ``idx`` (draws × k units, in ``col`` order)."""
-        out = np.zeros(idx.shape[0])
-        wsum = np.zeros(idx.shape[0])
-        all_s = D[:, idx].sum(axis=2)  # cells × draws
-        all_n = obs_[:, idx].sum(axis=2)
-        for k in post:
-            mine = col == cell_g[k]
-            s1 = D[k][idx[:, mine]].sum(axis=1)
-            n1 = obs_[k][idx[:, mine]].sum(axis=1)
-            s0 = tot_s[k] - all_s[k]
-            n0 = tot_n[k] - all_n[k]
+    def cell_atts(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(draws × cells) ATTs on y and on the observed treatment for each row of ``idx``."""
+        n1 = np.stack([obs_[k][idx[:, col == cell_g[k]]].sum(1) for k in range(len(cell_g))], 1)
+        n0 = obs_.sum(1)[None, :] - obs_[:, idx].sum(axis=2).T
+        res = []
+        for D in (Dy, Dd):
+            s1 = np.stack([D[k][idx[:, col == cell_g[k]]].sum(1) for k in range(len(cell_g))], 1)
+            s0 = D.sum(1)[None, :] - D[:, idx].sum(axis=2).T
             with np.errstate(invalid="ignore", divide="ignore"):
-                att = s1 / n1 - s0 / n0
-            w = sizes[cell_g[k]]
-            good = np.isfinite(att)
-            out[good] += w * att[good]
-            wsum[good] += w
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return out / wsum
+                res.append(s1 / n1 - s0 / n0)
+        return res[0], res[1]
 
-    obs = float(stat(treated[None, :])[0])
-    draws = np.concatenate(
-        [
-            stat(sample_units(rng, p.n_units, len(col), size))
-            for size, rng in chunk_seeds(seed, n_draws)
-        ]
-    )
-    draws = draws[np.isfinite(draws)]
-    pval = float((1 + np.sum(np.abs(draws) >= abs(obs) - 1e-12)) / (1 + len(draws)))
-    return TestResult(
-        "randomization inference",
-        pval,
-        np.nan,
-        np.nan,
-        statistic=obs,
-        n_draws=len(draws),
-        note="CI not computed for the CS aggregate",
-    )
+    def aggregate(A: np.ndarray, ks: np.ndarray, w: np.ndarray) -> np.ndarray:
+        sub = A[:, ks]
+        good = np.isfinite(sub)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(good, sub, 0.0) @ w / (good @ w)
+
+    obs_y, obs_d = cell_atts(treated[None, :])
+    draws = [
+        cell_atts(sample_units(rng, p.n_units, len(col), size))
+        for size, rng in chunk_seeds(seed, n_draws)
+    ]
+    Ay = np.concatenate([a for a, _ in draws])
+    Ad = np.concatenate([b for _, b in draws])
+    out = {}
+    for term, (ks, w) in terms.items():
+        a0, b0_ = float(aggregate(obs_y, ks, w)[0]), float(aggregate(obs_d, ks, w)[0])
+        if not np.isfinite(a0):
+            continue
+        a, b = aggregate(Ay, ks, w), aggregate(Ad, ks, w)
+        ok = np.isfinite(a) & np.isfinite(b)
+        a, b = a[ok], b[ok]
+
+        def p_of(tau: float, a=a, b=b, a0=a0, b0_=b0_) -> float:
+            o = abs(a0 - tau * b0_)
+            return float(
+                (1 + np.sum(np.abs(a - tau * b) >= o - 1e-12 * max(1.0, o))) / (1 + len(a))
+            )
+
+        lo, hi = _invert(p_of, a0, float(np.std(a)) or 1.0, alpha)
+        note = f"cohorts reassigned to {len(col)} of {p.n_units} units per draw"
+        out[term] = TestResult(
+            "randomization inference",
+            p_of(0.0),
+            lo,
+            hi,
+            statistic=a0,
+            n_draws=int(ok.sum()),
+            note=_unbounded(note, lo, hi),
+        )
+    return out
