@@ -167,8 +167,16 @@ def test_staggered_adoption_end_to_end():
     assert ri["p_value"].between(0, 1, inclusive="right").all() and ri["ci_low"].isna().all()
     honest = main[main.estimator == "honestdid"]
     assert {"original", "smoothness[0.5]", "relative_magnitude[1]"} <= set(honest.term)
-    assert honest["note"].str.contains("staggered starts").all()
+    assert honest["note"].str.contains("Callaway-Sant'Anna dynamic effects on a universal").all()
     assert (honest["ci_low"] <= honest["ci_high"]).all()
+    # its input is CS (post dynamic effects are the same on either base), not the TWFE event study
+    dyn = every[every.term.str.startswith("dynamic[") & (every.method == "WCR bootstrap")]
+    post = dyn[dyn.term.str.extract(r"\[(-?\d+)\]", expand=False).astype(int) >= 0]
+    orig = honest[honest.term == "original"].iloc[0]
+    assert orig["estimate"] == pytest.approx(post["estimate"].mean(), abs=1e-10)
+    assert (orig["ci_low"] + orig["ci_high"]) / 2 == pytest.approx(orig["estimate"], abs=1e-8)
+    twfe_post = es[es.term.isin(["event[0]", "event[1]", "event[2]"]) & (es.method == "CR1")]
+    assert abs(twfe_post["estimate"].mean() - orig["estimate"]) > 1e-6
     other = res[res.comparison == "scotland_all"]
     assert "callaway_santanna" not in set(other.estimator) and "twfe" in set(other.estimator)
 

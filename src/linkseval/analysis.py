@@ -269,15 +269,17 @@ def infer_twfe(
 
 
 def infer_honest(
-    fit, es: list[int], s: Settings, base: dict, staggered: bool = False
+    beta: np.ndarray, vcov: np.ndarray, es: list[int], s: Settings, base: dict, source: str
 ) -> list[dict]:
-    """HonestDiD robust CIs for the mean post-programme effect (main comparison only)."""
+    """HonestDiD robust CIs for the mean post-programme effect of the event study ``beta``
+    (event times ``es``, reference −1 omitted) with covariance ``vcov`` (main comparison only);
+    ``source`` says which event study it is."""
     from linkseval.honest import honest_sensitivity
 
     h = s.honest
     res = honest_sensitivity(
-        fit.beta[: len(es)],
-        fit.vcov[: len(es), : len(es)],
+        beta,
+        vcov,
         es,
         smoothness_m=h.get("smoothness_m", [0.0, 0.5, 1.0]),
         relative_mbar=h.get("relative_mbar", [0.5, 1.0, 2.0]),
@@ -285,28 +287,38 @@ def infer_honest(
         grid_points=int(h.get("grid_points", 100)),
     )
     post = [j for j, e in enumerate(es) if e >= 0]
-    mean_post = float(np.mean(fit.beta[post]))
-    note = "robust CI for the mean post-programme effect (event study, CR1 vcov)"
-    if staggered:
-        note += (
-            "; staggered starts: the TWFE event study also uses already-treated practices as "
-            "controls, so with changing effects its coefficients are not clean; read these "
-            "bounds next to the Callaway-Sant'Anna dynamic effects"
-        )
+    mean_post = float(np.mean(np.asarray(beta)[post]))
+    note = f"robust CI for the mean post-programme effect ({source})"
     rows = []
     for r in res.itertuples():
         term = (
             "original" if r.restriction.startswith("original") else f"{r.restriction}[{r.bound:g}]"
         )
-        t = TestResult(
-            f"HonestDiD {r.method}",
-            np.nan,
-            r.ci_low,
-            r.ci_high,
-            note=note,
-        )
+        t = TestResult(f"HonestDiD {r.method}", np.nan, r.ci_low, r.ci_high, note=note)
         rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
     return rows
+
+
+HONEST_STAGGERED = (
+    "Callaway-Sant'Anna dynamic effects on a universal base period (the year before each "
+    "cohort's start), never-treated controls, influence-function covariance clustered by "
+    "practice: with staggered starts the TWFE event study also uses already-treated practices "
+    "as controls, so its coefficients are not clean inputs"
+)
+
+
+def honest_rows(p: Panel, fit, es: list[int], s: Settings, base: dict) -> list[dict]:
+    """HonestDiD on the TWFE event study (one cohort) or, with staggered starts, on the
+    Callaway-Sant'Anna universal-base dynamic effects."""
+    if len(np.unique(p.cohort[p.cohort > 0])) > 1:
+        from linkseval.staggered import cs_event_study
+
+        es_cs, theta, V = cs_event_study(p)
+        if not any(e < -1 for e in es_cs) or not any(e >= 0 for e in es_cs):
+            return []
+        return infer_honest(theta, V, es_cs, s, base, HONEST_STAGGERED)
+    k = len(es)
+    return infer_honest(fit.beta[:k], fit.vcov[:k, :k], es, s, base, "event study, CR1 vcov")
 
 
 def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -> list[dict]:
@@ -358,8 +370,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
         if ri_joint is not None:
             rows.append(_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
         if honest and s.honest.get("enabled", True):
-            staggered = len(np.unique(p.cohort[p.cohort > 0])) > 1
-            rows += infer_honest(fit, es, s, base, staggered)
+            rows += honest_rows(p, fit, es, s, base)
     else:
         rows.append(
             _row(

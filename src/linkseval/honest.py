@@ -3,9 +3,10 @@
 Rambachan & Roth (2023) bound how far post-programme trend differences may depart from the
 pre-programme ones — smoothness (Δ^SD(M): the slope may change by at most M per period) and
 relative magnitudes (Δ^RM(M̄): post violations at most M̄ times the largest pre violation) — and
-give confidence sets valid under each bound. We call moderndid's port of the R package on the
-event-study coefficients and their CR1 covariance; the target is the average post-programme
-effect. Needs at least two pre-programme periods (one besides the reference year).
+give confidence sets valid under each bound. We call moderndid's port of the R package on an
+event study and its covariance (the caller chooses: TWFE with CR1 for one cohort, Callaway-
+Sant'Anna universal-base dynamic effects for staggered starts); the target is the average
+post-programme effect. Needs at least two pre-programme periods (one besides the reference year).
 """
 
 from __future__ import annotations

@@ -48,13 +48,15 @@ def wide_outcome(p: Panel) -> np.ndarray:
     return Y
 
 
-def group_time_cells(p: Panel) -> Cells:
+def group_time_cells(p: Panel, base_period: str = "varying") -> Cells:
+    """Cells (g, t) with base g−1 after the start; before it t−1 ("varying") or g−1
+    ("universal", so every cell is relative to the year before the start)."""
     Y = wide_outcome(p)
     per = list(p.periods)
     keys, rows = [], []
     for g in np.unique(p.cohort[p.cohort > 0]):
         for t in per:
-            base = g - 1 if t >= g else t - 1
+            base = g - 1 if t >= g or base_period == "universal" else t - 1
             if base not in per or t == base:
                 continue
             keys.append((int(g), int(t), int(base)))
@@ -135,6 +137,39 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["method"] = "influence function (analytic)"
     return out
+
+
+def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
+    is the reference) and their influence-function covariance, clustered as the panel: the
+    event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
+    universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance)."""
+    cells = group_time_cells(p, "universal")
+    never = p.cohort == 0
+    atts, psis = [], []
+    for k, (g, _, _) in enumerate(cells.keys):
+        a, psi = _att_and_if(cells.delta[k], p.cohort == g, never)
+        atts.append(a)
+        psis.append(psi if psi is not None else np.zeros(p.n_units))
+    atts_, psis_ = np.array(atts), np.array(psis)
+    uc = _unit_cluster(p)
+    G = int(uc.max()) + 1
+    es, theta, infl = [], [], []
+    for name, parts in _aggregations(p, cells).items():
+        if not name.startswith("dynamic["):
+            continue
+        parts = [(k, w) for k, w in parts if not np.isnan(atts_[k])]
+        if not parts:
+            continue
+        ks = np.array([k for k, _ in parts])
+        w = np.array([w for _, w in parts], dtype=float)
+        w /= w.sum()
+        es.append(int(name[8:-1]))
+        theta.append(float(w @ atts_[ks]))
+        infl.append(np.bincount(uc, weights=w @ psis_[ks], minlength=G))
+    order = np.argsort(es, kind="stable")
+    C = np.array(infl)[order]
+    return [es[i] for i in order], np.array(theta)[order], G / (G - 1) * C @ C.T
 
 
 def _terms(p: Panel, cells: Cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
