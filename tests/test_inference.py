@@ -394,3 +394,94 @@ def test_a_wild_p_value_of_zero_says_it_is_below_one_over_b():
     assert r.p_value == 0.0 and "p < 1/99" in r.note
     r = wild_cluster_bootstrap(twfe_design(_panel(effect=0.0, seed=4)[1]), 0, n_draws=99, seed=1)
     assert r.p_value > 0 and "p < 1/" not in r.note
+
+
+def _board_panel(seed=0, n_boards=20, per=3, treated=(0, 1, 2), cohort_of=None, effect=1.0):
+    """Units nested in boards; the programme assigned by board (all units of a board alike)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in range(n_boards):
+        shock = rng.normal()
+        g = (cohort_of or (lambda b: 2014 if b in treated else 0))(b)
+        for k in range(per):
+            a = rng.normal()
+            for t in (2012, 2013, 2014, 2015):
+                d = float(g > 0 and t >= g)
+                y = a + shock * (t - 2012) * 0.3 + effect * d + rng.normal()
+                rows.append((f"u{b:02d}{k}", t, g, y, f"b{b:02d}"))
+    df = pd.DataFrame(rows, columns=["unit", "year", "cohort", "y", "board"])
+    kw = dict(unit="unit", time="year", cohort="cohort", outcome="y", cluster="board")
+    return df, panel_from_frame(df, **kw)
+
+
+def test_ri_reassigns_whole_clusters_when_the_programme_was_assigned_by_cluster():
+    """Boards of 3 units, 3 treated boards: RI draws 3 of 20 boards. Closed-form coefficients
+    equal refits with all units of the drawn boards treated, and the p-value agrees with a
+    brute-force board permutation loop."""
+    import random
+
+    from linkseval.inference import ri_units
+
+    df, p = _board_panel(seed=1)
+    u = ri_units(p)
+    assert (u.kind, u.n, len(u.treated)) == ("clusters", 20, 3)
+    draws, col = ri_draws(p, seed=3, n_draws=CHUNK)
+    boards = np.unique(df.board)  # cluster codes follow the sorted labels
+    for row, b in zip(draws[0][:3], ri_coefficients(p, draws[0][:3], col), strict=True):
+        d = df.assign(D=(df.board.isin(boards[row]) & (df.year >= 2014)).astype(float))
+        assert b == pytest.approx(smf.ols("y ~ D + C(year) + C(unit)", d).fit().params["D"])
+    fast = randomization_inference(p, n_draws=4999, seed=5, ci=False)
+    assert "3 of 20 clusters" in fast.note
+    rnd = random.Random(2)
+    obs = ols(twfe_design(p)).beta[0]
+    R, hits = 300, 0
+    for _ in range(R):
+        d = df.assign(D=(df.board.isin(rnd.sample(list(boards), 3)) & (df.year >= 2014)) * 1.0)
+        b = smf.ols("y ~ D + C(year) + C(unit)", d).fit().params["D"]
+        hits += abs(b) >= abs(obs) - 1e-12
+    p_brute = (1 + hits) / (1 + R)
+    se = np.sqrt(p_brute * (1 - p_brute) / R)
+    assert abs(fast.p_value - p_brute) < 4 * se + 0.01, (fast.p_value, p_brute)
+
+
+def test_ri_falls_back_to_units_when_the_start_varies_within_a_cluster():
+    from linkseval.inference import ri_units
+
+    _, p = _board_panel(seed=2)
+    p.cohort[0] = 0  # one unit of a treated board untreated
+    u = ri_units(p)
+    assert u.kind == "units" and u.n == p.n_units and "varies within a cluster" in u.describe()
+    r = randomization_inference(p, n_draws=199, seed=1, ci=False)
+    assert "of 60 units" in r.note and "varies within a cluster" in r.note
+
+
+def test_cs_randomization_reassigns_clusters_like_a_brute_force_loop():
+    """Staggered boards (2014 and 2015): CS RI draws boards; p agrees with a loop that
+    reassigns board cohorts and reruns callaway_santanna (cohort-size weights held fixed)."""
+    import random
+
+    from linkseval.staggered import callaway_santanna, cs_randomization
+
+    coh = {0: 2014, 1: 2014, 2: 2015}
+    df, p = _board_panel(seed=4, cohort_of=lambda b: coh.get(b, 0), effect=0.8)
+    fast = cs_randomization(p, n_draws=2999, seed=2)["simple"]
+    assert "cohorts reassigned to 3 of 20 clusters" in fast.note
+    boards = sorted(df.board.unique())
+    obs = callaway_santanna(p).set_index("term").loc["simple", "estimate"]
+    rnd = random.Random(5)
+    R, hits = 250, 0
+    for _ in range(R):
+        pick = rnd.sample(boards, 3)
+        bc = dict.fromkeys(boards, 0) | {pick[0]: 2014, pick[1]: 2014, pick[2]: 2015}
+        q = panel_from_frame(
+            df.assign(cohort=df.board.map(bc)),
+            unit="unit",
+            time="year",
+            cohort="cohort",
+            outcome="y",
+            cluster="board",
+        )
+        hits += abs(callaway_santanna(q).set_index("term").loc["simple", "estimate"]) >= abs(obs)
+    p_brute = (1 + hits) / (1 + R)
+    se = np.sqrt(p_brute * (1 - p_brute) / R)
+    assert abs(fast.p_value - p_brute) < 4 * se + 0.01, (fast.p_value, p_brute)

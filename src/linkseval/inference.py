@@ -253,6 +253,61 @@ def wild_cluster_bootstrap(
 
 
 @dataclass
+class RIUnits:
+    """What randomization inference reassigns: units, or whole clusters when the programme was
+    assigned by cluster (clusters coarser than units, each unit in one cluster, one cohort per
+    cluster)."""
+
+    n: int  # units or clusters that can be drawn
+    cohort: np.ndarray  # per drawable unit/cluster: first treated period, 0 = never
+    group: np.ndarray | None  # per unit its cluster code when clusters are reassigned
+    why_units: str = ""  # why units are reassigned although clusters are coarser
+
+    @property
+    def treated(self) -> np.ndarray:
+        return np.flatnonzero(self.cohort > 0)
+
+    @property
+    def kind(self) -> str:
+        return "units" if self.group is None else "clusters"
+
+    def describe(self) -> str:
+        text = f"programme reassigned to {len(self.treated)} of {self.n} {self.kind} per draw"
+        return f"{text} ({self.why_units})" if self.why_units else text
+
+
+def ri_units(p: Panel) -> RIUnits:
+    """Reassign whole clusters where the programme was assigned by cluster, else units."""
+    G = int(p.cluster.max()) + 1 if p.n_obs else 0
+    as_units = RIUnits(p.n_units, p.cohort, None)
+    if p.n_units <= G:  # one unit per cluster (or finer): nothing coarser to reassign
+        return as_units
+    group = np.full(p.n_units, -1)
+    group[p.unit] = p.cluster
+    if (group[p.unit] != p.cluster).any():
+        as_units.why_units = "units, not clusters: a unit spans clusters"
+        return as_units
+    lo = np.full(G, np.inf)
+    hi = np.full(G, -np.inf)
+    np.minimum.at(lo, group, p.cohort)
+    np.maximum.at(hi, group, p.cohort)
+    if (lo != hi).any():
+        as_units.why_units = "units, not clusters: the programme start varies within a cluster"
+        return as_units
+    return RIUnits(G, hi.astype(p.cohort.dtype), group)
+
+
+def group_sum(values: np.ndarray, group: np.ndarray | None, n: int, axis: int = 0) -> np.ndarray:
+    """Sum ``values`` over units of the same group along ``axis`` (unchanged if no groups)."""
+    if group is None:
+        return values
+    v = np.moveaxis(values, axis, 0)
+    out = np.zeros((n,) + v.shape[1:])
+    np.add.at(out, group, v)
+    return np.moveaxis(out, 0, axis)
+
+
+@dataclass
 class _RIPieces:
     """Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
     assignment are a closed form in sums of these over the treated units."""
@@ -303,6 +358,8 @@ def _ri_pieces(p: Panel, event_times: list[int] | None = None) -> _RIPieces:
                 q[:, ci, c, c2] = q[:, ci, c2, c] = per_unit(d[:, c] * d[:, c2])
             for m in range(tk):
                 P[:, ci, m, c] = per_unit(Yt[:, m] * d[:, c])
+    u = ri_units(p)
+    a, b, q, P = (group_sum(x, u.group, u.n) for x in (a, b, q, P))
     return _RIPieces(a=a, b=b, q=q, P=P, Ginv=Ginv, cohorts=cohorts)
 
 
@@ -323,20 +380,18 @@ def sample_units(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndar
 
 
 def _ri_assignment(p: Panel) -> np.ndarray:
-    """The cohort column each drawn unit receives: the observed treated units' cohorts."""
-    treated = p.treated_units
-    cohorts = np.unique(p.cohort[treated])
-    return np.searchsorted(cohorts, p.cohort[treated])
+    """The cohort column each drawn unit (or cluster) receives: the observed treated ones'."""
+    u = ri_units(p)
+    cohorts = np.unique(u.cohort[u.treated])
+    return np.searchsorted(cohorts, u.cohort[u.treated])
 
 
 def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
     drawn from all units of the estimation sample."""
-    col = _ri_assignment(p)
-    draws = [
-        sample_units(rng, p.n_units, len(col), size) for size, rng in chunk_seeds(seed, n_draws)
-    ]
+    col, n = _ri_assignment(p), ri_units(p).n
+    draws = [sample_units(rng, n, len(col), size) for size, rng in chunk_seeds(seed, n_draws)]
     return draws, col
 
 
@@ -380,7 +435,7 @@ def ri_chunk(
     anywhere, in any order, and gathered with :func:`ri_gather`."""
     size, rng = chunk_seed(seed, n_draws, k)
     col = _ri_assignment(p)
-    idx = sample_units(rng, p.n_units, len(col), size)
+    idx = sample_units(rng, ri_units(p).n, len(col), size)
     stats_ = _ri_stats(pieces if pieces is not None else _ri_pieces(p), idx, col)
     return dict(zip(RI_ARRAYS, stats_, strict=True))
 
@@ -412,7 +467,8 @@ def ri_gather(
         if sizes != want:
             raise ValueError(f"RI chunks do not make {n_draws} draws in chunks of {CHUNK}")
     pc = pieces if pieces is not None else _ri_pieces(p)
-    ny, _, den = _ri_stats(pc, p.treated_units[None, :], _ri_assignment(p))
+    u = ri_units(p)
+    ny, _, den = _ri_stats(pc, u.treated[None, :], _ri_assignment(p))
     beta = float(ny[0] / den[0]) if observed is None else observed
     num_y, num_d, den_r = (
         np.concatenate([chunks[k][name] for k in range(len(chunks))]) for name in RI_ARRAYS
@@ -432,8 +488,7 @@ def ri_gather(
         lo, hi = _invert(p_of, beta, scale, alpha)
         if family_alpha is not None:
             lo_fw, hi_fw = _invert(p_of, beta, scale, family_alpha)
-    n_pos = len(p.treated_units)
-    note = f"programme reassigned to {n_pos} of {p.n_units} units per draw"
+    note = u.describe()
     if (~ok).any():
         note += f"; {int((~ok).sum())} degenerate draws skipped"
     note = _unbounded(note, lo, hi, lo_fw, hi_fw)
@@ -516,13 +571,13 @@ def ri_event_study(
     if na is not None:
         return [na] * len(event_times), (na if pre else None)
     pc = _ri_pieces(p, event_times)
-    col = _ri_assignment(p)
-    den0, num0 = _es_stats(pc, p.treated_units[None, :], col)
+    col, u = _ri_assignment(p), ri_units(p)
+    den0, num0 = _es_stats(pc, u.treated[None, :], col)
     beta = np.linalg.solve(den0, num0[..., None])[0, :, 0]
     floor = 1e-10 * float(np.linalg.eigvalsh(den0[0]).min())
     draws, skipped = [], 0
     for size, rng in chunk_seeds(seed, n_draws):
-        idx = sample_units(rng, p.n_units, len(col), size)
+        idx = sample_units(rng, u.n, len(col), size)
         den, num = _es_stats(pc, idx, col)
         ok = np.linalg.eigvalsh(den).min(axis=1) > floor
         skipped += int((~ok).sum())
@@ -530,8 +585,8 @@ def ri_event_study(
     B = np.concatenate(draws)
     n_ok = B.shape[0]
     note = (
-        f"sharp null: no effect in any year; programme reassigned to {len(col)} of "
-        f"{p.n_units} units per draw; p-value only (a CI would need every year's effect)"
+        f"sharp null: no effect in any year; {u.describe()}; "
+        "p-value only (a CI would need every year's effect)"
     )
     if skipped:
         note += f"; {skipped} degenerate draws skipped"

@@ -28,6 +28,8 @@ from linkseval.inference import (
     _invert,
     _unbounded,
     chunk_seeds,
+    group_sum,
+    ri_units,
     sample_units,
     wild_cluster_bootstrap,
 )
@@ -285,14 +287,17 @@ def cs_wild_bootstrap(
 def cs_randomization(
     p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
 ) -> dict[str, TestResult]:
-    """Fisher RI for every CS term: the cohorts are permuted among all units (the same draws
-    as the TWFE RI with the same seed). Each term is linear in the outcome, so under the sharp
-    null of a constant effect τ its reassigned value is a_r − τ b_r (a on y, b on the observed
-    treatment); p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by inverting it."""
+    """Fisher RI for every CS term: the cohorts are permuted among all units, or whole clusters
+    (:func:`~linkseval.inference.ri_units`; the same draws as the TWFE RI with the same seed;
+    aggregation weights stay the observed cohort sizes). Each term is linear in the outcome,
+    so under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y,
+    b on the observed treatment); p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by
+    inverting it."""
     cells = group_time_cells(p)
-    cohorts = np.unique(p.cohort[p.cohort > 0])
-    treated = p.treated_units
-    col = np.searchsorted(cohorts, p.cohort[treated])
+    u = ri_units(p)
+    cohorts = np.unique(u.cohort[u.cohort > 0])
+    treated = u.treated
+    col = np.searchsorted(cohorts, u.cohort[treated])
     missing = np.isnan(cells.delta)
     obs_ = (~missing).astype(float)
     Dy = np.where(missing, 0.0, cells.delta)
@@ -301,6 +306,7 @@ def cs_randomization(
     per = list(p.periods)
     Dd = np.array([dwide[:, per.index(t)] - dwide[:, per.index(b)] for _, t, b in cells.keys])
     Dd = np.where(missing, 0.0, Dd) if len(cells.keys) else Dd
+    obs_, Dy, Dd = (group_sum(x, u.group, u.n, axis=1) for x in (obs_, Dy, Dd))
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys])
     terms = _terms(p, cells)
 
@@ -324,7 +330,7 @@ def cs_randomization(
 
     obs_y, obs_d = cell_atts(treated[None, :])
     draws = [
-        cell_atts(sample_units(rng, p.n_units, len(col), size))
+        cell_atts(sample_units(rng, u.n, len(col), size))
         for size, rng in chunk_seeds(seed, n_draws)
     ]
     Ay = np.concatenate([a for a, _ in draws])
@@ -345,7 +351,7 @@ def cs_randomization(
             )
 
         lo, hi = _invert(p_of, a0, float(np.std(a)) or 1.0, alpha)
-        note = f"cohorts reassigned to {len(col)} of {p.n_units} units per draw"
+        note = u.describe().replace("programme", "cohorts")
         out[term] = TestResult(
             "randomization inference",
             p_of(0.0),
