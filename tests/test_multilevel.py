@@ -71,3 +71,35 @@ def test_recovers_the_known_effect_and_variances(safequest):
     assert r["var_practice"] == pytest.approx(TRUTH["s2u"], rel=0.3)
     assert r["var_practice_year"] == pytest.approx(TRUTH["s2v"], rel=0.5)
     assert r["n_treated"] == 40 and r["converged"]
+
+
+def test_comparison_practices_follow_the_main_comparison_rule():
+    from linkseval.multilevel import comparison_practices
+
+    reg = pd.DataFrame(
+        {
+            "practice_code": ["a", "b", "c", "d", "e"],
+            "cohort": [2014, 0, 0, 0, 2014],
+            "deep_end": [True, True, False, False, False],
+        }
+    )
+    codes = lambda df: df["practice_code"].tolist()  # noqa: E731
+    allp, note = comparison_practices(reg, {"rule": "never_treated"})
+    assert codes(allp) == ["a", "b", "c", "d", "e"] and note == ""
+    de, note = comparison_practices(reg, {"rule": "deep_end"})
+    assert codes(de) == ["a", "b", "e"] and note == ""  # Links practices stay, Deep End or not
+    assert list(de.columns) == ["practice_code", "cohort"]
+    for kind in ("matched", "all_including_treated"):
+        other, note = comparison_practices(reg, {"rule": kind})
+        assert codes(other) == codes(allp) and kind in note and "cannot be applied" in note
+
+
+def test_the_deep_end_comparison_fits_on_fewer_practices(safequest):
+    from linkseval.multilevel import comparison_practices
+
+    scores, cohorts = simulate(n=150, treated=15, seed=3)
+    reg = cohorts.assign(deep_end=np.arange(len(cohorts)) % 3 == 0)
+    sub, _ = comparison_practices(reg, {"rule": "deep_end"})
+    r = multilevel_did(scores, sub, safequest, "workload", scale="raw")
+    want = int(((reg.cohort > 0) | reg.deep_end).sum())
+    assert r["n_units"] == want < len(reg) and r["n_treated"] == 15

@@ -173,19 +173,22 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
 
     from linkseval.analysis import TIDY_COLUMNS
     from linkseval.codebook import load_codebook
-    from linkseval.multilevel import multilevel_did
+    from linkseval.multilevel import comparison_practices, multilevel_did
     from linkseval.register import read_register
     from linkseval.store import write_parquet
 
     cfg = json.loads(args.settings)
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(args.register, code_width=args.code_width)
+    practices, caveat = comparison_practices(
+        register, cfg.get("comparison_rule", {"rule": "never_treated"})
+    )
     scores = pd.read_parquet(args.scores)
     rows = []
     for outcome in args.outcome:  # one process for several outcomes: imports and data once
         r = multilevel_did(
             scores,
-            register,
+            practices,
             instrument,
             outcome,
             scale=cfg.get("scale", "percent"),
@@ -197,6 +200,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
             f"component; model-based SE; variances practice {r['var_practice']:.3g}, "
             f"practice-year {r['var_practice_year']:.3g}, residual {r['var_residual']:.3g}"
             + ("" if r["converged"] else "; WARNING: optimiser did not converge")
+            + (f"; {caveat}" if caveat else "")
         )
         rows.append(
             {

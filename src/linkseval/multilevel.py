@@ -24,6 +24,28 @@ from linkseval.codebook import Instrument
 from linkseval.score import outcome_scale, to_percent
 
 
+def comparison_practices(register: pd.DataFrame, rule: dict) -> tuple[pd.DataFrame, str]:
+    """Register rows (practice_code, cohort) for the respondent-level model under comparison
+    ``rule``: the Links practices plus that rule's never-treated practices (``never_treated``:
+    all; ``deep_end``: the Deep End ones). ``matched`` needs practice-level outcome data and
+    ``all_including_treated`` duplicates the Links practices, neither of which a respondent
+    model can take: they use all never-treated practices and the returned note says so."""
+    kind = rule.get("rule", "never_treated")
+    treated = register["cohort"] > 0
+    if kind == "never_treated":
+        keep, note = np.ones(len(register), bool), ""
+    elif kind == "deep_end":
+        keep = treated | register["deep_end"].astype(bool).to_numpy()
+        note = ""
+    else:
+        keep = np.ones(len(register), bool)
+        note = (
+            f"comparison rule {kind!r} cannot be applied to respondents: Links practices vs all "
+            "other practices"
+        )
+    return register.loc[keep, ["practice_code", "cohort"]].reset_index(drop=True), note
+
+
 def multilevel_frame(
     scores: pd.DataFrame,
     cohorts: pd.DataFrame,

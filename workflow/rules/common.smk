@@ -79,6 +79,15 @@ def analysis_json(*keys):
     return json.dumps({k: ANALYSIS[k] for k in keys if k in ANALYSIS}, sort_keys=True)
 
 
+def multilevel_settings():
+    """analysis_json for the multilevel jobs plus the main comparison's rule (which practices
+    the respondent-level model compares the Links practices with)."""
+    d = json.loads(analysis_json("scale", "alpha", "main_comparison"))
+    main = ANALYSIS.get("main_comparison", "scotland_other")
+    d["comparison_rule"] = ANALYSIS["comparisons"].get(main, {"rule": "never_treated"})
+    return json.dumps(d, sort_keys=True)
+
+
 wildcard_constraints:
     instrument="|".join(INSTRUMENTS),
     outcome="|".join(sorted({o for outs in config["analysis"]["outcomes"].values() for o in outs})),

@@ -71,7 +71,7 @@ rule multilevel_instrument:
         "results/benchmarks/multilevel_instrument/{instrument}.tsv"
     params:
         outcomes=lambda wc: " ".join(config["analysis"]["outcomes"][wc.instrument]),
-        settings=analysis_json("scale", "alpha", "main_comparison"),
+        settings=multilevel_settings(),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         formula=lookup(dpath="scoring/percent_formula", within=config),
         label=DATA_LABEL,
@@ -104,7 +104,7 @@ rule multilevel_outcome:
     benchmark:
         "results/benchmarks/multilevel_outcome/{instrument}_{outcome}.tsv"
     params:
-        settings=analysis_json("scale", "alpha", "main_comparison"),
+        settings=multilevel_settings(),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         formula=lookup(dpath="scoring/percent_formula", within=config),
         label=DATA_LABEL,
