@@ -91,19 +91,23 @@ def _aggregations(p: Panel, cells: Cells) -> dict[str, list[tuple[tuple, float]]
     return agg
 
 
-def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Group-time ATTs and their aggregations with influence-function SEs (clustered by unit)."""
-    cells = group_time_cells(p)
+def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+    """ATT of every cell (NaN without members or controls) and its per-unit influence function
+    (cells × units; zeros where the ATT is NaN); never-treated units are the controls."""
     never = p.cohort == 0
     atts, psis = [], []
     for k, (g, _, _) in enumerate(cells.keys):
         a, psi = _att_and_if(cells.delta[k], p.cohort == g, never)
         atts.append(a)
         psis.append(psi if psi is not None else np.zeros(p.n_units))
-    atts = np.array(atts)
-    psis = np.array(psis)
-    unit_cluster = np.zeros(p.n_units, dtype=int)
-    unit_cluster[p.unit] = p.cluster
+    return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
+
+
+def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Group-time ATTs and their aggregations with influence-function SEs (clustered by unit)."""
+    cells = group_time_cells(p)
+    atts, psis = _cells_atts(p, cells)
+    unit_cluster = _unit_cluster(p)
     G = int(unit_cluster.max()) + 1
     rows = []
 
@@ -147,13 +151,7 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
     universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance)."""
     cells = group_time_cells(p, "universal")
-    never = p.cohort == 0
-    atts, psis = [], []
-    for k, (g, _, _) in enumerate(cells.keys):
-        a, psi = _att_and_if(cells.delta[k], p.cohort == g, never)
-        atts.append(a)
-        psis.append(psi if psi is not None else np.zeros(p.n_units))
-    atts_, psis_ = np.array(atts), np.array(psis)
+    atts_, psis_ = _cells_atts(p, cells)
     uc = _unit_cluster(p)
     G = int(uc.max()) + 1
     es, theta, infl = [], [], []
