@@ -42,3 +42,16 @@ def test_written_files_have_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert oct((tmp_path / "x.csv").stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_a_write_removes_the_temporary_a_killed_earlier_write_left(tmp_path):
+    """SIGKILL mid-write leaves '.<name>.<random>.tmp' (no cleanup code runs); the next
+    successful write of that output removes it, and nothing else."""
+    target = tmp_path / "out[1].csv"
+    stale = tmp_path / ".out[1].csv.k3j9x2.tmp"
+    stale.write_text("partial")
+    other = tmp_path / ".other.csv.abc.tmp"
+    other.write_text("another output's")
+    write_csv(pd.DataFrame({"a": [1]}), target)
+    assert target.exists() and not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.csv.abc.tmp", "out[1].csv"]
