@@ -379,9 +379,9 @@ def sample_units(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndar
     return np.take_along_axis(pick, order, 1)
 
 
-def _ri_assignment(p: Panel) -> np.ndarray:
+def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
     """The cohort column each drawn unit (or cluster) receives: the observed treated ones'."""
-    u = ri_units(p)
+    u = u if u is not None else ri_units(p)
     cohorts = np.unique(u.cohort[u.treated])
     return np.searchsorted(cohorts, u.cohort[u.treated])
 
@@ -390,7 +390,8 @@ def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.nd
     """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
     drawn from all units of the estimation sample."""
-    col, n = _ri_assignment(p), ri_units(p).n
+    u = ri_units(p)
+    col, n = _ri_assignment(p, u), u.n
     draws = [sample_units(rng, n, len(col), size) for size, rng in chunk_seeds(seed, n_draws)]
     return draws, col
 
@@ -434,8 +435,9 @@ def ri_chunk(
     (:data:`RI_ARRAYS`). Depends on ``(seed, n_draws, k)`` only, so chunks can be computed
     anywhere, in any order, and gathered with :func:`ri_gather`."""
     size, rng = chunk_seed(seed, n_draws, k)
-    col = _ri_assignment(p)
-    idx = sample_units(rng, ri_units(p).n, len(col), size)
+    u = ri_units(p)
+    col = _ri_assignment(p, u)
+    idx = sample_units(rng, u.n, len(col), size)
     stats_ = _ri_stats(pieces if pieces is not None else _ri_pieces(p), idx, col)
     return dict(zip(RI_ARRAYS, stats_, strict=True))
 
@@ -468,7 +470,7 @@ def ri_gather(
             raise ValueError(f"RI chunks do not make {n_draws} draws in chunks of {CHUNK}")
     pc = pieces if pieces is not None else _ri_pieces(p)
     u = ri_units(p)
-    ny, _, den = _ri_stats(pc, u.treated[None, :], _ri_assignment(p))
+    ny, _, den = _ri_stats(pc, u.treated[None, :], _ri_assignment(p, u))
     beta = float(ny[0] / den[0]) if observed is None else observed
     num_y, num_d, den_r = (
         np.concatenate([chunks[k][name] for k in range(len(chunks))]) for name in RI_ARRAYS
@@ -571,7 +573,8 @@ def ri_event_study(
     if na is not None:
         return [na] * len(event_times), (na if pre else None)
     pc = _ri_pieces(p, event_times)
-    col, u = _ri_assignment(p), ri_units(p)
+    u = ri_units(p)
+    col = _ri_assignment(p, u)
     den0, num0 = _es_stats(pc, u.treated[None, :], col)
     beta = np.linalg.solve(den0, num0[..., None])[0, :, 0]
     floor = 1e-10 * float(np.linalg.eigvalsh(den0[0]).min())

@@ -103,6 +103,16 @@ def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
     return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
 
 
+def _estimated_weights(
+    parts: list[tuple[int, int]], atts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """An aggregate's cells with an estimated ATT and their cohort-size weights, normalised."""
+    parts = [(k, w) for k, w in parts if not np.isnan(atts[k])]
+    ks = np.array([k for k, _ in parts], dtype=int)
+    w = np.array([w for _, w in parts], dtype=float)
+    return ks, w / w.sum() if len(w) else w
+
+
 def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     """Group-time ATTs and their aggregations with influence-function SEs (clustered by unit)."""
     cells = group_time_cells(p)
@@ -133,13 +143,9 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
         if not np.isnan(atts[k]):
             emit(f"att[{g},{t}]", float(atts[k]), psis[k], 1)
     for name, parts in _aggregations(p, cells).items():
-        parts = [(k, w) for k, w in parts if not np.isnan(atts[k])]
-        if not parts:
-            continue
-        ks = np.array([k for k, _ in parts])
-        w = np.array([w for _, w in parts], dtype=float)
-        w /= w.sum()
-        emit(name, float(w @ atts[ks]), w @ psis[ks], len(ks))
+        ks, w = _estimated_weights(parts, atts)
+        if len(ks):
+            emit(name, float(w @ atts[ks]), w @ psis[ks], len(ks))
     out = pd.DataFrame(rows)
     out["method"] = "influence function (analytic)"
     return out
@@ -156,14 +162,9 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
     G = int(uc.max()) + 1
     es, theta, infl = [], [], []
     for name, parts in _aggregations(p, cells).items():
-        if not name.startswith("dynamic["):
+        ks, w = _estimated_weights(parts, atts_)
+        if not name.startswith("dynamic[") or not len(ks):
             continue
-        parts = [(k, w) for k, w in parts if not np.isnan(atts_[k])]
-        if not parts:
-            continue
-        ks = np.array([k for k, _ in parts])
-        w = np.array([w for _, w in parts], dtype=float)
-        w /= w.sum()
         es.append(int(name[8:-1]))
         theta.append(float(w @ atts_[ks]))
         infl.append(np.bincount(uc, weights=w @ psis_[ks], minlength=G))
