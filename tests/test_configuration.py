@@ -34,3 +34,23 @@ def test_strings_stay_strings_where_strings_are_allowed():
     out = coerce_to_schema({"code": "01234", "n": "x7", "flag": "TRUE", "other": "maybe"}, schema)
     assert out == {"code": "01234", "n": "x7", "flag": True, "other": "maybe"}
     assert coerce_to_schema("2.5", {"type": "integer"}) == "2.5"  # left for the schema to reject
+
+
+def test_input_problems_name_the_missing_file_and_how_to_leave_it_out(tmp_path):
+    from linkseval.configuration import input_problems
+
+    reg = tmp_path / "practices.csv"
+    reg.write_text("x\n")
+    for y in (2013, 2014):
+        (tmp_path / f"safequest_{y}.csv").write_text("x\n")
+    (tmp_path / "care_2013.xlsx").write_bytes(b"")
+    stems = {"safequest": "safequest", "care": "care"}
+    assert input_problems(tmp_path, reg, {"safequest": "safequest"}, [2013, 2014]) == []
+    (msg,) = input_problems(tmp_path, reg, stems, [2013, 2014])
+    assert msg.startswith(f"{tmp_path / 'care_2014.csv'}: no care extract for 2014 ")
+    assert "--config instruments='[safequest]'" in msg
+    (msg,) = input_problems(tmp_path, tmp_path / "nope.csv", {"safequest": "safequest"}, [2013])
+    assert msg == f"{tmp_path / 'nope.csv'}: practice register not found (config 'register')"
+    assert input_problems(tmp_path / "nowhere", reg, stems, [2013]) == [
+        f"{tmp_path / 'nowhere'}: config 'raw_dir' is not a folder"
+    ]

@@ -103,3 +103,21 @@ def test_the_deep_end_comparison_fits_on_fewer_practices(safequest):
     r = multilevel_did(scores, sub, safequest, "workload", scale="raw")
     want = int(((reg.cohort > 0) | reg.deep_end).sum())
     assert r["n_units"] == want < len(reg) and r["n_treated"] == 15
+
+
+def test_a_model_that_cannot_be_fitted_is_reported_not_raised(safequest):
+    """Links practices observed only from their start: D equals links, the design is singular.
+    The cross-check must return NaN numbers and the reason, not stop the run."""
+    scores, cohorts = simulate()
+    links = cohorts.loc[cohorts["cohort"] > 0, "practice_code"]
+    scores = scores[~(scores["practice_code"].isin(links) & (scores["year"] < 2014))]
+    r = multilevel_did(scores, cohorts, safequest, "workload", scale="raw")
+    assert "error" in r and r["error"]
+    assert np.isnan(r["estimate"]) and np.isnan(r["std_error"]) and not r["converged"]
+    assert r["n_treated"] == 15 and r["n_obs"] == len(scores)
+
+
+def test_an_estimable_model_has_no_error(safequest):
+    scores, cohorts = simulate()
+    r = multilevel_did(scores, cohorts, safequest, "workload", scale="raw")
+    assert "error" not in r and np.isfinite(r["estimate"])

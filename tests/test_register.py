@@ -70,3 +70,26 @@ def test_register_structural_errors(tmp_path, text, message):
     p.write_text(text)
     with pytest.raises(ExtractError, match=message):
         read_register(p)
+
+
+HEADER = "practice_code,health_board,list_size,simd15_share,deep_end_rank,links_start_year\n"
+
+
+@pytest.mark.parametrize(
+    ("start", "ok"),
+    [(2013, False), (2014, True), (2016, True), (2017, False), (2009, False)],
+)
+def test_links_starts_must_leave_a_survey_year_before_and_one_from_the_start(tmp_path, start, ok):
+    p = tmp_path / "practices.csv"
+    p.write_text(HEADER + f"11111,A,1,0.1,,\n22222,A,1,0.1,3,2015\n33333,A,1,0.1,4,{start}\n")
+    years = [2013, 2014, 2015, 2016]
+    if ok:
+        assert read_register(p, survey_years=years)["cohort"].tolist() == [0, 2015, start]
+        return
+    with pytest.raises(
+        ExtractError,
+        match=rf"practices.csv, line 4, column links_start_year: Links start year {start} is "
+        r"outside the survey years 2013-2016",
+    ):
+        read_register(p, survey_years=years)
+    assert read_register(p)["cohort"].tolist() == [0, 2015, start]  # no years: not checked

@@ -11,8 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER, __version__
+from linkseval import SYNTHETIC_LABEL, __version__
 from linkseval.errors import LinksevalError
+from linkseval.labels import banner_text
 
 EPILOG = """\
 typical use (Snakemake runs these for you: `make report`):
@@ -28,17 +29,9 @@ typical use (Snakemake runs these for you: `make report`):
 """
 
 
-def data_label_for(raw_dir: str | Path) -> str:
-    """'SYNTHETIC DATA' if the extract folder carries the synthetic marker, else ''."""
-    return SYNTHETIC_LABEL if (Path(raw_dir) / SYNTHETIC_MARKER).exists() else ""
-
-
 def _banner(label: str) -> None:
     if label:
-        print(
-            f"*** {label}: results below are from generated data, not real survey responses ***",
-            file=sys.stderr,
-        )
+        print(f"*** {banner_text(label)} ***", file=sys.stderr)
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -63,7 +56,9 @@ def cmd_clean(args: argparse.Namespace) -> None:
     from linkseval.store import sha256, write_json, write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
-    register = read_register(args.register, code_width=args.code_width)
+    register = read_register(
+        args.register, code_width=args.code_width, survey_years=args.survey_years
+    )
     raw = read_extract(args.extract, instrument, args.year)
     result = clean_extract(
         raw,
@@ -95,7 +90,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     from linkseval.store import write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
-    register = read_register(args.register, code_width=args.code_width)
+    register = read_register(
+        args.register, code_width=args.code_width, survey_years=args.survey_years
+    )
     clean = pd.concat([pd.read_parquet(p) for p in args.clean], ignore_index=True)
     scores = score_respondents(clean, instrument, min_items_per_theme=args.min_items_per_theme)
     panel = practice_year_panel(
@@ -168,6 +165,23 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     print(f"{args.instrument}/{args.outcome}: {len(res)} estimate rows", file=sys.stderr)
 
 
+def _multilevel_row(instrument: str, outcome: str, cfg: dict, note: str, r: dict) -> dict:
+    """One tidy estimates row of the multilevel cross-check."""
+    from linkseval.analysis import TIDY_COLUMNS
+
+    return {
+        "instrument": instrument,
+        "outcome": outcome,
+        "comparison": cfg.get("main_comparison", "scotland_other"),
+        "estimator": "multilevel[respondent]",
+        "term": "treated_post",
+        "method": "MixedLM (model-based)",
+        "n_draws": 0,
+        "note": note,
+        **{k: r[k] for k in TIDY_COLUMNS if k in r},
+    }
+
+
 def cmd_multilevel(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -195,6 +209,11 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
             percent_formula=args.percent_formula,
             alpha=float(cfg.get("alpha", 0.05)),
         )
+        if "error" in r:
+            note = f"not estimable: the respondent-level MixedLM could not be fitted ({r['error']})"
+            rows.append(_multilevel_row(args.instrument, outcome, cfg, note, r))
+            print(f"{args.instrument}/{outcome}: multilevel {note}", file=sys.stderr)
+            continue
         note = (
             "respondent-level MixedLM (REML): practice random intercept + practice-year variance "
             f"component; model-based SE; variances practice {r['var_practice']:.3g}, "
@@ -202,19 +221,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
             + ("" if r["converged"] else "; WARNING: optimiser did not converge")
             + (f"; {caveat}" if caveat else "")
         )
-        rows.append(
-            {
-                "instrument": args.instrument,
-                "outcome": outcome,
-                "comparison": cfg.get("main_comparison", "scotland_other"),
-                "estimator": "multilevel[respondent]",
-                "term": "treated_post",
-                "method": "MixedLM (model-based)",
-                "n_draws": 0,
-                "note": note,
-                **{k: r[k] for k in TIDY_COLUMNS if k in r},
-            }
-        )
+        rows.append(_multilevel_row(args.instrument, outcome, cfg, note, r))
         print(
             f"{args.instrument}/{outcome}: multilevel estimate {r['estimate']:.3f}",
             file=sys.stderr,
@@ -322,7 +329,7 @@ def cmd_links(args: argparse.Namespace) -> None:
     from linkseval.register import read_register
     from linkseval.store import write_json
 
-    reg = read_register(args.register, code_width=args.code_width)
+    reg = read_register(args.register, code_width=args.code_width, survey_years=args.survey_years)
     write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
 
 
@@ -623,6 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         metavar="N",
         help="practice codes are zero-padded to N digits (default: %(default)s)",
+    )
+    common.add_argument(
+        "--survey-years",
+        type=int,
+        nargs="+",
+        metavar="YEAR",
+        help="the study's survey years: every Links start in the register must lie after the "
+        "first and not after the last",
     )
 
     p = sub.add_parser(

@@ -10,9 +10,11 @@ schema to reject with its usual message.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 _INT = re.compile(r"[+-]?\d+")
+EXTS = ("csv", "xlsx")  # an extract is <stem>_<year>.csv or .xlsx
 
 
 def _types(schema: dict) -> set[str]:
@@ -54,3 +56,50 @@ def coerce_to_schema(value: Any, schema: dict) -> Any:
         if types and "string" not in types:
             return _convert(value, types)
     return value
+
+
+def input_problems(
+    raw_dir: str | Path, register: str | Path, stems: dict[str, str], years: list[int]
+) -> list[str]:
+    """One-line messages for inputs a real study's run would miss, before any job starts.
+
+    Parameters
+    ----------
+    raw_dir : str or Path
+        The extract folder (config ``raw_dir``).
+    register : str or Path
+        The practice register (config ``register``).
+    stems : dict
+        Instrument -> file stem (codebook ``file_stem``) of the configured ``instruments``.
+    years : list of int
+        The configured survey years.
+
+    Returns
+    -------
+    list of str
+        Empty when every extract and the register exist; else the first problem per kind,
+        naming the file and the config key that leaves it out.
+    """
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        return [f"{raw}: config 'raw_dir' is not a folder"]
+    problems = []
+    if not Path(register).is_file():
+        problems.append(f"{register}: practice register not found (config 'register')")
+    for instrument, stem in stems.items():
+        missing = [
+            y for y in years if not any((raw / f"{stem}_{y}.{ext}").is_file() for ext in EXTS)
+        ]
+        if missing:
+            others = [i for i in stems if i != instrument]
+            hint = (
+                f"leave the instrument out with --config instruments='[{', '.join(others)}]'"
+                if others
+                else "check config 'years'"
+            )
+            problems.append(
+                f"{raw / f'{stem}_{missing[0]}.csv'}: no {instrument} extract for "
+                f"{', '.join(map(str, missing))} ({stem}_<year>.csv or .xlsx); "
+                f"{hint}, or drop the year from config 'years'"
+            )
+    return problems

@@ -128,6 +128,24 @@ def fit_mixedlm(d: pd.DataFrame):
         return model.fit(start_params=start, reml=True, method=["lbfgs", "bfgs"])
 
 
+# what a fit that cannot be estimated reports (its row says why in ``error``)
+NOT_ESTIMABLE = {
+    k: np.nan
+    for k in (
+        "estimate",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "statistic",
+        "reml_loglike",
+        "var_practice",
+        "var_practice_year",
+        "var_residual",
+    )
+} | {"converged": False}
+
+
 def multilevel_did(
     scores: pd.DataFrame,
     cohorts: pd.DataFrame,
@@ -138,12 +156,27 @@ def multilevel_did(
     percent_formula: str = "mean_over_max",
     alpha: float = 0.05,
 ) -> dict:
-    """Fit the model for one outcome; ``cohorts`` maps practice_code -> cohort (0 = never)."""
+    """Fit the model for one outcome; ``cohorts`` maps practice_code -> cohort (0 = never).
+
+    A model statsmodels cannot fit (a singular design or Hessian) is not an error of the run:
+    the result holds NaN numbers and the reason in ``error``, for the row and the page to say so.
+    """
     d = multilevel_frame(
         scores, cohorts, instrument, outcome, scale=scale, percent_formula=percent_formula
     )
-    fit = fit_mixedlm(d)
-    est, se = float(fit.params["D"]), float(fit.bse["D"])
+    counts = {
+        "n_obs": int(len(d)),
+        "n_units": int(d["practice_code"].nunique()),
+        "n_treated": int(d.loc[d["cohort"] > 0, "practice_code"].nunique()),
+        "n_clusters": int(d["practice_code"].nunique()),
+    }
+    try:
+        fit = fit_mixedlm(d)
+        est, se = float(fit.params["D"]), float(fit.bse["D"])
+        if not (np.isfinite(est) and np.isfinite(se) and se > 0):
+            raise ValueError(f"estimate {est} with standard error {se}")
+    except (np.linalg.LinAlgError, ValueError) as exc:  # e.g. a singular design or Hessian
+        return {**NOT_ESTIMABLE, **counts, "error": f"{type(exc).__name__}: {exc}"}
     z = stats.norm.ppf(1 - alpha / 2)
     return {
         "estimate": est,
@@ -152,10 +185,7 @@ def multilevel_did(
         "ci_high": est + z * se,
         "p_value": float(2 * stats.norm.sf(abs(est / se))),
         "statistic": est / se,
-        "n_obs": int(len(d)),
-        "n_units": int(d["practice_code"].nunique()),
-        "n_treated": int(d.loc[d["cohort"] > 0, "practice_code"].nunique()),
-        "n_clusters": int(d["practice_code"].nunique()),
+        **counts,
         "converged": bool(fit.converged),
         "reml_loglike": float(fit.llf),
         "var_practice": float(np.asarray(fit.cov_re)[0, 0]),

@@ -9,6 +9,8 @@ import html
 import re
 from typing import TYPE_CHECKING
 
+from linkseval.labels import banner_text
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
@@ -33,8 +35,7 @@ img{max-width:100%}
 def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | None = None) -> str:
     """A self-contained HTML page (inline CSS, no scripts, no external requests)."""
     banner = (
-        f"<div class='banner' role='alert'>{html.escape(data_label)} — generated data, not real "
-        "survey responses</div>"
+        f"<div class='banner' role='alert'>{html.escape(banner_text(data_label))}</div>"
         if data_label
         else ""
     )

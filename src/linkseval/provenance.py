@@ -12,6 +12,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from linkseval.labels import is_synthetic_label
 from linkseval.store import sha256
 
 KEY_PACKAGES = [
@@ -93,7 +94,9 @@ def provenance(
         "inputs": sorted((file_record(p) for p in inputs), key=lambda r: r["path"]),
         "config": config,
         "seeds": {
-            "synthetic": config.get("synthetic", {}).get("seed") if data_label else None,
+            "synthetic": (
+                config.get("synthetic", {}).get("seed") if is_synthetic_label(data_label) else None
+            ),
             "bootstrap": analysis.get("bootstrap", {}).get("seed"),
             "randomization": analysis.get("randomization", {}).get("seed"),
         },

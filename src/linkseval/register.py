@@ -75,10 +75,30 @@ def _table(path: Path) -> tuple[pd.DataFrame, int]:
     return df, lines[first]
 
 
-def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
+def _check_starts(cohort: pd.Series, lines: pd.Series, years: list[int], path: Path) -> None:
+    """Raise for the first Links start year not in (first survey year, last survey year]."""
+    bad = (cohort > 0) & ((cohort <= years[0]) | (cohort > years[-1]))
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise ExtractError(
+            path,
+            f"Links start year {cohort.iloc[i]} is outside the survey years {years[0]}-"
+            f"{years[-1]}: a start needs a survey year before it and one from it on (correct "
+            "the register or config 'years')",
+            line=int(lines.iloc[i]),
+            column="links_start_year",
+        )
+
+
+def read_register(
+    path: str | Path, *, code_width: int = 5, survey_years: list[int] | None = None
+) -> pd.DataFrame:
     """The register, typed: one row per practice, sorted by practice code.
 
-    Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
+    Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated). With
+    ``survey_years``, every Links start must leave at least one survey year before it and one
+    from it on (else a DiD cannot estimate that practice's effect): an ``ExtractError`` names
+    the first start outside, by line and column.
     """
     path = Path(path)
     df, header_line = _table(path)
@@ -126,6 +146,8 @@ def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
     out["deep_end"] = out["deep_end_rank"].notna()
     out["links_start_year"] = _int_column(df, "links_start_year", path, 1900, 2100)
     out["cohort"] = out["links_start_year"].fillna(0).astype(int)
+    if survey_years:
+        _check_starts(out["cohort"], df[LINE], sorted(survey_years), path)
     for col in sorted(c for c in df.columns if ABSENCE.fullmatch(c)):
         out[col] = _int_column(df, col, path, 0, 12).fillna(0).astype(int)
     return out.sort_values("practice_code", kind="stable").reset_index(drop=True)

@@ -17,6 +17,7 @@ rule clean_extract:
     wildcard_constraints:
         year=r"\d{4}",
     params:
+        years=SURVEY_YEARS_ARG,
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         max_missing=max_missing_items,
         label=DATA_LABEL,
@@ -30,7 +31,7 @@ rule clean_extract:
     shell:
         "python -m linkseval clean --instrument {wildcards.instrument} --year {wildcards.year} "
         "--extract {input.extract:q} --register {input.register:q} --codebook {input.codebook:q} "
-        "--code-width {params.code_width} --max-missing-items {params.max_missing} "
-        "--data-label {params.label:q} --out-clean {output.clean} "
+        "--survey-years {params.years} --code-width {params.code_width} --max-missing-items {params.max_missing} "
+        "--data-label={params.label:q} --out-clean {output.clean} "
         "--out-rejects {output.rejects} --out-accounting {output.accounting} 2> {log} "
         "|| (cat {log} >&2; exit 1)"

@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from linkseval.configuration import coerce_to_schema
+from linkseval.configuration import coerce_to_schema, input_problems
+from linkseval.labels import is_synthetic_folder, resolve_data_label
 
 
 # `--config years='[2013,2014]'` or `scoring='{min_respondents: 6}'` arrive as strings from the
@@ -41,6 +42,7 @@ if config["register"] is not None:
 else:
     REGISTER = f"{RAW_DIR}/practices.csv"
 YEARS = [int(y) for y in config["years"]]
+SURVEY_YEARS_ARG = " ".join(map(str, YEARS))  # integers (schema), safe in a shell command
 INSTRUMENTS = list(config["instruments"])
 CODEBOOK = config["codebook"]
 with open(CODEBOOK, encoding="utf-8") as fh:
@@ -54,12 +56,13 @@ PANEL_OUTCOMES = {
     name: len(spec.get("themes") or []) + (spec.get("overall") is not None)
     for name, spec in _codebook.items()
 }
-# Every output says so when the data are the embedded synthetic set (or carry its marker).
-DATA_LABEL = (
-    "SYNTHETIC DATA"
-    if SYNTHETIC or Path(RAW_DIR, "SYNTHETIC_DATA.txt").exists()
-    else ""
+# The label every output carries, decided in one place (linkseval.labels): SYNTHETIC DATA for
+# the embedded set or a folder with its marker, else the config's data_label (or none). The
+# papermill rules take it as YAML (-y), so that an empty label still passes one argument.
+DATA_LABEL = resolve_data_label(
+    config.get("data_label"), is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
 )
+DATA_LABEL_YAML = json.dumps({"data_label": DATA_LABEL})
 
 
 ANALYSIS = config["analysis"]
@@ -143,6 +146,18 @@ def extract_path(instrument, year):
     if SYNTHETIC:
         return next(p for p in synthetic_extracts() if p.startswith(f"{stem}."))
     return f"{stem}.xlsx" if Path(f"{stem}.xlsx").exists() else f"{stem}.csv"
+
+
+def stop(message):
+    """End the run before any job with one line, no traceback (a Snakefile's SystemExit)."""
+    sys.exit(f"linkseval: error: {message}")
+
+
+if not SYNTHETIC:  # real extracts: every instrument-year and the register must be there
+    for _problem in input_problems(
+        RAW_DIR, REGISTER, {i: FILE_STEM[i] for i in INSTRUMENTS}, YEARS
+    ):
+        stop(_problem)
 
 
 def clean_files(wildcards):

@@ -28,7 +28,7 @@ rule estimate_outcome:
     shell:
         "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
         "--outcome {wildcards.outcome} --settings {params.settings:q} "
-        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
 rule estimate_comparison:
@@ -54,7 +54,7 @@ rule estimate_comparison:
     shell:
         "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
         "--outcome {wildcards.outcome} --comparison {wildcards.comparison} "
-        "--settings {params.settings:q} --data-label {params.label:q} --out {output} "
+        "--settings {params.settings:q} --data-label={params.label:q} --out {output} "
         "2> {log} || (cat {log} >&2; exit 1)"
 
 
@@ -88,7 +88,7 @@ rule multilevel_instrument:
         "--codebook {input.codebook:q} --code-width {params.code_width} "
         "--instrument {wildcards.instrument} --outcome {params.outcomes} "
         "--percent-formula {params.formula} --settings {params.settings:q} "
-        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
 # with analysis.scatter_multilevel: one job per outcome (a cluster runs them side by side)
@@ -121,7 +121,7 @@ rule multilevel_outcome:
         "--codebook {input.codebook:q} --code-width {params.code_width} "
         "--instrument {wildcards.instrument} --outcome {wildcards.outcome} "
         "--percent-formula {params.formula} --settings {params.settings:q} "
-        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
 rule combine_estimates:
@@ -150,7 +150,7 @@ rule combine_estimates:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval combine --estimates {input} --settings {params.settings:q} "
-        "--data-label {params.label:q} --out-parquet {output.parquet} --out-csv {output.csv} "
+        "--data-label={params.label:q} --out-parquet {output.parquet} --out-csv {output.csv} "
         "--out-headline {output.headline} --out-json {output.json} 2> {log} "
         "|| (cat {log} >&2; exit 1)"
 
@@ -179,5 +179,5 @@ rule descriptive_comparison:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval describe --panel {input} {params.baseline} "
-        "--data-label {params.label:q} --out-means {output.means} --out-change {output.change} "
+        "--data-label={params.label:q} --out-means {output.means} --out-change {output.change} "
         "2> {log} || (cat {log} >&2; exit 1)"

@@ -26,7 +26,7 @@ rule quality_summary:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval quality --accounting {input.accounting} --rejects {input.rejects} "
-        "--panel {input.panels} --data-label {params.label:q} --out-files {output.files} "
+        "--panel {input.panels} --data-label={params.label:q} --out-files {output.files} "
         "--out-practice-years {output.practice_years} --out-reasons {output.reasons} "
         "--out-summary {output.summary} "
         "2> {log} || (cat {log} >&2; exit 1)"

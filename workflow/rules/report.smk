@@ -14,6 +14,7 @@ checkpoint links_practices:
     log:
         "results/logs/links_practices.log",
     params:
+        years=SURVEY_YEARS_ARG,
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
     threads: 1
     resources:
@@ -22,7 +23,7 @@ checkpoint links_practices:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval links --register {input.register:q} --code-width {params.code_width} "
+        "python -m linkseval links --register {input.register:q} --survey-years {params.years} --code-width {params.code_width} "
         "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
@@ -46,7 +47,7 @@ rule provenance:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval provenance --inputs {input.data:q} --lock {input.lock} "
-        "--config-json {params.config:q} --root {params.root:q} --data-label {params.label:q} "
+        "--config-json {params.config:q} --root {params.root:q} --data-label={params.label:q} "
         "--out {output} "
         "2> {log} || (cat {log} >&2; exit 1)"
 
@@ -72,6 +73,7 @@ rule notebook_data_quality:
         lists=yaml_params("panels", "clean"),
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         label=DATA_LABEL,
+        label_yaml=DATA_LABEL_YAML,
     threads: 1
     resources:
         mem_mb=2000,
@@ -83,11 +85,11 @@ rule notebook_data_quality:
         "--no-progress-bar --no-request-save-on-cell-execute "
         "-p files_csv {input.files} -p reasons_csv {input.reasons} "
         "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
-        "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
+        "-p min_respondents {params.min_respondents} -y {params.label_yaml:q} "
         "> {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
         "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label {params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_descriptives:
@@ -104,6 +106,7 @@ rule notebook_descriptives:
         title=page_title("descriptives"),
         nav=NAV,
         label=DATA_LABEL,
+        label_yaml=DATA_LABEL_YAML,
     threads: 1
     resources:
         mem_mb=2000,
@@ -114,10 +117,10 @@ rule notebook_descriptives:
         "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
         "-p theme_means {input.means} -p percent_change {input.change} "
-        "-p data_label {params.label:q} > {log} 2>&1 "
+        "-y {params.label_yaml:q} > {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
         "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label {params.label:q} 2>> {log} "
+        "--data-label={params.label:q} 2>> {log} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -137,6 +140,7 @@ rule notebook_did:
         alpha=lookup(dpath="analysis/alpha", within=config),
         labels=COMPARISON_LABELS,
         label=DATA_LABEL,
+        label_yaml=DATA_LABEL_YAML,
     priority: 1  # before the notebooks that do not wait for the models
     threads: 1
     resources:
@@ -149,10 +153,10 @@ rule notebook_did:
         "--no-progress-bar --no-request-save-on-cell-execute "
         "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
         "-p estimates {input.estimates} -p main_comparison {params.main} "
-        "-p alpha {params.alpha} -p comparison_labels {params.labels:q} -p data_label {params.label:q} > {log} 2>&1 "
+        "-p alpha {params.alpha} -p comparison_labels {params.labels:q} -y {params.label_yaml:q} > {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
         "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label {params.label:q} 2>> {log} "
+        "--data-label={params.label:q} 2>> {log} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -171,6 +175,7 @@ rule notebook_practice:
         lists=yaml_params("panels"),
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         label=DATA_LABEL,
+        label_yaml=DATA_LABEL_YAML,
     threads: 1
     resources:
         mem_mb=2000,
@@ -181,11 +186,11 @@ rule notebook_practice:
         "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
         "-r practice_code {wildcards.code} -y {params.lists:q} "
-        "-p min_respondents {params.min_respondents} -p data_label {params.label:q} "
+        "-p min_respondents {params.min_respondents} -y {params.label_yaml:q} "
         "> {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
         "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label {params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
 
 
 rule notebook_methods:
@@ -203,6 +208,7 @@ rule notebook_methods:
         nav=NAV,
         monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
         label=DATA_LABEL,
+        label_yaml=DATA_LABEL_YAML,
     threads: 1
     resources:
         mem_mb=2000,
@@ -213,10 +219,10 @@ rule notebook_methods:
         "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
         "-p provenance {input.provenance} -p monte_carlo {params.monte_carlo} "
-        "-p data_label {params.label:q} > {log} 2>&1 "
+        "-y {params.label_yaml:q} > {log} 2>&1 "
         "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
         "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label {params.label:q} 2>> {log} "
+        "--data-label={params.label:q} 2>> {log} "
         "|| (cat {log} >&2; exit 1)"
 
 
@@ -276,5 +282,5 @@ rule report_index:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval index --headline {input.headline} --page {params.pages} "
-        "--settings {params.settings:q} --data-label {params.label:q} --out {output} "
+        "--settings {params.settings:q} --data-label={params.label:q} --out {output} "
         "2> {log} || (cat {log} >&2; exit 1)"

@@ -55,7 +55,7 @@ rule ri_chunk:
         "python -m linkseval ri-chunk --panel {input.panel} --instrument {wildcards.instrument} "
         "--outcome {wildcards.outcome} --settings {params.settings:q} --seed {params.seed} "
         "--draws {params.draws} --chunk-draws {params.chunk_draws} --chunk {wildcards.chunk} "
-        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
 rule ri_gather:
@@ -85,7 +85,7 @@ rule ri_gather:
         "python -m linkseval ri-gather --panel {input.panel} --instrument {wildcards.instrument} "
         "--outcome {wildcards.outcome} --settings {params.settings:q} --seed {params.seed} "
         "--draws {params.draws} --chunk-draws {params.chunk_draws} --chunks {input.chunks} "
-        "--data-label {params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
 
 
 rule ri_scattered:

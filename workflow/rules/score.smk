@@ -14,6 +14,7 @@ rule score_panel:
     benchmark:
         "results/benchmarks/score_panel/{instrument}.tsv"
     params:
+        years=SURVEY_YEARS_ARG,
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         min_items=lookup(dpath="scoring/min_items_per_theme", within=config),
@@ -28,8 +29,8 @@ rule score_panel:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval score --instrument {wildcards.instrument} --clean {input.clean} "
-        "--register {input.register:q} --codebook {input.codebook:q} "
+        "--register {input.register:q} --survey-years {params.years} --codebook {input.codebook:q} "
         "--code-width {params.code_width} --min-respondents {params.min_respondents} "
         "--min-items-per-theme {params.min_items} --percent-formula {params.formula} "
-        "--data-label {params.label:q} --out-scores {output.scores} --out-panel {output.panel} "
+        "--data-label={params.label:q} --out-scores {output.scores} --out-panel {output.panel} "
         "2> {log} || (cat {log} >&2; exit 1)"
