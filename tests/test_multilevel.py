@@ -121,3 +121,34 @@ def test_an_estimable_model_has_no_error(safequest):
     scores, cohorts = simulate()
     r = multilevel_did(scores, cohorts, safequest, "workload", scale="raw")
     assert "error" not in r and np.isfinite(r["estimate"])
+
+
+def test_the_cli_writes_a_failed_fit_as_a_row_and_exits_zero(tmp_path, safequest):
+    """`linkseval multilevel` (the pipeline's multilevel_instrument job) on a study whose
+    respondent model is singular: exit 0, one row per outcome, the failed one says why."""
+    from linkseval.cli import main
+
+    scores, cohorts = simulate(n=40, treated=6)
+    codes = {c: f"{10000 + i}" for i, c in enumerate(cohorts["practice_code"])}
+    scores["practice_code"] = scores["practice_code"].map(codes)
+    scores["teamwork"] = scores["workload"] + 1.0
+    links = [codes[c] for c in cohorts.loc[cohorts["cohort"] > 0, "practice_code"]]
+    early = scores["practice_code"].isin(links) & (scores["year"] < 2014)
+    scores.loc[early, "workload"] = np.nan  # workload: Links practices seen only from the start
+    scores.to_parquet(tmp_path / "scores.parquet")
+    reg = tmp_path / "practices.csv"
+    reg.write_text(
+        "practice_code,health_board,list_size,simd15_share,deep_end_rank,links_start_year\n"
+        + "".join(f"{codes[c]},A,1000,0.1,,{y or ''}\n" for c, y in cohorts.itertuples(index=False))
+    )
+    out = tmp_path / "ml.parquet"
+    argv = ["multilevel", "--scores", str(tmp_path / "scores.parquet"), "--register", str(reg)]
+    argv += ["--instrument", "safequest", "--outcome", "workload", "teamwork"]
+    argv += ["--settings", '{"scale": "mean"}', "--out", str(out)]
+    assert main(argv) == 0
+    res = pd.read_parquet(out).set_index("outcome")
+    assert list(res.index) == ["workload", "teamwork"]
+    assert np.isnan(res.loc["workload", "estimate"])
+    assert res.loc["workload", "note"].startswith("not estimable: ")
+    assert "Singular matrix" in res.loc["workload", "note"]
+    assert np.isfinite(res.loc["teamwork", "estimate"])
