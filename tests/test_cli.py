@@ -67,3 +67,20 @@ def test_links_parse_as_title_href_pairs_and_bad_ones_get_a_usage_error(capsys):
         else:
             raise AssertionError(f"--nav {bad!r} was accepted")
         assert "expected TITLE=HREF" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_error_line_without_traceback(monkeypatch, capsys, register_file):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    import linkseval.cli as cli
+
+    def write_to_full_disk(args):
+        with open("/dev/full", "w") as fh:
+            fh.write("x" * 100_000)
+
+    monkeypatch.setattr(cli, "cmd_links", write_to_full_disk)
+    assert main(["links", "--register", str(register_file), "--out", "x.json"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "linkseval: error: no space left on device (links); free space and run again "
+        "(no partial output is kept)"
+    ]

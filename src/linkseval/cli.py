@@ -7,6 +7,7 @@ without a traceback. Every output is written atomically and only after all work 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from linkseval import SYNTHETIC_LABEL, __version__
 from linkseval.errors import LinksevalError
 from linkseval.labels import banner_text
+
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
 
 EPILOG = """\
 typical use (Snakemake runs these for you: `make report`):
@@ -1006,6 +1009,16 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except LinksevalError as exc:
         print(f"linkseval: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in DISK_FULL and "No space left on device" not in str(exc):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"linkseval: error: {where}no space left on device ({args.command}); free space and "
+            "run again (no partial output is kept)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
