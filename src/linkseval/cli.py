@@ -13,6 +13,7 @@ from pathlib import Path
 
 from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER, __version__
 from linkseval.errors import LinksevalError
+from linkseval.practice_code import DEFAULT_PATTERN
 
 EPILOG = """\
 typical use (Snakemake runs these for you: `make report`):
@@ -63,7 +64,9 @@ def cmd_clean(args: argparse.Namespace) -> None:
     from linkseval.store import sha256, write_json, write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
-    register = read_register(args.register, code_width=args.code_width)
+    register = read_register(
+        args.register, code_width=args.code_width, code_pattern=args.code_pattern
+    )
     raw = read_extract(args.extract, instrument, args.year)
     result = clean_extract(
         raw,
@@ -95,7 +98,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     from linkseval.store import write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
-    register = read_register(args.register, code_width=args.code_width)
+    register = read_register(
+        args.register, code_width=args.code_width, code_pattern=args.code_pattern
+    )
     clean = pd.concat([pd.read_parquet(p) for p in args.clean], ignore_index=True)
     scores = score_respondents(clean, instrument, min_items_per_theme=args.min_items_per_theme)
     panel = practice_year_panel(
@@ -179,7 +184,9 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
 
     cfg = json.loads(args.settings)
     instrument = load_codebook(args.codebook)[args.instrument]
-    register = read_register(args.register, code_width=args.code_width)
+    register = read_register(
+        args.register, code_width=args.code_width, code_pattern=args.code_pattern
+    )
     practices, caveat = comparison_practices(
         register, cfg.get("comparison_rule", {"rule": "never_treated"})
     )
@@ -322,7 +329,7 @@ def cmd_links(args: argparse.Namespace) -> None:
     from linkseval.register import read_register
     from linkseval.store import write_json
 
-    reg = read_register(args.register, code_width=args.code_width)
+    reg = read_register(args.register, code_width=args.code_width, code_pattern=args.code_pattern)
     write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
 
 
@@ -623,6 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         metavar="N",
         help="practice codes are zero-padded to N digits (default: %(default)s)",
+    )
+    common.add_argument(
+        "--code-pattern",
+        default=DEFAULT_PATTERN,
+        metavar="REGEX",
+        help="register practice codes must match this, after padding (default: %(default)s)",
     )
 
     p = sub.add_parser(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from linkseval.errors import ExtractError
 from linkseval.ingest import csv_records, decode, rectangular
+from linkseval.practice_code import DEFAULT_PATTERN, check_codes
 
 REQUIRED = [
     "practice_code",
@@ -75,10 +76,14 @@ def _table(path: Path) -> tuple[pd.DataFrame, int]:
     return df, lines[first]
 
 
-def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
+def read_register(
+    path: str | Path, *, code_width: int = 5, code_pattern: str = DEFAULT_PATTERN
+) -> pd.DataFrame:
     """The register, typed: one row per practice, sorted by practice code.
 
     Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
+    Codes are zero-padded to ``code_width``, then must match ``code_pattern`` (and be file-safe:
+    :mod:`linkseval.practice_code`).
     """
     path = Path(path)
     df, header_line = _table(path)
@@ -96,6 +101,7 @@ def read_register(path: str | Path, *, code_width: int = 5) -> pd.DataFrame:
         raise ExtractError(
             path, "blank practice code", line=int(df[LINE].iloc[i]), column="practice_code"
         )
+    check_codes(df["practice_code"], df[LINE], path, code_pattern)
     dup = df["practice_code"].duplicated(keep=False)
     if dup.any():
         lines = df.loc[dup, LINE].astype(int).tolist()
