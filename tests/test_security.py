@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import html
 import io
 import json
 import re
 from pathlib import Path
 
 import hypothesis.strategies as st
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
@@ -229,3 +231,179 @@ def test_the_code_wildcard_only_matches_safe_codes(tmp_path):
         assert proc.returncode != 0, target
         assert "MissingRuleException" in proc.stdout + proc.stderr, proc.stderr[-2000:]
     assert not (work / "X").exists()
+
+
+# ------------------------------------------------------------------------------ pages
+
+
+def test_active_content_is_found():
+    """The page check finds what would run, and passes what the report uses."""
+    from linkseval.pages import active_content
+
+    bad = [
+        "<script>x</script>",
+        "<SCRIPT/x>",
+        "<img src=x onerror=alert(1)>",
+        "<svg/onload=alert(1)>",
+        "<a href=' JavaScript:alert(1)'>a</a>",
+        "<iframe src=x></iframe>",
+        "<a href='data:text/html,<script>x</script>'>a</a>",
+        "<meta http-equiv='refresh' content='0;url=x'>",
+    ]
+    for markup in bad:
+        assert active_content(f"<p>{markup}</p>"), markup
+    ok = "<p class='note'><a href='index.html'>x</a><img src='data:image/png;base64,AAAA'></p>"
+    assert active_content(ok) == []
+    assert active_content("<p>&lt;script&gt;alert(1)&lt;/script&gt; onerror=x</p>") == []
+
+
+def test_a_page_with_raw_markup_is_refused():
+    from linkseval.errors import PageError
+    from linkseval.pages import page
+
+    with pytest.raises(PageError, match="event handler onerror="):
+        page("t", "<h2>Practice <img src=x onerror=alert(1)></h2>", "")
+
+
+@FUZZ
+@given(value=hostile_text)
+@example(value="<img src=x onerror=alert(1)>")
+@example(value="' onmouseover='alert(1)")
+def test_fragment_escapes_every_value(value):
+    """In text and in a quoted attribute, a value comes back exactly (html.unescape) and adds no
+    tag or attribute; format specs still apply."""
+    from linkseval.pages import active_content, fragment
+
+    out = fragment("<p title='{0}'>Practice {0}: {1:.1f}</p>", value, 2.25)
+    assert html.unescape(out) == f"<p title='{value}'>Practice {value}: 2.2</p>"
+    assert active_content(out) == []
+    inner = out[len("<p title='") : -len("</p>")]
+    assert "<" not in inner and ">" not in inner.replace("'>Practice", "", 1)
+
+
+@FUZZ
+@given(value=hostile_text, other=hostile_text)
+@example(value="<script>alert(1)</script>", other="javascript:alert(1)")
+def test_pages_and_tables_escape_every_value(value, other):
+    """Title, banner, navigation, table cells, headers and caption, the index page's links:
+    hostile values leave a script-free page (page() would refuse it otherwise)."""
+    from linkseval.pages import active_content, page
+    from linkseval.report import table_html
+
+    df = pd.DataFrame({value: [other, 1.5], "n": [value, other]})
+    body = table_html(df, caption=value)
+    out = page(value, body, data_label=other, nav=[(value, "index.html"), (other, "methods.html")])
+    assert active_content(out) == []
+    assert html.escape(value) in out and html.escape(other) in out
+
+
+def test_a_link_that_would_run_script_is_refused():
+    from linkseval.errors import PageError
+    from linkseval.pages import page
+
+    with pytest.raises(PageError, match="href='javascript:alert\\(1\\)' on <a>"):
+        page("t", "", "", nav=[("x", "javascript:alert(1)")])
+
+
+def test_the_index_page_escapes_page_titles_and_links():
+    from test_report import _head
+
+    from linkseval.pages import active_content
+    from linkseval.report import index_page
+
+    hostile = "<img src=x onerror=alert(1)>"
+    head = _head(p_holm_wcr=0.001).replace({"outcome": {"workload": hostile}})  # named as found
+    pages = [(hostile, "practice_x.html' onclick='alert(1)")]
+    out = index_page(head, pages, hostile, [hostile, "communication"])
+    assert active_content(out) == []
+    assert out.count("&lt;img src=x onerror=alert(1)&gt;") >= 4  # banner x2, link, summary
+    assert "(Holm), &lt;Img Src=X Onerror=Alert(1)&gt;, Communication show" in out
+    assert "practice_x.html&#x27; onclick=&#x27;alert(1)" in out
+
+
+HTML_BUILDERS = {"fragment", "synthetic_note", "table_html"}
+
+
+def test_notebooks_put_values_into_markup_only_through_the_escaping_helpers():
+    """Every ``HTML(...)`` in every notebook is a plain string literal or a call of
+    ``fragment``, ``synthetic_note`` or ``report.table_html``: no f-string, ``+`` or ``%``."""
+    import ast
+
+    import nbformat
+
+    found = []
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "HTML"):
+                    continue
+                arg = node.args[0]
+                literal = isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                func = arg.func if isinstance(arg, ast.Call) else None
+                name = getattr(func, "id", None) or getattr(func, "attr", None)
+                if not literal and name not in HTML_BUILDERS:
+                    found.append(f"{nb_path.name}: {ast.unparse(arg)[:80]}")
+    assert found == []
+    assert len(list((ROOT / "notebooks").glob("*.ipynb"))) == 5
+
+
+MARKUP = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+
+
+def _panel(code: str) -> pd.DataFrame:
+    rows = [
+        dict(instrument="safequest", outcome=o, practice_code=c, year=y, n_respondents=8,
+             percent=80.0 + i, cohort=2014 if c == code else 0, deep_end=i % 2 == 0)
+        for o in ["communication", "overall"]
+        for i, c in enumerate([code, "20001", "30002", "40003"])
+        for y in [2013, 2014]
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _run_page(notebook: str, tmp: Path, params: dict) -> str:
+    """Execute a report notebook as the rule does, render its page, return the HTML."""
+    import papermill
+
+    from linkseval.pages import render_notebook
+
+    out = tmp / f"{notebook}.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{notebook}.ipynb"),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(ROOT),
+    )
+    return render_notebook(str(out), "t", params.get("data_label", ""), [("Home", "index.html")])
+
+
+@pytest.mark.parametrize(
+    "notebook", ["practice_profile", "methods"], ids=["practice_code", "provenance_config"]
+)
+def test_a_hostile_value_reaches_a_real_page_escaped(notebook, tmp_path):
+    """The notebooks that showed a value raw (issue 15, item 3), executed on a hostile practice
+    code (bypassing the register check) and a provenance record whose config holds markup (a
+    raw_dir path, a comparison label): the page is written, script-free, the value visible."""
+    from linkseval.pages import active_content
+    from linkseval.provenance import provenance
+    from linkseval.store import write_json
+
+    if notebook == "practice_profile":
+        panel = tmp_path / "panel.parquet"
+        _panel(MARKUP).to_parquet(panel)
+        params = {"practice_code": MARKUP, "panels": [str(panel)], "data_label": MARKUP}
+    else:
+        cfg = {"raw_dir": f"/data/{MARKUP}", "analysis": {"comparisons": {"x": {"label": MARKUP}}}}
+        rec = provenance([ROOT / "config" / "codebook.yaml"], config=cfg,
+                         lock=ROOT / "requirements.lock", root=ROOT, data_label=MARKUP)  # fmt: skip
+        write_json(rec, tmp_path / "provenance.json")
+        params = {"provenance": str(tmp_path / "provenance.json"), "data_label": MARKUP}
+    page = _run_page(notebook, tmp_path, params)
+    assert active_content(page) == []
+    assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "<script" not in page
