@@ -407,3 +407,48 @@ def test_a_hostile_value_reaches_a_real_page_escaped(notebook, tmp_path):
     assert active_content(page) == []
     assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<script" not in page
+
+
+@pytest.mark.parametrize("case", ["register_code_command", "register_code_traversal"])
+def test_the_testers_registers_stop_a_real_run_writing_nothing_outside_results(case, tmp_path):
+    """End to end (a real Snakemake run, not a dry run) on the tester's registers from issue 15:
+    the run fails with the one-line error, no command ran (no file X) and nothing was written
+    outside results/ (no T.html / T.ipynb anywhere under the scratch folder)."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    raw = tmp_path / "raw"
+    shutil.copytree(ROOT / "tests" / "data" / "bad" / case, raw)
+    work = tmp_path / "a" / "b" / "c" / "work"  # x/../../../../T from results/report lands in tmp
+    (work / "config").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "codebook.yaml", work / "config" / "codebook.yaml")
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    cfg.update(years=[2013], instruments=["safequest"], raw_dir=str(raw))
+    cfg["analysis"]["outcomes"] = {"safequest": ["workload"]}
+    cfg["analysis"]["family"] = ["workload"]
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    before = {p for p in tmp_path.rglob("*")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
+         "--cores", "1", "--keep-going"],
+        capture_output=True, text=True, timeout=600, cwd=work,
+    )  # fmt: skip
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    errors = [ln for ln in text.splitlines() if ln.startswith("linkseval: error: ")]
+    assert errors, text[-3000:]
+    assert all(
+        re.fullmatch(r"linkseval: error: \S*practices\.csv, line 5, column practice_code: "
+                     r"practice code '.*' does not match cleaning\.practice_code_pattern "
+                     r"'\^\[0-9\]\{5\}\$'", ln)
+        for ln in errors
+    ), errors  # fmt: skip
+    new = {p for p in tmp_path.rglob("*")} - before
+    allowed = (work / "results", work / ".snakemake")  # results and Snakemake's own state
+    outside = [p for p in new if not any(p.is_relative_to(a) for a in allowed)]
+    assert outside == []
+    assert not any(p.name in ("X", "T.html", "T.ipynb") for p in tmp_path.rglob("*"))
+    assert not (work / "results" / "report" / "links_practices.json").exists()
