@@ -53,6 +53,7 @@ def run(scale: int, raw: Path, out: Path, cores: int) -> dict:
     # 100x needs 6-digit practice codes; the generator records the width it used
     width = json.loads((raw / "truth.json").read_text())["code_width"]
     cfg["cleaning"]["practice_code_width"] = int(width)
+    cfg["cleaning"]["practice_code_pattern"] = f"^[0-9]{{{int(width)}}}$"
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
            "--cores", str(cores), "quality_summary", "--quiet"]  # fmt: skip

@@ -114,6 +114,7 @@ def make_study(study: Path, raw: Path) -> None:
     # 100x needs 6-digit practice codes; the generator records the width it used
     width = json.loads((raw / "truth.json").read_text())["code_width"]
     cfg["cleaning"]["practice_code_width"] = int(width)
+    cfg["cleaning"]["practice_code_pattern"] = f"^[0-9]{{{int(width)}}}$"
     cfg["analysis"]["randomization"]["draws"] = RI_DRAWS
     # a national-scale run on a cluster scatters the MixedLM fits (one job per outcome, as in
     # every run recorded in benchmarks/README.md: 23 jobs)

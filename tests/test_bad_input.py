@@ -80,7 +80,11 @@ def run_case(spec: dict):
     extract, register_path, name = inputs(spec)
     instrument = CODEBOOK[name]
     cleaning = CONFIG["cleaning"]
-    register = read_register(register_path, code_width=cleaning["practice_code_width"])
+    register = read_register(
+        register_path,
+        code_width=cleaning["practice_code_width"],
+        code_pattern=cleaning["practice_code_pattern"],
+    )
     raw = read_extract(extract, instrument)
     res = clean_extract(
         raw,

@@ -6,10 +6,9 @@ from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER
 from linkseval.labels import (
     banner_text,
     is_synthetic_folder,
-    note_html,
     resolve_data_label,
 )
-from linkseval.pages import page
+from linkseval.pages import label_note, page
 
 
 def test_synthetic_data_are_always_labelled_synthetic():
@@ -38,5 +37,6 @@ def test_pages_say_generated_data_only_for_synthetic_data():
     real = page("t", "<p>x</p>", "OFFICIAL <b>")
     assert "OFFICIAL &lt;b&gt;" in real and "generated data" not in real and "SYNTHETIC" not in real
     assert "class='banner'" not in page("t", "<p>x</p>", "")
-    assert note_html("") == ""
-    assert "&lt;script&gt;" in note_html("<script>") and "synthetic" not in note_html("X")
+    assert label_note("") == ""
+    assert "&lt;script&gt;" in label_note("<script>") and "synthetic" not in label_note("X")
+    assert "synthetic data set" in label_note(SYNTHETIC_LABEL)

@@ -15,6 +15,7 @@ from pathlib import Path
 from linkseval import SYNTHETIC_LABEL, __version__
 from linkseval.errors import LinksevalError
 from linkseval.labels import banner_text
+from linkseval.practice_code import DEFAULT_PATTERN
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
 
@@ -60,7 +61,10 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
-        args.register, code_width=args.code_width, survey_years=args.survey_years
+        args.register,
+        code_width=args.code_width,
+        code_pattern=args.code_pattern,
+        survey_years=args.survey_years,
     )
     raw = read_extract(args.extract, instrument, args.year)
     result = clean_extract(
@@ -94,7 +98,10 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
-        args.register, code_width=args.code_width, survey_years=args.survey_years
+        args.register,
+        code_width=args.code_width,
+        code_pattern=args.code_pattern,
+        survey_years=args.survey_years,
     )
     clean = pd.concat([pd.read_parquet(p) for p in args.clean], ignore_index=True)
     scores = score_respondents(clean, instrument, min_items_per_theme=args.min_items_per_theme)
@@ -196,7 +203,9 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
 
     cfg = json.loads(args.settings)
     instrument = load_codebook(args.codebook)[args.instrument]
-    register = read_register(args.register, code_width=args.code_width)
+    register = read_register(
+        args.register, code_width=args.code_width, code_pattern=args.code_pattern
+    )
     practices, caveat = comparison_practices(
         register, cfg.get("comparison_rule", {"rule": "never_treated"})
     )
@@ -332,7 +341,12 @@ def cmd_links(args: argparse.Namespace) -> None:
     from linkseval.register import read_register
     from linkseval.store import write_json
 
-    reg = read_register(args.register, code_width=args.code_width, survey_years=args.survey_years)
+    reg = read_register(
+        args.register,
+        code_width=args.code_width,
+        code_pattern=args.code_pattern,
+        survey_years=args.survey_years,
+    )
     write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
 
 
@@ -633,6 +647,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         metavar="N",
         help="practice codes are zero-padded to N digits (default: %(default)s)",
+    )
+    common.add_argument(
+        "--code-pattern",
+        default=DEFAULT_PATTERN,
+        metavar="REGEX",
+        help="register practice codes must match this, after padding (default: %(default)s)",
     )
     common.add_argument(
         "--survey-years",

@@ -92,14 +92,14 @@ def input_problems(
         ]
         if missing:
             others = [i for i in stems if i != instrument]
-            hint = (
-                f"leave the instrument out with --config instruments='[{', '.join(others)}]'"
+            leave_out = (
+                f", or leave the instrument out with --config instruments='[{', '.join(others)}]'"
                 if others
-                else "check config 'years'"
+                else ""
             )
             problems.append(
                 f"{raw / f'{stem}_{missing[0]}.csv'}: no {instrument} extract for "
-                f"{', '.join(map(str, missing))} ({stem}_<year>.csv or .xlsx); "
-                f"{hint}, or drop the year from config 'years'"
+                f"{', '.join(map(str, missing))} ({stem}_<year>.csv or .xlsx); add it, drop the "
+                f"year from config 'years'{leave_out}"
             )
     return problems

@@ -41,3 +41,7 @@ class AccountingError(LinksevalError):
 
 class DisclosureError(LinksevalError):
     """A published output would disclose an identifier, free text or a small cell."""
+
+
+class PageError(LinksevalError):
+    """A report page would carry active content (script, event handlers, javascript: URLs)."""

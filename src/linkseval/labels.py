@@ -7,7 +7,6 @@ configured ``data_label`` (e.g. ``OFFICIAL – SENSITIVE``) or, if it is null or
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
@@ -58,17 +57,3 @@ def banner_text(label: str) -> str:
     if is_synthetic_label(label):
         return f"{label} — generated data, not real survey responses"
     return label
-
-
-def note_html(label: str) -> str:
-    """The escaped note a report page opens with ('' for no label)."""
-    if not label:
-        return ""
-    if is_synthetic_label(label):
-        text = (
-            f"<b>{html.escape(label)}</b>: every number on this page comes from the embedded "
-            "synthetic data set, not from real survey responses."
-        )
-    else:
-        text = f"<b>{html.escape(label)}</b>: handle this page according to its marking."
-    return f"<p class='note'>{text}</p>"

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import html
 import re
+import string
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
-from linkseval.labels import banner_text
+from linkseval.errors import PageError
+from linkseval.labels import banner_text, is_synthetic_label
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -32,20 +35,111 @@ img{max-width:100%}
 """
 
 
+# ---------------------------------------------------------------- the one way values become HTML
+
+
+def escape(value: object) -> str:
+    """``value`` as HTML text: ``&``, ``<``, ``>`` and both quotes escaped."""
+    return html.escape(str(value), quote=True)
+
+
+class _EscapingFormatter(string.Formatter):
+    def format_field(self, value: object, format_spec: str) -> str:
+        return escape(format(value, format_spec))
+
+
+_FORMATTER = _EscapingFormatter()
+
+
+def fragment(template: str, /, *args: object, **kwargs: object) -> str:
+    """``template.format(*args, **kwargs)`` with every substituted value HTML-escaped (after its
+    format spec: ``{:.1f}`` works). The template is trusted markup written in the code; every
+    value from data, config or a file enters a page through here (or through
+    :func:`linkseval.report.table_html`, pandas' escaping ``to_html``), never by concatenation.
+    """
+    return _FORMATTER.format(template, *args, **kwargs)
+
+
+def label_note(data_label: str) -> str:
+    """The note a report page opens with: generated data for synthetic data, the marking for
+    real extracts ('' without a label)."""
+    if not data_label:
+        return ""
+    if is_synthetic_label(data_label):
+        return fragment(
+            "<p class='note'><b>{}</b>: every number on this page comes from the embedded "
+            "synthetic data set, not from real survey responses.</p>",
+            data_label,
+        )
+    return fragment(
+        "<p class='note'><b>{}</b>: handle this page according to its marking.</p>", data_label
+    )
+
+
+_ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "applet", "base", "form"}
+_URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "srcset", "poster", "data"}
+_SAFE_DATA_URL = re.compile(r"data:image/(png|jpeg|gif);base64,", re.I)
+
+
+class _ActiveContent(HTMLParser):
+    """Collects what could run in a browser: script-like tags, event-handler attributes,
+    ``javascript:`` and non-image ``data:`` URLs, and ``http-equiv`` refreshes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _ACTIVE_TAGS:
+            self.found.append(f"<{tag}> element")
+        for name, value in attrs:
+            url = re.sub(r"[\x00-\x20]", "", value or "").lower()
+            if name.startswith("on"):
+                self.found.append(f"event handler {name}= on <{tag}>")
+            elif name in _URL_ATTRS and (
+                url.startswith(("javascript:", "vbscript:"))
+                or (url.startswith("data:") and not _SAFE_DATA_URL.match(url))
+            ):
+                self.found.append(f"{name}={url[:30]!r} on <{tag}>")
+            elif tag == "meta" and name == "http-equiv":
+                self.found.append("<meta http-equiv>")
+
+    handle_startendtag = handle_starttag
+
+
+def active_content(page_html: str) -> list[str]:
+    """What in ``page_html`` could run script (empty for a script-free page)."""
+    parser = _ActiveContent()
+    parser.feed(page_html)
+    parser.close()
+    return parser.found
+
+
 def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | None = None) -> str:
-    """A self-contained HTML page (inline CSS, no scripts, no external requests)."""
+    """A self-contained HTML page (inline CSS, no scripts, no external requests).
+
+    ``body`` is markup built with :func:`fragment`; the page is checked: anything that could run
+    script (:func:`active_content`) raises :class:`PageError` instead of being published."""
     banner = (
-        f"<div class='banner' role='alert'>{html.escape(banner_text(data_label))}</div>"
+        fragment("<div class='banner' role='alert'>{}</div>", banner_text(data_label))
         if data_label
         else ""
     )
-    links = "".join(f"<a href='{html.escape(h)}'>{html.escape(t)}</a>" for t, h in (nav or []))
+    links = "".join(fragment("<a href='{}'>{}</a>", h, t) for t, h in (nav or []))
     nav_html = f"<nav>{links}</nav>" if links else ""
-    return (
+    out = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-        f"{banner}{nav_html}<main>{body}</main>{banner}</body></html>\n"
+        + fragment("<title>{}</title>", title)
+        + f"<style>{CSS}</style></head><body>{banner}{nav_html}<main>{body}</main>{banner}"
+        "</body></html>\n"
     )
+    found = active_content(out)
+    if found:
+        raise PageError(
+            f"page {title[:60]!r} would carry active content ({'; '.join(found[:3])}): "
+            "a value reached its markup unescaped"
+        )
+    return out
 
 
 def render_notebook(

@@ -105,6 +105,7 @@ def study_panels(
     instrument, truth.json and truth_practice_year.csv."""
     from linkseval.clean import clean_extract
     from linkseval.ingest import read_extract
+    from linkseval.practice_code import DEFAULT_PATTERN
     from linkseval.register import read_register
     from linkseval.score import practice_year_panel, score_respondents
     from linkseval.store import write_parquet
@@ -117,7 +118,8 @@ def study_panels(
     truth = json.loads((raw / "truth.json").read_text(encoding="utf-8"))
     truth_py = pd.read_csv(raw / "truth_practice_year.csv", dtype={"practice_code": str})
     width = int(config["cleaning"]["practice_code_width"])
-    register = read_register(raw / "practices.csv", code_width=width)
+    pattern = config["cleaning"].get("practice_code_pattern", DEFAULT_PATTERN)
+    register = read_register(raw / "practices.csv", code_width=width, code_pattern=pattern)
     sc = config["scoring"]
     panels = {}
     for name in config["instruments"]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from linkseval.errors import ExtractError
 from linkseval.ingest import csv_records, decode, rectangular
+from linkseval.practice_code import DEFAULT_PATTERN, check_codes
 
 REQUIRED = [
     "practice_code",
@@ -91,14 +92,19 @@ def _check_starts(cohort: pd.Series, lines: pd.Series, years: list[int], path: P
 
 
 def read_register(
-    path: str | Path, *, code_width: int = 5, survey_years: list[int] | None = None
+    path: str | Path,
+    *,
+    code_width: int = 5,
+    code_pattern: str = DEFAULT_PATTERN,
+    survey_years: list[int] | None = None,
 ) -> pd.DataFrame:
     """The register, typed: one row per practice, sorted by practice code.
 
-    Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated). With
-    ``survey_years``, every Links start must leave at least one survey year before it and one
-    from it on (else a DiD cannot estimate that practice's effect): an ``ExtractError`` names
-    the first start outside, by line and column.
+    Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
+    Codes are zero-padded to ``code_width``, then must match ``code_pattern`` (and be file-safe:
+    :mod:`linkseval.practice_code`). With ``survey_years``, every Links start must leave at least
+    one survey year before it and one from it on (else a DiD cannot estimate that practice's
+    effect): an ``ExtractError`` names the first start outside, by line and column.
     """
     path = Path(path)
     df, header_line = _table(path)
@@ -116,6 +122,7 @@ def read_register(
         raise ExtractError(
             path, "blank practice code", line=int(df[LINE].iloc[i]), column="practice_code"
         )
+    check_codes(df["practice_code"], df[LINE], path, code_pattern)
     dup = df["practice_code"].duplicated(keep=False)
     if dup.any():
         lines = df.loc[dup, LINE].astype(int).tolist()

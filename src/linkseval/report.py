@@ -3,7 +3,6 @@ lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no 
 
 from __future__ import annotations
 
-import html
 import re
 import textwrap
 
@@ -14,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from linkseval.pages import page  # noqa: E402
+from linkseval.pages import fragment, label_note, page  # noqa: E402, F401
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
@@ -79,9 +78,9 @@ def fmt_ci(lo: float, hi: float) -> str:
 
 
 def table_html(df: pd.DataFrame, caption: str = "") -> str:
-    """A plain, deterministic HTML table."""
+    """A plain, deterministic HTML table; cells, headers and caption escaped."""
     body = df.to_html(index=False, escape=True, border=0, classes="tbl", na_rep="–")
-    cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
+    cap = fragment("<p class='caption'>{}</p>", caption) if caption else ""
     return cap + body
 
 
@@ -452,28 +451,38 @@ def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> 
     sig = robust[robust["p_holm"] < alpha]
     widths = (head["ci_high"] - head["ci_low"]).dropna()
     parts = [
-        f"<p>The Links programme ran in <b>{n_treated}</b> practices; they are compared with "
-        f"{n_units - n_treated} others. With so few treated practices, each estimate rests on a "
-        f"handful of practices' year-to-year changes, and the 95% confidence intervals are wide: "
-        f"typically {widths.median():.1f} percentage points from end to end.</p>"
+        fragment(
+            "<p>The Links programme ran in <b>{}</b> practices; they are compared with {} others. "
+            "With so few treated practices, each estimate rests on a handful of practices' "
+            "year-to-year changes, and the 95% confidence intervals are wide: typically {:.1f} "
+            "percentage points from end to end.</p>",
+            n_treated,
+            n_units - n_treated,
+            widths.median(),
+        )
     ]
     if sig.empty:
         parts.append(
-            "<p>No theme shows an effect that is distinguishable from zero once the "
-            f"{_count(n_family(head, family))} themes "
-            "are tested together (Holm adjustment) under the inference methods that hold with few "
-            "treated practices (wild cluster bootstrap, randomization inference). The data are "
-            "consistent with no effect <i>and</i> with modest effects of either sign; they cannot "
-            'confirm the "links effect" that the descriptive comparison suggested.</p>'
+            fragment(
+                "<p>No theme shows an effect that is distinguishable from zero once the {} themes "
+                "are tested together (Holm adjustment) under the inference methods that hold with "
+                "few treated practices (wild cluster bootstrap, randomization inference). The data "
+                "are consistent with no effect <i>and</i> with modest effects of either sign; they "
+                'cannot confirm the "links effect" that the descriptive comparison suggested.</p>',
+                _count(n_family(head, family)),
+            )
         )
     else:
         names = ", ".join(sorted({label(o) for o in sig["outcome"]}))
         parts.append(
-            f"<p>After adjustment for testing {_count(n_family(head, family))} themes (Holm), "
-            f"{names} show effects distinguishable from zero under at least one of the "
-            "few-cluster-robust methods "
-            "(wild cluster bootstrap or randomization inference). Read the interval, not only "
-            "the p-value: it shows how large or small the effect may plausibly be.</p>"
+            fragment(
+                "<p>After adjustment for testing {} themes (Holm), {} show effects "
+                "distinguishable from zero under at least one of the few-cluster-robust methods "
+                "(wild cluster bootstrap or randomization inference). Read the interval, not only "
+                "the p-value: it shows how large or small the effect may plausibly be.</p>",
+                _count(n_family(head, family)),
+                names,
+            )
         )
     cr1 = fam[(fam["method"] == "CR1") & (fam["p_value"] < alpha)]
     if not cr1.empty:
@@ -510,7 +519,7 @@ def index_page(
     fam = family_table(head)
     if len(fam):
         table += table_html(fam, family_caption(len(fam), alpha))
-    items = "".join(f"<li><a href='{html.escape(h)}'>{html.escape(t)}</a></li>" for t, h in pages)
+    items = "".join(fragment("<li><a href='{}'>{}</a></li>", h, t) for t, h in pages)
     body = (
         "<h1>Links Worker Programme: safety-climate evaluation</h1>"
         "<h2>Headline</h2>"

@@ -17,8 +17,9 @@ rule clean_extract:
     wildcard_constraints:
         year=r"\d{4}",
     params:
-        years=SURVEY_YEARS_ARG,
+        years=YEARS,
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        code_pattern=code_pattern,
         max_missing=max_missing_items,
         label=DATA_LABEL,
     threads: 1
@@ -29,9 +30,11 @@ rule clean_extract:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval clean --instrument {wildcards.instrument} --year {wildcards.year} "
-        "--extract {input.extract:q} --register {input.register:q} --codebook {input.codebook:q} "
-        "--survey-years {params.years} --code-width {params.code_width} --max-missing-items {params.max_missing} "
-        "--data-label={params.label:q} --out-clean {output.clean} "
-        "--out-rejects {output.rejects} --out-accounting {output.accounting} 2> {log} "
-        "|| (cat {log} >&2; exit 1)"
+        "python -m linkseval clean --instrument {wildcards.instrument:q} --year {wildcards.year:q} "
+        "--extract {input.extract:q} --register {input.register:q} "
+        "--survey-years {params.years:q} --codebook {input.codebook:q} "
+        "--code-width {params.code_width:q} --code-pattern {params.code_pattern:q} "
+        "--max-missing-items {params.max_missing:q} "
+        "--data-label={params.label:q} --out-clean {output.clean:q} "
+        "--out-rejects {output.rejects:q} --out-accounting {output.accounting:q} 2> {log:q} "
+        "|| (cat {log:q} >&2; exit 1)"

@@ -1,6 +1,7 @@
 # Configuration checks, paths and input functions shared by every rule.
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 # One BLAS/OpenMP thread per job: sums do not depend on the thread count (same bytes anywhere),
 # and Snakemake's own parallelism fills the cores.
 shell.prefix(
-    f"export PATH={Path(sys.executable).parent}:$PATH OMP_NUM_THREADS=1 "
+    f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\" OMP_NUM_THREADS=1 "
     "OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1; set -euo pipefail; "
 )
 
@@ -42,7 +43,6 @@ if config["register"] is not None:
 else:
     REGISTER = f"{RAW_DIR}/practices.csv"
 YEARS = [int(y) for y in config["years"]]
-SURVEY_YEARS_ARG = " ".join(map(str, YEARS))  # integers (schema), safe in a shell command
 INSTRUMENTS = list(config["instruments"])
 CODEBOOK = config["codebook"]
 with open(CODEBOOK, encoding="utf-8") as fh:
@@ -191,8 +191,9 @@ def model_outputs():
 
 
 def baseline_arg(wildcards):
+    """The optional flag as a list of words (each one quoted in the shell command)."""
     year = ANALYSIS.get("baseline_year")
-    return f"--baseline-year {year}" if year is not None else ""
+    return ["--baseline-year", str(year)] if year is not None else []
 
 
 def monte_carlo_table(wildcards):
@@ -229,10 +230,11 @@ def static_pages():
     return pages
 
 
-NAV = " ".join(
-    f"'{t}={h}'"
+# TITLE=HREF words: a list, so that the shell command quotes each one ({params.nav:q})
+NAV = [
+    f"{t}={h}"
     for t, h in [("Home", "index.html"), *static_pages()[:2], ("Methods", "methods.html")]
-)
+]
 
 
 def page_title(page):
@@ -259,7 +261,7 @@ def report_pages(wildcards):
 
 
 def page_args(wildcards):
-    return " ".join(f"'{t}={h}'" for t, h in all_pages())
+    return [f"{t}={h}" for t, h in all_pages()]
 
 
 def final_outputs():
@@ -364,3 +366,9 @@ def runtime_by_rows(base_min, min_per_1000_rows, key, rows_per_unit=None):
 def n_outcomes(wildcards):
     """How many outcomes of the job's instrument are modelled."""
     return len(config["analysis"]["outcomes"][wildcards.instrument])
+
+
+def code_pattern(wildcards):
+    """Params function: cleaning.practice_code_pattern (a plain value would have its braces,
+    e.g. '{5}', read as a wildcard)."""
+    return config["cleaning"]["practice_code_pattern"]

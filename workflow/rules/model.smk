@@ -26,9 +26,10 @@ rule estimate_outcome:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
-        "--outcome {wildcards.outcome} --settings {params.settings:q} "
-        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval estimate --panel {input.panel:q} "
+        "--instrument {wildcards.instrument:q} "
+        "--outcome {wildcards.outcome:q} --settings {params.settings:q} "
+        "--data-label={params.label:q} --out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule estimate_comparison:
@@ -52,10 +53,11 @@ rule estimate_comparison:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval estimate --panel {input.panel} --instrument {wildcards.instrument} "
-        "--outcome {wildcards.outcome} --comparison {wildcards.comparison} "
-        "--settings {params.settings:q} --data-label={params.label:q} --out {output} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval estimate --panel {input.panel:q} "
+        "--instrument {wildcards.instrument:q} "
+        "--outcome {wildcards.outcome:q} --comparison {wildcards.comparison:q} "
+        "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule multilevel_instrument:
@@ -70,9 +72,10 @@ rule multilevel_instrument:
     benchmark:
         "results/benchmarks/multilevel_instrument/{instrument}.tsv"
     params:
-        outcomes=lambda wc: " ".join(config["analysis"]["outcomes"][wc.instrument]),
+        outcomes=lambda wc: config["analysis"]["outcomes"][wc.instrument],
         settings=multilevel_settings(),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        code_pattern=code_pattern,
         formula=lookup(dpath="scoring/percent_formula", within=config),
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
@@ -84,11 +87,12 @@ rule multilevel_instrument:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval multilevel --scores {input.scores} --register {input.register:q} "
-        "--codebook {input.codebook:q} --code-width {params.code_width} "
-        "--instrument {wildcards.instrument} --outcome {params.outcomes} "
-        "--percent-formula {params.formula} --settings {params.settings:q} "
-        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval multilevel --scores {input.scores:q} --register {input.register:q} "
+        "--codebook {input.codebook:q} --code-width {params.code_width:q} "
+        "--code-pattern {params.code_pattern:q} "
+        "--instrument {wildcards.instrument:q} --outcome {params.outcomes:q} "
+        "--percent-formula {params.formula:q} --settings {params.settings:q} "
+        "--data-label={params.label:q} --out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 # with analysis.scatter_multilevel: one job per outcome (a cluster runs them side by side)
@@ -106,6 +110,7 @@ rule multilevel_outcome:
     params:
         settings=multilevel_settings(),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        code_pattern=code_pattern,
         formula=lookup(dpath="scoring/percent_formula", within=config),
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
@@ -117,11 +122,12 @@ rule multilevel_outcome:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval multilevel --scores {input.scores} --register {input.register:q} "
-        "--codebook {input.codebook:q} --code-width {params.code_width} "
-        "--instrument {wildcards.instrument} --outcome {wildcards.outcome} "
-        "--percent-formula {params.formula} --settings {params.settings:q} "
-        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval multilevel --scores {input.scores:q} --register {input.register:q} "
+        "--codebook {input.codebook:q} --code-width {params.code_width:q} "
+        "--code-pattern {params.code_pattern:q} "
+        "--instrument {wildcards.instrument:q} --outcome {wildcards.outcome:q} "
+        "--percent-formula {params.formula:q} --settings {params.settings:q} "
+        "--data-label={params.label:q} --out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule combine_estimates:
@@ -149,10 +155,10 @@ rule combine_estimates:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval combine --estimates {input} --settings {params.settings:q} "
-        "--data-label={params.label:q} --out-parquet {output.parquet} --out-csv {output.csv} "
-        "--out-headline {output.headline} --out-json {output.json} 2> {log} "
-        "|| (cat {log} >&2; exit 1)"
+        "python -m linkseval combine --estimates {input:q} --settings {params.settings:q} "
+        "--data-label={params.label:q} --out-parquet {output.parquet:q} --out-csv {output.csv:q} "
+        "--out-headline {output.headline:q} --out-json {output.json:q} 2> {log:q} "
+        "|| (cat {log:q} >&2; exit 1)"
 
 
 rule descriptive_comparison:
@@ -178,6 +184,6 @@ rule descriptive_comparison:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval describe --panel {input} {params.baseline} "
-        "--data-label={params.label:q} --out-means {output.means} --out-change {output.change} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval describe --panel {input:q} {params.baseline:q} "
+        "--data-label={params.label:q} --out-means {output.means:q} --out-change {output.change:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"

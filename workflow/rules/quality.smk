@@ -25,8 +25,8 @@ rule quality_summary:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval quality --accounting {input.accounting} --rejects {input.rejects} "
-        "--panel {input.panels} --data-label={params.label:q} --out-files {output.files} "
-        "--out-practice-years {output.practice_years} --out-reasons {output.reasons} "
-        "--out-summary {output.summary} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval quality --accounting {input.accounting:q} --rejects {input.rejects:q} "
+        "--panel {input.panels:q} --data-label={params.label:q} --out-files {output.files:q} "
+        "--out-practice-years {output.practice_years:q} --out-reasons {output.reasons:q} "
+        "--out-summary {output.summary:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"

@@ -4,6 +4,11 @@
 # job's `linkseval finish` scrubs run times, moves the finished notebook into place and renders
 # its page (one process: the page costs no extra job). A killed run never leaves a
 # half-executed notebook under the final name.
+from linkseval.practice_code import SAFE as PRACTICE_CODE
+
+
+# params: where papermill writes the executed notebook before `linkseval finish` moves it
+partial_notebook = lambda wildcards, output: f"{output.notebook}.partial.ipynb"
 
 
 checkpoint links_practices:
@@ -14,8 +19,9 @@ checkpoint links_practices:
     log:
         "results/logs/links_practices.log",
     params:
-        years=SURVEY_YEARS_ARG,
+        years=YEARS,
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        code_pattern=code_pattern,
     threads: 1
     resources:
         mem_mb=500,
@@ -23,8 +29,10 @@ checkpoint links_practices:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval links --register {input.register:q} --survey-years {params.years} --code-width {params.code_width} "
-        "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval links --register {input.register:q} "
+        "--survey-years {params.years:q} "
+        "--code-width {params.code_width:q} --code-pattern {params.code_pattern:q} "
+        "--out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule provenance:
@@ -36,7 +44,7 @@ rule provenance:
     log:
         "results/logs/provenance.log",
     params:
-        config=json.dumps(config, sort_keys=True),
+        config=lambda wildcards: json.dumps(config, sort_keys=True),  # a function: braces stay
         root=repo_file("."),
         label=DATA_LABEL,
     threads: 1
@@ -46,10 +54,10 @@ rule provenance:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval provenance --inputs {input.data:q} --lock {input.lock} "
+        "python -m linkseval provenance --inputs {input.data:q} --lock {input.lock:q} "
         "--config-json {params.config:q} --root {params.root:q} --data-label={params.label:q} "
-        "--out {output} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "--out {output:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_data_quality:
@@ -68,6 +76,7 @@ rule notebook_data_quality:
     log:
         "results/logs/notebooks/data_quality.log",
     params:
+        partial=partial_notebook,
         title=page_title("data_quality"),
         nav=NAV,
         lists=yaml_params("panels", "clean"),
@@ -81,15 +90,15 @@ rule notebook_data_quality:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "papermill {input.notebook:q} {params.partial:q} -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
-        "-p files_csv {input.files} -p reasons_csv {input.reasons} "
-        "-p practice_years_csv {input.practice_years} -y {params.lists:q} "
-        "-p min_respondents {params.min_respondents} -y {params.label_yaml:q} "
-        "> {log} 2>&1 "
-        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
-        "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label={params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
+        "-p files_csv {input.files:q} -p reasons_csv {input.reasons:q} "
+        "-p practice_years_csv {input.practice_years:q} -y {params.lists:q} "
+        "-p min_respondents {params.min_respondents:q} -y {params.label_yaml:q} "
+        "> {log:q} 2>&1 "
+        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
+        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
+        "--data-label={params.label:q} 2>> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_descriptives:
@@ -103,6 +112,7 @@ rule notebook_descriptives:
     log:
         "results/logs/notebooks/descriptives.log",
     params:
+        partial=partial_notebook,
         title=page_title("descriptives"),
         nav=NAV,
         label=DATA_LABEL,
@@ -114,14 +124,14 @@ rule notebook_descriptives:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "papermill {input.notebook:q} {params.partial:q} -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
-        "-p theme_means {input.means} -p percent_change {input.change} "
-        "-y {params.label_yaml:q} > {log} 2>&1 "
-        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
-        "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label={params.label:q} 2>> {log} "
-        "|| (cat {log} >&2; exit 1)"
+        "-p theme_means {input.means:q} -p percent_change {input.change:q} "
+        "-y {params.label_yaml:q} > {log:q} 2>&1 "
+        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
+        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
+        "--data-label={params.label:q} 2>> {log:q} "
+        "|| (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_did:
@@ -134,6 +144,7 @@ rule notebook_did:
     log:
         "results/logs/notebooks/did_{instrument}_{outcome}.log",
     params:
+        partial=partial_notebook,
         title=page_title(lambda w: f"did_{w.instrument}_{w.outcome}"),
         nav=NAV,
         main=lookup(dpath="analysis/main_comparison", within=config),
@@ -149,15 +160,16 @@ rule notebook_did:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "papermill {input.notebook:q} {params.partial:q} -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
-        "-p instrument {wildcards.instrument} -p outcome {wildcards.outcome} "
-        "-p estimates {input.estimates} -p main_comparison {params.main} "
-        "-p alpha {params.alpha} -p comparison_labels {params.labels:q} -y {params.label_yaml:q} > {log} 2>&1 "
-        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
-        "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label={params.label:q} 2>> {log} "
-        "|| (cat {log} >&2; exit 1)"
+        "-p instrument {wildcards.instrument:q} -p outcome {wildcards.outcome:q} "
+        "-p estimates {input.estimates:q} -p main_comparison {params.main:q} "
+        "-p alpha {params.alpha:q} -p comparison_labels {params.labels:q} "
+        "-y {params.label_yaml:q} > {log:q} 2>&1 "
+        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
+        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
+        "--data-label={params.label:q} 2>> {log:q} "
+        "|| (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_practice:
@@ -169,7 +181,10 @@ rule notebook_practice:
         html="results/report/practice_{code}.html",
     log:
         "results/logs/notebooks/practice_{code}.log",
+    wildcard_constraints:
+        code=PRACTICE_CODE,  # defence in depth: the register check already allows only these
     params:
+        partial=partial_notebook,
         title=page_title(lambda w: f"practice_{w.code}"),
         nav=NAV,
         lists=yaml_params("panels"),
@@ -183,14 +198,14 @@ rule notebook_practice:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "papermill {input.notebook:q} {params.partial:q} -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
-        "-r practice_code {wildcards.code} -y {params.lists:q} "
-        "-p min_respondents {params.min_respondents} -y {params.label_yaml:q} "
-        "> {log} 2>&1 "
-        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
-        "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label={params.label:q} 2>> {log} || (cat {log} >&2; exit 1)"
+        "-r practice_code {wildcards.code:q} -y {params.lists:q} "
+        "-p min_respondents {params.min_respondents:q} -y {params.label_yaml:q} "
+        "> {log:q} 2>&1 "
+        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
+        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
+        "--data-label={params.label:q} 2>> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_methods:
@@ -204,6 +219,7 @@ rule notebook_methods:
     log:
         "results/logs/notebooks/methods.log",
     params:
+        partial=partial_notebook,
         title=page_title("methods"),
         nav=NAV,
         monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
@@ -216,14 +232,14 @@ rule notebook_methods:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook}.partial.ipynb -k python3 "
+        "papermill {input.notebook:q} {params.partial:q} -k python3 "
         "--no-progress-bar --no-request-save-on-cell-execute "
-        "-p provenance {input.provenance} -p monte_carlo {params.monte_carlo} "
-        "-y {params.label_yaml:q} > {log} 2>&1 "
-        "&& python -m linkseval finish {output.notebook}.partial.ipynb --notebook {output.notebook} "
-        "--html {output.html} --title {params.title:q} --nav {params.nav} "
-        "--data-label={params.label:q} 2>> {log} "
-        "|| (cat {log} >&2; exit 1)"
+        "-p provenance {input.provenance:q} -p monte_carlo {params.monte_carlo:q} "
+        "-y {params.label_yaml:q} > {log:q} 2>&1 "
+        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
+        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
+        "--data-label={params.label:q} 2>> {log:q} "
+        "|| (cat {log:q} >&2; exit 1)"
 
 
 rule disclosure_check:
@@ -256,9 +272,9 @@ rule disclosure_check:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval disclosure --files {input.pages} {input.tables} "
-        "--identifiers-from {input.clean} --min-respondents {params.min_respondents} "
-        "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval disclosure --files {input.pages:q} {input.tables:q} "
+        "--identifiers-from {input.clean:q} --min-respondents {params.min_respondents:q} "
+        "--out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule report_index:
@@ -281,6 +297,6 @@ rule report_index:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval index --headline {input.headline} --page {params.pages} "
-        "--settings {params.settings:q} --data-label={params.label:q} --out {output} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval index --headline {input.headline:q} --page {params.pages:q} "
+        "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"

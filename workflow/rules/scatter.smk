@@ -52,10 +52,11 @@ rule ri_chunk:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval ri-chunk --panel {input.panel} --instrument {wildcards.instrument} "
-        "--outcome {wildcards.outcome} --settings {params.settings:q} --seed {params.seed} "
-        "--draws {params.draws} --chunk-draws {params.chunk_draws} --chunk {wildcards.chunk} "
-        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval ri-chunk --panel {input.panel:q} "
+        "--instrument {wildcards.instrument:q} "
+        "--outcome {wildcards.outcome:q} --settings {params.settings:q} --seed {params.seed:q} "
+        "--draws {params.draws:q} --chunk-draws {params.chunk_draws:q} --chunk {wildcards.chunk:q} "
+        "--data-label={params.label:q} --out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule ri_gather:
@@ -82,10 +83,11 @@ rule ri_gather:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval ri-gather --panel {input.panel} --instrument {wildcards.instrument} "
-        "--outcome {wildcards.outcome} --settings {params.settings:q} --seed {params.seed} "
-        "--draws {params.draws} --chunk-draws {params.chunk_draws} --chunks {input.chunks} "
-        "--data-label={params.label:q} --out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval ri-gather --panel {input.panel:q} "
+        "--instrument {wildcards.instrument:q} "
+        "--outcome {wildcards.outcome:q} --settings {params.settings:q} --seed {params.seed:q} "
+        "--draws {params.draws:q} --chunk-draws {params.chunk_draws:q} --chunks {input.chunks:q} "
+        "--data-label={params.label:q} --out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule ri_scattered:
@@ -114,8 +116,8 @@ rule monte_carlo_chunk:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval monte-carlo-chunk --settings {params.settings:q} "
-        "--scenario {wildcards.scenario} --run {wildcards.run} --chunk {wildcards.chunk} "
-        "--out {output} 2> {log} || (cat {log} >&2; exit 1)"
+        "--scenario {wildcards.scenario:q} --run {wildcards.run:q} --chunk {wildcards.chunk:q} "
+        "--out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule monte_carlo_gather:
@@ -142,10 +144,10 @@ rule monte_carlo_gather:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval monte-carlo-gather --settings {params.settings:q} --chunks {input} "
-        "--out-summary {output.summary} --out-reps {output.reps} "
-        "--out-agreement {output.agreement} --out-table {output.table} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval monte-carlo-gather --settings {params.settings:q} --chunks {input:q} "
+        "--out-summary {output.summary:q} --out-reps {output.reps:q} "
+        "--out-agreement {output.agreement:q} --out-table {output.table:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule monte_carlo:

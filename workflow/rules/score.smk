@@ -14,8 +14,9 @@ rule score_panel:
     benchmark:
         "results/benchmarks/score_panel/{instrument}.tsv"
     params:
-        years=SURVEY_YEARS_ARG,
+        years=YEARS,
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
+        code_pattern=code_pattern,
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         min_items=lookup(dpath="scoring/min_items_per_theme", within=config),
         formula=lookup(dpath="scoring/percent_formula", within=config),
@@ -28,9 +29,11 @@ rule score_panel:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval score --instrument {wildcards.instrument} --clean {input.clean} "
-        "--register {input.register:q} --survey-years {params.years} --codebook {input.codebook:q} "
-        "--code-width {params.code_width} --min-respondents {params.min_respondents} "
-        "--min-items-per-theme {params.min_items} --percent-formula {params.formula} "
-        "--data-label={params.label:q} --out-scores {output.scores} --out-panel {output.panel} "
-        "2> {log} || (cat {log} >&2; exit 1)"
+        "python -m linkseval score --instrument {wildcards.instrument:q} --clean {input.clean:q} "
+        "--register {input.register:q} "
+        "--survey-years {params.years:q} --codebook {input.codebook:q} "
+        "--code-width {params.code_width:q} --code-pattern {params.code_pattern:q} "
+        "--min-respondents {params.min_respondents:q} "
+        "--min-items-per-theme {params.min_items:q} --percent-formula {params.formula:q} "
+        "--data-label={params.label:q} --out-scores {output.scores:q} --out-panel {output.panel:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"

@@ -15,7 +15,7 @@ if SYNTHETIC:
             "results/logs/synthetic_data.log",
         params:
             settings=json.dumps(config["synthetic"], sort_keys=True),
-            years=" ".join(map(str, YEARS)),
+            years=YEARS,
             out_dir=output_dir,
         threads: 1
         resources:
@@ -24,6 +24,6 @@ if SYNTHETIC:
         conda:
             "../envs/linkseval.yaml"
         shell:
-            "python -m linkseval synth --settings {params.settings:q} --years {params.years} "
-            "--codebook {input.codebook} --out-dir {params.out_dir} 2> {log} "
-            "|| (cat {log} >&2; exit 1)"
+            "python -m linkseval synth --settings {params.settings:q} --years {params.years:q} "
+            "--codebook {input.codebook:q} --out-dir {params.out_dir:q} 2> {log:q} "
+            "|| (cat {log:q} >&2; exit 1)"

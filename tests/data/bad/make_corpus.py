@@ -284,6 +284,16 @@ def main() -> None:
     write(c, "safequest_2013.csv", csv_text(ok3))
     register(c, REGISTER.replace("8000,0.10", "8000,1.5"))
 
+    # hostile practice codes (issue 15): a command, a path out of results/, markup
+    hostile = {
+        "register_code_command": "05283$(touch X)",
+        "register_code_traversal": "x/../../../../T",
+        "register_code_markup": "<img src=x onerror=alert(1)>",
+    }
+    for c, code in hostile.items():
+        write(c, "safequest_2013.csv", csv_text(ok3))
+        register(c, REGISTER + f"{code},Delta,NHS Fife,3000,0.05,,2014\n")
+
     c = "no_header_row"
     titles = "".join(f"Safequest export, page {i}\n" for i in range(1, 22))
     write(c, "safequest_2013.csv", titles + csv_text(ok3))
