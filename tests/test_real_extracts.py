@@ -182,7 +182,7 @@ def test_a_long_baseline_gets_the_pre_trend_test_and_honestdid(real):
 
 def test_every_page_is_written_and_the_disclosure_check_is_clean(real):
     work = real["work"]
-    links = json.loads((work / "results/report/links_practices.json").read_text())
+    links = json.loads((work / "results/pages/links_practices.json").read_text())
     assert len(links) == N_LINKS
     report = work / "results/report"
     expected = {"index.html", "methods.html", "data_quality.html", "descriptives.html"}
@@ -190,6 +190,8 @@ def test_every_page_is_written_and_the_disclosure_check_is_clean(real):
     expected |= {f"practice_{c}.html" for c in links}
     assert expected <= {p.name for p in report.glob("*.html")}
     assert not list(report.glob("did_care_*"))
+    staged = {p.name: p.read_bytes() for p in (work / "results/pages").glob("*.html")}
+    assert {p.name: p.read_bytes() for p in report.iterdir()} == staged  # all pages, as checked
     disclosure = json.loads((work / "results/quality/disclosure.json").read_text())
     assert disclosure["by_kind"] == {}
     assert len(disclosure["files_scanned"]) > len(expected)

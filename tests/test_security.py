@@ -222,7 +222,7 @@ def test_the_code_wildcard_only_matches_safe_codes(tmp_path):
     from studies import make_study
 
     work = make_study(tmp_path / "study", copy_workflow=False)
-    for target in ["results/report/practice_$(touch X).html", "results/report/practice_a/b.html"]:
+    for target in ["results/pages/practice_$(touch X).html", "results/pages/practice_a/b.html"]:
         proc = subprocess.run(
             [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
              "--cores", "1", "--dry-run", target],

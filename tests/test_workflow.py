@@ -236,6 +236,7 @@ def test_changing_one_config_value_reruns_exactly_its_dependants(study):
         "notebook_methods": 1,  # with the DiD notebooks: their pages too
         "disclosure_check": 1,
         "report_index": 1,
+        "publish_report": 1,
     }
     proc = snakemake(study, "--dry-run", "--config", "scoring={'min_respondents': 6}")
     planned = planned_jobs(proc)
@@ -261,6 +262,7 @@ def test_editing_one_notebook_reruns_only_its_pages(study):
             "notebook_practice": 7,  # executes each notebook and renders its page
             "disclosure_check": 1,
             "report_index": 1,
+            "publish_report": 1,
         }
     finally:
         nb.write_bytes(original)

@@ -407,6 +407,14 @@ def cmd_finish(args: argparse.Namespace) -> None:
     write_text(render_notebook(nb, args.title, args.data_label, nav), args.html)
 
 
+def cmd_publish(args: argparse.Namespace) -> None:
+    """Copy the staged, checked pages into the published folder, all at once."""
+    from linkseval.publish import publish
+
+    files = publish(args.pages, args.out)
+    print(f"published {len(files)} pages to {args.out}", file=sys.stderr)
+
+
 def cmd_index(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -837,6 +845,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", nargs="+", type=_link, required=True, metavar="TITLE=HREF")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "publish",
+        help="copy the checked report pages into the published folder (all or none)",
+        description="Copy the staged pages (results/pages/) into OUT (results/report/) through a "
+        "hidden sibling folder and one rename: OUT never holds part of a run's pages.",
+    )
+    _paths(p, "pages", nargs="+")
+    _paths(p, "out")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser(
         "disclosure",

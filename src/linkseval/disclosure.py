@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 PUBLISHED = (
-    "report/*.html",
+    "report/*.html",  # copies of pages/*.html, which the check reads before they are published
     "models/estimates.csv",
     "models/headline.csv",
     "models/headline.json",

@@ -257,7 +257,8 @@ def all_pages():
 
 
 def report_pages(wildcards):
-    return [f"results/report/{h}" for _, h in all_pages()]
+    """The staged pages (results/pages/), which publish_report copies to results/report/."""
+    return [f"results/pages/{h}" for _, h in all_pages()]
 
 
 def page_args(wildcards):
@@ -270,7 +271,7 @@ def final_outputs():
         "results/quality/summary.json",
         "results/models/headline.json",
         "results/provenance.json",
-        "results/report/index.html",
+        "results/report",
     ]
 
 

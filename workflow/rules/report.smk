@@ -1,4 +1,6 @@
-# Executed notebooks (papermill) -> self-contained report pages -> results/report/index.html.
+# Executed notebooks (papermill) -> self-contained report pages, staged in results/pages/ ->
+# disclosure check -> index -> published together as results/report/ (publish_report: all pages
+# or none; a run that fails before the end publishes nothing new).
 # papermill writes NAME.ipynb.partial.ipynb once, at the end or at the failing cell (saving
 # after every cell cost 0.2 s per notebook; a kernel that dies leaves only the log); the same
 # job's `linkseval finish` scrubs run times, moves the finished notebook into place and renders
@@ -15,7 +17,7 @@ checkpoint links_practices:
     input:
         register=REGISTER,
     output:
-        "results/report/links_practices.json",
+        "results/pages/links_practices.json",
     log:
         "results/logs/links_practices.log",
     params:
@@ -72,7 +74,7 @@ rule notebook_data_quality:
         ),
     output:
         notebook="results/notebooks/data_quality.ipynb",
-        html="results/report/data_quality.html",
+        html="results/pages/data_quality.html",
     log:
         "results/logs/notebooks/data_quality.log",
     params:
@@ -108,7 +110,7 @@ rule notebook_descriptives:
         change="results/descriptive/percent_change.csv",
     output:
         notebook="results/notebooks/descriptives.ipynb",
-        html="results/report/descriptives.html",
+        html="results/pages/descriptives.html",
     log:
         "results/logs/notebooks/descriptives.log",
     params:
@@ -140,7 +142,7 @@ rule notebook_did:
         estimates="results/models/estimates.csv",
     output:
         notebook="results/notebooks/did_{instrument}_{outcome}.ipynb",
-        html="results/report/did_{instrument}_{outcome}.html",
+        html="results/pages/did_{instrument}_{outcome}.html",
     log:
         "results/logs/notebooks/did_{instrument}_{outcome}.log",
     params:
@@ -178,7 +180,7 @@ rule notebook_practice:
         panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
     output:
         notebook="results/notebooks/practice_{code}.ipynb",
-        html="results/report/practice_{code}.html",
+        html="results/pages/practice_{code}.html",
     log:
         "results/logs/notebooks/practice_{code}.log",
     wildcard_constraints:
@@ -215,7 +217,7 @@ rule notebook_methods:
         monte_carlo=monte_carlo_table,
     output:
         notebook="results/notebooks/methods.ipynb",
-        html="results/report/methods.html",
+        html="results/pages/methods.html",
     log:
         "results/logs/notebooks/methods.log",
     params:
@@ -283,7 +285,7 @@ rule report_index:
         pages=report_pages,
         disclosure="results/quality/disclosure.json",
     output:
-        report("results/report/index.html", caption="../report/index.rst", category="Report"),
+        report("results/pages/index.html", caption="../report/index.rst", category="Report"),
     log:
         "results/logs/report_index.log",
     params:
@@ -299,4 +301,24 @@ rule report_index:
     shell:
         "python -m linkseval index --headline {input.headline:q} --page {params.pages:q} "
         "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
+
+
+rule publish_report:
+    input:
+        pages=report_pages,
+        index="results/pages/index.html",
+        disclosure="results/quality/disclosure.json",
+    output:
+        directory("results/report"),
+    log:
+        "results/logs/publish_report.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=2,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval publish --pages {input.pages:q} {input.index:q} --out {output:q} "
         "2> {log:q} || (cat {log:q} >&2; exit 1)"
