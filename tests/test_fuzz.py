@@ -259,11 +259,13 @@ ALIASES = {c.name: [c.name, *c.aliases] for c in SQ.columns if c.name != "survey
 NUMERIC_JUNK = [
     "NaN", "nan", "-inf", "inf", "Infinity", "1e400", "0x5", "5.5", "4.0001", "1/2", "3,5",
     "seven", "yes", "Strongly", "agree!", "5 5", "5a", "#N/A", "TRUE", "٣٫٥",
+    # numbers float() reads but that are not codes as the codebook writes them (issue 15)
+    "5.0", "+5", "5.", "5e0", "0_5", "1_0", "1e3", "8.0", "+8", "1_000", "\u0665", "\uff15",
 ]  # fmt: skip
 OUT_OF_RANGE = st.one_of(
     st.integers(-(10**25), 0).map(str),
     st.integers(8, 10**25).map(str),
-    st.sampled_from(["0", "-0", "8", "99", "-1", "1e3", "8.0", "-7", "+8", "1_000"]),
+    st.sampled_from(["0", "-0", "8", "99", "-1", "-7", "0000", "0008", "00099"]),
 )
 WEIRD_TEXT = st.text(
     alphabet=st.one_of(
@@ -286,7 +288,7 @@ def cell(draw, kinds=("code", "code", "code", "label", "missing", "invalid", "ra
     kind = draw(st.sampled_from(kinds))
     if kind == "code":
         v = draw(st.integers(1, 7))
-        text = draw(st.sampled_from([str(v), f" {v} ", f"{v}.0", f"0{v}", f"+{v}"]))
+        text = draw(st.sampled_from([str(v), f" {v} ", f"0{v}", f"\t{v}"]))
         return ("code", v), text
     if kind == "label":
         label = draw(st.sampled_from(sorted(LABELS)))
@@ -716,3 +718,27 @@ def test_regression_fuzz_blank_control_characters_stay_blank_in_a_workbook(tmp_p
     csv = _write(tmp_path, "\n".join(",".join(r) for r in rows[:2]) + f'\n01234,"{rid}",GP,'
                  + ",".join(["5"] * 30) + "\n")  # fmt: skip
     assert run(csv)[1].rejects["reason"].tolist() == ["missing_respondent_id"]
+
+
+def test_regression_item_codes_are_ascii_integers_but_numeric_cells_are_numbers(tmp_path):
+    """Was: codes went through float(), so '+5', '5e0', '0_5' and non-ASCII digits were kept as
+    5 with no repair counted and '1_0' became 10 (issue 15 item 9). A numeric Excel cell holding
+    a whole number (stored as the float 5.0) is the number 5, not text: it stays a code; the
+    text '5.0' in a text cell is invalid like in a CSV."""
+    rows = [HEADER.split(","), ROW.split(","), ROW.replace("R1", "R2").split(",")]
+    rows.append(ROW.replace("R1", "R3").split(","))
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(rows[0])
+    ws.append(rows[1][:3] + [5.0] * 30)  # numeric cells
+    ws.append(rows[2][:3] + ["5.0"] + [5] * 29)  # a text cell
+    ws.append(rows[3][:3] + ["\u0665"] + [5] * 29)
+    p = tmp_path / "safequest_2013.xlsx"
+    wb.save(p)
+    raw, res = run(p)
+    assert res.kept["respondent_id"].tolist() == ["R1"]
+    assert res.kept[SQ.item_ids].iloc[0].tolist() == [5] * 30
+    assert res.rejects[["line", "column", "reason", "value"]].values.tolist() == [
+        [3, "Q01", "invalid_value", "5.0"],
+        [4, "Q01", "invalid_value", "\u0665"],
+    ]

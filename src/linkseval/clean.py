@@ -16,6 +16,7 @@ The accounting also lists register practices with no kept row in the file
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,8 +50,27 @@ class CleanResult:
     accounting: dict = field(default_factory=dict)
 
 
+# a code as the codebook writes it: ASCII digits only (no sign, decimal point, exponent,
+# underscore or non-ASCII digits, all of which float() or int() would accept); a negative ASCII
+# integer is a number outside every scale (out_of_range), never a code
+_CODE = re.compile(r"(-?)([0-9]+)", re.ASCII)
+
+
+def parse_code(key: str) -> float | None:
+    """The integer a normalised token spells in ASCII digits (``-`` allowed), else None."""
+    m = _CODE.fullmatch(key)
+    if m is None:
+        return None
+    value = float(m.group(2))  # float, not int: a 5000-digit string is inf, not a ValueError
+    return -value if m.group(1) else value
+
+
 def classify_tokens(tokens: list[str], instrument: Instrument) -> tuple[np.ndarray, np.ndarray]:
-    """Code (float, NaN if none) and status (OK/MISSING/OUT_OF_RANGE/INVALID) for each token."""
+    """Code (float, NaN if none) and status (OK/MISSING/OUT_OF_RANGE/INVALID) for each token.
+
+    Numbers must be written as the codebook writes codes (:func:`parse_code`); ``5.0``,
+    ``+5``, ``5e0``, ``0_5`` or ``٥`` are invalid values, kept in the rejects as written.
+    """
     codes = np.full(len(tokens), np.nan)
     status = np.full(len(tokens), INVALID, dtype=np.int8)
     lo, hi = instrument.scale_min, instrument.scale_max
@@ -60,17 +80,8 @@ def classify_tokens(tokens: list[str], instrument: Instrument) -> tuple[np.ndarr
             status[i] = MISSING
         elif key in instrument.labels:
             codes[i], status[i] = instrument.labels[key], OK
-        else:
-            try:
-                v = float(key)
-            except ValueError:
-                continue
-            if not np.isfinite(v) or not v.is_integer():
-                continue  # 5.5, inf, nan: not a code
-            if lo <= v <= hi:
-                codes[i], status[i] = v, OK
-            else:
-                codes[i], status[i] = v, OUT_OF_RANGE
+        elif (v := parse_code(key)) is not None:
+            codes[i], status[i] = v, OK if lo <= v <= hi else OUT_OF_RANGE
     return codes, status
 
 

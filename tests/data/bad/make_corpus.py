@@ -119,6 +119,12 @@ def main() -> None:
     write(c, "safequest_2013.csv", csv_text(rows))
     register(c)
 
+    c = "item_codes_not_ascii_integers"
+    odd = ["0_5", "5e0", "+5", "5.", "\u0665", "\u096b", "\uff15", "1_0", "5.0"]
+    rows = [row(rid="R1")] + [row(rid=f"R{i + 2}", Q04=v) for i, v in enumerate(odd)]
+    write(c, "safequest_2013.csv", csv_text(rows))
+    register(c)
+
     c = "unmapped_text_labels"
     labels = ["Strongly disagree", "Agree", "strongly AGREE", "Neutral", "Slightly  agree"] * 6
     rows = [row(rid="R1", items=labels)]
