@@ -742,3 +742,17 @@ def test_regression_item_codes_are_ascii_integers_but_numeric_cells_are_numbers(
         [3, "Q01", "invalid_value", "5.0"],
         [4, "Q01", "invalid_value", "\u0665"],
     ]
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize(("bad", "message"), [(b"\x00", "NUL byte"), (b"\x81", "byte 0x81")])
+def test_regression_byte_errors_name_the_physical_line(tmp_path, eol, bad, message):
+    """Was: a NUL or undecodable byte was placed by counting only '\\n', so with lone CR line
+    ends (which end a line everywhere else) every such error said line 1 (issue 15 item 8)."""
+    rows = [ROW.replace("R1", f"R{i}") for i in range(1, 6)]
+    text = eol.join([HEADER, *rows, ROW.replace("GP", "GP X")]) + eol
+    p = tmp_path / "safequest_2013.csv"
+    p.write_bytes(text.encode().replace(b"GP X", b"GP " + bad))
+    with pytest.raises(ExtractError, match=f"line 7: {message}") as err:
+        run(p)
+    assert err.value.line == 7

@@ -66,6 +66,13 @@ def _one_line(text: object, limit: int = 200) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+def line_of(data: bytes, pos: int) -> int:
+    """The physical line (1-based) holding byte ``pos``: ``\\n``, ``\\r\\n`` and a lone ``\\r``
+    each end a line, as in :func:`csv_records`."""
+    head = data[:pos]
+    return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+
+
 def decode(data: bytes, path: Path) -> tuple[str, str]:
     """Decode bytes as UTF-8 (BOM allowed), else Windows-1252; report undecodable bytes.
 
@@ -74,7 +81,7 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
     """
     nul = data.find(b"\x00")
     if nul >= 0:
-        line = data[:nul].count(b"\n") + 1
+        line = line_of(data, nul)
         hint = (
             " (UTF-16 'Unicode text'? save as CSV UTF-8)"
             if data[:2] in (b"\xff\xfe", b"\xfe\xff")
@@ -88,7 +95,7 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = line_of(data, exc.start)
         raise ExtractError(
             path,
             f"byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text",

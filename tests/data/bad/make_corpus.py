@@ -241,6 +241,12 @@ def main() -> None:
     write(c, "safequest_2013.csv", csv_text(rows, eol="\r\n"))
     register(c)
 
+    c = "cr_line_endings_bad_byte"  # classic Mac line ends; byte 0x81 on line 6
+    rows = [row(rid=f"R{i}") for i in range(1, 5)] + [row(rid="R5", staff="Admin X")]
+    text = csv_text(rows, eol="\r").encode()
+    write(c, "safequest_2013.csv", text.replace(b"Admin X", b"Admin \x81"))
+    register(c)
+
     c = "short_row_truncated"
     text = csv_text(ok3)
     write(c, "safequest_2013.csv", text[: text.rindex(",5,5,5,5")])  # export cut off mid-row
