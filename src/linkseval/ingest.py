@@ -73,8 +73,20 @@ def line_of(data: bytes, pos: int) -> int:
     return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
 
 
+# in text decoded with errors="surrogateescape": a character only valid UTF-8 can give
+# (non-ASCII, not an escaped byte), and an escaped (undecodable) byte
+_UTF8_ONLY = re.compile("[^\x00-\x7f\udc80-\udcff]")
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
 def decode(data: bytes, path: Path) -> tuple[str, str]:
     """Decode bytes as UTF-8 (BOM allowed), else Windows-1252; report undecodable bytes.
+
+    Windows-1252 is tried only for a file with no valid multi-byte UTF-8 sequence at all (an
+    old export written wholly in Windows-1252). A file that is UTF-8 except for some bytes is
+    a structural error naming the line and field of the first of them: re-reading the whole
+    file as Windows-1252 would turn every UTF-8 character into mojibake (``Don’t`` into
+    ``Donâ€™t``) and hide the one bad byte.
 
     A NUL byte is never part of a text CSV (it is typical of UTF-16 "Unicode text" exports and
     binary files), so it is a structural error rather than a character to carry along.
@@ -90,8 +102,12 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         raise ExtractError(path, f"NUL byte (0x00) at byte {nul}: not a text CSV{hint}", line=line)
     try:
         return data.decode("utf-8-sig"), "utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    loose = data.decode("utf-8", "surrogateescape")
+    if _UTF8_ONLY.search(loose):
+        raise _mixed_encoding_error(path, data, first_bad, loose)
+    del loose
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
@@ -101,6 +117,33 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
             f"byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text",
             line=line,
         ) from None
+
+
+def _mixed_encoding_error(path: Path, data: bytes, pos: int, loose: str) -> ExtractError:
+    """The error for a UTF-8 file with undecodable bytes, the first at byte ``pos``: names its
+    physical line and (where the CSV can be parsed that far) its field number."""
+    n_bad = len(_ESCAPED.findall(loose))
+    as_cp1252 = data[pos : pos + 1].decode("cp1252", "replace")
+    return ExtractError(
+        path,
+        f"byte 0x{data[pos]:02x} is not UTF-8 (Windows-1252 {as_cp1252!r}?) but the rest of the "
+        f"file is UTF-8 text ({n_bad} undecodable byte{'s' * (n_bad != 1)} in all): the file "
+        "mixes encodings; fix or re-type that character and save the file as CSV UTF-8",
+        line=line_of(data, pos),
+        column=_field_of_first_escape(loose),
+    )
+
+
+def _field_of_first_escape(loose: str) -> str | None:
+    """1-based field number (as text) of the first undecodable byte, None if not parseable."""
+    try:
+        for rec in csv.reader(io.StringIO(loose, newline=""), strict=True):
+            for j, value in enumerate(rec):
+                if _ESCAPED.search(value):
+                    return str(j + 1)
+    except csv.Error:
+        return None
+    return None
 
 
 def csv_records(text: str, path: Path) -> tuple[list[list[str]], list[int]]:

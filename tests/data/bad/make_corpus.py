@@ -175,6 +175,13 @@ def main() -> None:
     write(c, "safequest_2013.csv", csv_text(rows), encoding="cp1252")
     register(c)
 
+    c = "mixed_utf8_cp1252"  # UTF-8 with 20 "Don’t know" answers; one cp1252 ’ on line 30
+    rows = [row(rid=f"R{i}", Q07="Don\u2019t know" if i <= 20 else "5") for i in range(1, 41)]
+    rows[28] = row(rid="R29", staff="Nurse X")
+    text = csv_text(rows).encode()
+    write(c, "safequest_2013.csv", text.replace(b"Nurse X", b"Nurse\x92s aide"))
+    register(c)
+
     c = "utf8_bom"
     write(c, "safequest_2013.csv", b"\xef\xbb\xbf" + csv_text(ok3[:2]).encode())
     register(c)
