@@ -791,3 +791,19 @@ def test_utf8_with_stray_bytes_is_never_read_as_cp1252(text, bad, where, eol):
         with pytest.raises(ExtractError, match="is not UTF-8") as err:
             run(p)
     assert err.value.line == where and err.value.column == "2"
+
+
+def test_regression_a_long_free_text_comment_is_read(tmp_path):
+    """Was: a comment over 131,072 characters (the csv module's default field limit) stopped
+    the run with 'field larger than field limit (131072)', naming no column, though the
+    free-text column is dropped anyway (issue 15 item 10). Quoted and unquoted, and in a file
+    that also needs the slow path (a quoted line break)."""
+    long = "word " * 60_000  # 300,000 characters
+    text = (
+        f'{HEADER},Comments\n{ROW},{long}\n{ROW.replace("R1", "R2")},"{long}\nmore"\n'
+        f"{ROW.replace('R1', 'R3')},short\n"
+    )
+    raw, res = run(_write(tmp_path, text))
+    assert raw.dropped_free_text == ["Comments"]
+    assert raw.data[LINE].tolist() == [2, 3, 5] and len(res.kept) == 3
+    assert csv.field_size_limit() == 131072  # the process-wide limit is left as it was

@@ -150,8 +150,18 @@ def csv_records(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
     """Every CSV record with the physical line it starts on (blank lines give ``[]``).
 
     Quoting is strict: an unclosed quoted field or text after a closing quote is a structural
-    error naming the line the record starts on.
+    error naming the line the record starts on. Fields may be as long as the text (a long
+    free-text comment is fine): the csv module's default limit of 131,072 characters guards
+    nothing here, as the whole text is already in memory.
     """
+    old_limit = csv.field_size_limit(max(len(text), csv.field_size_limit()))
+    try:
+        return _csv_records(text, path)
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _csv_records(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error:
