@@ -205,7 +205,7 @@ def test_xlsx_cells_read_as_openpyxl_shows_them(tmp_path):
     ws.merge_cells("C8:C9")
     p = tmp_path / "safequest_2015.xlsx"
     wb.save(p)
-    rows, merged = _read_xlsx(p)
+    rows, merged, _ = _read_xlsx(p)
     ref = openpyxl.load_workbook(p, data_only=True).active
     assert len(rows) == ref.max_row == 10
     for r in range(1, ref.max_row + 1):
@@ -253,7 +253,7 @@ def test_excel_error_values_are_read_as_their_text(tmp_path, safequest):
     wb.save(src)
     p = tmp_path / "safequest_2015.xlsx"
     _with_error_cells(src, p, {"E3": "#N/A", "A4": "#DIV/0!"})
-    rows, _ = _read_xlsx(p)
+    rows, _, _ = _read_xlsx(p)
     assert rows[2][4] == "#N/A" and rows[3][0] == "#DIV/0!"
     # the sheet XML is streamed in chunks cut after a cell's end: tiny chunks find the same
     want = {(2, 4): "#N/A", (3, 0): "#DIV/0!"}
@@ -272,3 +272,16 @@ def test_the_first_worksheet_is_read_even_after_a_chart_sheet(tmp_path, safeques
 
     assert CalamineWorkbook.from_path(str(p)).sheet_names == ["Chart", "Sheet"]
     assert read_extract(p, safequest).n_rows == 2
+
+
+def test_formulas_without_cached_values_are_found_in_any_chunking():
+    """The XML pass finds the same uncached formula cells however the sheet is chunked, and
+    not the formulas whose values Excel cached (issue 15 item 4)."""
+    from linkseval.ingest import _xml_cells
+
+    bad = Path(__file__).parent / "data" / "bad"
+    p = bad / "excel_formula_without_value" / "safequest_2013.xlsx"
+    want = [(2, c) for c in range(3, 33)]
+    assert _xml_cells(p, "Sheet")[1] == _xml_cells(p, "Sheet", chunk=37)[1] == want
+    cached = bad / "excel_formula_cached" / "safequest_2013.xlsx"
+    assert _xml_cells(cached, "Sheet", chunk=37) == ({}, [])

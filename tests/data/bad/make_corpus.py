@@ -83,6 +83,22 @@ def _fixed_times(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _patch_sheet(data: bytes, edits: list[tuple[bytes, bytes]]) -> bytes:
+    """The workbook with byte replacements in its first sheet's XML (each must apply once):
+    e.g. cached formula values, which openpyxl cannot write."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                for old, new in edits:
+                    assert content.count(old) == 1, old
+                    content = content.replace(old, new)
+            z.writestr(info, content, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
 def numeric(r: list[str]) -> list:
     """Cells as Excel would store them: numbers where the text is a number."""
     return [int(v) if v.isdigit() else v for v in r]
@@ -202,6 +218,26 @@ def main() -> None:
     rows += [numeric(row(rid="R1")), [None] + numeric(row(rid="R2"))[1:]]
     rows += [[None] + numeric(row(rid="R3"))[1:], numeric(row("20001", "R4"))]
     write(c, "safequest_2013.xlsx", xlsx(rows, merges=["A1:AG1", "A3:A5"]))
+    register(c)
+
+    c = "excel_formula_without_value"  # saved by a program that does not calculate
+    rows = [HEADER, numeric(row(rid="R1")), row(rid="R2", items=["=2+3"] * 30)]
+    rows += [numeric(row("20001", "R3"))]
+    write(c, "safequest_2013.xlsx", xlsx(rows))
+    register(c)
+
+    c = "excel_formula_cached"  # formulas with the values Excel calculated: read as shown
+    rows = [HEADER, numeric(row(rid="R1")), row(rid="R2", staff='=""', Q01="=2+3", Q02="=1+3")]
+    data = xlsx(rows)
+    data = _patch_sheet(
+        data,
+        [
+            (b"<f>2+3</f><v></v>", b"<f>2+3</f><v>5</v>"),
+            (b"<f>1+3</f><v></v>", b"<f>1+3</f><v>4</v>"),
+            (b'<c r="C3"><f>""</f><v></v>', b'<c r="C3" t="str"><f>""</f><v></v>'),
+        ],
+    )
+    write(c, "safequest_2013.xlsx", data)
     register(c)
 
     c = "xlsx_truncated"
