@@ -257,11 +257,16 @@ def _as_array(rows: list[list[str]], width: int) -> np.ndarray:
     return arr
 
 
+def _is_header_row(row: list[str], hmap: dict[str, str]) -> bool:
+    """Does the row name the practice-code column (the header row's mark)?"""
+    return any(hmap.get(normalise_header(c)) == "practice_code" for c in row)
+
+
 def _find_header(rows: list[list[str]], instrument: Instrument, path: Path) -> int:
     """Index of the first row (of the first few) that names the practice-code column."""
     hmap = instrument.header_map()
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if any(hmap.get(normalise_header(c)) == "practice_code" for c in row):
+        if _is_header_row(row, hmap):
             return i
     raise ExtractError(
         path,
@@ -284,8 +289,10 @@ def _excel_text(v: object) -> str:
 Merged = list[tuple[int, int, int, int]]  # (min_col, min_row, max_col, max_row), 1-based
 
 
-def _read_xlsx(path: Path) -> tuple[list[list[str]], Merged, list[tuple[int, int]]]:
-    """Rows of the first worksheet as text (row i is sheet row i + 1, from column A), its
+def _read_xlsx(
+    path: Path, hmap: dict[str, str] | None = None
+) -> tuple[list[list[str]], Merged, list[tuple[int, int]]]:
+    """Rows of the extract's worksheet as text (row i is sheet row i + 1, from column A), its
     merged ranges as (min_col, min_row, max_col, max_row), 1-based, and the (row, column),
     0-based, of formula cells without a cached value (calamine reads them as empty).
 
@@ -295,21 +302,22 @@ def _read_xlsx(path: Path) -> tuple[list[list[str]], Merged, list[tuple[int, int
     which calamine reads as empty, are put back from the sheet's XML, so that they are
     quarantined as invalid values instead of passing as missing answers; formulas without a
     cached value (also read as empty) are found in the same pass (see :func:`_check_formulas`).
+
+    Hidden worksheets are never read (an analyst's hidden copy of last year's data must not be
+    analysed as this year's); of several visible ones, the one with a header row is read (see
+    :func:`_extract_sheet`; without ``hmap``, the first visible one).
     """
-    from python_calamine import CalamineWorkbook, SheetTypeEnum
+    from python_calamine import CalamineWorkbook
 
     try:
         wb = CalamineWorkbook.from_path(str(path))
-        names = [m.name for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-        if not names:
-            raise ExtractError(path, "the workbook has no worksheet (only chart or macro sheets)")
-        sheet = wb.get_sheet_by_name(names[0])
+        name, sheet = _extract_sheet(path, wb, _visible_worksheets(path, wb.sheets_metadata), hmap)
         rows = [[_excel_text(v) for v in r] for r in sheet.to_python(skip_empty_area=False)]
         merged = [
             (c0 + 1, r0 + 1, c1 + 1, r1 + 1)
             for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
         ]
-        errors, uncached = _xml_cells(path, names[0])
+        errors, uncached = _xml_cells(path, name)
     except (MemoryError, ExtractError):
         raise
     except Exception as exc:  # corrupt workbooks fail anywhere inside the zip/XML reader
@@ -322,6 +330,45 @@ def _read_xlsx(path: Path) -> tuple[list[list[str]], Merged, list[tuple[int, int
         row.extend([""] * (c + 1 - len(row)))
         row[c] = text
     return rows, merged, uncached
+
+
+def _visible_worksheets(path: Path, sheets: list) -> list[str]:
+    """Names of the visible worksheets (not chart or macro sheets), in workbook order."""
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    work = [m for m in sheets if m.typ == SheetTypeEnum.WorkSheet]
+    names = [m.name for m in work if m.visible == SheetVisibleEnum.Visible]
+    if not names:
+        why = f"{len(work)} hidden, never read" if work else "only chart or macro sheets"
+        raise ExtractError(path, f"the workbook has no visible worksheet ({why})")
+    return names
+
+
+def _extract_sheet(path: Path, wb, names: list[str], hmap: dict[str, str] | None):
+    """(name, sheet) of the worksheet to read: the only visible one; of several, the only one
+    with a header row in its first rows (none: the first, which then fails "no header row");
+    several with a header row are a structural error (which one is the extract is a guess)."""
+    sheets = {n: wb.get_sheet_by_name(n) for n in (names if hmap is not None else names[:1])}
+    if len(sheets) == 1:
+        return names[0], sheets[names[0]]
+    with_header = [
+        n
+        for n, sh in sheets.items()
+        if any(
+            _is_header_row([_excel_text(v) for v in r], hmap)
+            for r in sh.to_python(skip_empty_area=False, nrows=HEADER_SEARCH_ROWS)
+        )
+    ]
+    if len(with_header) > 1:
+        listed = ", ".join(repr(n) for n in with_header)
+        raise ExtractError(
+            path,
+            f"{len(with_header)} visible worksheets have a header row ({listed}): which one is "
+            "the extract? Keep one extract per workbook (delete or hide the other sheets; "
+            "hidden sheets are never read)",
+        )
+    name = with_header[0] if with_header else names[0]
+    return name, sheets[name]
 
 
 _XML_ATTR = r'\b{}="([^"]*)"'
@@ -486,7 +533,7 @@ def read_extract(path: str | Path, instrument: Instrument, year: int | None = No
     uncached: list[tuple[int, int]] = []
     if path.suffix == ".xlsx":
         del raw
-        rows, merged, uncached = _read_xlsx(path)
+        rows, merged, uncached = _read_xlsx(path, instrument.header_map())
         width = max((len(r) for r in rows), default=0)
         rows = [r + [""] * (width - len(r)) for r in rows]  # a sheet is a rectangle
         lines = list(range(1, len(rows) + 1))

@@ -65,6 +65,21 @@ def xlsx(rows, merges=()) -> bytes:
     return _fixed_times(buf.getvalue())
 
 
+def xlsx_sheets(sheets: list[tuple[str, list, str | None]]) -> bytes:
+    """A workbook of several worksheets: (title, rows, sheet_state or None for visible)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows, state in sheets:
+        ws = wb.create_sheet(title)
+        for r in rows:
+            ws.append(r)
+        if state:
+            ws.sheet_state = state
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _fixed_times(buf.getvalue())
+
+
 def _fixed_times(data: bytes) -> bytes:
     """openpyxl stamps the save time into docProps and the zip entries: fix both, so the
     committed workbooks are rewritten byte for byte."""
@@ -238,6 +253,20 @@ def main() -> None:
         ],
     )
     write(c, "safequest_2013.xlsx", data)
+    register(c)
+
+    c = "excel_hidden_first_sheet"  # a hidden copy of 2013 before the 2014 extract, and notes
+    year_header = HEADER + ["Survey Year"]
+    hidden = [year_header] + [numeric(row(rid=f"H{i}", staff="2013 copy")) + [2013] for i in (1, 2)]
+    shown = [year_header] + [numeric(r) + [2014] for r in ok3]
+    notes = [["Notes"], ["exported by the board"]]
+    sheets = [("2013", hidden, "hidden"), ("Notes", notes, None), ("2014", shown, None)]
+    write(c, "safequest_2014.xlsx", xlsx_sheets(sheets))
+    register(c)
+
+    c = "excel_two_visible_sheets"  # two extracts, both visible: which one?
+    sheets = [("Notes", notes, None), ("2013 a", shown, None), ("2013 b", hidden, None)]
+    write(c, "safequest_2013.xlsx", xlsx_sheets(sheets))
     register(c)
 
     c = "xlsx_truncated"
