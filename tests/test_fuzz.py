@@ -384,7 +384,11 @@ def table(draw, max_rows=10):
     records.append(("header", header))
     meta = []
     rid_pool = draw(
-        st.lists(st.sampled_from(["R1", "R2", " R3", "R4", "", "r5"]), min_size=1, max_size=4)
+        st.lists(
+            st.sampled_from(["R1", "R2", " R3", "R4", "", "r5", "-", "NULL", " n/a "]),
+            min_size=1,
+            max_size=4,
+        )
     )
     for _ in range(draw(st.integers(0, max_rows))):
         if draw(st.integers(0, 5)) == 0:
@@ -411,6 +415,9 @@ def table(draw, max_rows=10):
     return records, meta
 
 
+PLACEHOLDER_IDS = {"-", "--", ".", "?", "n/a", "na", "null", "none", "nan", "#n/a"}
+
+
 def expected_fate(meta: list[dict]) -> list[str | None]:
     """What cleaning must do with each row, where that is knowable: 'kept', a reason, or None."""
     pairs = [(m["code"], m["rid"]) for m in meta]
@@ -421,7 +428,7 @@ def expected_fate(meta: list[dict]) -> list[str | None]:
             out.append("missing_practice_code")
         elif m["code"] == "unknown":
             out.append("unknown_practice")
-        elif m["rid"] == "":
+        elif m["rid"] == "" or m["rid"].lower() in PLACEHOLDER_IDS:
             out.append("missing_respondent_id")
         elif None in kinds:
             out.append(None)  # a random cell: could be anything

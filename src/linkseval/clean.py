@@ -4,7 +4,8 @@ Each row is either kept (values parsed to codes) or quarantined with one reason,
 fault and the offending value. ``rows_read == rows_kept + rows_quarantined`` is checked on every
 call and recorded in the accounting. Reasons, in the order they are checked:
 
-1. ``missing_practice_code``  2. ``unknown_practice``  3. ``missing_respondent_id``
+1. ``missing_practice_code``  2. ``unknown_practice``  3. ``missing_respondent_id`` (blank, or a
+placeholder such as ``-``, ``NULL``, ``N/A``: :data:`MISSING_IDS`)
 4. ``invalid_value`` (not a code, label or missing token)  5. ``out_of_range`` (a number outside
 the scale)  6. ``exact_duplicate`` (a later copy of an identical record; the first is kept)
 7. ``conflicting_duplicate`` (same practice and respondent id, different answers: all copies)
@@ -38,6 +39,9 @@ REASONS = (
     "too_many_missing",
 )
 OK, MISSING, OUT_OF_RANGE, INVALID = 0, 1, 2, 3
+# respondent ids that are placeholders for "no id" (compared lower-cased, after stripping):
+# kept, every such row would share one id and be taken for duplicates of the others
+MISSING_IDS = frozenset({"-", "--", ".", "?", "n/a", "na", "null", "none", "nan", "#n/a"})
 REJECT_COLUMNS = ["instrument", "year", "source_file", "line", "column", "reason", "value"]
 
 
@@ -138,7 +142,8 @@ def clean_extract(
 
     assign((code == "").to_numpy(), "missing_practice_code", "practice_code", "")
     assign((~code.isin(known)).to_numpy(), "unknown_practice", "practice_code", code_raw.to_numpy())
-    assign((rid == "").to_numpy(), "missing_respondent_id", "respondent_id", "")
+    no_id = ((rid == "") | rid.str.lower().isin(MISSING_IDS)).to_numpy()
+    assign(no_id, "missing_respondent_id", "respondent_id", rid.to_numpy())
     bad = status >= OUT_OF_RANGE
     if bad.any():
         first = bad.argmax(axis=1)

@@ -101,9 +101,19 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         )
         raise ExtractError(path, f"NUL byte (0x00) at byte {nul}: not a text CSV{hint}", line=line)
     try:
-        return data.decode("utf-8-sig"), "utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8"
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         first_bad = exc.start
+    else:
+        if text.startswith("\ufeff"):  # a BOM after the BOM: the file was "converted" twice
+            n = len(text) - len(text.lstrip("\ufeff")) + 1
+            raise ExtractError(
+                path,
+                f"the file starts with {n} byte-order marks (U+FEFF) instead of one (saved as "
+                "UTF-8 with BOM twice?): remove the extra ones",
+                line=1,
+            )
+        return text, "utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8"
     loose = data.decode("utf-8", "surrogateescape")
     if _UTF8_ONLY.search(loose):
         raise _mixed_encoding_error(path, data, first_bad, loose)

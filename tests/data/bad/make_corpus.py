@@ -217,6 +217,10 @@ def main() -> None:
     write(c, "safequest_2013.csv", b"\xef\xbb\xbf" + csv_text(ok3[:2]).encode())
     register(c)
 
+    c = "two_boms"  # "converted to UTF-8 with BOM" twice
+    write(c, "safequest_2013.csv", b"\xef\xbb\xbf" * 2 + csv_text(ok3[:2]).encode())
+    register(c)
+
     c = "excel_title_rows"
     rows = [["Safequest extract 2013 - NHS Scotland"], [], HEADER]
     rows += [numeric(row("01234", "R1")), numeric(row("20001", "R2"))]
@@ -355,6 +359,12 @@ def main() -> None:
 
     c = "missing_ids_and_codes"
     rows = [row(rid="R1"), row("", "R2"), row("20001", ""), row("  ", " ")]
+    write(c, "safequest_2013.csv", csv_text(rows))
+    register(c)
+
+    c = "placeholder_respondent_ids"  # placeholders for "no id", which would look like duplicates
+    rows = [row(rid="R1"), row(rid="-"), row(rid="NULL"), row(rid=" N/A "), row(rid="null")]
+    rows += [row(rid="R-1"), row(rid="NULLA")]
     write(c, "safequest_2013.csv", csv_text(rows))
     register(c)
 
