@@ -65,8 +65,10 @@ lock:  ## re-pin requirements.lock and regenerate environment.yml + workflow/env
 bench: $(STAMP)  ## ingest+clean+score benchmark at 1x, 10x, 100x national volume
 	$(BIN)/python benchmarks/bench_ingest.py
 
-clean-results:  ## delete everything the workflow generated
-	rm -rf results/* .snakemake
+# results/ holds tracked files too (results/README.md; see .gitignore's !results/ lines): keep them
+clean-results:  ## delete everything the workflow generated (tracked results/README.md stays)
+	[ ! -d results ] || find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf .snakemake
 
 slurm-up:  ## start the single-node SLURM test cluster (root; installs slurm-wlm/munge)
 	ci/slurm-up.sh

@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 
-from linkseval.disclosure import identifiers_in, scan, small_cells, tables_in
+from linkseval.disclosure import id_cells, identifiers_in, scan, small_cells, tables_in
 
 IDS = {"Rf8c1a8fa", "CANARY-0a1b2c3d"}
 
@@ -74,3 +74,36 @@ def test_the_command_fails_naming_the_file_but_not_the_identifier(tmp_path):
     assert "Traceback" not in proc.stderr and not out.exists()
     page.write_text("<p>nothing to see</p>")
     assert subprocess.run(cmd, capture_output=True).returncode == 0 and out.exists()
+
+
+def test_numeric_ids_are_looked_for_in_id_columns_not_among_years_and_counts(tmp_path):
+    """Was: respondent ids 1, 2, 3, ... were matched as tokens, so years, counts and the digits
+    of estimates (2013, 100, '0.2013') failed every run (issue 15 item 6). Pure-digit ids are
+    now looked for in identifier columns of published tables; other ids still everywhere."""
+    ids = {str(i) for i in range(1, 3000)} | {"CANARY-0a1b2c3d"}
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<p>2013 to 2015: 2541 respondents, effect 0.1234</p><table><tr><th>year</th>"
+        "<th>respondents</th><th>percent</th></tr><tr><td>2014</td><td>120</td><td>81.2</td>"
+        "</tr></table>"
+    )
+    csv = tmp_path / "t.csv"
+    csv.write_text("outcome,year,respondents,estimate\nx,2013,100,0.2013\n")
+    assert scan([page, csv], identifiers=ids, min_respondents=5) == []
+    leak = tmp_path / "leak.csv"
+    leak.write_text("practice_code,Respondent ID,respondents\n01234,17,40\n01234,4000,40\n")
+    found = scan([leak], identifiers=ids, min_respondents=5)
+    assert [(v.kind, v.location) for v in found] == [
+        ("identifier", "table 1, row 0, column Respondent ID")
+    ]
+    js = tmp_path / "h.json"
+    js.write_text('{"rows": [{"respondent_id": 12.0, "respondents": 40}]}')
+    assert [v.kind for v in scan([js], identifiers=ids, min_respondents=5)] == ["identifier"]
+    canary = tmp_path / "c.html"
+    canary.write_text("<p>CANARY-0a1b2c3d</p>")
+    assert [v.kind for v in scan([canary], identifiers=ids, min_respondents=5)] == ["identifier"]
+
+
+def test_id_cells_match_whole_cells_only():
+    t = pd.DataFrame({"id": ["12", " 7 ", "127", "x"], "n_respondents": ["12", "7", "7", "7"]})
+    assert id_cells(t, {"12", "7"}) == ["row 0, column id", "row 1, column id"]

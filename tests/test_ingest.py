@@ -175,13 +175,15 @@ def test_unnamed_columns_with_data_are_listed_by_position(tmp_path, safequest):
     assert raw.ignored_columns == ["(no header: field 34)"]
 
 
-def test_field_larger_than_the_csv_limit_is_structural(tmp_path, safequest):
+def test_field_larger_than_the_default_csv_limit_is_read(tmp_path, safequest):
+    """Was a structural error ('field larger than field limit (131072)', no column named);
+    a field may now be as long as the file (issue 15 item 10)."""
     p = tmp_path / "safequest_2013.csv"
     row = _rows(1)[0]
     row[2] = '"' + "x" * 200_000 + '"'
     p.write_text(",".join(sq_header()) + "\n" + ",".join(_rows(1)[0]) + "\n" + ",".join(row) + "\n")
-    with pytest.raises(ExtractError, match=r"line 3: malformed CSV: field larger than field limit"):
-        read_extract(p, safequest)
+    raw = read_extract(p, safequest)
+    assert raw.data["staff_group"].str.len().tolist()[1] == 200_000
 
 
 def test_xlsx_cells_read_as_openpyxl_shows_them(tmp_path):
@@ -203,7 +205,7 @@ def test_xlsx_cells_read_as_openpyxl_shows_them(tmp_path):
     ws.merge_cells("C8:C9")
     p = tmp_path / "safequest_2015.xlsx"
     wb.save(p)
-    rows, merged = _read_xlsx(p)
+    rows, merged, _ = _read_xlsx(p)
     ref = openpyxl.load_workbook(p, data_only=True).active
     assert len(rows) == ref.max_row == 10
     for r in range(1, ref.max_row + 1):
@@ -251,7 +253,7 @@ def test_excel_error_values_are_read_as_their_text(tmp_path, safequest):
     wb.save(src)
     p = tmp_path / "safequest_2015.xlsx"
     _with_error_cells(src, p, {"E3": "#N/A", "A4": "#DIV/0!"})
-    rows, _ = _read_xlsx(p)
+    rows, _, _ = _read_xlsx(p)
     assert rows[2][4] == "#N/A" and rows[3][0] == "#DIV/0!"
     # the sheet XML is streamed in chunks cut after a cell's end: tiny chunks find the same
     want = {(2, 4): "#N/A", (3, 0): "#DIV/0!"}
@@ -270,3 +272,16 @@ def test_the_first_worksheet_is_read_even_after_a_chart_sheet(tmp_path, safeques
 
     assert CalamineWorkbook.from_path(str(p)).sheet_names == ["Chart", "Sheet"]
     assert read_extract(p, safequest).n_rows == 2
+
+
+def test_formulas_without_cached_values_are_found_in_any_chunking():
+    """The XML pass finds the same uncached formula cells however the sheet is chunked, and
+    not the formulas whose values Excel cached (issue 15 item 4)."""
+    from linkseval.ingest import _xml_cells
+
+    bad = Path(__file__).parent / "data" / "bad"
+    p = bad / "excel_formula_without_value" / "safequest_2013.xlsx"
+    want = [(2, c) for c in range(3, 33)]
+    assert _xml_cells(p, "Sheet")[1] == _xml_cells(p, "Sheet", chunk=37)[1] == want
+    cached = bad / "excel_formula_cached" / "safequest_2013.xlsx"
+    assert _xml_cells(cached, "Sheet", chunk=37) == ({}, [])

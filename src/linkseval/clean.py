@@ -4,7 +4,8 @@ Each row is either kept (values parsed to codes) or quarantined with one reason,
 fault and the offending value. ``rows_read == rows_kept + rows_quarantined`` is checked on every
 call and recorded in the accounting. Reasons, in the order they are checked:
 
-1. ``missing_practice_code``  2. ``unknown_practice``  3. ``missing_respondent_id``
+1. ``missing_practice_code``  2. ``unknown_practice``  3. ``missing_respondent_id`` (blank, or a
+placeholder such as ``-``, ``NULL``, ``N/A``: :data:`MISSING_IDS`)
 4. ``invalid_value`` (not a code, label or missing token)  5. ``out_of_range`` (a number outside
 the scale)  6. ``exact_duplicate`` (a later copy of an identical record; the first is kept)
 7. ``conflicting_duplicate`` (same practice and respondent id, different answers: all copies)
@@ -16,6 +17,7 @@ The accounting also lists register practices with no kept row in the file
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +39,9 @@ REASONS = (
     "too_many_missing",
 )
 OK, MISSING, OUT_OF_RANGE, INVALID = 0, 1, 2, 3
+# respondent ids that are placeholders for "no id" (compared lower-cased, after stripping):
+# kept, every such row would share one id and be taken for duplicates of the others
+MISSING_IDS = frozenset({"-", "--", ".", "?", "n/a", "na", "null", "none", "nan", "#n/a"})
 REJECT_COLUMNS = ["instrument", "year", "source_file", "line", "column", "reason", "value"]
 
 
@@ -49,8 +54,27 @@ class CleanResult:
     accounting: dict = field(default_factory=dict)
 
 
+# a code as the codebook writes it: ASCII digits only (no sign, decimal point, exponent,
+# underscore or non-ASCII digits, all of which float() or int() would accept); a negative ASCII
+# integer is a number outside every scale (out_of_range), never a code
+_CODE = re.compile(r"(-?)([0-9]+)", re.ASCII)
+
+
+def parse_code(key: str) -> float | None:
+    """The integer a normalised token spells in ASCII digits (``-`` allowed), else None."""
+    m = _CODE.fullmatch(key)
+    if m is None:
+        return None
+    value = float(m.group(2))  # float, not int: a 5000-digit string is inf, not a ValueError
+    return -value if m.group(1) else value
+
+
 def classify_tokens(tokens: list[str], instrument: Instrument) -> tuple[np.ndarray, np.ndarray]:
-    """Code (float, NaN if none) and status (OK/MISSING/OUT_OF_RANGE/INVALID) for each token."""
+    """Code (float, NaN if none) and status (OK/MISSING/OUT_OF_RANGE/INVALID) for each token.
+
+    Numbers must be written as the codebook writes codes (:func:`parse_code`); ``5.0``,
+    ``+5``, ``5e0``, ``0_5`` or ``٥`` are invalid values, kept in the rejects as written.
+    """
     codes = np.full(len(tokens), np.nan)
     status = np.full(len(tokens), INVALID, dtype=np.int8)
     lo, hi = instrument.scale_min, instrument.scale_max
@@ -60,17 +84,8 @@ def classify_tokens(tokens: list[str], instrument: Instrument) -> tuple[np.ndarr
             status[i] = MISSING
         elif key in instrument.labels:
             codes[i], status[i] = instrument.labels[key], OK
-        else:
-            try:
-                v = float(key)
-            except ValueError:
-                continue
-            if not np.isfinite(v) or not v.is_integer():
-                continue  # 5.5, inf, nan: not a code
-            if lo <= v <= hi:
-                codes[i], status[i] = v, OK
-            else:
-                codes[i], status[i] = v, OUT_OF_RANGE
+        elif (v := parse_code(key)) is not None:
+            codes[i], status[i] = v, OK if lo <= v <= hi else OUT_OF_RANGE
     return codes, status
 
 
@@ -127,7 +142,8 @@ def clean_extract(
 
     assign((code == "").to_numpy(), "missing_practice_code", "practice_code", "")
     assign((~code.isin(known)).to_numpy(), "unknown_practice", "practice_code", code_raw.to_numpy())
-    assign((rid == "").to_numpy(), "missing_respondent_id", "respondent_id", "")
+    no_id = ((rid == "") | rid.str.lower().isin(MISSING_IDS)).to_numpy()
+    assign(no_id, "missing_respondent_id", "respondent_id", rid.to_numpy())
     bad = status >= OUT_OF_RANGE
     if bad.any():
         first = bad.argmax(axis=1)

@@ -6,7 +6,12 @@ panels under ``results/`` are working files that hold respondent-level or small-
 are never published. Two checks, both on the published files as written:
 
 - no respondent identifier occurs anywhere in them (the text is split into word-like tokens
-  and matched against the set of identifiers), and no given free-text string occurs in them;
+  and matched against the set of identifiers), and no given free-text string occurs in them.
+  Identifiers that are pure digits (``1``, ``2``, ``2013``: real extracts often number their
+  respondents) are indistinguishable, as tokens, from years, counts and the digits of
+  estimates, so they are looked for where an identifier would be shown: every cell of an
+  identifier column (:data:`ID_COLUMNS`) of every published table. Identifiers with any other
+  character (the synthetic ``R…`` and ``CANARY-…`` ids) are still matched everywhere;
 - in every table (CSV, JSON records, HTML ``<table>``) with a respondent-count column, a row
   with fewer respondents than the minimum shows no number other than identifiers.
 """
@@ -40,6 +45,12 @@ KEY_COLUMNS = frozenset(
     | {"practices", "source_file", "comparison", "estimator", "term", "method", "note"}
 )
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{2,}")
+# table columns that would hold respondent identifiers (names lower-cased, only letters and
+# digits kept): the codebook's respondent_id aliases and the obvious variants
+ID_COLUMNS = frozenset(
+    {"respondentid", "respondent", "respid", "responseid", "id", "identifier"}
+    | {"patientid", "patient", "recordid", "caseid"}
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,29 @@ def published_files(results_dir: str | Path) -> list[Path]:
 def identifiers_in(text: str, identifiers: set[str]) -> list[str]:
     """Identifiers that occur in ``text`` as whole tokens, sorted."""
     return sorted(set(TOKEN.findall(text)) & identifiers)
+
+
+def is_numeric_id(ident: str) -> bool:
+    """An identifier of ASCII digits only: never matched as a token of free text."""
+    return ident.isascii() and ident.isdigit()
+
+
+def _cell_text(v: object) -> str:
+    """A table cell as an identifier would be written (JSON 12.0 -> '12')."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def id_cells(table: pd.DataFrame, identifiers: set[str]) -> list[str]:
+    """Row/column locations of identifiers in the identifier columns of a table."""
+    out = []
+    for col in table.columns:
+        if re.sub(r"[^a-z0-9]", "", str(col).lower()) not in ID_COLUMNS:
+            continue
+        hits = table[col].map(_cell_text).isin(identifiers).to_numpy()
+        out += [f"row {i}, column {col}" for i, hit in zip(table.index, hits, strict=True) if hit]
+    return out
 
 
 def _is_number(v: object) -> bool:
@@ -113,15 +147,19 @@ def scan(
 ) -> list[Violation]:
     """All violations in ``files`` (see the module docstring), in file order."""
     texts = [t for t in dict.fromkeys(s.strip() for s in free_text) if len(t) >= 8]
+    numeric = {i for i in identifiers if is_numeric_id(i)}
+    words = set(identifiers) - numeric
     found: list[Violation] = []
     for f in map(Path, files):
         text = f.read_text(encoding="utf-8")
-        for ident in identifiers_in(text, identifiers):
+        for ident in identifiers_in(text, words):
             found.append(Violation(str(f), "text", "identifier", ident))
         for t in texts:
             if t in text:
                 found.append(Violation(str(f), "text", "free_text", t[:60]))
         for k, table in enumerate(tables_in(f, text)):
+            for where in id_cells(table, numeric) if numeric else ():
+                found.append(Violation(str(f), f"table {k + 1}, {where}", "identifier", ""))
             for where in small_cells(table, min_respondents):
                 found.append(Violation(str(f), f"table {k + 1}, {where}", "small_cell", ""))
     return found

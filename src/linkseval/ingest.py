@@ -66,15 +66,34 @@ def _one_line(text: object, limit: int = 200) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+def line_of(data: bytes, pos: int) -> int:
+    """The physical line (1-based) holding byte ``pos``: ``\\n``, ``\\r\\n`` and a lone ``\\r``
+    each end a line, as in :func:`csv_records`."""
+    head = data[:pos]
+    return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+
+
+# in text decoded with errors="surrogateescape": a character only valid UTF-8 can give
+# (non-ASCII, not an escaped byte), and an escaped (undecodable) byte
+_UTF8_ONLY = re.compile("[^\x00-\x7f\udc80-\udcff]")
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
 def decode(data: bytes, path: Path) -> tuple[str, str]:
     """Decode bytes as UTF-8 (BOM allowed), else Windows-1252; report undecodable bytes.
+
+    Windows-1252 is tried only for a file with no valid multi-byte UTF-8 sequence at all (an
+    old export written wholly in Windows-1252). A file that is UTF-8 except for some bytes is
+    a structural error naming the line and field of the first of them: re-reading the whole
+    file as Windows-1252 would turn every UTF-8 character into mojibake (``Don’t`` into
+    ``Donâ€™t``) and hide the one bad byte.
 
     A NUL byte is never part of a text CSV (it is typical of UTF-16 "Unicode text" exports and
     binary files), so it is a structural error rather than a character to carry along.
     """
     nul = data.find(b"\x00")
     if nul >= 0:
-        line = data[:nul].count(b"\n") + 1
+        line = line_of(data, nul)
         hint = (
             " (UTF-16 'Unicode text'? save as CSV UTF-8)"
             if data[:2] in (b"\xff\xfe", b"\xfe\xff")
@@ -82,13 +101,27 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         )
         raise ExtractError(path, f"NUL byte (0x00) at byte {nul}: not a text CSV{hint}", line=line)
     try:
-        return data.decode("utf-8-sig"), "utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8"
-    except UnicodeDecodeError:
-        pass
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    else:
+        if text.startswith("\ufeff"):  # a BOM after the BOM: the file was "converted" twice
+            n = len(text) - len(text.lstrip("\ufeff")) + 1
+            raise ExtractError(
+                path,
+                f"the file starts with {n} byte-order marks (U+FEFF) instead of one (saved as "
+                "UTF-8 with BOM twice?): remove the extra ones",
+                line=1,
+            )
+        return text, "utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8"
+    loose = data.decode("utf-8", "surrogateescape")
+    if _UTF8_ONLY.search(loose):
+        raise _mixed_encoding_error(path, data, first_bad, loose)
+    del loose
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = line_of(data, exc.start)
         raise ExtractError(
             path,
             f"byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text",
@@ -96,12 +129,49 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         ) from None
 
 
+def _mixed_encoding_error(path: Path, data: bytes, pos: int, loose: str) -> ExtractError:
+    """The error for a UTF-8 file with undecodable bytes, the first at byte ``pos``: names its
+    physical line and (where the CSV can be parsed that far) its field number."""
+    n_bad = len(_ESCAPED.findall(loose))
+    as_cp1252 = data[pos : pos + 1].decode("cp1252", "replace")
+    return ExtractError(
+        path,
+        f"byte 0x{data[pos]:02x} is not UTF-8 (Windows-1252 {as_cp1252!r}?) but the rest of the "
+        f"file is UTF-8 text ({n_bad} undecodable byte{'s' * (n_bad != 1)} in all): the file "
+        "mixes encodings; fix or re-type that character and save the file as CSV UTF-8",
+        line=line_of(data, pos),
+        column=_field_of_first_escape(loose),
+    )
+
+
+def _field_of_first_escape(loose: str) -> str | None:
+    """1-based field number (as text) of the first undecodable byte, None if not parseable."""
+    try:
+        for rec in csv.reader(io.StringIO(loose, newline=""), strict=True):
+            for j, value in enumerate(rec):
+                if _ESCAPED.search(value):
+                    return str(j + 1)
+    except csv.Error:
+        return None
+    return None
+
+
 def csv_records(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
     """Every CSV record with the physical line it starts on (blank lines give ``[]``).
 
     Quoting is strict: an unclosed quoted field or text after a closing quote is a structural
-    error naming the line the record starts on.
+    error naming the line the record starts on. Fields may be as long as the text (a long
+    free-text comment is fine): the csv module's default limit of 131,072 characters guards
+    nothing here, as the whole text is already in memory.
     """
+    old_limit = csv.field_size_limit(max(len(text), csv.field_size_limit()))
+    try:
+        return _csv_records(text, path)
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _csv_records(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error:
@@ -197,11 +267,16 @@ def _as_array(rows: list[list[str]], width: int) -> np.ndarray:
     return arr
 
 
+def _is_header_row(row: list[str], hmap: dict[str, str]) -> bool:
+    """Does the row name the practice-code column (the header row's mark)?"""
+    return any(hmap.get(normalise_header(c)) == "practice_code" for c in row)
+
+
 def _find_header(rows: list[list[str]], instrument: Instrument, path: Path) -> int:
     """Index of the first row (of the first few) that names the practice-code column."""
     hmap = instrument.header_map()
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if any(hmap.get(normalise_header(c)) == "practice_code" for c in row):
+        if _is_header_row(row, hmap):
             return i
     raise ExtractError(
         path,
@@ -221,30 +296,38 @@ def _excel_text(v: object) -> str:
     return str(v)
 
 
-def _read_xlsx(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int, int]]]:
-    """Rows of the first worksheet as text (row i is sheet row i + 1, from column A) and its
-    merged ranges as (min_col, min_row, max_col, max_row), 1-based.
+Merged = list[tuple[int, int, int, int]]  # (min_col, min_row, max_col, max_row), 1-based
+
+
+def _read_xlsx(
+    path: Path, hmap: dict[str, str] | None = None
+) -> tuple[list[list[str]], Merged, list[tuple[int, int]]]:
+    """Rows of the extract's worksheet as text (row i is sheet row i + 1, from column A), its
+    merged ranges as (min_col, min_row, max_col, max_row), 1-based, and the (row, column),
+    0-based, of formula cells without a cached value (calamine reads them as empty).
 
     Read with python-calamine (Rust): 20x faster than openpyxl's read-only mode on a national
     extract (0.17 s vs 3.6 s for 11,000 rows x 33 columns), and it reports merged ranges.
     Cached values of formulas are read, as Excel shows them. Error values (#N/A, #DIV/0!, ...),
     which calamine reads as empty, are put back from the sheet's XML, so that they are
-    quarantined as invalid values instead of passing as missing answers.
+    quarantined as invalid values instead of passing as missing answers; formulas without a
+    cached value (also read as empty) are found in the same pass (see :func:`_check_formulas`).
+
+    Hidden worksheets are never read (an analyst's hidden copy of last year's data must not be
+    analysed as this year's); of several visible ones, the one with a header row is read (see
+    :func:`_extract_sheet`; without ``hmap``, the first visible one).
     """
-    from python_calamine import CalamineWorkbook, SheetTypeEnum
+    from python_calamine import CalamineWorkbook
 
     try:
         wb = CalamineWorkbook.from_path(str(path))
-        names = [m.name for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-        if not names:
-            raise ExtractError(path, "the workbook has no worksheet (only chart or macro sheets)")
-        sheet = wb.get_sheet_by_name(names[0])
+        name, sheet = _extract_sheet(path, wb, _visible_worksheets(path, wb.sheets_metadata), hmap)
         rows = [[_excel_text(v) for v in r] for r in sheet.to_python(skip_empty_area=False)]
         merged = [
             (c0 + 1, r0 + 1, c1 + 1, r1 + 1)
             for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
         ]
-        errors = _error_cells(path, names[0])
+        errors, uncached = _xml_cells(path, name)
     except (MemoryError, ExtractError):
         raise
     except Exception as exc:  # corrupt workbooks fail anywhere inside the zip/XML reader
@@ -256,7 +339,46 @@ def _read_xlsx(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int, i
         row = rows[r]
         row.extend([""] * (c + 1 - len(row)))
         row[c] = text
-    return rows, merged
+    return rows, merged, uncached
+
+
+def _visible_worksheets(path: Path, sheets: list) -> list[str]:
+    """Names of the visible worksheets (not chart or macro sheets), in workbook order."""
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    work = [m for m in sheets if m.typ == SheetTypeEnum.WorkSheet]
+    names = [m.name for m in work if m.visible == SheetVisibleEnum.Visible]
+    if not names:
+        why = f"{len(work)} hidden, never read" if work else "only chart or macro sheets"
+        raise ExtractError(path, f"the workbook has no visible worksheet ({why})")
+    return names
+
+
+def _extract_sheet(path: Path, wb, names: list[str], hmap: dict[str, str] | None):
+    """(name, sheet) of the worksheet to read: the only visible one; of several, the only one
+    with a header row in its first rows (none: the first, which then fails "no header row");
+    several with a header row are a structural error (which one is the extract is a guess)."""
+    sheets = {n: wb.get_sheet_by_name(n) for n in (names if hmap is not None else names[:1])}
+    if len(sheets) == 1:
+        return names[0], sheets[names[0]]
+    with_header = [
+        n
+        for n, sh in sheets.items()
+        if any(
+            _is_header_row([_excel_text(v) for v in r], hmap)
+            for r in sh.to_python(skip_empty_area=False, nrows=HEADER_SEARCH_ROWS)
+        )
+    ]
+    if len(with_header) > 1:
+        listed = ", ".join(repr(n) for n in with_header)
+        raise ExtractError(
+            path,
+            f"{len(with_header)} visible worksheets have a header row ({listed}): which one is "
+            "the extract? Keep one extract per workbook (delete or hide the other sheets; "
+            "hidden sheets are never read)",
+        )
+    name = with_header[0] if with_header else names[0]
+    return name, sheets[name]
 
 
 _XML_ATTR = r'\b{}="([^"]*)"'
@@ -266,12 +388,26 @@ _CELL_REF = re.compile(rb'\br="([A-Za-z]+)(\d+)"')
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 
 
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_ANY_VALUE = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
 def _error_cells(path: Path, sheet_name: str, chunk: int = 1 << 23) -> dict[tuple[int, int], str]:
-    """(row, column) -> error text (0-based) of the cells of type "e" in a worksheet's XML,
-    streamed in chunks cut after a cell's end tag (a national sheet's XML can be GBs)."""
+    """(row, column) -> error text (0-based) of the cells of type "e" in a worksheet's XML."""
+    return _xml_cells(path, sheet_name, chunk)[0]
+
+
+def _xml_cells(
+    path: Path, sheet_name: str, chunk: int = 1 << 23
+) -> tuple[dict[tuple[int, int], str], list[tuple[int, int]]]:
+    """One pass over a worksheet's XML: the error cells ((row, column) -> error text) and the
+    formula cells without a cached value ((row, column)), 0-based, streamed in chunks cut
+    after a cell's end tag (a national sheet's XML can be GBs)."""
     import zipfile
 
     found: dict[tuple[int, int], str] = {}
+    uncached: list[tuple[int, int]] = []
     with zipfile.ZipFile(path) as zf, zf.open(_sheet_member(zf, sheet_name)) as fh:
         carry = b""
         while True:
@@ -287,20 +423,42 @@ def _error_cells(path: Path, sheet_name: str, chunk: int = 1 << 23) -> dict[tupl
                         continue  # an error-typed cell without a value shows nothing
                     end = _CELL_END.search(buf, m.end())
                     value = _VALUE.search(buf, m.end(), end.start() if end else len(buf))
-                    ref = _CELL_REF.search(m.group(0))
-                    if ref is None:
-                        raise ExtractError(
-                            path,
-                            "an Excel error value (#N/A, ...) in a cell without a reference: "
-                            "resave the workbook in Excel",
-                        )
-                    col = 0
-                    for ch in ref.group(1).decode().upper():
-                        col = col * 26 + ord(ch) - 64
                     text = html.unescape(value.group(1).decode()) if value else "#ERROR"
-                    found[(int(ref.group(2)) - 1, col - 1)] = text
+                    found[_cell_position(path, m.group(0))] = text
+            if _FORMULA.search(buf):
+                uncached.extend(_uncached_formulas(path, buf))
             if not block:
-                return found
+                return found, uncached
+
+
+def _uncached_formulas(path: Path, buf: bytes) -> list[tuple[int, int]]:
+    """(row, column), 0-based, of the formula cells in ``buf`` with no cached value: no ``<v>``,
+    or an empty one unless the formula's result is a (possibly empty) string, ``t="str"``."""
+    out = []
+    for m in _CELL.finditer(buf):
+        body = m.group(2)
+        if not body or not _FORMULA.search(body):
+            continue
+        value = _ANY_VALUE.search(body)
+        cached = value is not None and (bool(value.group(1)) or b't="str"' in m.group(1))
+        if not cached:
+            out.append(_cell_position(path, m.group(0)))
+    return out
+
+
+def _cell_position(path: Path, tag: bytes) -> tuple[int, int]:
+    """(row, column), 0-based, from a cell tag's ``r="B7"`` reference."""
+    ref = _CELL_REF.search(tag)
+    if ref is None:
+        raise ExtractError(
+            path,
+            "an Excel error value (#N/A, ...) or formula in a cell without a reference: "
+            "resave the workbook in Excel",
+        )
+    col = 0
+    for ch in ref.group(1).decode().upper():
+        col = col * 26 + ord(ch) - 64
+    return int(ref.group(2)) - 1, col - 1
 
 
 def _sheet_member(zf, sheet_name: str) -> str:
@@ -320,7 +478,7 @@ def _sheet_member(zf, sheet_name: str) -> str:
 
 def _check_merged(
     path: Path,
-    merged: list[tuple[int, int, int, int]],
+    merged: Merged,
     header: list[str],
     used: dict[int, str],
     header_line: int,
@@ -343,6 +501,31 @@ def _check_merged(
             )
 
 
+def _check_formulas(
+    path: Path,
+    uncached: list[tuple[int, int]],
+    header: list[str],
+    used: dict[int, str],
+    header_line: int,
+) -> None:
+    """A formula without a cached value in the data of a column we read is a structural error:
+    calamine (like any reader but Excel) cannot compute it and reads it as empty, which would
+    pass as a missing answer. The workbook was saved by a program that does not calculate."""
+    from openpyxl.utils.cell import get_column_letter
+
+    bad = sorted((r, c) for r, c in uncached if r + 1 > header_line and c in used)
+    if bad:
+        r, c = bad[0]
+        raise ExtractError(
+            path,
+            f"cell {get_column_letter(c + 1)}{r + 1} holds a formula without a calculated "
+            f"value ({len(bad)} such cell{'s' * (len(bad) != 1)} in the data): it would be "
+            "read as empty; open the workbook in Excel, let it calculate, and save it",
+            line=r + 1,
+            column=header[c],
+        )
+
+
 def read_extract(path: str | Path, instrument: Instrument, year: int | None = None) -> RawExtract:
     """Read ``path`` for ``instrument``; ``year`` (if given) must match the file name."""
     path = Path(path)
@@ -356,10 +539,11 @@ def read_extract(path: str | Path, instrument: Instrument, year: int | None = No
     if not raw.strip():
         raise ExtractError(path, "file is empty (no header, no rows)")
 
-    merged: list[tuple[int, int, int, int]] = []
+    merged: Merged = []
+    uncached: list[tuple[int, int]] = []
     if path.suffix == ".xlsx":
         del raw
-        rows, merged = _read_xlsx(path)
+        rows, merged, uncached = _read_xlsx(path, instrument.header_map())
         width = max((len(r) for r in rows), default=0)
         rows = [r + [""] * (width - len(r)) for r in rows]  # a sheet is a rectangle
         lines = list(range(1, len(rows) + 1))
@@ -378,7 +562,16 @@ def read_extract(path: str | Path, instrument: Instrument, year: int | None = No
     )
     del rows, lines
     extract = _canonicalise(
-        path, instrument, name_year, header, body, body_lines, encoding, header_line, merged
+        path,
+        instrument,
+        name_year,
+        header,
+        body,
+        body_lines,
+        encoding,
+        header_line,
+        merged,
+        uncached,
     )
     extract.blank_lines = n_blank
     return extract
@@ -401,7 +594,8 @@ def _canonicalise(
     lines: np.ndarray,
     encoding: str,
     header_line: int,
-    merged: list[tuple[int, int, int, int]],
+    merged: Merged,
+    uncached: list[tuple[int, int]],
 ) -> RawExtract:
     hmap = instrument.header_map()
     free = {normalise_header(f) for f in instrument.free_text}
@@ -441,6 +635,7 @@ def _canonicalise(
             column=first,
         )
     _check_merged(path, merged, header, used, header_line)
+    _check_formulas(path, uncached, header, used, header_line)
     if len(body) == 0:
         raise ExtractError(
             path,

@@ -65,6 +65,21 @@ def xlsx(rows, merges=()) -> bytes:
     return _fixed_times(buf.getvalue())
 
 
+def xlsx_sheets(sheets: list[tuple[str, list, str | None]]) -> bytes:
+    """A workbook of several worksheets: (title, rows, sheet_state or None for visible)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows, state in sheets:
+        ws = wb.create_sheet(title)
+        for r in rows:
+            ws.append(r)
+        if state:
+            ws.sheet_state = state
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _fixed_times(buf.getvalue())
+
+
 def _fixed_times(data: bytes) -> bytes:
     """openpyxl stamps the save time into docProps and the zip entries: fix both, so the
     committed workbooks are rewritten byte for byte."""
@@ -80,6 +95,22 @@ def _fixed_times(data: bytes) -> bytes:
             z.writestr(
                 zipfile.ZipInfo(info.filename, (2020, 1, 1, 0, 0, 0)), content, zipfile.ZIP_DEFLATED
             )
+    return out.getvalue()
+
+
+def _patch_sheet(data: bytes, edits: list[tuple[bytes, bytes]]) -> bytes:
+    """The workbook with byte replacements in its first sheet's XML (each must apply once):
+    e.g. cached formula values, which openpyxl cannot write."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                for old, new in edits:
+                    assert content.count(old) == 1, old
+                    content = content.replace(old, new)
+            z.writestr(info, content, zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -116,6 +147,12 @@ def main() -> None:
     c = "non_numeric_codes"
     rows = [row(rid="R1"), row(rid="R2", Q03="x"), row(rid="R3", Q07="5.5")]
     rows += [row(rid="R4", Q12="five"), row(rid="R5", Q20="#N/A")]
+    write(c, "safequest_2013.csv", csv_text(rows))
+    register(c)
+
+    c = "item_codes_not_ascii_integers"
+    odd = ["0_5", "5e0", "+5", "5.", "\u0665", "\u096b", "\uff15", "1_0", "5.0"]
+    rows = [row(rid="R1")] + [row(rid=f"R{i + 2}", Q04=v) for i, v in enumerate(odd)]
     write(c, "safequest_2013.csv", csv_text(rows))
     register(c)
 
@@ -169,8 +206,19 @@ def main() -> None:
     write(c, "safequest_2013.csv", csv_text(rows), encoding="cp1252")
     register(c)
 
+    c = "mixed_utf8_cp1252"  # UTF-8 with 20 "Don’t know" answers; one cp1252 ’ on line 30
+    rows = [row(rid=f"R{i}", Q07="Don\u2019t know" if i <= 20 else "5") for i in range(1, 41)]
+    rows[28] = row(rid="R29", staff="Nurse X")
+    text = csv_text(rows).encode()
+    write(c, "safequest_2013.csv", text.replace(b"Nurse X", b"Nurse\x92s aide"))
+    register(c)
+
     c = "utf8_bom"
     write(c, "safequest_2013.csv", b"\xef\xbb\xbf" + csv_text(ok3[:2]).encode())
+    register(c)
+
+    c = "two_boms"  # "converted to UTF-8 with BOM" twice
+    write(c, "safequest_2013.csv", b"\xef\xbb\xbf" * 2 + csv_text(ok3[:2]).encode())
     register(c)
 
     c = "excel_title_rows"
@@ -189,6 +237,40 @@ def main() -> None:
     rows += [numeric(row(rid="R1")), [None] + numeric(row(rid="R2"))[1:]]
     rows += [[None] + numeric(row(rid="R3"))[1:], numeric(row("20001", "R4"))]
     write(c, "safequest_2013.xlsx", xlsx(rows, merges=["A1:AG1", "A3:A5"]))
+    register(c)
+
+    c = "excel_formula_without_value"  # saved by a program that does not calculate
+    rows = [HEADER, numeric(row(rid="R1")), row(rid="R2", items=["=2+3"] * 30)]
+    rows += [numeric(row("20001", "R3"))]
+    write(c, "safequest_2013.xlsx", xlsx(rows))
+    register(c)
+
+    c = "excel_formula_cached"  # formulas with the values Excel calculated: read as shown
+    rows = [HEADER, numeric(row(rid="R1")), row(rid="R2", staff='=""', Q01="=2+3", Q02="=1+3")]
+    data = xlsx(rows)
+    data = _patch_sheet(
+        data,
+        [
+            (b"<f>2+3</f><v></v>", b"<f>2+3</f><v>5</v>"),
+            (b"<f>1+3</f><v></v>", b"<f>1+3</f><v>4</v>"),
+            (b'<c r="C3"><f>""</f><v></v>', b'<c r="C3" t="str"><f>""</f><v></v>'),
+        ],
+    )
+    write(c, "safequest_2013.xlsx", data)
+    register(c)
+
+    c = "excel_hidden_first_sheet"  # a hidden copy of 2013 before the 2014 extract, and notes
+    year_header = HEADER + ["Survey Year"]
+    hidden = [year_header] + [numeric(row(rid=f"H{i}", staff="2013 copy")) + [2013] for i in (1, 2)]
+    shown = [year_header] + [numeric(r) + [2014] for r in ok3]
+    notes = [["Notes"], ["exported by the board"]]
+    sheets = [("2013", hidden, "hidden"), ("Notes", notes, None), ("2014", shown, None)]
+    write(c, "safequest_2014.xlsx", xlsx_sheets(sheets))
+    register(c)
+
+    c = "excel_two_visible_sheets"  # two extracts, both visible: which one?
+    sheets = [("Notes", notes, None), ("2013 a", shown, None), ("2013 b", hidden, None)]
+    write(c, "safequest_2013.xlsx", xlsx_sheets(sheets))
     register(c)
 
     c = "xlsx_truncated"
@@ -235,6 +317,12 @@ def main() -> None:
     write(c, "safequest_2013.csv", csv_text(rows, eol="\r\n"))
     register(c)
 
+    c = "cr_line_endings_bad_byte"  # classic Mac line ends; byte 0x81 on line 6
+    rows = [row(rid=f"R{i}") for i in range(1, 5)] + [row(rid="R5", staff="Admin X")]
+    text = csv_text(rows, eol="\r").encode()
+    write(c, "safequest_2013.csv", text.replace(b"Admin X", b"Admin \x81"))
+    register(c)
+
     c = "short_row_truncated"
     text = csv_text(ok3)
     write(c, "safequest_2013.csv", text[: text.rindex(",5,5,5,5")])  # export cut off mid-row
@@ -271,6 +359,12 @@ def main() -> None:
 
     c = "missing_ids_and_codes"
     rows = [row(rid="R1"), row("", "R2"), row("20001", ""), row("  ", " ")]
+    write(c, "safequest_2013.csv", csv_text(rows))
+    register(c)
+
+    c = "placeholder_respondent_ids"  # placeholders for "no id", which would look like duplicates
+    rows = [row(rid="R1"), row(rid="-"), row(rid="NULL"), row(rid=" N/A "), row(rid="null")]
+    rows += [row(rid="R-1"), row(rid="NULLA")]
     write(c, "safequest_2013.csv", csv_text(rows))
     register(c)
 
