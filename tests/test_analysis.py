@@ -10,6 +10,7 @@ import pytest
 from test_did import simulate
 
 from linkseval.analysis import (
+    STATISTICS,
     TIDY_COLUMNS,
     Settings,
     adjust_family,
@@ -372,3 +373,29 @@ def test_generic_command_names_a_missing_column(tmp_path):
     )
     assert proc.returncode == 1 and "no column 'first_treat'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_leave_one_out_shows_no_numbers_for_a_practice_with_suppressed_cells():
+    """Full minus leave-one-out would reveal the left-out practice's own change: rows for a
+    Links practice with a practice-year below the minimum keep their counts but no numbers."""
+    frame = practice_panel()
+    frame["suppressed"] = False
+    frame.loc[(frame["practice_code"] == "00002") & (frame["year"] == 2015), "suppressed"] = True
+    frame.loc[frame["practice_code"] == "00150", "suppressed"] = True  # not Links: no effect
+    s = Settings(
+        bootstrap_draws=199,
+        ri_draws=199,
+        comparisons={"scotland_other": {"rule": "never_treated"}},
+        dose=False,
+    )
+    out = estimate_outcome(frame, s, "safequest", "workload")
+    lo = out[out["estimator"].str.startswith("leave_out[")]
+    assert set(lo["estimator"]) == {f"leave_out[{i:05d}]" for i in range(7)}
+    hidden = lo[lo["estimator"] == "leave_out[00002]"]
+    assert len(hidden) == 3 and hidden[STATISTICS].isna().all().all()
+    assert hidden["note"].str.startswith("not shown: the left-out practice").all()
+    assert (hidden["n_treated"] == 6).all()
+    shown = lo[lo["estimator"] != "leave_out[00002]"]
+    assert shown["estimate"].notna().all() and shown["p_value"].notna().all()
+    twfe = out[out["estimator"] == "twfe"]
+    assert twfe["estimate"].notna().all()

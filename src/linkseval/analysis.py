@@ -518,7 +518,46 @@ def estimate_outcome(
     for c in TIDY_COLUMNS:
         if c not in out:
             out[c] = np.nan
-    return out[TIDY_COLUMNS]
+    return withhold_leave_out(out[TIDY_COLUMNS], frame)
+
+
+STATISTICS = ["estimate", "std_error", "ci_low", "ci_high", "ci_low_fw", "ci_high_fw"]
+STATISTICS += ["p_value", "statistic"]
+
+
+def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank the numbers of leave-one-out rows whose left-out practice has a suppressed
+    practice-year (fewer respondents than ``scoring.min_respondents``).
+
+    The full estimate minus such a row would reveal that practice's own change, small cells
+    included; the row stays, with its counts and a note saying why it shows no numbers.
+
+    Parameters
+    ----------
+    out : DataFrame
+        Estimate rows (``TIDY_COLUMNS``).
+    frame : DataFrame
+        The outcome's practice-year panel rows, with ``practice_code`` and ``suppressed``.
+
+    Returns
+    -------
+    DataFrame
+        ``out`` with those rows' statistics set to NaN.
+    """
+    if "suppressed" not in frame or not frame["suppressed"].any():
+        return out
+    small = set(frame.loc[frame["suppressed"].astype(bool), "practice_code"])
+    left_out = out["estimator"].str.extract(r"^leave_out\[(.+)\]$", expand=False)
+    hide = left_out.isin(small).to_numpy()
+    if not hide.any():
+        return out
+    out = out.copy()
+    out.loc[hide, STATISTICS] = np.nan
+    out.loc[hide, "note"] = (
+        "not shown: the left-out practice has a practice-year below the disclosure minimum, "
+        "which the difference from the full estimate would reveal"
+    )
+    return out
 
 
 # --------------------------------------------------------------------------- gather, adjust
