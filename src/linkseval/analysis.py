@@ -28,6 +28,7 @@ from linkseval.inference import (
     randomization_inference,
     ri_event_study,
     wild_cluster_bootstrap,
+    wild_cluster_bootstrap_terms,
 )
 
 TIDY_COLUMNS = [
@@ -216,17 +217,18 @@ def _cr1_se(p: Panel, fit, j: int) -> float:
     return float(fit.se()[j]) if n_treated_clusters(p) >= 2 else np.nan
 
 
+def _cr1_method(p: Panel, fit, j: int, s: Settings, family_alpha: float | None) -> TestResult:
+    """CR1 for coefficient ``j``, or why it cannot apply (fewer than 2 treated clusters)."""
+    if n_treated_clusters(p) < 2:
+        return TestResult.not_applicable("CR1", "fewer than 2 treated clusters")
+    return cr1(fit, j, s.alpha, family_alpha)
+
+
 def cluster_methods(
     p: Panel, design, fit, j: int, s: Settings, family_alpha: float | None = None
 ) -> list[TestResult]:
     """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply); with
     ``family_alpha`` each also gives its 1 − family_alpha interval."""
-    n_tc = n_treated_clusters(p)
-    first = (
-        TestResult.not_applicable("CR1", "fewer than 2 treated clusters")
-        if n_tc < 2
-        else cr1(fit, j, s.alpha, family_alpha)
-    )
     wcr = wild_cluster_bootstrap(
         design,
         j,
@@ -234,10 +236,10 @@ def cluster_methods(
         seed=s.bootstrap_seed,
         alpha=s.alpha,
         weights=s.bootstrap_weights,
-        n_treated_clusters=n_tc,
+        n_treated_clusters=n_treated_clusters(p),
         family_alpha=family_alpha,
     )
-    return [first, wcr]
+    return [_cr1_method(p, fit, j, s, family_alpha), wcr]
 
 
 def infer_twfe(
@@ -332,9 +334,18 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     base = {**base, **_counts(p)}
     rows = []
     ri_per, ri_joint = ri_event_study(p, es, n_draws=s.ri_draws, seed=s.ri_seed)
+    wcr = wild_cluster_bootstrap_terms(  # every event time from one set of draws
+        design,
+        np.eye(design.k)[: len(es)],
+        n_draws=s.bootstrap_draws,
+        seed=s.bootstrap_seed,
+        alpha=s.alpha,
+        weights=s.bootstrap_weights,
+        n_treated_clusters=n_treated_clusters(p),
+    )
     for j, e in enumerate(es):
         est, se = float(fit.beta[j]), _cr1_se(p, fit, j)
-        for m in [*cluster_methods(p, design, fit, j, s), ri_per[j]]:
+        for m in [_cr1_method(p, fit, j, s, None), wcr[j], ri_per[j]]:
             rows.append(_row(base, f"event[{e}]", m, est, se))
     pre = [j for j, e in enumerate(es) if e < -1]
     if pre and n_treated_clusters(p) < 2:

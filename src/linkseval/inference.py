@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from linkseval.did import Design, OLSFit, Panel, cluster_sums, demean_by_unit, period_dummies
+from linkseval.did import Design, OLSFit, Panel, demean_by_unit, period_dummies
 
 CHUNK = 1000
 WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -102,59 +102,162 @@ class _WildPieces:
     se_sq_over_f: float  # Σ_g (c_g'û_g)² (CR1 variance without its factor)
 
 
-def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) -> _WildPieces:
-    Z, y, G = design.Z, design.y, design.n_clusters
-    cl = design.cluster
-    bread = np.linalg.inv(Z.T @ Z)
-    c = Z @ bread[j]  # beta_j = c'y
-    beta = float(c @ y)
-    resid = y - Z @ (bread @ (Z.T @ y))
-    se_sq = float(np.sum(cluster_sums(c * resid, cl, G) ** 2))
-    # restricted model (beta_j = b0): residuals u0 - b0*m, m = x_j off the other regressors
-    others = [k for k in range(design.k) if k != j]
-    Zo = Z[:, others]
-    if Zo.shape[1]:
-        proj = np.linalg.lstsq(Zo, np.column_stack([y, Z[:, j]]), rcond=None)[0]
-        u0 = y - Zo @ proj[:, 0]
-        m = Z[:, j] - Zo @ proj[:, 1]
-    else:
-        u0, m = y.copy(), Z[:, j].copy()
-    s0 = cluster_sums(c * u0, cl, G)
-    sm = cluster_sums(c * m, cl, G)
-    Q = cluster_sums(Z * c[:, None], cl, G)  # G × K
-    R0 = cluster_sums(Z * u0[:, None], cl, G) @ bread  # G × K (rows: (Z'Z)^-1 Z_h'u_h)
-    Rm = cluster_sums(Z * m[:, None], cl, G) @ bread
+_DRAWS: dict[tuple, tuple[int, list[np.ndarray]]] = {}
+DRAW_CACHE_BYTES = 256 * 2**20  # keep one run's wild weights up to this size (else redraw)
+
+
+def wild_weights(seed: int, n_draws: int, weights: str, G: int) -> list[np.ndarray]:
+    """Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``.
+
+    numpy fills an integer array from the stream in order, so the draws for G clusters are the
+    first size·G of those for any larger G: one generation at the largest G seen serves every
+    design of a run (same seed) as a view. Kept for the last (seed, draws, weights) while it fits
+    in :data:`DRAW_CACHE_BYTES`; the values are those of a fresh draw either way."""
     support = WEBB if weights == "webb" else RADEMACHER
-    # a_b = v_b*s - Q (R'v_b): every per-draw sum below is a quadratic form in v_b, so one
-    # GEMM with [s0, sm, R0, Rm, s0*Q, sm*Q] and one with v_b**2 give them all.
-    K = Q.shape[1]
-    M1 = np.column_stack([s0, sm, R0, Rm, s0[:, None] * Q, sm[:, None] * Q])
-    M2 = np.column_stack([s0 * s0, s0 * sm, sm * sm])
-    QtQ = Q.T @ Q
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("n0", "nm", "s00", "s0m", "smm")}
-    for size, rng in chunk_seeds(seed, n_draws):
-        V = support[rng.integers(0, len(support), size=(size, G))]
+    key = (seed, n_draws, weights)
+    have = _DRAWS.get(key)
+    if have is None or have[0] < G:
+        flat = [
+            support[rng.integers(0, len(support), size=(size, G))].ravel()
+            for size, rng in chunk_seeds(seed, n_draws)
+        ]
+        _DRAWS.clear()
+        if n_draws * G * 8 <= DRAW_CACHE_BYTES:
+            _DRAWS[key] = (G, flat)
+        have = (G, flat)
+    sizes = [min(CHUNK, n_draws - k * CHUNK) for k in range(n_chunks(n_draws))]
+    return [f[: s * G].reshape(s, G) for f, s in zip(have[1], sizes, strict=True)]
+
+
+def _cluster_block_sums(values: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
+    """Sum rows of ``values`` (rows × k) within clusters -> (G × k), one bincount."""
+    k = values.shape[1]
+    idx = (cl[:, None] * k + np.arange(k)[None, :]).ravel()
+    return np.bincount(idx, weights=values.ravel(), minlength=G * k).reshape(G, k)
+
+
+def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
+    """H_g = Z_g'Z_g for every cluster (G × K × K), column by column over its non-zero rows
+    (so sparse designs such as the stacked cell regression stay cheap)."""
+    K = Z.shape[1]
+    H = np.zeros((G, K, K))
+    for k in range(K):
+        rows = np.flatnonzero(Z[:, k])
+        if rows.size:
+            H[:, k, :] = _cluster_block_sums(Z[rows] * Z[rows, k, None], cl[rows], G)
+    return H
+
+
+@dataclass
+class _TermCols:
+    """One contrast's cluster-level pieces: the restricted-model sums s0, sm (G), the non-zero
+    columns J of Q = (Z_g'c_g)_g, Q[:, J], and the K-space maps of R0 and Rm."""
+
+    beta: float
+    se_sq: float
+    gamma: float  # β / c'c: R0 = (S + γ Q) bread
+    cc: float
+    s0: np.ndarray
+    sm: np.ndarray
+    J: np.ndarray
+    QJ: np.ndarray
+    breadJ: np.ndarray
+
+
+def _term_cols(
+    w: np.ndarray, bread: np.ndarray, beta_hat: np.ndarray, S: np.ndarray, H: np.ndarray
+) -> _TermCols:
+    """Pieces of the WCR test of w'β = b0, all from cluster sums: with ũ = (Z'Z)⁻¹w and
+    c = Zũ (so w'β̂ = c'y), the restricted residual is û + (w'β̂ − b0) c / c'c, hence
+    c_g'u_g = ũ'S_g + (w'β̂ − b0) ũ'H_g ũ / c'c and Z_g'u_g = S_g + (w'β̂ − b0) H_g ũ / c'c."""
+    ut = bread @ w
+    beta = float(w @ beta_hat)
+    cc = float(w @ ut)
+    e = S @ ut  # c_g'û_g
+    Q = H @ ut  # Z_g'c_g
+    f = Q @ ut  # c_g'c_g
+    gamma = beta / cc
+    J = np.flatnonzero(np.any(Q != 0, axis=0))
+    return _TermCols(
+        beta=beta,
+        se_sq=float(np.sum(e**2)),
+        gamma=gamma,
+        cc=cc,
+        s0=e + gamma * f,
+        sm=f / cc,
+        J=J,
+        QJ=Q[:, J],
+        breadJ=bread[np.ix_(J, J)],
+    )
+
+
+def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Row-wise a_i' M b_i (one GEMM, not an einsum loop)."""
+    return np.sum((A @ M) * B, axis=1)
+
+
+def _wild_pieces_many(
+    design: Design, contrasts: np.ndarray, seed: int, n_draws: int, weights: str
+) -> list[_WildPieces]:
+    """:class:`_WildPieces` of the WCR test of each row w of ``contrasts`` (w'β = b0), with one
+    set of draws: per chunk one GEMM of the weights with every term's cluster-level columns
+    (the algorithm of Roodman et al. 2019 for a linear combination, which equals testing the
+    first coefficient of a design reparametrised so that it is w'β)."""
+    Z, y, G, cl = design.Z, design.y, design.n_clusters, design.cluster
+    bread = np.linalg.inv(Z.T @ Z)
+    beta_hat = bread @ (Z.T @ y)
+    S = _cluster_block_sums(Z * (y - Z @ beta_hat)[:, None], cl, G)  # Z_g'û_g
+    H = _cluster_grams(Z, cl, G)
+    terms = [_term_cols(np.asarray(w, float), bread, beta_hat, S, H) for w in contrasts]
+    K = Z.shape[1]
+    # columns: S bread (shared), then per term [s0, sm, Q_J, s0 Q_J, sm Q_J]
+    blocks, start, at = [S @ bread], K, []
+    for t in terms:
+        at.append(start)
+        blocks.append(
+            np.column_stack([t.s0, t.sm, t.QJ, t.s0[:, None] * t.QJ, t.sm[:, None] * t.QJ])
+        )
+        start += 2 + 3 * len(t.J)
+    M1 = np.column_stack(blocks)
+    M2 = np.column_stack([np.column_stack([t.s0 * t.s0, t.s0 * t.sm, t.sm * t.sm]) for t in terms])
+    QtQ = [t.QJ.T @ t.QJ for t in terms]
+    parts = [{k: [] for k in ("n0", "nm", "s00", "s0m", "smm")} for _ in terms]
+    for V in wild_weights(seed, n_draws, weights, G):
         A = V @ M1
         D2 = (V * V) @ M2
-        n0, nm = A[:, 0], A[:, 1]
-        VR0, VRm = A[:, 2 : 2 + K], A[:, 2 + K : 2 + 2 * K]
-        VQ0, VQm = A[:, 2 + 2 * K : 2 + 3 * K], A[:, 2 + 3 * K :]
-        parts["n0"].append(n0)
-        parts["nm"].append(nm)
-        parts["s00"].append(
-            D2[:, 0] - 2 * np.sum(VQ0 * VR0, 1) + np.einsum("ij,jk,ik->i", VR0, QtQ, VR0)
+        VSB = A[:, :K]
+        for i, t in enumerate(terms):
+            j, nJ = at[i], len(t.J)
+            VQ = A[:, j + 2 : j + 2 + nJ]
+            VQ0 = A[:, j + 2 + nJ : j + 2 + 2 * nJ]
+            VQm = A[:, j + 2 + 2 * nJ : j + 2 + 3 * nJ]
+            VQB = VQ @ t.breadJ
+            VR0 = VSB[:, t.J] + t.gamma * VQB
+            VRm = VQB / t.cc
+            pc = parts[i]
+            pc["n0"].append(A[:, j])
+            pc["nm"].append(A[:, j + 1])
+            pc["s00"].append(D2[:, 3 * i] - 2 * np.sum(VQ0 * VR0, 1) + _rowquad(VR0, QtQ[i], VR0))
+            pc["s0m"].append(
+                D2[:, 3 * i + 1]
+                - np.sum(VQ0 * VRm, 1)
+                - np.sum(VQm * VR0, 1)
+                + _rowquad(VR0, QtQ[i], VRm)
+            )
+            pc["smm"].append(
+                D2[:, 3 * i + 2] - 2 * np.sum(VQm * VRm, 1) + _rowquad(VRm, QtQ[i], VRm)
+            )
+    return [
+        _WildPieces(
+            **{k: np.concatenate(v) for k, v in pc.items()}, beta=t.beta, se_sq_over_f=t.se_sq
         )
-        parts["s0m"].append(
-            D2[:, 1]
-            - np.sum(VQ0 * VRm, 1)
-            - np.sum(VQm * VR0, 1)
-            + np.einsum("ij,jk,ik->i", VR0, QtQ, VRm)
-        )
-        parts["smm"].append(
-            D2[:, 2] - 2 * np.sum(VQm * VRm, 1) + np.einsum("ij,jk,ik->i", VRm, QtQ, VRm)
-        )
-    cat = {k: np.concatenate(v) for k, v in parts.items()}
-    return _WildPieces(**cat, beta=beta, se_sq_over_f=se_sq)
+        for pc, t in zip(parts, terms, strict=True)
+    ]
+
+
+def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) -> _WildPieces:
+    """:class:`_WildPieces` of coefficient ``j``."""
+    return _wild_pieces_many(design, np.eye(design.k)[[j]], seed, n_draws, weights)[0]
 
 
 def _wild_p(pc: _WildPieces, b0: float) -> float:
@@ -218,17 +321,61 @@ def wild_cluster_bootstrap(
 ) -> TestResult:
     """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
     (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws)."""
+    return wild_cluster_bootstrap_terms(
+        design,
+        np.eye(design.k)[[j]],
+        n_draws=n_draws,
+        seed=seed,
+        alpha=alpha,
+        weights=weights,
+        ci=ci,
+        n_treated_clusters=n_treated_clusters,
+        family_alpha=family_alpha,
+    )[0]
+
+
+def wild_cluster_bootstrap_terms(
+    design: Design,
+    contrasts: np.ndarray,
+    *,
+    n_draws: int = 9999,
+    seed: int = 1,
+    alpha: float = 0.05,
+    weights: str = "webb",
+    ci: bool = True,
+    n_treated_clusters: int | None = None,
+    family_alpha: float | None = None,
+) -> list[TestResult]:
+    """WCR bootstrap test of w'β = 0 for each row w of ``contrasts`` (terms × K), all from the
+    same draws; a unit row e_j tests coefficient j exactly as :func:`wild_cluster_bootstrap`,
+    a general w as that coefficient of a design reparametrised so that it is w'β."""
     if weights not in ("webb", "rademacher"):
         raise ValueError(f"bootstrap weights must be 'webb' or 'rademacher', not {weights!r}")
     if n_treated_clusters is not None and n_treated_clusters < 2:
-        return TestResult.not_applicable(
+        na = TestResult.not_applicable(
             "WCR bootstrap", f"{n_treated_clusters} treated cluster(s); at least 2 are needed"
         )
-    pc = _wild_pieces(design, j, seed, n_draws, weights)
+        return [na] * len(contrasts)
+    pieces = _wild_pieces_many(design, np.atleast_2d(contrasts), seed, n_draws, weights)
+    return [
+        _wild_result(pc, design.ssc, n_draws, weights, alpha, ci, family_alpha) for pc in pieces
+    ]
+
+
+def _wild_result(
+    pc: _WildPieces,
+    ssc: float,
+    n_draws: int,
+    weights: str,
+    alpha: float,
+    ci: bool,
+    family_alpha: float | None,
+) -> TestResult:
+    """p-value at 0 and the CI(s) by test inversion from one term's pieces."""
     p = _wild_p(pc, 0.0)
     lo = hi = lo_fw = hi_fw = np.nan
     if ci:
-        se = np.sqrt(design.ssc * pc.se_sq_over_f)
+        se = np.sqrt(ssc * pc.se_sq_over_f)
         lo, hi = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, alpha)
         if family_alpha is not None:
             lo_fw, hi_fw = _invert(lambda b0: _wild_p(pc, b0), pc.beta, se, family_alpha)
@@ -241,7 +388,7 @@ def wild_cluster_bootstrap(
         p,
         lo,
         hi,
-        statistic=pc.beta / np.sqrt(design.ssc * pc.se_sq_over_f),
+        statistic=pc.beta / np.sqrt(ssc * pc.se_sq_over_f),
         n_draws=n_draws,
         note=note,
         ci_low_fw=lo_fw,
