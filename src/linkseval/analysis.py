@@ -478,6 +478,16 @@ def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> 
     )
 
 
+def leave_out_panel(df: pd.DataFrame, p: Panel, s: Settings, i: int) -> Panel:
+    """The comparison panel without treated unit ``i``: where units are practices (one row per
+    practice-year), :meth:`Panel.subset` of ``p`` (the same arrays and codes as rebuilding it from
+    the frame, without pandas), else rebuilt from ``df``."""
+    code = p.unit_labels[i]
+    if (df["unit"] == df["practice_code"]).all():
+        return p.subset(p.unit != i)
+    return comparison_panel(df[df["practice_code"] != code], s)
+
+
 def estimate_outcome(
     frame: pd.DataFrame,
     s: Settings,
@@ -518,8 +528,7 @@ def estimate_outcome(
         if name == s.main_comparison and s.leave_one_out and len(p.treated_units) > 2:
             for i in p.treated_units:
                 code = p.unit_labels[i]
-                keep = df["practice_code"] != code
-                q = comparison_panel(df[keep], s)
+                q = leave_out_panel(df, p, s, i)
                 rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"})
         if name == s.main_comparison and s.dose and "clp_absent_months" in df:
             d = df.assign(dose=1 - df["clp_absent_months"].clip(0, 12) / 12)

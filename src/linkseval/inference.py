@@ -102,12 +102,15 @@ class _WildPieces:
     se_sq_over_f: float  # Σ_g (c_g'û_g)² (CR1 variance without its factor)
 
 
-_DRAWS: dict[tuple, tuple[int, list[np.ndarray]]] = {}
-DRAW_CACHE_BYTES = 256 * 2**20  # keep one run's wild weights up to this size (else redraw)
+_DRAWS: dict[tuple, tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = {}
+DRAW_CACHE_BYTES = 256 * 2**20  # keep one run's wild weights (and squares) up to this size
 
 
-def wild_weights(seed: int, n_draws: int, weights: str, G: int) -> list[np.ndarray]:
-    """Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``.
+def wild_weights(
+    seed: int, n_draws: int, weights: str, G: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``
+    and their squares.
 
     numpy fills an integer array from the stream in order, so the draws for G clusters are the
     first size·G of those for any larger G: one generation at the largest G seen serves every
@@ -117,16 +120,19 @@ def wild_weights(seed: int, n_draws: int, weights: str, G: int) -> list[np.ndarr
     key = (seed, n_draws, weights)
     have = _DRAWS.get(key)
     if have is None or have[0] < G:
-        flat = [
-            support[rng.integers(0, len(support), size=(size, G))].ravel()
-            for size, rng in chunk_seeds(seed, n_draws)
-        ]
+        flat = []
+        for size, rng in chunk_seeds(seed, n_draws):
+            idx = rng.integers(0, len(support), size=(size, G)).ravel()
+            flat.append((support[idx], (support * support)[idx]))
         _DRAWS.clear()
-        if n_draws * G * 8 <= DRAW_CACHE_BYTES:
+        if 2 * n_draws * G * 8 <= DRAW_CACHE_BYTES:
             _DRAWS[key] = (G, flat)
         have = (G, flat)
     sizes = [min(CHUNK, n_draws - k * CHUNK) for k in range(n_chunks(n_draws))]
-    return [f[: s * G].reshape(s, G) for f, s in zip(have[1], sizes, strict=True)]
+    return [
+        (v[: s * G].reshape(s, G), v2[: s * G].reshape(s, G))
+        for (v, v2), s in zip(have[1], sizes, strict=True)
+    ]
 
 
 def _cluster_block_sums(values: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
@@ -222,9 +228,9 @@ def _wild_pieces_many(
     M2 = np.column_stack([np.column_stack([t.s0 * t.s0, t.s0 * t.sm, t.sm * t.sm]) for t in terms])
     QtQ = [t.QJ.T @ t.QJ for t in terms]
     parts = [{k: [] for k in ("n0", "nm", "s00", "s0m", "smm")} for _ in terms]
-    for V in wild_weights(seed, n_draws, weights, G):
+    for V, V2 in wild_weights(seed, n_draws, weights, G):
         A = V @ M1
-        D2 = (V * V) @ M2
+        D2 = V2 @ M2
         VSB = A[:, :K]
         for i, t in enumerate(terms):
             j, nJ = at[i], len(t.J)
@@ -551,7 +557,7 @@ def _ri_stats(
     num_d = pc.b[idx, col, 0].sum(axis=1)
     q = pc.q[idx, col, 0, 0].sum(axis=1)
     P = pc.P[idx, col, :, 0].sum(axis=1)
-    den = q - np.einsum("ij,jk,ik->i", P, pc.Ginv, P) if P.shape[1] else q
+    den = q - _rowquad(P, pc.Ginv, P) if P.shape[1] else q
     return num_y, num_d, den
 
 
@@ -691,7 +697,7 @@ def _es_stats(pc: _RIPieces, idx: np.ndarray, col: np.ndarray) -> tuple[np.ndarr
     den = pc.q[idx, col].sum(axis=1)
     if pc.P.shape[2]:
         P = pc.P[idx, col].sum(axis=1)  # draws × (T-1) × K
-        den = den - np.einsum("smk,mn,snl->skl", P, pc.Ginv, P)
+        den = den - np.swapaxes(P, 1, 2) @ (pc.Ginv @ P)  # batched GEMM, not an einsum loop
     return den, num
 
 
