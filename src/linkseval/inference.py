@@ -202,6 +202,56 @@ def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.sum((A @ M) * B, axis=1)
 
 
+@dataclass
+class _Block:
+    """Clusters ``rows`` (None: all) and their GEMM columns: S bread, then per term that is
+    non-zero on them [s0, sm, Q_J, s0 Q_J, sm Q_J] over ``keep``, the positions of its
+    non-zero Q columns in the term's J (``spans``: (first column, keep), or None)."""
+
+    rows: np.ndarray | None
+    M1: np.ndarray
+    spans: list[tuple[int, slice | np.ndarray] | None]
+
+
+def _as_slice(keep: np.ndarray) -> slice | np.ndarray:
+    """``keep`` as a slice where it is a run of consecutive positions (cheaper to add into)."""
+    if keep.size and keep[-1] - keep[0] + 1 == keep.size:
+        return slice(int(keep[0]), int(keep[-1]) + 1)
+    return keep
+
+
+def _block(rows: np.ndarray | None, SB: np.ndarray, terms: list[_TermCols]) -> _Block:
+    """The :class:`_Block` of clusters ``rows``, dropping the Q columns that are zero on them."""
+    sel = slice(None) if rows is None else rows
+    cols, spans, start = [SB[sel]], [], SB.shape[1]
+    for t in terms:
+        Q = t.QJ[sel]
+        keep = np.arange(len(t.J)) if rows is None else np.flatnonzero(np.any(Q != 0, axis=0))
+        if not keep.size:
+            spans.append(None)
+            continue
+        Q, s0, sm = Q[:, keep], t.s0[sel], t.sm[sel]
+        cols.append(np.column_stack([s0, sm, Q, s0[:, None] * Q, sm[:, None] * Q]))
+        spans.append((start, _as_slice(keep)))
+        start += 2 + 3 * len(keep)
+    return _Block(rows, np.column_stack(cols), spans)
+
+
+def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Block]:
+    """One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
+    per pattern of the regressors most clusters lack (e.g. an event study's never-treated
+    clusters have no event-time columns, so their Q has only the period columns)."""
+    whole = [_block(None, SB, terms)]
+    present = np.diagonal(H, axis1=1, axis2=2) != 0
+    sparse = present.mean(axis=0) < 0.5  # columns most clusters lack (e.g. event times)
+    _, group = np.unique(present[:, sparse], axis=0, return_inverse=True)
+    if group.max(initial=0) == 0:
+        return whole
+    split = [_block(np.flatnonzero(group == r), SB, terms) for r in range(group.max() + 1)]
+    cost = sum(len(b.rows) * (b.M1.shape[1] + 8) for b in split)
+    return split if cost < 0.8 * len(group) * whole[0].M1.shape[1] else whole
+
+
 def _wild_pieces_many(
     design: Design, contrasts: np.ndarray, seed: int, n_draws: int, weights: str
 ) -> list[_WildPieces]:
@@ -216,33 +266,38 @@ def _wild_pieces_many(
     H = _cluster_grams(Z, cl, G)
     terms = [_term_cols(np.asarray(w, float), bread, beta_hat, S, H) for w in contrasts]
     K = Z.shape[1]
-    # columns: S bread (shared), then per term [s0, sm, Q_J, s0 Q_J, sm Q_J]
-    blocks, start, at = [S @ bread], K, []
-    for t in terms:
-        at.append(start)
-        blocks.append(
-            np.column_stack([t.s0, t.sm, t.QJ, t.s0[:, None] * t.QJ, t.sm[:, None] * t.QJ])
-        )
-        start += 2 + 3 * len(t.J)
-    M1 = np.column_stack(blocks)
+    blocks = _blocks(H, S @ bread, terms)
     M2 = np.column_stack([np.column_stack([t.s0 * t.s0, t.s0 * t.sm, t.sm * t.sm]) for t in terms])
     QtQ = [t.QJ.T @ t.QJ for t in terms]
     parts = [{k: [] for k in ("n0", "nm", "s00", "s0m", "smm")} for _ in terms]
     for V, V2 in wild_weights(seed, n_draws, weights, G):
-        A = V @ M1
         D2 = V2 @ M2
-        VSB = A[:, :K]
-        for i, t in enumerate(terms):
-            j, nJ = at[i], len(t.J)
-            VQ = A[:, j + 2 : j + 2 + nJ]
-            VQ0 = A[:, j + 2 + nJ : j + 2 + 2 * nJ]
-            VQm = A[:, j + 2 + 2 * nJ : j + 2 + 3 * nJ]
+        size = V.shape[0]
+        VSB = np.zeros((size, K))
+        acc = [
+            (np.zeros(size), np.zeros(size), *(np.zeros((size, len(t.J))) for _ in range(3)))
+            for t in terms
+        ]
+        for b in blocks:
+            A = (V if b.rows is None else V[:, b.rows]) @ b.M1
+            VSB += A[:, :K]
+            for (n0, nm, VQ, VQ0, VQm), span in zip(acc, b.spans, strict=True):
+                if span is None:
+                    continue
+                j, keep = span
+                nJ = len(VQ[0, keep])
+                n0 += A[:, j]
+                nm += A[:, j + 1]
+                VQ[:, keep] += A[:, j + 2 : j + 2 + nJ]
+                VQ0[:, keep] += A[:, j + 2 + nJ : j + 2 + 2 * nJ]
+                VQm[:, keep] += A[:, j + 2 + 2 * nJ : j + 2 + 3 * nJ]
+        for i, (t, (n0, nm, VQ, VQ0, VQm)) in enumerate(zip(terms, acc, strict=True)):
             VQB = VQ @ t.breadJ
             VR0 = VSB[:, t.J] + t.gamma * VQB
             VRm = VQB / t.cc
             pc = parts[i]
-            pc["n0"].append(A[:, j])
-            pc["nm"].append(A[:, j + 1])
+            pc["n0"].append(n0)
+            pc["nm"].append(nm)
             pc["s00"].append(D2[:, 3 * i] - 2 * np.sum(VQ0 * VR0, 1) + _rowquad(VR0, QtQ[i], VR0))
             pc["s0m"].append(
                 D2[:, 3 * i + 1]
