@@ -322,12 +322,20 @@ def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) 
 
 
 def _wild_p(pc: _WildPieces, b0: float) -> float:
+    """Bootstrap p-value at the null β = b0: share of |t*| ≥ |t| (in-place, the same operations
+    as the textbook expression |n0 − b0 nm| / √(s00 − 2 b0 s0m + b0² smm), so the same bits)."""
     t_obs = abs(pc.beta - b0) / np.sqrt(pc.se_sq_over_f)
-    num = pc.n0 - b0 * pc.nm
-    den = np.sqrt(np.maximum(pc.s00 - 2 * b0 * pc.s0m + b0 * b0 * pc.smm, 0.0))
+    num = np.multiply(pc.nm, b0)
+    np.subtract(pc.n0, num, out=num)
+    den = np.multiply(pc.s0m, 2 * b0)
+    np.subtract(pc.s00, den, out=den)
+    den += np.multiply(pc.smm, b0 * b0)
+    np.maximum(den, 0.0, out=den)
+    np.sqrt(den, out=den)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_star = np.abs(num / den)
-    return float(np.mean(t_star >= t_obs - 1e-12 * max(1.0, t_obs)))
+        np.divide(num, den, out=num)
+    np.abs(num, out=num)
+    return float(np.count_nonzero(num >= t_obs - 1e-12 * max(1.0, t_obs)) / len(num))
 
 
 def _invert(p_of, estimate: float, scale: float, alpha: float) -> tuple[float, float]:
@@ -746,12 +754,22 @@ def randomization_inference(
     )
 
 
+def _assigned_sum(x: np.ndarray, idx: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """``x[idx, col].sum(axis=1)`` for x of units × cohorts × (≥ 1 more axes), added position by
+    position: the same additions in the same order, without the draws × positions × ...
+    temporary (2-3× faster)."""
+    out = x[idx[:, 0], col[0]].copy()
+    for j in range(1, len(col)):
+        out += x[idx[:, j], col[j]]
+    return out
+
+
 def _es_stats(pc: _RIPieces, idx: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(draws × K × K) X'MX and (draws × K) X'My of the event-study columns per row of ``idx``."""
-    num = pc.a[idx, col].sum(axis=1)
-    den = pc.q[idx, col].sum(axis=1)
+    num = _assigned_sum(pc.a, idx, col)
+    den = _assigned_sum(pc.q, idx, col)
     if pc.P.shape[2]:
-        P = pc.P[idx, col].sum(axis=1)  # draws × (T-1) × K
+        P = _assigned_sum(pc.P, idx, col)  # draws × (T-1) × K
         den = den - np.swapaxes(P, 1, 2) @ (pc.Ginv @ P)  # batched GEMM, not an einsum loop
     return den, num
 
