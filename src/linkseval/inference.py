@@ -197,6 +197,11 @@ def _term_cols(
     )
 
 
+def _colquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Column-wise a_i' M b_i (M symmetric; one GEMM)."""
+    return np.sum((M @ B) * A, axis=0)
+
+
 def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Row-wise a_i' M b_i (one GEMM, not an einsum loop)."""
     return np.sum((A @ M) * B, axis=1)
@@ -204,50 +209,52 @@ def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Block:
-    """Clusters ``rows`` (None: all) and their GEMM columns: S bread, then per term that is
-    non-zero on them [s0, sm, Q_J, s0 Q_J, sm Q_J] over ``keep``, the positions of its
-    non-zero Q columns in the term's J (``spans``: (first column, keep), or None)."""
+    """Clusters ``rows`` (None: all) and their GEMM columns, by kind: S bread (K), then s0 and
+    sm of the ``terms`` non-zero on them, then Q, s0 Q and sm Q over ``pos``, the positions of
+    their non-zero Q columns in the concatenation of every term's J."""
 
     rows: np.ndarray | None
     M1: np.ndarray
-    spans: list[tuple[int, slice | np.ndarray] | None]
+    terms: np.ndarray
+    pos: np.ndarray
 
 
-def _as_slice(keep: np.ndarray) -> slice | np.ndarray:
-    """``keep`` as a slice where it is a run of consecutive positions (cheaper to add into)."""
-    if keep.size and keep[-1] - keep[0] + 1 == keep.size:
-        return slice(int(keep[0]), int(keep[-1]) + 1)
-    return keep
-
-
-def _block(rows: np.ndarray | None, SB: np.ndarray, terms: list[_TermCols]) -> _Block:
+def _block(
+    rows: np.ndarray | None, SB: np.ndarray, terms: list[_TermCols], offsets: np.ndarray
+) -> _Block:
     """The :class:`_Block` of clusters ``rows``, dropping the Q columns that are zero on them."""
     sel = slice(None) if rows is None else rows
-    cols, spans, start = [SB[sel]], [], SB.shape[1]
-    for t in terms:
+    act, pos, Qs = [], [], []
+    for i, t in enumerate(terms):
         Q = t.QJ[sel]
         keep = np.arange(len(t.J)) if rows is None else np.flatnonzero(np.any(Q != 0, axis=0))
-        if not keep.size:
-            spans.append(None)
-            continue
-        Q, s0, sm = Q[:, keep], t.s0[sel], t.sm[sel]
-        cols.append(np.column_stack([s0, sm, Q, s0[:, None] * Q, sm[:, None] * Q]))
-        spans.append((start, _as_slice(keep)))
-        start += 2 + 3 * len(keep)
-    return _Block(rows, np.column_stack(cols), spans)
+        if keep.size:
+            act.append(i)
+            pos.append(offsets[i] + keep)
+            Qs.append(Q[:, keep])
+    act_ = np.array(act, dtype=int)
+    s0 = np.column_stack([terms[i].s0[sel] for i in act]) if act else np.zeros((len(SB[sel]), 0))
+    sm = np.column_stack([terms[i].sm[sel] for i in act]) if act else s0
+    reps = np.array([q.shape[1] for q in Qs], dtype=int)
+    Q = np.column_stack(Qs) if Qs else np.zeros((len(s0), 0))
+    M1 = np.column_stack(
+        [SB[sel], s0, sm, Q, np.repeat(s0, reps, axis=1) * Q, np.repeat(sm, reps, axis=1) * Q]
+    )
+    return _Block(rows, M1, act_, np.concatenate(pos) if pos else np.zeros(0, dtype=int))
 
 
 def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Block]:
     """One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
     per pattern of the regressors most clusters lack (e.g. an event study's never-treated
     clusters have no event-time columns, so their Q has only the period columns)."""
-    whole = [_block(None, SB, terms)]
+    offsets = np.cumsum([0] + [len(t.J) for t in terms])[:-1]
+    whole = [_block(None, SB, terms, offsets)]
     present = np.diagonal(H, axis1=1, axis2=2) != 0
     sparse = present.mean(axis=0) < 0.5  # columns most clusters lack (e.g. event times)
     _, group = np.unique(present[:, sparse], axis=0, return_inverse=True)
     if group.max(initial=0) == 0:
         return whole
-    split = [_block(np.flatnonzero(group == r), SB, terms) for r in range(group.max() + 1)]
+    split = [_block(np.flatnonzero(group == r), SB, terms, offsets) for r in range(group.max() + 1)]
     cost = sum(len(b.rows) * (b.M1.shape[1] + 8) for b in split)
     return split if cost < 0.8 * len(group) * whole[0].M1.shape[1] else whole
 
@@ -265,49 +272,43 @@ def _wild_pieces_many(
     S = _cluster_block_sums(Z * (y - Z @ beta_hat)[:, None], cl, G)  # Z_g'û_g
     H = _cluster_grams(Z, cl, G)
     terms = [_term_cols(np.asarray(w, float), bread, beta_hat, S, H) for w in contrasts]
-    K = Z.shape[1]
+    K, T = Z.shape[1], len(terms)
+    ends = np.cumsum([len(t.J) for t in terms])
+    L = int(ends[-1]) if T else 0
     blocks = _blocks(H, S @ bread, terms)
     M2 = np.column_stack([np.column_stack([t.s0 * t.s0, t.s0 * t.sm, t.sm * t.sm]) for t in terms])
     QtQ = [t.QJ.T @ t.QJ for t in terms]
     parts = [{k: [] for k in ("n0", "nm", "s00", "s0m", "smm")} for _ in terms]
     for V, V2 in wild_weights(seed, n_draws, weights, G):
-        D2 = V2 @ M2
+        # transposed (columns × draws), so that adding a block into its rows is contiguous
+        D2 = M2.T @ V2.T
         size = V.shape[0]
-        VSB = np.zeros((size, K))
-        acc = [
-            (np.zeros(size), np.zeros(size), *(np.zeros((size, len(t.J))) for _ in range(3)))
-            for t in terms
-        ]
+        VSB, N0, NM = np.zeros((K, size)), np.zeros((T, size)), np.zeros((T, size))
+        VQ, VQ0, VQm = (np.zeros((L, size)) for _ in range(3))
         for b in blocks:
-            A = (V if b.rows is None else V[:, b.rows]) @ b.M1
-            VSB += A[:, :K]
-            for (n0, nm, VQ, VQ0, VQm), span in zip(acc, b.spans, strict=True):
-                if span is None:
-                    continue
-                j, keep = span
-                nJ = len(VQ[0, keep])
-                n0 += A[:, j]
-                nm += A[:, j + 1]
-                VQ[:, keep] += A[:, j + 2 : j + 2 + nJ]
-                VQ0[:, keep] += A[:, j + 2 + nJ : j + 2 + 2 * nJ]
-                VQm[:, keep] += A[:, j + 2 + 2 * nJ : j + 2 + 3 * nJ]
-        for i, (t, (n0, nm, VQ, VQ0, VQm)) in enumerate(zip(terms, acc, strict=True)):
-            VQB = VQ @ t.breadJ
-            VR0 = VSB[:, t.J] + t.gamma * VQB
+            A = b.M1.T @ (V if b.rows is None else V[:, b.rows]).T
+            na, nq = len(b.terms), len(b.pos)
+            VSB += A[:K]
+            N0[b.terms] += A[K : K + na]
+            NM[b.terms] += A[K + na : K + 2 * na]
+            c = K + 2 * na
+            VQ[b.pos] += A[c : c + nq]
+            VQ0[b.pos] += A[c + nq : c + 2 * nq]
+            VQm[b.pos] += A[c + 2 * nq : c + 3 * nq]
+        for i, t in enumerate(terms):
+            q = slice(int(ends[i]) - len(t.J), int(ends[i]))
+            VQB = t.breadJ.T @ VQ[q]
+            VR0 = VSB[t.J] + t.gamma * VQB
             VRm = VQB / t.cc
+            tq0, tqm, W = VQ0[q], VQm[q], QtQ[i]
             pc = parts[i]
-            pc["n0"].append(n0)
-            pc["nm"].append(nm)
-            pc["s00"].append(D2[:, 3 * i] - 2 * np.sum(VQ0 * VR0, 1) + _rowquad(VR0, QtQ[i], VR0))
+            pc["n0"].append(N0[i])
+            pc["nm"].append(NM[i])
+            pc["s00"].append(D2[3 * i] - 2 * np.sum(tq0 * VR0, 0) + _colquad(VR0, W, VR0))
             pc["s0m"].append(
-                D2[:, 3 * i + 1]
-                - np.sum(VQ0 * VRm, 1)
-                - np.sum(VQm * VR0, 1)
-                + _rowquad(VR0, QtQ[i], VRm)
+                D2[3 * i + 1] - np.sum(tq0 * VRm, 0) - np.sum(tqm * VR0, 0) + _colquad(VR0, W, VRm)
             )
-            pc["smm"].append(
-                D2[:, 3 * i + 2] - 2 * np.sum(VQm * VRm, 1) + _rowquad(VRm, QtQ[i], VRm)
-            )
+            pc["smm"].append(D2[3 * i + 2] - 2 * np.sum(tqm * VRm, 0) + _colquad(VRm, W, VRm))
     return [
         _WildPieces(
             **{k: np.concatenate(v) for k, v in pc.items()}, beta=t.beta, se_sq_over_f=t.se_sq
