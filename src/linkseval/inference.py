@@ -695,10 +695,17 @@ def ri_gather(
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = den_r > 1e-12 * den[0]
 
+    ny, nd, dr = num_y[ok], num_d[ok], den_r[ok]
+    stat = np.empty_like(ny)
+
     def p_of(b0: float) -> float:
-        stat = np.abs((num_y[ok] - b0 * num_d[ok]) / den_r[ok])
+        """(1 + #|β_r(b0)| ≥ |β − b0|) / (1 + R), computed in place."""
+        np.multiply(nd, b0, out=stat)
+        np.subtract(ny, stat, out=stat)
+        np.divide(stat, dr, out=stat)
+        np.abs(stat, out=stat)
         obs = abs(beta - b0)
-        return float((1 + np.sum(stat >= obs - 1e-12 * max(1.0, obs))) / (1 + ok.sum()))
+        return float((1 + np.count_nonzero(stat >= obs - 1e-12 * max(1.0, obs))) / (1 + len(ny)))
 
     pval = p_of(0.0)
     lo = hi = lo_fw = hi_fw = np.nan

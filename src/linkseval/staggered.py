@@ -346,12 +346,15 @@ def cs_randomization(
         a, b = aggregate(Ay, ks, w), aggregate(Ad, ks, w)
         ok = np.isfinite(a) & np.isfinite(b)
         a, b = a[ok], b[ok]
+        buf = np.empty_like(a)
 
-        def p_of(tau: float, a=a, b=b, a0=a0, b0_=b0_) -> float:
+        def p_of(tau: float, a=a, b=b, a0=a0, b0_=b0_, buf=buf) -> float:
+            """(1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), computed in place."""
             o = abs(a0 - tau * b0_)
-            return float(
-                (1 + np.sum(np.abs(a - tau * b) >= o - 1e-12 * max(1.0, o))) / (1 + len(a))
-            )
+            np.multiply(b, tau, out=buf)
+            np.subtract(a, buf, out=buf)
+            np.abs(buf, out=buf)
+            return float((1 + np.count_nonzero(buf >= o - 1e-12 * max(1.0, o))) / (1 + len(a)))
 
         lo, hi = _invert(p_of, a0, float(np.std(a)) or 1.0, alpha)
         note = u.describe().replace("programme", "cohorts")
