@@ -550,12 +550,16 @@ def test_many_term_wild_pieces_equal_the_one_coefficient_loop(kind):
             assert np.abs(got - want).max() <= 1e-10 * scale, (j, name)
 
 
-def test_cached_wild_weights_are_fresh_draws_for_fewer_clusters():
+@pytest.mark.parametrize("cache_bytes", [2**30, 1000])
+def test_cached_wild_weights_are_fresh_draws_for_fewer_clusters(monkeypatch, cache_bytes):
+    """Cached (a view of the draws for more clusters) or not (too big: chunk by chunk)."""
+    from linkseval import inference
     from linkseval.inference import WEBB, chunk_seeds, wild_weights
 
-    wild_weights(11, 2100, "webb", 40)  # cache at 40 clusters
+    monkeypatch.setattr(inference, "DRAW_CACHE_BYTES", cache_bytes)
+    list(wild_weights(11, 2100, "webb", 40))  # cache at 40 clusters
     for G in (40, 33):
-        got = wild_weights(11, 2100, "webb", G)
+        got = list(wild_weights(11, 2100, "webb", G))
         for (V, V2), (size, rng) in zip(got, chunk_seeds(11, 2100), strict=True):
             fresh = WEBB[rng.integers(0, 6, size=(size, G))]
             assert np.array_equal(V, fresh) and np.array_equal(V2, fresh * fresh)

@@ -20,6 +20,7 @@ one chunk's per-draw sums and :func:`ri_gather` the p-value and CI from all of t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,31 +109,33 @@ DRAW_CACHE_BYTES = 256 * 2**20  # keep one run's wild weights (and squares) up t
 
 def wild_weights(
     seed: int, n_draws: int, weights: str, G: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``
     and their squares.
 
     numpy fills an integer array from the stream in order, so the draws for G clusters are the
     first size·G of those for any larger G: one generation at the largest G seen serves every
     design of a run (same seed) as a view. Kept for the last (seed, draws, weights) while it fits
-    in :data:`DRAW_CACHE_BYTES`; the values are those of a fresh draw either way."""
+    in :data:`DRAW_CACHE_BYTES` (else drawn chunk by chunk, one chunk in memory at a time); the
+    values are those of a fresh draw either way."""
     support = WEBB if weights == "webb" else RADEMACHER
     key = (seed, n_draws, weights)
     have = _DRAWS.get(key)
     if have is None or have[0] < G:
+        if 2 * n_draws * G * 8 > DRAW_CACHE_BYTES:
+            for size, rng in chunk_seeds(seed, n_draws):
+                idx = rng.integers(0, len(support), size=(size, G))
+                yield support[idx], (support * support)[idx]
+            return
         flat = []
         for size, rng in chunk_seeds(seed, n_draws):
             idx = rng.integers(0, len(support), size=(size, G)).ravel()
             flat.append((support[idx], (support * support)[idx]))
         _DRAWS.clear()
-        if 2 * n_draws * G * 8 <= DRAW_CACHE_BYTES:
-            _DRAWS[key] = (G, flat)
-        have = (G, flat)
-    sizes = [min(CHUNK, n_draws - k * CHUNK) for k in range(n_chunks(n_draws))]
-    return [
-        (v[: s * G].reshape(s, G), v2[: s * G].reshape(s, G))
-        for (v, v2), s in zip(have[1], sizes, strict=True)
-    ]
+        _DRAWS[key] = have = (G, flat)
+    for k, (v, v2) in enumerate(have[1]):
+        s = min(CHUNK, n_draws - k * CHUNK)
+        yield v[: s * G].reshape(s, G), v2[: s * G].reshape(s, G)
 
 
 def _cluster_block_sums(values: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
