@@ -563,3 +563,14 @@ def test_cached_wild_weights_are_fresh_draws_for_fewer_clusters(monkeypatch, cac
         for (V, V2), (size, rng) in zip(got, chunk_seeds(11, 2100), strict=True):
             fresh = WEBB[rng.integers(0, 6, size=(size, G))]
             assert np.array_equal(V, fresh) and np.array_equal(V2, fresh * fresh)
+
+
+def test_a_block_product_gathered_a_few_draws_at_a_time_is_the_same():
+    from linkseval.inference import _Block, _block_product
+
+    rng = np.random.default_rng(2)
+    V, M1 = rng.standard_normal((37, 20)), rng.standard_normal((6, 5))
+    b = _Block(rows=np.array([1, 4, 5, 9, 13, 19]), M1=M1, terms=np.zeros(0), pos=np.zeros(0))
+    want = M1.T @ V[:, b.rows].T
+    assert np.allclose(_block_product(b, V, max_bytes=8 * 6 * 4), want, rtol=0, atol=1e-13)
+    assert np.array_equal(_block_product(b, V), want)

@@ -5,6 +5,10 @@
   6-point weights; CI by test inversion. Vectorised: after one pass over the data every
   bootstrap t-statistic is a closed form in the cluster scores, so B = 9,999 over 1,000 clusters
   costs a few matrix products (the algorithm of Roodman et al. 2019, "fast and wild").
+  :func:`wild_cluster_bootstrap_terms` does many linear combinations w'β of one design at once
+  (event-study coefficients, Callaway–Sant'Anna cells and aggregates): one set of draws, one
+  GEMM per chunk over every term's cluster-level columns, from the cluster sums Z_g'û_g and
+  Z_g'Z_g (no refit per term); the weights are drawn once per run (:func:`wild_weights`).
 - :func:`randomization_inference` — Fisher randomization inference: the programme is reassigned
   to random sets of units (cohorts permuted among all units of the estimation sample); for each
   draw the TWFE coefficient is a closed form in per-unit sums, so 10⁵ draws take seconds.
@@ -262,6 +266,15 @@ def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Bloc
     return split if cost < 0.8 * len(group) * whole[0].M1.shape[1] else whole
 
 
+def _block_product(b: _Block, V: np.ndarray, max_bytes: int = 2**25) -> np.ndarray:
+    """M1' V_b' (columns × draws) for the block's clusters; the weights of a block of clusters are
+    gathered a few draws at a time (at most ``max_bytes`` copied at once)."""
+    if b.rows is None:
+        return b.M1.T @ V.T
+    step = max(1, max_bytes // (8 * len(b.rows)))
+    return np.hstack([b.M1.T @ V[r : r + step, b.rows].T for r in range(0, len(V), step)])
+
+
 def _wild_pieces_many(
     design: Design, contrasts: np.ndarray, seed: int, n_draws: int, weights: str
 ) -> list[_WildPieces]:
@@ -289,7 +302,7 @@ def _wild_pieces_many(
         VSB, N0, NM = np.zeros((K, size)), np.zeros((T, size)), np.zeros((T, size))
         VQ, VQ0, VQm = (np.zeros((L, size)) for _ in range(3))
         for b in blocks:
-            A = b.M1.T @ (V if b.rows is None else V[:, b.rows]).T
+            A = _block_product(b, V)
             na, nq = len(b.terms), len(b.pos)
             VSB += A[:K]
             N0[b.terms] += A[K : K + na]
@@ -429,6 +442,8 @@ def wild_cluster_bootstrap_terms(
             "WCR bootstrap", f"{n_treated_clusters} treated cluster(s); at least 2 are needed"
         )
         return [na] * len(contrasts)
+    if not len(contrasts):
+        return []
     pieces = _wild_pieces_many(design, np.atleast_2d(contrasts), seed, n_draws, weights)
     return [
         _wild_result(pc, design.ssc, n_draws, weights, alpha, ci, family_alpha) for pc in pieces
