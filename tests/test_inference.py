@@ -485,3 +485,92 @@ def test_cs_randomization_reassigns_clusters_like_a_brute_force_loop():
     p_brute = (1 + hits) / (1 + R)
     se = np.sqrt(p_brute * (1 - p_brute) / R)
     assert abs(fast.p_value - p_brute) < 4 * se + 0.01, (fast.p_value, p_brute)
+
+
+def _reference_wild_pieces(design, j, seed, n_draws):
+    """The per-coefficient WCR pieces as first written (lstsq restricted fit, a fresh draw of
+    the Webb weights per call): the reference for the vectorised, many-term code."""
+    from linkseval.did import cluster_sums
+    from linkseval.inference import WEBB, chunk_seeds
+
+    Z, y, G, cl = design.Z, design.y, design.n_clusters, design.cluster
+    bread = np.linalg.inv(Z.T @ Z)
+    c = Z @ bread[j]
+    others = [k for k in range(design.k) if k != j]
+    proj = np.linalg.lstsq(Z[:, others], np.column_stack([y, Z[:, j]]), rcond=None)[0]
+    u0, m = y - Z[:, others] @ proj[:, 0], Z[:, j] - Z[:, others] @ proj[:, 1]
+    s0, sm = cluster_sums(c * u0, cl, G), cluster_sums(c * m, cl, G)
+    Q = cluster_sums(Z * c[:, None], cl, G)
+    R0 = cluster_sums(Z * u0[:, None], cl, G) @ bread
+    Rm = cluster_sums(Z * m[:, None], cl, G) @ bread
+    out = {k: [] for k in ("n0", "nm", "s00", "s0m", "smm")}
+    for size, rng in chunk_seeds(seed, n_draws):
+        V = WEBB[rng.integers(0, 6, size=(size, G))]
+        a0 = V * s0 - (V @ R0) @ Q.T  # per draw and cluster: c_g'û*_g at b0 = 0 ...
+        am = V * sm - (V @ Rm) @ Q.T  # ... and its slope in b0
+        out["n0"].append(V @ s0)
+        out["nm"].append(V @ sm)
+        out["s00"].append(np.sum(a0 * a0, 1))
+        out["s0m"].append(np.sum(a0 * am, 1))
+        out["smm"].append(np.sum(am * am, 1))
+    return {k: np.concatenate(v) for k, v in out.items()}, float(c @ y)
+
+
+@pytest.mark.parametrize("kind", ["twfe", "event_study"])
+def test_many_term_wild_pieces_equal_the_one_coefficient_loop(kind):
+    """The vectorised WCR (one set of draws for all terms, cluster-level sums, blocks of clusters
+    by sparse regressors, cached draws) gives the per-draw sums of refitting each coefficient on
+    its own, to 1e-10; the event study exercises the blocked GEMM (never-treated clusters have
+    no event-time columns)."""
+    from linkseval.did import event_study_design
+    from linkseval.inference import _blocks, _cluster_grams, _wild_pieces_many
+
+    df = simulate(n=50, years=tuple(range(2011, 2018)), cohorts=((2014, 4), (2016, 3)), seed=8)
+    p = panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y", weights="n")
+    design, es = (twfe_design(p), [0]) if kind == "twfe" else event_study_design(p)
+    terms = len(es)
+    many = _wild_pieces_many(design, np.eye(design.k)[:terms], 5, 2500, "webb")
+    if kind == "event_study":
+        from linkseval.inference import _term_cols
+
+        bread = np.linalg.inv(design.Z.T @ design.Z)
+        H = _cluster_grams(design.Z, design.cluster, design.n_clusters)
+        assert np.allclose(H.sum(0), design.Z.T @ design.Z)
+        b = bread @ (design.Z.T @ design.y)
+        S = np.zeros((design.n_clusters, design.k))
+        np.add.at(S, design.cluster, design.Z * (design.y - design.Z @ b)[:, None])
+        tc = [_term_cols(w, bread, b, S, H) for w in np.eye(design.k)[:terms]]
+        assert len(_blocks(H, S @ bread, tc)) > 1
+    for j in range(terms):
+        ref, beta = _reference_wild_pieces(design, j, 5, 2500)
+        assert many[j].beta == pytest.approx(beta, abs=1e-12)
+        for name, want in ref.items():
+            got = getattr(many[j], name)
+            scale = np.abs(want).max()
+            assert np.abs(got - want).max() <= 1e-10 * scale, (j, name)
+
+
+@pytest.mark.parametrize("cache_bytes", [2**30, 1000])
+def test_cached_wild_weights_are_fresh_draws_for_fewer_clusters(monkeypatch, cache_bytes):
+    """Cached (a view of the draws for more clusters) or not (too big: chunk by chunk)."""
+    from linkseval import inference
+    from linkseval.inference import WEBB, chunk_seeds, wild_weights
+
+    monkeypatch.setattr(inference, "DRAW_CACHE_BYTES", cache_bytes)
+    list(wild_weights(11, 2100, "webb", 40))  # cache at 40 clusters
+    for G in (40, 33):
+        got = list(wild_weights(11, 2100, "webb", G))
+        for (V, V2), (size, rng) in zip(got, chunk_seeds(11, 2100), strict=True):
+            fresh = WEBB[rng.integers(0, 6, size=(size, G))]
+            assert np.array_equal(V, fresh) and np.array_equal(V2, fresh * fresh)
+
+
+def test_a_block_product_gathered_a_few_draws_at_a_time_is_the_same():
+    from linkseval.inference import _Block, _block_product
+
+    rng = np.random.default_rng(2)
+    V, M1 = rng.standard_normal((37, 20)), rng.standard_normal((6, 5))
+    b = _Block(rows=np.array([1, 4, 5, 9, 13, 19]), M1=M1, terms=np.zeros(0), pos=np.zeros(0))
+    want = M1.T @ V[:, b.rows].T
+    assert np.allclose(_block_product(b, V, max_bytes=8 * 6 * 4), want, rtol=0, atol=1e-13)
+    assert np.array_equal(_block_product(b, V), want)

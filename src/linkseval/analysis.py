@@ -28,6 +28,7 @@ from linkseval.inference import (
     randomization_inference,
     ri_event_study,
     wild_cluster_bootstrap,
+    wild_cluster_bootstrap_terms,
 )
 
 TIDY_COLUMNS = [
@@ -216,17 +217,18 @@ def _cr1_se(p: Panel, fit, j: int) -> float:
     return float(fit.se()[j]) if n_treated_clusters(p) >= 2 else np.nan
 
 
+def _cr1_method(p: Panel, fit, j: int, s: Settings, family_alpha: float | None) -> TestResult:
+    """CR1 for coefficient ``j``, or why it cannot apply (fewer than 2 treated clusters)."""
+    if n_treated_clusters(p) < 2:
+        return TestResult.not_applicable("CR1", "fewer than 2 treated clusters")
+    return cr1(fit, j, s.alpha, family_alpha)
+
+
 def cluster_methods(
     p: Panel, design, fit, j: int, s: Settings, family_alpha: float | None = None
 ) -> list[TestResult]:
     """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply); with
     ``family_alpha`` each also gives its 1 − family_alpha interval."""
-    n_tc = n_treated_clusters(p)
-    first = (
-        TestResult.not_applicable("CR1", "fewer than 2 treated clusters")
-        if n_tc < 2
-        else cr1(fit, j, s.alpha, family_alpha)
-    )
     wcr = wild_cluster_bootstrap(
         design,
         j,
@@ -234,10 +236,10 @@ def cluster_methods(
         seed=s.bootstrap_seed,
         alpha=s.alpha,
         weights=s.bootstrap_weights,
-        n_treated_clusters=n_tc,
+        n_treated_clusters=n_treated_clusters(p),
         family_alpha=family_alpha,
     )
-    return [first, wcr]
+    return [_cr1_method(p, fit, j, s, family_alpha), wcr]
 
 
 def infer_twfe(
@@ -332,9 +334,18 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     base = {**base, **_counts(p)}
     rows = []
     ri_per, ri_joint = ri_event_study(p, es, n_draws=s.ri_draws, seed=s.ri_seed)
+    wcr = wild_cluster_bootstrap_terms(  # every event time from one set of draws
+        design,
+        np.eye(design.k)[: len(es)],
+        n_draws=s.bootstrap_draws,
+        seed=s.bootstrap_seed,
+        alpha=s.alpha,
+        weights=s.bootstrap_weights,
+        n_treated_clusters=n_treated_clusters(p),
+    )
     for j, e in enumerate(es):
         est, se = float(fit.beta[j]), _cr1_se(p, fit, j)
-        for m in [*cluster_methods(p, design, fit, j, s), ri_per[j]]:
+        for m in [_cr1_method(p, fit, j, s, None), wcr[j], ri_per[j]]:
             rows.append(_row(base, f"event[{e}]", m, est, se))
     pre = [j for j, e in enumerate(es) if e < -1]
     if pre and n_treated_clusters(p) < 2:
@@ -467,6 +478,16 @@ def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> 
     )
 
 
+def leave_out_panel(df: pd.DataFrame, p: Panel, s: Settings, i: int) -> Panel:
+    """The comparison panel without treated unit ``i``: where units are practices (one row per
+    practice-year), :meth:`Panel.subset` of ``p`` (the same arrays and codes as rebuilding it from
+    the frame, without pandas), else rebuilt from ``df``."""
+    code = p.unit_labels[i]
+    if (df["unit"] == df["practice_code"]).all():
+        return p.subset(p.unit != i)
+    return comparison_panel(df[df["practice_code"] != code], s)
+
+
 def estimate_outcome(
     frame: pd.DataFrame,
     s: Settings,
@@ -507,8 +528,7 @@ def estimate_outcome(
         if name == s.main_comparison and s.leave_one_out and len(p.treated_units) > 2:
             for i in p.treated_units:
                 code = p.unit_labels[i]
-                keep = df["practice_code"] != code
-                q = comparison_panel(df[keep], s)
+                q = leave_out_panel(df, p, s, i)
                 rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"})
         if name == s.main_comparison and s.dose and "clp_absent_months" in df:
             d = df.assign(dose=1 - df["clp_absent_months"].clip(0, 12) / 12)

@@ -31,7 +31,7 @@ from linkseval.inference import (
     group_sum,
     ri_units,
     sample_units,
-    wild_cluster_bootstrap,
+    wild_cluster_bootstrap_terms,
 )
 
 
@@ -257,12 +257,13 @@ def cs_wild_bootstrap(
     weights: str = "webb",
     n_treated_clusters: int | None = None,
 ) -> dict[str, TestResult]:
-    """WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design` (aggregates
-    via :func:`combination_design`): the null is imposed on the term itself."""
+    """WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design`: the null is
+    imposed on the term itself (an aggregate w'β/Σw is tested as the first coefficient of
+    :func:`combination_design` would be), all terms from one set of draws."""
     cells = group_time_cells(p)
     design, cols = stacked_design(p, cells)
     pos = {k: c for c, k in enumerate(cols)}
-    out = {}
+    names, contrasts = [], []
     for term, (ks, w) in _terms(p, cells).items():
         keep = [i for i, k in enumerate(ks) if k in pos]
         if not keep:
@@ -270,17 +271,20 @@ def cs_wild_bootstrap(
         wfull = np.zeros(design.k)
         for i in keep:
             wfull[pos[ks[i]]] = w[i]
-        sub = combination_design(design, wfull)
-        out[term] = wild_cluster_bootstrap(
-            sub,
-            0,
-            n_draws=n_draws,
-            seed=seed,
-            alpha=alpha,
-            weights=weights,
-            n_treated_clusters=n_treated_clusters,
-        )
-    return out
+        names.append(term)
+        contrasts.append(wfull / wfull.sum())
+    if not names:
+        return {}
+    res = wild_cluster_bootstrap_terms(
+        design,
+        np.array(contrasts),
+        n_draws=n_draws,
+        seed=seed,
+        alpha=alpha,
+        weights=weights,
+        n_treated_clusters=n_treated_clusters,
+    )
+    return dict(zip(names, res, strict=True))
 
 
 def cs_randomization(
@@ -342,12 +346,15 @@ def cs_randomization(
         a, b = aggregate(Ay, ks, w), aggregate(Ad, ks, w)
         ok = np.isfinite(a) & np.isfinite(b)
         a, b = a[ok], b[ok]
+        buf = np.empty_like(a)
 
-        def p_of(tau: float, a=a, b=b, a0=a0, b0_=b0_) -> float:
+        def p_of(tau: float, a=a, b=b, a0=a0, b0_=b0_, buf=buf) -> float:
+            """(1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), computed in place."""
             o = abs(a0 - tau * b0_)
-            return float(
-                (1 + np.sum(np.abs(a - tau * b) >= o - 1e-12 * max(1.0, o))) / (1 + len(a))
-            )
+            np.multiply(b, tau, out=buf)
+            np.subtract(a, buf, out=buf)
+            np.abs(buf, out=buf)
+            return float((1 + np.count_nonzero(buf >= o - 1e-12 * max(1.0, o))) / (1 + len(a)))
 
         lo, hi = _invert(p_of, a0, float(np.std(a)) or 1.0, alpha)
         note = u.describe().replace("programme", "cohorts")
