@@ -279,12 +279,13 @@ def infer_honest(
     from linkseval.honest import honest_sensitivity
 
     h = s.honest
+    relative_mbar = h.get("relative_mbar", [0.5, 1.0, 2.0])
     res = honest_sensitivity(
         beta,
         vcov,
         es,
         smoothness_m=h.get("smoothness_m", [0.0, 0.5, 1.0]),
-        relative_mbar=h.get("relative_mbar", [0.5, 1.0, 2.0]),
+        relative_mbar=relative_mbar,
         alpha=s.alpha,
         grid_points=int(h.get("grid_points", 100)),
     )
@@ -298,6 +299,19 @@ def infer_honest(
         )
         t = TestResult(f"HonestDiD {r.method}", np.nan, r.ci_low, r.ci_high, note=note)
         rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
+    n_pre = sum(e < 0 for e in es)
+    if n_pre < 2:  # honest_sensitivity leaves relative magnitudes out: say so in the results
+        why = f"relative magnitudes need >= 2 pre-programme coefficients ({source}: {n_pre})"
+        for mbar in relative_mbar:
+            t = TestResult.not_applicable("HonestDiD C-LF", why)
+            row = _row(
+                {**base, "estimator": "honestdid"},
+                f"relative_magnitude[{mbar:g}]",
+                t,
+                mean_post,
+                np.nan,
+            )
+            rows.append(row)
     return rows
 
 
