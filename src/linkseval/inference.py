@@ -24,6 +24,7 @@ one chunk's per-draw sums and :func:`ri_gather` the p-value and CI from all of t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -621,13 +622,24 @@ def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
     return np.searchsorted(cohorts, u.cohort[u.treated])
 
 
+@functools.lru_cache(maxsize=64)
+def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.ndarray:
+    """Chunk ``k`` of the RI reassignments: ``sample_units`` with chunk k's generator (read-only).
+    Kept for a run: every leave-one-out panel (same units and treated counts) and the TWFE,
+    event-study and CS RI of a comparison draw the same sets, so they are drawn once."""
+    size, rng = chunk_seed(seed, n_draws, k)
+    idx = sample_units(rng, n, n_treated, size)
+    idx.flags.writeable = False
+    return idx
+
+
 def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
     drawn from all units of the estimation sample."""
     u = ri_units(p)
     col, n = _ri_assignment(p, u), u.n
-    draws = [sample_units(rng, n, len(col), size) for size, rng in chunk_seeds(seed, n_draws)]
+    draws = [ri_sample(seed, n_draws, k, n, len(col)) for k in range(n_chunks(n_draws))]
     return draws, col
 
 
@@ -669,10 +681,10 @@ def ri_chunk(
     per draw the numerator parts and the denominator of the reassigned TWFE coefficient
     (:data:`RI_ARRAYS`). Depends on ``(seed, n_draws, k)`` only, so chunks can be computed
     anywhere, in any order, and gathered with :func:`ri_gather`."""
-    size, rng = chunk_seed(seed, n_draws, k)
+    chunk_seed(seed, n_draws, k)  # checks k
     u = ri_units(p)
     col = _ri_assignment(p, u)
-    idx = sample_units(rng, u.n, len(col), size)
+    idx = ri_sample(seed, n_draws, k, u.n, len(col))
     stats_ = _ri_stats(pieces if pieces is not None else _ri_pieces(p), idx, col)
     return dict(zip(RI_ARRAYS, stats_, strict=True))
 
@@ -831,8 +843,8 @@ def ri_event_study(
     beta = np.linalg.solve(den0, num0[..., None])[0, :, 0]
     floor = 1e-10 * float(np.linalg.eigvalsh(den0[0]).min())
     draws, skipped = [], 0
-    for size, rng in chunk_seeds(seed, n_draws):
-        idx = sample_units(rng, u.n, len(col), size)
+    for k in range(n_chunks(n_draws)):
+        idx = ri_sample(seed, n_draws, k, u.n, len(col))
         den, num = _es_stats(pc, idx, col)
         ok = np.linalg.eigvalsh(den).min(axis=1) > floor
         skipped += int((~ok).sum())

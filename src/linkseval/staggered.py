@@ -27,10 +27,10 @@ from linkseval.inference import (
     TestResult,
     _invert,
     _unbounded,
-    chunk_seeds,
     group_sum,
+    n_chunks,
+    ri_sample,
     ri_units,
-    sample_units,
     wild_cluster_bootstrap_terms,
 )
 
@@ -333,8 +333,7 @@ def cs_randomization(
 
     obs_y, obs_d = cell_atts(treated[None, :])
     draws = [
-        cell_atts(sample_units(rng, u.n, len(col), size))
-        for size, rng in chunk_seeds(seed, n_draws)
+        cell_atts(ri_sample(seed, n_draws, k, u.n, len(col))) for k in range(n_chunks(n_draws))
     ]
     Ay = np.concatenate([a for a, _ in draws])
     Ad = np.concatenate([b for _, b in draws])
