@@ -453,7 +453,8 @@ def arp_accepts(P: ArpPiece, y: np.ndarray, eta: float, g: np.ndarray, alpha: fl
         s2 = float(v_b @ P.sigma @ v_b)
         sb = np.sqrt(s2)
         rho = gamma_b @ P.sigma @ v_b / s2
-        mm = -(gamma_b @ y) / rho + float(v_b @ y)
+        with np.errstate(divide="ignore", invalid="ignore"):  # rho = 0: neither bound
+            mm = -(gamma_b @ y) / rho + float(v_b @ y)
         vlo = float(np.max(mm[rho > 0])) if np.any(rho > 0) else -np.inf
         vup = float(np.min(mm[rho < 0])) if np.any(rho < 0) else np.inf
     zlo, zup, stat = vlo / sb, min(vup, P.lf_cv) / sb, eta / sb
