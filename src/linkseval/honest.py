@@ -9,7 +9,7 @@ for staggered starts); the target is the average post-programme effect.
 
 The numbers are those of moderndid's port of the R package (``create_sensitivity_results_sm``,
 method FLCI; ``create_sensitivity_results_rm``, method C-LF on the same θ grid), computed without
-its per-point Python overhead (moderndid's call takes 20–80 s and its import 4–9 s):
+its per-point Python overhead (moderndid's call took 14–80 s here and its import 4–9 s):
 
 * FLCI (smoothness): moderndid runs a golden-section search over the estimator's standard
   deviation h and, at every step, builds and solves a cvxpy second-order cone program for the
