@@ -234,3 +234,16 @@ def test_infer_honest_says_why_relative_magnitudes_are_missing():
     assert list(rm.term) == ["relative_magnitude[0.5]", "relative_magnitude[1]"]
     assert rm.ci_low.isna().all() and rm.note.str.startswith("not applicable").all()
     assert rows[rows.term == "smoothness[0.5]"].ci_low.notna().all()
+
+
+def test_one_post_coefficient_smoothness_only():
+    """moderndid 0.2's C-LF call fails with one post coefficient (IndexError in its
+    no-nuisance branch): relative magnitudes are left out; the FLCI still equals moderndid's."""
+    from moderndid.didhonest import create_sensitivity_results_rm
+
+    b, S = random_event_study(2, 1, seed=7)
+    res = assert_matches_moderndid(b, S, [-3, -2, 0], M_VEC, [])
+    res = honest_sensitivity(b, S, [-3, -2, 0], smoothness_m=M_VEC, relative_mbar=[1.0])
+    assert set(res.restriction) == {"original (parallel trends)", "smoothness"}
+    with pytest.raises(IndexError):
+        create_sensitivity_results_rm(b, S, 2, 1, m_bar_vec=[1.0], l_vec=np.ones(1))

@@ -276,7 +276,7 @@ def infer_honest(
     """HonestDiD robust CIs for the mean post-programme effect of the event study ``beta``
     (event times ``es``, reference −1 omitted) with covariance ``vcov`` (main comparison only);
     ``source`` says which event study it is."""
-    from linkseval.honest import honest_sensitivity
+    from linkseval.honest import honest_sensitivity, rm_unavailable
 
     h = s.honest
     relative_mbar = h.get("relative_mbar", [0.5, 1.0, 2.0])
@@ -299,19 +299,12 @@ def infer_honest(
         )
         t = TestResult(f"HonestDiD {r.method}", np.nan, r.ci_low, r.ci_high, note=note)
         rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
-    n_pre = sum(e < 0 for e in es)
-    if n_pre < 2:  # honest_sensitivity leaves relative magnitudes out: say so in the results
-        why = f"relative magnitudes need >= 2 pre-programme coefficients ({source}: {n_pre})"
+    why = rm_unavailable(sum(e < 0 for e in es), sum(e >= 0 for e in es))
+    if why is not None:  # honest_sensitivity leaves relative magnitudes out: say so
         for mbar in relative_mbar:
-            t = TestResult.not_applicable("HonestDiD C-LF", why)
-            row = _row(
-                {**base, "estimator": "honestdid"},
-                f"relative_magnitude[{mbar:g}]",
-                t,
-                mean_post,
-                np.nan,
-            )
-            rows.append(row)
+            t = TestResult.not_applicable("HonestDiD C-LF", f"{why} ({source})")
+            term = f"relative_magnitude[{mbar:g}]"
+            rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
     return rows
 
 

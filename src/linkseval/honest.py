@@ -9,7 +9,7 @@ for staggered starts); the target is the average post-programme effect.
 
 The numbers are those of moderndid's port of the R package (``create_sensitivity_results_sm``,
 method FLCI; ``create_sensitivity_results_rm``, method C-LF on the same θ grid), computed without
-its per-point Python overhead (moderndid's call takes 20–80 s and its import 4–9 s):
+its per-point Python overhead (moderndid's call took 14–80 s here and its import 4–9 s):
 
 * FLCI (smoothness): moderndid runs a golden-section search over the estimator's standard
   deviation h and, at every step, builds and solves a cvxpy second-order cone program for the
@@ -24,9 +24,10 @@ its per-point Python overhead (moderndid's call takes 20–80 s and its import 4
   branch's bisections replaced by the exact vertex bound), and the CI ends are found on
   moderndid's own grid with its own binary search.
 
-Relative magnitudes need at least two pre-programme coefficients (besides the reference year);
-with one, those rows are left out (moderndid raises). With a single post-programme coefficient
-(no nuisance parameter) or a dual polytope too large to enumerate, we call moderndid itself.
+Relative magnitudes need at least two pre-programme coefficients (besides the reference year)
+and, here, two post-programme ones; otherwise those rows are left out (moderndid raises with one
+pre coefficient and fails with one post coefficient). For a dual polytope too large to enumerate
+(ten or more post coefficients) we call moderndid itself.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def honest_sensitivity(
 
     ``beta``/``sigma``: event-study coefficients (reference −1 omitted) and covariance, ordered
     as ``event_times``. Returns rows: restriction, bound, ci_low, ci_high, method. Relative-
-    magnitude rows need two or more pre coefficients and are omitted otherwise.
+    magnitude rows are omitted where :func:`rm_unavailable` gives a reason.
     """
     order = np.argsort(event_times)
     et = np.asarray(event_times)[order]
@@ -79,11 +80,25 @@ def honest_sensitivity(
             smoothness_m, flci(b, S, n_pre, l_vec, smoothness_m, alpha), strict=True
         ):
             rows.append(("smoothness", float(m), lo, hi, "FLCI"))
-    if relative_mbar and n_pre >= 2:
+    if relative_mbar and rm_unavailable(n_pre, n_post) is None:
         for mbar in relative_mbar:
             lo, hi = rm_hybrid_ci(b, S, n_pre, l_vec, float(mbar), alpha, grid_points)
             rows.append(("relative_magnitude", float(mbar), lo, hi, "C-LF"))
     return pd.DataFrame(rows, columns=["restriction", "bound", "ci_low", "ci_high", "method"])
+
+
+def rm_unavailable(n_pre: int, n_post: int) -> str | None:
+    """Why relative-magnitude bounds are not computed for this event study (None: they are).
+
+    Δ^RM compares post violations with pre ones, so it needs two pre coefficients (moderndid
+    raises with one); with one post coefficient moderndid 0.2's C-LF call fails (IndexError in
+    its no-nuisance branch), so there is no reference to reproduce.
+    """
+    if n_pre < 2:
+        return f"relative magnitudes need >= 2 pre-programme coefficients (here {n_pre})"
+    if n_post < 2:
+        return "relative magnitudes with one post-programme coefficient are not implemented"
+    return None
 
 
 def original_ci(
@@ -541,7 +556,7 @@ def rm_hybrid_ci(
     ends = []
     for s, pos in rm_pieces(n_pre):
         A = rm_constraints(n_pre, n_post, mbar, s, pos)
-        P = arp_piece(b, S, A, n_pre, l_vec, alpha / KAPPA_DIVISOR) if n_post > 1 else None
+        P = arp_piece(b, S, A, n_pre, l_vec, alpha / KAPPA_DIVISOR)
         if P is None:
             return _rm_moderndid(b, S, n_pre, l_vec, mbar, alpha, grid_points)
         found = binary_search_bounds(piece_test(P, grid, alpha), grid_points)
@@ -561,7 +576,7 @@ def _rm_moderndid(
     alpha: float,
     grid_points: int,
 ) -> tuple[float, float]:
-    """moderndid's own C-LF call (one post coefficient, or a polytope too large to enumerate)."""
+    """moderndid's own C-LF call (for a dual polytope too large or degenerate to enumerate)."""
     from moderndid.didhonest import create_sensitivity_results_rm
 
     with warnings.catch_warnings():
