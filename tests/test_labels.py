@@ -1,6 +1,9 @@
 """The data label: synthetic data always say so; real extracts carry the configured label."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER
 from linkseval.labels import (
@@ -9,6 +12,8 @@ from linkseval.labels import (
     resolve_data_label,
 )
 from linkseval.pages import label_note, page
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_synthetic_data_are_always_labelled_synthetic():
@@ -22,6 +27,14 @@ def test_real_extracts_carry_the_configured_label_or_none():
     assert resolve_data_label("OFFICIAL – SENSITIVE", synthetic=False) == "OFFICIAL – SENSITIVE"
     with pytest.raises(ValueError, match="one line"):
         resolve_data_label("a\nb", synthetic=False)
+    with pytest.raises(ValueError, match="one line"):  # checked for synthetic data too
+        resolve_data_label("x" * 201, synthetic=True)
+
+
+def test_the_label_rule_lives_in_one_place():
+    """The schema types data_label; only linkseval.labels says what a label may hold."""
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    assert set(schema["properties"]["data_label"]) == {"description", "type", "default"}
 
 
 def test_the_marker_decides_whether_a_folder_is_synthetic(tmp_path):

@@ -306,6 +306,13 @@ def test_snakemake_report_packs_the_captioned_outputs(study):
     assert {"theme_means.csv", "files.csv"} <= names
 
 
+def test_a_bad_data_label_stops_with_one_line(study):
+    proc = snakemake(study, "--dry-run", "--config", "data_label=OFFICIAL\x07SENSITIVE")
+    assert proc.returncode != 0
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("linkseval: error:")]
+    assert len(lines) == 1 and "data_label" in lines[0] and "Traceback" not in proc.stderr
+
+
 def test_a_bad_config_value_is_named(study):
     proc = snakemake(study, "--dry-run", "--config", "scoring={'percent_formula': 'bogus'}")
     assert proc.returncode != 0

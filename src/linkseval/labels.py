@@ -37,12 +37,12 @@ def resolve_data_label(configured: str | None, synthetic: bool) -> str:
     str
         The label, '' for none.
     """
-    if synthetic:
-        return SYNTHETIC_LABEL
     label = (configured or "").strip()
-    if not LABEL_PATTERN.fullmatch(label):
-        raise ValueError("config 'data_label': one line of at most 200 printable characters")
-    return label
+    if not LABEL_PATTERN.fullmatch(label):  # the one rule for a label (the schema has none)
+        raise ValueError(
+            f"config 'data_label' {label[:40]!r}: one line of at most 200 printable characters"
+        )
+    return SYNTHETIC_LABEL if synthetic else label
 
 
 def is_synthetic_label(label: str) -> bool:

@@ -59,9 +59,12 @@ PANEL_OUTCOMES = {
 # The label every output carries, decided in one place (linkseval.labels): SYNTHETIC DATA for
 # the embedded set or a folder with its marker, else the config's data_label (or none). The
 # papermill rules take it as YAML (-y), so that an empty label still passes one argument.
-DATA_LABEL = resolve_data_label(
-    config.get("data_label"), is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
-)
+try:
+    DATA_LABEL = resolve_data_label(
+        config.get("data_label"), is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
+    )
+except ValueError as exc:
+    sys.exit(f"linkseval: error: {exc}")
 DATA_LABEL_YAML = json.dumps({"data_label": DATA_LABEL})
 
 
