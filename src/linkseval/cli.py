@@ -407,6 +407,14 @@ def cmd_finish(args: argparse.Namespace) -> None:
     write_text(render_notebook(nb, args.title, args.data_label, nav), args.html)
 
 
+def cmd_notebook(args: argparse.Namespace) -> None:
+    """Execute a notebook with papermill, then finish it (scrub, move into place, render)."""
+    from linkseval.notebook import execute
+
+    execute(args.input, args.partial, args.papermill_args)
+    cmd_finish(args)
+
+
 def cmd_publish(args: argparse.Namespace) -> None:
     """Copy the staged, checked pages into the published folder, all at once."""
     from linkseval.publish import publish
@@ -839,6 +847,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", required=True)
     p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_finish)
+
+    p = sub.add_parser(
+        "notebook",
+        parents=[common],
+        help="execute a notebook with papermill and render its report page (one step)",
+        description="Execute NOTEBOOK with papermill into PARTIAL (papermill's parameters after "
+        "--papermill, e.g. --papermill -p theme_means FILE -y YAML), then do what 'linkseval "
+        "finish' does. A "
+        "failing cell is one error line naming notebook, cell and exception.",
+    )
+    p.add_argument("input", metavar="NOTEBOOK")
+    p.add_argument("--partial", required=True, help="where papermill writes the executed notebook")
+    _paths(p, "notebook", "html")
+    p.add_argument("--title", required=True)
+    p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
+    p.add_argument(
+        "--papermill",
+        dest="papermill_args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        metavar="ARG",
+        help="the rest of the line goes to papermill (last option), e.g. -p NAME VALUE -y YAML",
+    )
+    p.set_defaults(func=cmd_notebook)
 
     p = sub.add_parser("index", parents=[common], help="the report's entry page")
     _paths(p, "headline", "out")

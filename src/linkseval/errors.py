@@ -45,3 +45,7 @@ class DisclosureError(LinksevalError):
 
 class PageError(LinksevalError):
     """A report page would carry active content (script, event handlers, javascript: URLs)."""
+
+
+class NotebookError(LinksevalError):
+    """A notebook's cell raised: names the notebook, the cell and the exception."""

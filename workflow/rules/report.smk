@@ -1,15 +1,16 @@
 # Executed notebooks (papermill) -> self-contained report pages, staged in results/pages/ ->
 # disclosure check -> index -> published together as results/report/ (publish_report: all pages
 # or none; a run that fails before the end publishes nothing new).
-# papermill writes NAME.ipynb.partial.ipynb once, at the end or at the failing cell (saving
-# after every cell cost 0.2 s per notebook; a kernel that dies leaves only the log); the same
-# job's `linkseval finish` scrubs run times, moves the finished notebook into place and renders
-# its page (one process: the page costs no extra job). A killed run never leaves a
+# `linkseval notebook` runs papermill (its own -p/-y parsing, in the same process) into
+# NAME.ipynb.partial.ipynb, written once, at the end or at the failing cell (saving after every
+# cell cost 0.2 s per notebook; a kernel that dies leaves only the log), then scrubs run times,
+# moves the finished notebook into place and renders its page: one process per page, and a full
+# disk or a failing cell is one `linkseval: error` line. A killed run never leaves a
 # half-executed notebook under the final name.
 from linkseval.practice_code import SAFE as PRACTICE_CODE
 
 
-# params: where papermill writes the executed notebook before `linkseval finish` moves it
+# params: where papermill writes the executed notebook before `linkseval notebook` moves it
 partial_notebook = lambda wildcards, output: f"{output.notebook}.partial.ipynb"
 
 
@@ -92,15 +93,13 @@ rule notebook_data_quality:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook:q} {params.partial:q} -k python3 "
-        "--no-progress-bar --no-request-save-on-cell-execute "
+        "python -m linkseval notebook {input.notebook:q} --partial {params.partial:q} "
+        "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
+        "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p files_csv {input.files:q} -p reasons_csv {input.reasons:q} "
         "-p practice_years_csv {input.practice_years:q} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents:q} -y {params.label_yaml:q} "
-        "> {log:q} 2>&1 "
-        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
-        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
-        "--data-label={params.label:q} 2>> {log:q} || (cat {log:q} >&2; exit 1)"
+        "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_descriptives:
@@ -126,14 +125,11 @@ rule notebook_descriptives:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook:q} {params.partial:q} -k python3 "
-        "--no-progress-bar --no-request-save-on-cell-execute "
+        "python -m linkseval notebook {input.notebook:q} --partial {params.partial:q} "
+        "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
+        "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p theme_means {input.means:q} -p percent_change {input.change:q} "
-        "-y {params.label_yaml:q} > {log:q} 2>&1 "
-        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
-        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
-        "--data-label={params.label:q} 2>> {log:q} "
-        "|| (cat {log:q} >&2; exit 1)"
+        "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_did:
@@ -162,16 +158,13 @@ rule notebook_did:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook:q} {params.partial:q} -k python3 "
-        "--no-progress-bar --no-request-save-on-cell-execute "
+        "python -m linkseval notebook {input.notebook:q} --partial {params.partial:q} "
+        "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
+        "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p instrument {wildcards.instrument:q} -p outcome {wildcards.outcome:q} "
         "-p estimates {input.estimates:q} -p main_comparison {params.main:q} "
         "-p alpha {params.alpha:q} -p comparison_labels {params.labels:q} "
-        "-y {params.label_yaml:q} > {log:q} 2>&1 "
-        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
-        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
-        "--data-label={params.label:q} 2>> {log:q} "
-        "|| (cat {log:q} >&2; exit 1)"
+        "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_practice:
@@ -200,14 +193,12 @@ rule notebook_practice:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook:q} {params.partial:q} -k python3 "
-        "--no-progress-bar --no-request-save-on-cell-execute "
+        "python -m linkseval notebook {input.notebook:q} --partial {params.partial:q} "
+        "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
+        "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-r practice_code {wildcards.code:q} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents:q} -y {params.label_yaml:q} "
-        "> {log:q} 2>&1 "
-        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
-        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
-        "--data-label={params.label:q} 2>> {log:q} || (cat {log:q} >&2; exit 1)"
+        "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
 rule notebook_methods:
@@ -234,14 +225,11 @@ rule notebook_methods:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "papermill {input.notebook:q} {params.partial:q} -k python3 "
-        "--no-progress-bar --no-request-save-on-cell-execute "
+        "python -m linkseval notebook {input.notebook:q} --partial {params.partial:q} "
+        "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
+        "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p provenance {input.provenance:q} -p monte_carlo {params.monte_carlo:q} "
-        "-y {params.label_yaml:q} > {log:q} 2>&1 "
-        "&& python -m linkseval finish {params.partial:q} --notebook {output.notebook:q} "
-        "--html {output.html:q} --title {params.title:q} --nav {params.nav:q} "
-        "--data-label={params.label:q} 2>> {log:q} "
-        "|| (cat {log:q} >&2; exit 1)"
+        "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
 rule disclosure_check:
