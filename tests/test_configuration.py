@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from linkseval.configuration import coerce_to_schema
@@ -54,3 +55,17 @@ def test_input_problems_name_the_missing_file_and_how_to_leave_it_out(tmp_path):
     assert input_problems(tmp_path / "nowhere", reg, stems, [2013]) == [
         f"{tmp_path / 'nowhere'}: config 'raw_dir' is not a folder"
     ]
+
+
+@pytest.mark.parametrize("name", ["in <b>", "x{year}", "a}b", "tab\there", "new\nline"])
+def test_a_path_snakemake_would_interpret_is_named_before_any_job(tmp_path, name):
+    """'<b>' in a path is a Snakemake 9 path variable and '{x}' a wildcard: such a raw_dir
+    used to stop with UndefinedPathvarException; now it is one line naming the config key."""
+    from linkseval.configuration import input_problems
+
+    raw = tmp_path / name
+    raw.mkdir()
+    (msg,) = input_problems(raw, raw / "practices.csv", {"safequest": "safequest"}, [2013])
+    assert msg.startswith(repr(str(raw))) and "config 'raw_dir'" in msg and "\n" not in msg
+    (msg,) = input_problems(tmp_path, raw / "r.csv", {"safequest": "safequest"}, [2013])
+    assert "config 'register'" in msg

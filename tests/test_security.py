@@ -455,3 +455,52 @@ def test_the_testers_registers_stop_a_real_run_writing_nothing_outside_results(c
     assert outside == []
     assert not any(p.name in ("X", "T.html", "T.ipynb") for p in tmp_path.rglob("*"))
     assert not (work / "results" / "report" / "links_practices.json").exists()
+
+
+@pytest.mark.integration
+def test_hostile_config_paths_and_label_run_to_the_end_without_running_anything(tmp_path):
+    """A whole run (real extracts, no marker, 200 practices) whose raw_dir and register paths and
+    data label are hostile: the run finishes, no command in them ran, nothing was written outside results/,
+    and the label is on every page as text, never as markup."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+    from studies import make_study
+
+    from linkseval.pages import active_content
+
+    # everything a shell would act on ({ } < > are refused before any job: test_configuration)
+    raw = tmp_path / "in $(touch PWNED1) `touch PWNED2`; x='a\" | &"
+    settings = yaml.safe_load((ROOT / "config/config.yaml").read_text())["synthetic"]
+    settings.update(n_practices=200, n_deep_end=40)
+    cmd = [sys.executable, "-m", "linkseval", "synth", "--settings", json.dumps(settings)]
+    cmd += ["--years", "2013", "2014", "2015", "--out-dir", str(raw)]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)  # config/codebook.yaml
+    for name in ("SYNTHETIC_DATA.txt", "truth.json", "truth_practice_year.csv"):
+        (raw / name).unlink()
+    shutil.move(raw / "practices.csv", raw / "reg $(touch PWNED3).csv")
+    work = make_study(tmp_path / "work")
+    label = "<script>alert(1)</script> $(touch PWNED4) ' \" & OFFICIAL"
+    cfg = yaml.safe_load((work / "config/config.yaml").read_text())
+    cfg.update(raw_dir=str(raw), register=str(raw / "reg $(touch PWNED3).csv"), data_label=label)
+    (work / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    before = set(tmp_path.rglob("*"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(work / "Snakefile"), "-d", str(work),
+         "--workflow-profile", "workflow/profiles/default", "--cores", "2"],
+        capture_output=True, text=True, timeout=1800, cwd=work,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    new = set(tmp_path.rglob("*")) - before
+    allowed = (work / "results", work / ".snakemake")
+    assert [p for p in new if not any(p.is_relative_to(a) for a in allowed)] == []
+    assert not [p for p in tmp_path.rglob("PWNED*")] and not list(Path.cwd().glob("PWNED*"))
+    pages = sorted((work / "results/report").glob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert active_content(text) == [], page.name
+        assert html.escape(label, quote=False) in text or html.escape(label) in text, page.name
+        assert "<script>alert" not in text, page.name

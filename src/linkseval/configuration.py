@@ -58,6 +58,10 @@ def coerce_to_schema(value: Any, schema: dict) -> Any:
     return value
 
 
+# characters Snakemake gives a meaning in a path: {wildcards} and <pathvars>
+SNAKEMAKE_MARKS = frozenset("{}<>")
+
+
 def input_problems(
     raw_dir: str | Path, register: str | Path, stems: dict[str, str], years: list[int]
 ) -> list[str]:
@@ -78,8 +82,17 @@ def input_problems(
     -------
     list of str
         Empty when every extract and the register exist; else the first problem per kind,
-        naming the file and the config key that leaves it out.
+        naming the file and the config key that leaves it out. A path holding characters
+        Snakemake interprets (``{ } < >``) or control characters is the only problem named.
     """
+    for key, value in (("raw_dir", raw_dir), ("register", register)):
+        marks = sorted({c for c in str(value) if c in SNAKEMAKE_MARKS or not c.isprintable()})
+        if marks:
+            return [
+                f"{str(value)!r}: config '{key}' holds {' '.join(map(repr, marks))}, which "
+                "Snakemake would read as wildcard or path-variable markup (or is not printable); "
+                "move or link the files to a path without them"
+            ]
     raw = Path(raw_dir)
     if not raw.is_dir():
         return [f"{raw}: config 'raw_dir' is not a folder"]
