@@ -431,9 +431,7 @@ def test_the_testers_registers_stop_a_real_run_writing_nothing_outside_results(c
     cfg["analysis"]["family"] = ["workload"]
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     before = {p for p in tmp_path.rglob("*")}
-    # --keep-going: with real (unlabelled) data, jobs given `--data-label ''` currently fail on
-    # argparse first (Snakemake does not quote an empty value); every register reader must still
-    # stop with the register's one-line error
+    # --keep-going: every job that reads the register must stop with its one-line error
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
          "--cores", "1", "--keep-going"],
