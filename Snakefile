@@ -13,6 +13,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/resources.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/score.smk"
