@@ -7,7 +7,7 @@
 
 rule estimate_outcome:
     input:
-        panel="results/panel/{instrument}.parquet",
+        panel=rules.score_panel.output.panel,
     output:
         "results/models/{instrument}/{outcome}.estimates.parquet",
     log:
@@ -34,7 +34,7 @@ rule estimate_outcome:
 
 rule estimate_comparison:
     input:
-        panel="results/panel/{instrument}.parquet",
+        panel=rules.score_panel.output.panel,
     output:
         "results/models/{instrument}/{outcome}/{comparison}.estimates.parquet",
     log:
@@ -62,7 +62,7 @@ rule estimate_comparison:
 
 rule multilevel_instrument:
     input:
-        scores="results/scored/{instrument}.parquet",
+        scores=rules.score_panel.output.scores,
         register=REGISTER,
         codebook=CODEBOOK,
     output:
@@ -98,7 +98,7 @@ rule multilevel_instrument:
 # with analysis.scatter_multilevel: one job per outcome (a cluster runs them side by side)
 rule multilevel_outcome:
     input:
-        scores="results/scored/{instrument}.parquet",
+        scores=rules.score_panel.output.scores,
         register=REGISTER,
         codebook=CODEBOOK,
     output:
@@ -163,7 +163,7 @@ rule combine_estimates:
 
 rule descriptive_comparison:
     input:
-        expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+        expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
     output:
         means=report(
             "results/descriptive/theme_means.csv",

@@ -5,7 +5,7 @@ rule quality_summary:
     input:
         accounting=quality_inputs("accounting"),
         rejects=quality_inputs("rejects"),
-        panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+        panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
     output:
         files=report(
             "results/quality/files.csv", caption="../report/quality.rst", category="Data quality"

@@ -67,11 +67,11 @@ rule notebook_data_quality:
     input:
         notebook=repo_file("notebooks/data_quality.ipynb"),
         files="results/quality/files.csv",
-        reasons="results/quality/reject_reasons.csv",
-        practice_years="results/quality/practice_years.csv",
-        panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+        reasons=rules.quality_summary.output.reasons,
+        practice_years=rules.quality_summary.output.practice_years,
+        panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
         clean=expand(
-            "results/clean/{instrument}_{year}.parquet", instrument=INSTRUMENTS, year=YEARS
+            rules.clean_extract.output.clean, instrument=INSTRUMENTS, year=YEARS
         ),
     output:
         notebook="results/notebooks/data_quality.ipynb",
@@ -106,7 +106,7 @@ rule notebook_descriptives:
     input:
         notebook=repo_file("notebooks/descriptives.ipynb"),
         means="results/descriptive/theme_means.csv",
-        change="results/descriptive/percent_change.csv",
+        change=rules.descriptive_comparison.output.change,
     output:
         notebook="results/notebooks/descriptives.ipynb",
         html="results/pages/descriptives.html",
@@ -170,7 +170,7 @@ rule notebook_did:
 rule notebook_practice:
     input:
         notebook=repo_file("notebooks/practice_profile.ipynb"),
-        panels=expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
+        panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
     output:
         notebook="results/notebooks/practice_{code}.ipynb",
         html="results/pages/practice_{code}.html",
@@ -238,16 +238,16 @@ rule disclosure_check:
         tables=[
             "results/models/estimates.csv",
             "results/models/headline.csv",
-            "results/models/headline.json",
+            rules.combine_estimates.output.json,
             "results/descriptive/theme_means.csv",
-            "results/descriptive/percent_change.csv",
+            rules.descriptive_comparison.output.change,
             "results/quality/files.csv",
-            "results/quality/reject_reasons.csv",
-            "results/quality/practice_years.csv",
-            "results/quality/summary.json",
+            rules.quality_summary.output.reasons,
+            rules.quality_summary.output.practice_years,
+            rules.quality_summary.output.summary,
         ],
         clean=expand(
-            "results/clean/{instrument}_{year}.parquet", instrument=INSTRUMENTS, year=YEARS
+            rules.clean_extract.output.clean, instrument=INSTRUMENTS, year=YEARS
         ),
     output:
         "results/quality/disclosure.json",

@@ -30,7 +30,7 @@ MC_OUT = "results/scatter/monte_carlo"
 
 rule ri_chunk:
     input:
-        panel="results/panel/{instrument}.parquet",
+        panel=rules.score_panel.output.panel,
     output:
         "results/scatter/ri/{instrument}/{outcome}/chunk_{chunk}.parquet",
     log:
@@ -61,7 +61,7 @@ rule ri_chunk:
 
 rule ri_gather:
     input:
-        panel="results/panel/{instrument}.parquet",
+        panel=rules.score_panel.output.panel,
         chunks=expand(
             "results/scatter/ri/{{instrument}}/{{outcome}}/chunk_{chunk}.parquet",
             chunk=range(RI_JOBS),
