@@ -68,12 +68,32 @@ def _read(path: str) -> pd.DataFrame:
     )
 
 
-def compare(new_path: str, old_path: str) -> list[str]:
+KEY = ["instrument", "outcome", "comparison", "estimator", "term", "method"]
+
+
+def compare(new_path: str, old_path: str, by_key: bool = False) -> list[str]:
+    """Differences between the tables (empty: identical). ``by_key``: pair the rows by their
+    (legacy) identity instead of by position — for a baseline whose outcomes were gathered in
+    another order; every row must still pair with exactly one."""
     new, old = _read(new_path), _read(old_path)
     problems = []
     if len(new) != len(old):
         problems.append(f"row count: new {len(new)}, baseline {len(old)}")
     legacy = to_legacy(new)
+    if legacy[KEY].duplicated().any() or old[KEY].duplicated().any():
+        problems.append("duplicate row identities")
+    if by_key:
+        old_keys = list(map(tuple, old[KEY].to_numpy()))
+        position = {k: i for i, k in enumerate(map(tuple, legacy[KEY].to_numpy()))}
+        lost = [k for k in old_keys if k not in position]
+        problems += [f"baseline row not in the new table: {k}" for k in lost[:10]]
+        added = set(position) - set(old_keys)
+        problems += [f"new row not in the baseline: {k}" for k in sorted(added)[:10]]
+        if lost or added:
+            return problems
+        order = [position[k] for k in old_keys]
+        new, legacy = new.iloc[order].reset_index(drop=True), legacy.iloc[order]
+        legacy = legacy.reset_index(drop=True)
     n = min(len(new), len(old))
     for col in TEXT:
         a, b = legacy[col].to_numpy()[:n], old[col].to_numpy()[:n]
@@ -85,9 +105,6 @@ def compare(new_path: str, old_path: str) -> list[str]:
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         for i in np.flatnonzero(~same)[:10]:
             problems.append(f"row {i}: {col} {a[i]!r} != baseline {b[i]!r}")
-    keys = ["instrument", "outcome", "comparison", "estimator", "term", "method"]
-    if legacy[keys].duplicated().any() or old[keys].duplicated().any():
-        problems.append("duplicate row identities")
     return problems
 
 
@@ -95,8 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("new", help="estimates.csv with the structured columns")
     ap.add_argument("baseline", help="estimates.csv from before (encoded names)")
+    ap.add_argument(
+        "--by-key",
+        action="store_true",
+        help="pair rows by their identity, not their position (baseline gathered in another order)",
+    )
     args = ap.parse_args(argv)
-    problems = compare(args.new, args.baseline)
+    problems = compare(args.new, args.baseline, args.by_key)
     n = len(pd.read_csv(args.baseline, usecols=["estimator"]))
     if problems:
         print(f"{len(problems)} difference(s) against {args.baseline}:")
@@ -104,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {p}")
         return 1
     cols = len(NUMBERS + COUNTS)
-    print(f"identical: {n} rows x {cols} numeric columns and {len(TEXT)} text columns")
+    how = "paired by identity" if args.by_key else "row for row, same order"
+    print(f"identical ({how}): {n} rows x {cols} numeric and {len(TEXT)} text columns")
     return 0
 
 
