@@ -245,3 +245,12 @@ def test_event_table_puts_methods_side_by_side_and_the_joint_tests_last():
     fig = report.fig_event_study(est, "workload", "scotland_other")
     xs = sorted({round(x) for line in fig.axes[0].lines for x in line.get_xdata()})
     assert {-2, 0, 1} <= set(xs)
+
+
+def test_a_withheld_leave_out_row_shows_a_dash_not_nan():
+    rows = [
+        _rec(estimate=1.0, ci_low=0.0, ci_high=2.0, p_value=0.04),
+        _rec(estimator="leave_out", variant="00002", note="not shown: the left-out practice"),
+    ]
+    t = report.estimate_table(frame(rows), "workload")
+    assert t["Estimate"].tolist() == ["+1.00", "–"]

@@ -124,3 +124,48 @@ def test_docs_name_every_column_and_value():
     names += list(results.HONEST_RESTRICTIONS)
     missing = [n for n in names if f"`{n}`" not in doc]
     assert not missing, missing
+
+
+def test_compare_estimates_maps_the_old_names_and_finds_a_changed_number(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from linkseval.store import write_csv
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import compare_estimates
+
+    extra = [
+        make_row(**META, estimator="event_study", term="pretrend_joint", method="CR1"),
+        make_row(
+            **META,
+            estimator="did2x2",
+            variant="2013-2014",
+            base_period=2013,
+            period=2014,
+            term="treated_post",
+            method="CR1",
+        ),
+    ]
+    new = frame(_rows() + extra)
+    new.insert(0, "data_label", "SYNTHETIC DATA")
+    new["p_holm"], new["p_bh"] = np.nan, np.nan
+    old = compare_estimates.to_legacy(new).drop(
+        columns=["variant", "event_time", "cohort", "period", "base_period", "bound"]
+    )
+    assert old["estimator"].tolist() == [
+        "twfe", "leave_out[05283]", "event_study", "callaway_santanna", "honestdid",
+        "event_study", "did2x2[2013-2014]",
+    ]  # fmt: skip
+    assert old["term"].tolist()[2:5] == ["event[-2]", "att[2014,2013]", "smoothness[0.5]"]
+    assert old["method"].tolist()[5] == "Wald F (CR1)"
+    write_csv(new, tmp_path / "new.csv")
+    write_csv(old, tmp_path / "old.csv")
+    assert compare_estimates.compare(tmp_path / "new.csv", tmp_path / "old.csv") == []
+    write_csv(old.iloc[::-1], tmp_path / "reversed.csv")
+    assert compare_estimates.compare(tmp_path / "new.csv", tmp_path / "reversed.csv", True) == []
+    write_csv(old.assign(estimate=old["estimate"].fillna(0) + 1e-9), tmp_path / "moved.csv")
+    problems = compare_estimates.compare(tmp_path / "new.csv", tmp_path / "moved.csv")
+    assert any("estimate" in p for p in problems)
+    write_csv(old.iloc[:-1], tmp_path / "short.csv")
+    assert "row count" in compare_estimates.compare(tmp_path / "new.csv", tmp_path / "short.csv")[0]

@@ -75,6 +75,11 @@ def fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def fmt_estimate(x: float) -> str:
+    """A signed estimate, or '–' where it is not shown (e.g. a withheld leave-one-out row)."""
+    return "–" if x is None or np.isnan(x) else f"{x:+.2f}"
+
+
 def fmt_ci(lo: float, hi: float) -> str:
     if any(x is None or (isinstance(x, float) and np.isnan(x)) for x in (lo, hi)):
         return "–"
@@ -164,7 +169,7 @@ def estimate_table(
         row = {
             "Comparison": labels.get(comp, comp),
             "Estimator": estimator_name(estimator, variant),
-            "Estimate": f"{g['estimate'].iloc[0]:+.2f}",
+            "Estimate": fmt_estimate(g["estimate"].iloc[0]),
         }
         row.update(_method_cells(g))
         rows.append(row)
