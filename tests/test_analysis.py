@@ -83,10 +83,15 @@ def test_estimate_outcome_is_tidy_and_recovers_the_effect():
     assert tw["estimate"].nunique() == 1
     est = tw.loc["CR1", "estimate"]
     assert tw.loc["CR1", "ci_low"] < 2.0 < tw.loc["CR1", "ci_high"], est
-    assert {"did2x2[2013-2014]", "did2x2[2013-2015]", "event_study", "dose[clp_presence]"} <= set(
-        res.estimator
-    )
-    assert res.estimator.str.startswith("leave_out[").sum() == 7 * 3  # CR1, WCR and RI each
+    assert {"did2x2", "event_study", "dose"} <= set(res.estimator)
+    two = res[res.estimator == "did2x2"]
+    assert set(two.variant) == {"2013-2014", "2013-2015"} and set(two.base_period) == {2013}
+    assert set(two.period) == {2014, 2015}
+    assert set(res.loc[res.estimator == "dose", "variant"]) == {"clp_presence"}
+    assert (res.estimator == "leave_out").sum() == 7 * 3  # CR1, WCR and RI each
+    assert set(res.loc[res.estimator == "event_study", "term"]) == {"event", "pretrend_joint"}
+    ev = res[res.term == "event"]
+    assert set(ev.event_time) == {0, 1} and str(ev.event_time.dtype) == "Int64"
     pre = res[res.term == "pretrend_joint"]
     assert pre["note"].str.contains("fewer than 2 pre-programme years").all()
 
@@ -144,7 +149,7 @@ def test_staggered_adoption_end_to_end():
     res = estimate_outcome(df, s, "safequest", "workload")
     main = res[res.comparison == "scotland_other"]
     assert {"twfe", "event_study", "callaway_santanna", "honestdid"} <= set(main.estimator)
-    assert not res.estimator.str.startswith("did2x2").any()
+    assert "did2x2" not in set(res.estimator)
     cs = main[(main.estimator == "callaway_santanna") & (main.term == "simple")]
     assert set(cs.method) == {
         "influence function (analytic)",
@@ -155,7 +160,10 @@ def test_staggered_adoption_end_to_end():
         r = cs[cs.method == m].iloc[0]
         assert r["ci_low"] < 2.0 < r["ci_high"] and 0 <= r["p_value"] < 0.05, m
     every = main[main.estimator == "callaway_santanna"]
-    assert every.groupby("term")["method"].nunique().eq(3).all()  # side by side per term
+    by_term = ["term", "cohort", "period", "event_time"]
+    assert every.groupby(by_term, dropna=False)["method"].nunique().eq(3).all()  # side by side
+    att = every[every.term == "att"]
+    assert (att.event_time == att.period - att.cohort).all() and set(att.cohort) == {2014, 2016}
     analytic = cs[cs.method == "influence function (analytic)"].iloc[0]
     assert analytic["ci_low"] < 2.0 < analytic["ci_high"]
     assert "Goodman-Bacon" in analytic["note"]
@@ -167,16 +175,19 @@ def test_staggered_adoption_end_to_end():
     assert set(ri.term) == set(es.term)  # every event time and the joint pre-trend test
     assert ri["p_value"].between(0, 1, inclusive="right").all() and ri["ci_low"].isna().all()
     honest = main[main.estimator == "honestdid"]
-    assert {"original", "smoothness[0.5]", "relative_magnitude[1]"} <= set(honest.term)
+    assert set(honest.term) == {"mean_post"}
+    assert {("original", None), ("smoothness", 0.5), ("relative_magnitude", 1.0)} <= {
+        (v, None if pd.isna(b) else b) for v, b in zip(honest.variant, honest.bound, strict=True)
+    }
     assert honest["note"].str.contains("Callaway-Sant'Anna dynamic effects on a universal").all()
     assert (honest["ci_low"] <= honest["ci_high"]).all()
     # its input is CS (post dynamic effects are the same on either base), not the TWFE event study
-    dyn = every[every.term.str.startswith("dynamic[") & (every.method == "WCR bootstrap")]
-    post = dyn[dyn.term.str.extract(r"\[(-?\d+)\]", expand=False).astype(int) >= 0]
-    orig = honest[honest.term == "original"].iloc[0]
+    dyn = every[(every.term == "dynamic") & (every.method == "WCR bootstrap")]
+    post = dyn[dyn.event_time >= 0]
+    orig = honest[honest.variant == "original"].iloc[0]
     assert orig["estimate"] == pytest.approx(post["estimate"].mean(), abs=1e-10)
     assert (orig["ci_low"] + orig["ci_high"]) / 2 == pytest.approx(orig["estimate"], abs=1e-8)
-    twfe_post = es[es.term.isin(["event[0]", "event[1]", "event[2]"]) & (es.method == "CR1")]
+    twfe_post = es[(es.term == "event") & (es.event_time >= 0) & (es.method == "CR1")]
     assert abs(twfe_post["estimate"].mean() - orig["estimate"]) > 1e-6
     other = res[res.comparison == "scotland_all"]
     assert "callaway_santanna" not in set(other.estimator) and "twfe" in set(other.estimator)
@@ -204,24 +215,27 @@ def test_one_job_per_comparison_gives_the_same_rows():
 
 
 def test_adjust_family_only_within_family():
+    """Holm/BH across the family's outcomes, separately for every estimate (variants apart)."""
+    from linkseval.results import frame, make_row
+
     rows = []
-    for o, p in [("a", 0.01), ("b", 0.02), ("c", 0.04), ("overall", 0.01)]:
-        rows.append(
-            {
-                "instrument": "s",
-                "outcome": o,
-                "comparison": "x",
-                "estimator": "twfe",
-                "term": "t",
-                "method": "CR1",
-                "p_value": p,
-            }
-        )
-    out = adjust_family(pd.DataFrame(rows), ["a", "b", "c"]).set_index("outcome")
-    assert out.loc["a", "p_holm"] == pytest.approx(0.03)
-    assert out.loc["b", "p_holm"] == pytest.approx(0.04)
-    assert out.loc["c", "p_bh"] == pytest.approx(0.04)
-    assert np.isnan(out.loc["overall", "p_holm"])
+    for variant, scale in (("", 1.0), ("00001", 2.0)):
+        for o, p in [("a", 0.01), ("b", 0.02), ("c", 0.04), ("overall", 0.01)]:
+            estimator = "leave_out" if variant else "twfe"
+            meta = dict(instrument="s", outcome=o, comparison="x", estimator=estimator)
+            rows.append(
+                make_row(
+                    **meta, variant=variant, term="treated_post", method="CR1", p_value=p * scale
+                )
+            )
+    out = adjust_family(frame(rows), ["a", "b", "c"])
+    tw = out[out.estimator == "twfe"].set_index("outcome")
+    assert tw.loc["a", "p_holm"] == pytest.approx(0.03)
+    assert tw.loc["b", "p_holm"] == pytest.approx(0.04)
+    assert tw.loc["c", "p_bh"] == pytest.approx(0.04)
+    assert np.isnan(tw.loc["overall", "p_holm"])
+    lo = out[out.estimator == "leave_out"].set_index("outcome")
+    assert lo.loc["a", "p_holm"] == pytest.approx(0.06)  # its own family of three
 
 
 def test_generic_one_treated_unit_says_not_applicable():
@@ -327,14 +341,9 @@ def test_generic_command_writes_json(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    terms = {r["term"] for r in doc["results"]}
-    assert {
-        "event[-3]",
-        "event[-2]",
-        "event[0]",
-        "event[1]",
-        "pretrend_joint",
-    } <= terms
+    assert {r["term"] for r in doc["results"]} == {"event", "pretrend_joint"}
+    events = {r["event_time"] for r in doc["results"] if r["term"] == "event"}
+    assert events == {-3, -2, 0, 1}
     pre = next(r for r in doc["results"] if r["term"] == "pretrend_joint")
     assert 0 <= pre["p_value"] <= 1 and pre["note"].startswith("H0: all 2")
     # the interface's --estimator cs (Callaway-Sant'Anna), same file, in-process
@@ -345,7 +354,9 @@ def test_generic_command_writes_json(tmp_path):
     main([*args, "--out", str(out)])
     doc = json.loads(out.read_text())
     assert {r["estimator"] for r in doc["results"]} == {"callaway_santanna"}
-    assert {"simple", "dynamic[0]", "att[2014,2014]"} <= {r["term"] for r in doc["results"]}
+    terms = {(r["term"], r["cohort"], r["period"], r["event_time"]) for r in doc["results"]}
+    assert {("simple", None, None, None), ("dynamic", None, None, 0)} <= terms
+    assert ("att", 2014, 2014, 0) in terms
 
 
 def test_generic_command_names_a_missing_column(tmp_path):
@@ -389,13 +400,13 @@ def test_leave_one_out_shows_no_numbers_for_a_practice_with_suppressed_cells():
         dose=False,
     )
     out = estimate_outcome(frame, s, "safequest", "workload")
-    lo = out[out["estimator"].str.startswith("leave_out[")]
-    assert set(lo["estimator"]) == {f"leave_out[{i:05d}]" for i in range(7)}
-    hidden = lo[lo["estimator"] == "leave_out[00002]"]
+    lo = out[out["estimator"] == "leave_out"]
+    assert set(lo["variant"]) == {f"{i:05d}" for i in range(7)}
+    hidden = lo[lo["variant"] == "00002"]
     assert len(hidden) == 3 and hidden[STATISTICS].isna().all().all()
     assert hidden["note"].str.startswith("not shown: the left-out practice").all()
     assert (hidden["n_treated"] == 6).all()
-    shown = lo[lo["estimator"] != "leave_out[00002]"]
+    shown = lo[lo["variant"] != "00002"]
     assert shown["estimate"].notna().all() and shown["p_value"].notna().all()
     twfe = out[out["estimator"] == "twfe"]
     assert twfe["estimate"].notna().all()

@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 from studies import make_study
 
+from linkseval import results
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,8 +90,9 @@ def test_the_run_finishes_with_both_cohorts(study):
 
 
 def test_every_multilevel_row_is_an_estimate_or_says_why_not(study):
-    est = pd.read_csv(study["work"] / "results/models/estimates.csv")
-    ml = est[est["estimator"] == "multilevel[respondent]"]
+    est = results.read(study["work"] / "results/models/estimates.csv")
+    ml = est[est["estimator"] == "multilevel"]
+    assert set(ml["variant"]) == {"respondent"}
     outcomes = est.loc[est["estimator"] == "twfe", ["instrument", "outcome"]].drop_duplicates()
     assert len(outcomes) == 7  # five Safequest themes, overall, CARE total
     assert set(map(tuple, ml[["instrument", "outcome"]].to_numpy())) == set(
@@ -104,4 +107,4 @@ def test_every_multilevel_row_is_an_estimate_or_says_why_not(study):
 
 def test_the_pages_show_the_multilevel_rows(study):
     page = (study["work"] / "results/report/did_safequest_overall.html").read_text()
-    assert "multilevel[respondent]" in page and "MixedLM" in page
+    assert "multilevel (respondent)" in page and "MixedLM" in page

@@ -13,7 +13,7 @@ def test_original_ci_is_the_closed_form_and_bounds_widen():
     res = honest_sensitivity(
         b, S, et, smoothness_m=[0.0, 0.5, 1.0], relative_mbar=[0.5, 1.0, 2.0], grid_points=30
     )
-    orig = res[res.restriction.str.startswith("original")].iloc[0]
+    orig = res[res.restriction == "original"].iloc[0]
     w = np.ones(3) / 3
     se = np.sqrt(w @ S[3:, 3:] @ w)
     z = stats.norm.ppf(0.975)
@@ -163,7 +163,7 @@ def test_one_pre_coefficient_smoothness_only():
     b, S = random_event_study(1, 2, seed=7)
     lv = np.ones(2) / 2
     res = honest_sensitivity(b, S, [-2, 0, 1], smoothness_m=M_VEC, relative_mbar=[0.5, 1.0])
-    assert set(res.restriction) == {"original (parallel trends)", "smoothness"}
+    assert set(res.restriction) == {"original", "smoothness"}
     h = get_min_bias_h(S, 1, 2, lv)
     for m in M_VEC:
         mb = maximize_bias(h, S, 1, 2, lv, smoothness_bound=m)
@@ -229,11 +229,15 @@ def test_infer_honest_says_why_relative_magnitudes_are_missing():
 
     b, S = random_event_study(1, 2, seed=7)
     s = Settings(honest={"smoothness_m": [0.5], "relative_mbar": [0.5, 1.0]})
-    rows = pd.DataFrame(infer_honest(b, S, [-2, 0, 1], s, {"outcome": "y"}, "event study"))
-    rm = rows[rows.term.str.startswith("relative_magnitude")]
-    assert list(rm.term) == ["relative_magnitude[0.5]", "relative_magnitude[1]"]
+    base = {"instrument": "", "outcome": "y", "comparison": "main"}
+    rows = pd.DataFrame(infer_honest(b, S, [-2, 0, 1], s, base, "event study"))
+    assert set(rows.estimator) == {"honestdid"} and set(rows.term) == {"mean_post"}
+    rm = rows[rows.variant == "relative_magnitude"]
+    assert list(rm.bound) == [0.5, 1.0]
     assert rm.ci_low.isna().all() and rm.note.str.startswith("not applicable").all()
-    assert rows[rows.term == "smoothness[0.5]"].ci_low.notna().all()
+    sm = rows[(rows.variant == "smoothness") & (rows.bound == 0.5)]
+    assert len(sm) == 1 and sm.ci_low.notna().all()
+    assert rows.loc[rows.variant == "original", "bound"].isna().all()
 
 
 def test_one_post_coefficient_smoothness_only():
@@ -244,6 +248,6 @@ def test_one_post_coefficient_smoothness_only():
     b, S = random_event_study(2, 1, seed=7)
     res = assert_matches_moderndid(b, S, [-3, -2, 0], M_VEC, [])
     res = honest_sensitivity(b, S, [-3, -2, 0], smoothness_m=M_VEC, relative_mbar=[1.0])
-    assert set(res.restriction) == {"original (parallel trends)", "smoothness"}
+    assert set(res.restriction) == {"original", "smoothness"}
     with pytest.raises(IndexError):
         create_sensitivity_results_rm(b, S, 2, 1, m_bar_vec=[1.0], l_vec=np.ones(1))

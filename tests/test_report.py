@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from linkseval import pages, report
+from linkseval.results import frame, make_row
 
 
 def _head(p_holm_wcr=0.5, p_cr1=0.03):
@@ -68,7 +69,7 @@ def test_family_table_shows_the_family_wise_intervals_of_family_outcomes():
     assert (t["WCR bootstrap"] == "[-1.25, 3.50]").all()
     assert "each at 99%" in report.family_caption(5, 0.05)
     est = head.assign(comparison="main", estimator="twfe", term="treated_post")
-    est = pd.concat([est, est.assign(estimator="did2x2[2013-2015]")], ignore_index=True)
+    est = pd.concat([est, est.assign(estimator="did2x2", variant="2013-2015")], ignore_index=True)
     assert report.family_wise_rows(est, "main")["outcome"].nunique() == 5
     assert report.family_wise_rows(est, "other").empty
     page = report.index_page(head, [], "SYNTHETIC DATA", list(head.outcome.unique()[:5]))
@@ -136,25 +137,21 @@ def test_scrub_removes_run_times_and_moves_a_partial_notebook_into_place(tmp_pat
     assert cell.metadata["papermill"] == {}
 
 
+def _rec(**kw):
+    """A result record of the schema (linkseval.results), defaults for one outcome."""
+    base = dict(instrument="safequest", outcome="workload", comparison="scotland_other")
+    base.update(estimator="twfe", term="treated_post", method="CR1")
+    return make_row(**{**base, **kw})
+
+
 def test_comparison_groups_show_their_config_labels():
     rows = []
     for comp in ("scotland_other", "scotland_all"):
         for m in ("CR1", "WCR bootstrap"):
             rows.append(
-                dict(
-                    outcome="workload",
-                    term="treated_post",
-                    comparison=comp,
-                    estimator="twfe",
-                    method=m,
-                    estimate=1.0,
-                    ci_low=0.0,
-                    ci_high=2.0,
-                    p_value=0.04,
-                    note="",
-                )
+                _rec(comparison=comp, method=m, estimate=1.0, ci_low=0.0, ci_high=2.0, p_value=0.04)
             )
-    est = pd.DataFrame(rows)
+    est = frame(rows)
     labels = {"scotland_all": "All Scottish practices incl. Links (descriptive baseline)"}
     t = report.estimate_table(est, "workload", labels)
     assert t["Comparison"].tolist() == ["scotland_other", labels["scotland_all"]]
@@ -163,45 +160,79 @@ def test_comparison_groups_show_their_config_labels():
     assert labels["scotland_all"] in ticks and "scotland_other" in ticks
 
 
+def test_estimate_table_and_leave_out_forest_read_estimator_and_variant_columns():
+    """Variants are told apart by the ``variant`` column (no name decoding): one table row per
+    estimator × variant; the leave-one-out forest names the left-out practice from it."""
+    rows = [_rec(estimate=1.0, ci_low=0.0, ci_high=2.0, p_value=0.04)]
+    for code, est in (("05283", 0.5), ("21420", 1.5)):
+        rows.append(_rec(estimator="leave_out", variant=code, estimate=est, ci_low=0, ci_high=3))
+    two = dict(estimator="did2x2", base_period=2013, period=2014, variant="2013-2014")
+    rows.append(_rec(**two, estimate=0.7, ci_low=-1, ci_high=2))
+    rows.append(_rec(term="event", event_time=0, estimator="event_study", estimate=9.0))
+    est = frame(rows)
+    t = report.estimate_table(est, "workload")
+    assert t["Estimator"].tolist() == [
+        "twfe",
+        "leave_out (05283)",
+        "leave_out (21420)",
+        "did2x2 (2013-2014)",
+    ]
+    fig = report.fig_forest(est, "workload", "leave_out", "scotland_other")
+    ticks = [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    assert ticks == ["all Links", "without 05283", "without 21420"]  # top down
+
+
+def test_honest_table_and_cross_checks_select_by_columns():
+    note = "robust CI for the mean post-programme effect (event study, CR1 vcov)"
+    hon = dict(estimator="honestdid", term="mean_post", note=note, estimate=1.0)
+    rows = [
+        _rec(**hon, variant="original", method="HonestDiD normal", ci_low=0.1, ci_high=1.9),
+        _rec(**hon, variant="smoothness", bound=0.5, method="HonestDiD FLCI", ci_low=-1, ci_high=3),
+        _rec(**hon, variant="relative_magnitude", bound=1, method="HonestDiD C-LF"),
+        _rec(estimator="multilevel", variant="respondent", method="MixedLM (model-based)"),
+        _rec(estimator="dose", variant="clp_presence", estimate=2.0),
+        _rec(estimator="callaway_santanna", term="simple", method="WCR bootstrap"),
+        _rec(estimator="callaway_santanna", term="dynamic", event_time=0, method="WCR bootstrap"),
+        _rec(estimate=5.0),  # twfe: not a cross-check
+    ]
+    est = frame(rows)
+    h = report.honest_table(est)
+    assert h["Restriction"].tolist() == ["original", "smoothness", "relative magnitude"]
+    assert h["Bound (M, M̄)"].tolist() == ["–", "0.5", "1"]
+    assert h["95% CI"].tolist() == ["[0.10, 1.90]", "[-1.00, 3.00]", "–"]
+    assert report.honest_table(est[est.estimator != "honestdid"]).empty
+    c = report.cross_checks(est)
+    assert c["estimator"].tolist() == ["multilevel", "dose", "callaway_santanna"]
+    assert c["term"].tolist() == ["treated_post", "treated_post", "simple"]
+
+
 def test_event_table_puts_methods_side_by_side_and_the_joint_tests_last():
-    base = dict(outcome="workload", comparison="scotland_other", estimator="event_study")
+    base = dict(estimator="event_study")
     rows = []
-    for term, est in (("event[1]", 2.0), ("event[-2]", 0.1), ("event[0]", 1.5)):
+    for e, est in ((1, 2.0), (-2, 0.1), (0, 1.5)):
         for m, lo, hi, p in (
             ("CR1", est - 1, est + 1, 0.01),
             ("WCR bootstrap", est - 1.5, est + 1.5, 0.04),
             ("randomization inference", np.nan, np.nan, 0.0004),
         ):
             rows.append(
-                dict(
-                    base,
-                    term=term,
+                _rec(
+                    **base,
+                    term="event",
+                    event_time=e,
                     method=m,
                     estimate=est,
                     ci_low=lo,
                     ci_high=hi,
                     p_value=p,
-                    statistic=np.nan,
-                    note="",
                 )
             )
-    for m, stat, p in (("Wald F (CR1)", 3.25, 0.07), ("randomization inference", 1.5, 0.2)):
-        rows.append(
-            dict(
-                base,
-                term="pretrend_joint",
-                method=m,
-                estimate=np.nan,
-                ci_low=np.nan,
-                ci_high=np.nan,
-                p_value=p,
-                statistic=stat,
-                note="",
-            )
-        )
+    for m, stat, p in (("CR1", 3.25, 0.07), ("randomization inference", 1.5, 0.2)):
+        rows.append(_rec(**base, term="pretrend_joint", method=m, p_value=p, statistic=stat))
     rows.append(dict(rows[0], comparison="scotland_all", estimate=99.0))  # another comparison
-    t = report.event_table(pd.DataFrame(rows), "workload", "scotland_other")
-    assert t["Term"].tolist() == ["event[-2]", "event[0]", "event[1]", "joint pre-trend test"]
+    est = frame(rows)
+    t = report.event_table(est, "workload", "scotland_other")
+    assert t["Event time"].tolist() == ["-2", "0", "1", "joint pre-trend test"]
     first = t.iloc[0]
     assert first["Estimate"] == "+0.10"
     assert first["CR1"] == "[-0.90, 1.10], p=0.010"
@@ -210,3 +241,16 @@ def test_event_table_puts_methods_side_by_side_and_the_joint_tests_last():
     last = t.iloc[-1]
     assert last["CR1"] == "F=3.25, p=0.070" and last["randomization inference"] == "W=1.50, p=0.200"
     assert last["WCR bootstrap"] == "–"
+    # the figure places each coefficient at its event_time
+    fig = report.fig_event_study(est, "workload", "scotland_other")
+    xs = sorted({round(x) for line in fig.axes[0].lines for x in line.get_xdata()})
+    assert {-2, 0, 1} <= set(xs)
+
+
+def test_a_withheld_leave_out_row_shows_a_dash_not_nan():
+    rows = [
+        _rec(estimate=1.0, ci_low=0.0, ci_high=2.0, p_value=0.04),
+        _rec(estimator="leave_out", variant="00002", note="not shown: the left-out practice"),
+    ]
+    t = report.estimate_table(frame(rows), "workload")
+    assert t["Estimate"].tolist() == ["+1.00", "–"]

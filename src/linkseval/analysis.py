@@ -2,7 +2,8 @@
 
 Everything the study does is named in the ``analysis`` config section; this module wires
 :mod:`linkseval.did` and :mod:`linkseval.inference` to the practice-year panel. Output: one row per
-outcome × comparison × estimator × term × inference method (see :data:`TIDY_COLUMNS`).
+outcome × comparison × estimator (variant) × term × inference method, as
+:func:`linkseval.results.make_row` records (schema: :data:`linkseval.results.COLUMNS`).
 """
 
 from __future__ import annotations
@@ -30,29 +31,11 @@ from linkseval.inference import (
     wild_cluster_bootstrap,
     wild_cluster_bootstrap_terms,
 )
+from linkseval.results import COLUMNS, KEY, make_row
+from linkseval.results import STATISTICS as RESULT_STATISTICS
+from linkseval.results import frame as result_frame
 
-TIDY_COLUMNS = [
-    "instrument",
-    "outcome",
-    "comparison",
-    "estimator",
-    "term",
-    "method",
-    "estimate",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "ci_low_fw",
-    "ci_high_fw",
-    "p_value",
-    "statistic",
-    "n_obs",
-    "n_units",
-    "n_treated",
-    "n_clusters",
-    "n_draws",
-    "note",
-]
+TIDY_COLUMNS = list(COLUMNS)  # the schema lives in linkseval.results
 
 
 @dataclass
@@ -180,22 +163,26 @@ def comparison_frame(frame: pd.DataFrame, rule: dict, baseline: int) -> pd.DataF
 # --------------------------------------------------------------------------- estimation
 
 
-def _row(base: dict, term: str, method: TestResult, estimate: float, se: float) -> dict:
-    return {
+def _row(base: dict, term: str, method: TestResult, estimate: float, se: float, **where) -> dict:
+    """One result record (:func:`linkseval.results.make_row`): ``base`` names the outcome,
+    comparison, estimator (and variant) and counts, ``where`` the term's structured columns
+    (``event_time``, ``cohort``, ``period``, ``bound``)."""
+    return make_row(
         **base,
-        "term": term,
-        "method": method.method,
-        "estimate": estimate,
-        "std_error": se,
-        "ci_low": method.ci_low,
-        "ci_high": method.ci_high,
-        "ci_low_fw": method.ci_low_fw,
-        "ci_high_fw": method.ci_high_fw,
-        "p_value": method.p_value,
-        "statistic": method.statistic,
-        "n_draws": method.n_draws,
-        "note": method.note,
-    }
+        **where,
+        term=term,
+        method=method.method,
+        estimate=estimate,
+        std_error=se,
+        ci_low=method.ci_low,
+        ci_high=method.ci_high,
+        ci_low_fw=method.ci_low_fw,
+        ci_high_fw=method.ci_high_fw,
+        p_value=method.p_value,
+        statistic=method.statistic,
+        n_draws=method.n_draws,
+        note=method.note,
+    )
 
 
 def _counts(p: Panel) -> dict:
@@ -294,17 +281,18 @@ def infer_honest(
     note = f"robust CI for the mean post-programme effect ({source})"
     rows = []
     for r in res.itertuples():
-        term = (
-            "original" if r.restriction.startswith("original") else f"{r.restriction}[{r.bound:g}]"
-        )
+        where = {"estimator": "honestdid", "variant": r.restriction}
         t = TestResult(f"HonestDiD {r.method}", np.nan, r.ci_low, r.ci_high, note=note)
-        rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
+        bound = None if r.restriction == "original" else float(r.bound)
+        rows.append(_row({**base, **where}, "mean_post", t, mean_post, np.nan, bound=bound))
     why = rm_unavailable(sum(e < 0 for e in es), sum(e >= 0 for e in es))
     if why is not None:  # honest_sensitivity leaves relative magnitudes out: say so
+        where = {"estimator": "honestdid", "variant": "relative_magnitude"}
         for mbar in relative_mbar:
             t = TestResult.not_applicable("HonestDiD C-LF", f"{why} ({source})")
-            term = f"relative_magnitude[{mbar:g}]"
-            rows.append(_row({**base, "estimator": "honestdid"}, term, t, mean_post, np.nan))
+            rows.append(
+                _row({**base, **where}, "mean_post", t, mean_post, np.nan, bound=float(mbar))
+            )
     return rows
 
 
@@ -353,7 +341,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     for j, e in enumerate(es):
         est, se = float(fit.beta[j]), _cr1_se(p, fit, j)
         for m in [_cr1_method(p, fit, j, s, None), wcr[j], ri_per[j]]:
-            rows.append(_row(base, f"event[{e}]", m, est, se))
+            rows.append(_row(base, "event", m, est, se, event_time=e))
     pre = [j for j, e in enumerate(es) if e < -1]
     if pre and n_treated_clusters(p) < 2:
         rows.append(
@@ -361,7 +349,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
                 base,
                 "pretrend_joint",
                 TestResult.not_applicable(
-                    "Wald F (CR1)", f"{n_treated_clusters(p)} treated cluster(s); CR1 needs 2"
+                    "CR1", f"{n_treated_clusters(p)} treated cluster(s); CR1 needs 2"
                 ),
                 np.nan,
                 np.nan,
@@ -377,7 +365,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
         df2 = design.n_clusters - 1
         pv = float(special.fdtrc(q, df2, max(F, 0.0)))  # F survival function (1 at F <= 0)
         res = TestResult(
-            "Wald F (CR1)",
+            "CR1",
             pv,
             np.nan,
             np.nan,
@@ -394,7 +382,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
             _row(
                 base,
                 "pretrend_joint",
-                TestResult.not_applicable("Wald F (CR1)", "fewer than 2 pre-programme years"),
+                TestResult.not_applicable("CR1", "fewer than 2 pre-programme years"),
                 np.nan,
                 np.nan,
             )
@@ -441,10 +429,11 @@ def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
                 statistic=r.statistic,
                 note=STAGGERED_NOTE if r.term == "simple" else "",
             )
-        rows.append(_row(base, r.term, res, r.estimate, se))
-        for other in (wcr.get(r.term), ri.get(r.term)):
+        where = {c: getattr(r, c) for c in ("event_time", "cohort", "period")}
+        rows.append(_row(base, r.kind, res, r.estimate, se, **where))
+        for other in (wcr.get(r.term), ri.get(r.term)):  # keyed by staggered's term name
             if other is not None:
-                rows.append(_row(base, r.term, other, r.estimate, se))
+                rows.append(_row(base, r.kind, other, r.estimate, se, **where))
     return rows
 
 
@@ -526,7 +515,7 @@ def estimate_outcome(
         if not staggered:
             for post in [y for y in p.periods if y >= cohorts[0]]:
                 sub = two_by_two(p, base_year, int(post))
-                rows += infer_twfe(sub, s, {**meta, "estimator": f"did2x2[{base_year}-{post}]"})
+                rows += infer_twfe(sub, s, {**meta, **did2x2_variant(base_year, int(post))})
         rows += infer_event_study(
             p, s, {**meta, "estimator": "event_study"}, honest=name == s.main_comparison
         )
@@ -536,20 +525,21 @@ def estimate_outcome(
             for i in p.treated_units:
                 code = p.unit_labels[i]
                 q = leave_out_panel(df, p, s, i)
-                rows += infer_twfe(q, s, {**meta, "estimator": f"leave_out[{code}]"})
+                rows += infer_twfe(q, s, {**meta, "estimator": "leave_out", "variant": code})
         if name == s.main_comparison and s.dose and "clp_absent_months" in df:
             d = df.assign(dose=1 - df["clp_absent_months"].clip(0, 12) / 12)
             q = comparison_panel(d, s, dose="dose")
-            rows += infer_twfe(q, s, {**meta, "estimator": "dose[clp_presence]"}, ri=False)
-    out = pd.DataFrame(rows)
-    for c in TIDY_COLUMNS:
-        if c not in out:
-            out[c] = np.nan
-    return withhold_leave_out(out[TIDY_COLUMNS], frame)
+            dose = {"estimator": "dose", "variant": "clp_presence"}
+            rows += infer_twfe(q, s, {**meta, **dose}, ri=False)
+    return withhold_leave_out(result_frame(rows), frame)
 
 
-STATISTICS = ["estimate", "std_error", "ci_low", "ci_high", "ci_low_fw", "ci_high_fw"]
-STATISTICS += ["p_value", "statistic"]
+def did2x2_variant(base: int, post: int) -> dict:
+    """The record fields of the 2×2 DiD of ``base`` against ``post``."""
+    return {"estimator": "did2x2", "variant": f"{base}-{post}", "base_period": base, "period": post}
+
+
+STATISTICS = RESULT_STATISTICS
 
 
 def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
@@ -574,8 +564,7 @@ def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     if "suppressed" not in frame or not frame["suppressed"].any():
         return out
     small = set(frame.loc[frame["suppressed"].astype(bool), "practice_code"])
-    left_out = out["estimator"].str.extract(r"^leave_out\[(.+)\]$", expand=False)
-    hide = left_out.isin(small).to_numpy()
+    hide = ((out["estimator"] == "leave_out") & out["variant"].isin(small)).to_numpy()
     if not hide.any():
         return out
     out = out.copy()
@@ -592,15 +581,16 @@ def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
     """Holm and Benjamini–Hochberg p-values across the outcomes in ``family`` (the themes),
-    separately for each instrument × comparison × estimator × term × method."""
+    separately for each estimate of the outcomes (:data:`linkseval.results.KEY` but the
+    outcome: instrument × comparison × estimator × variant × term × ... × method)."""
     from linkseval.inference import adjust_pvalues
 
     out = results.copy()
     out["p_holm"] = np.nan
     out["p_bh"] = np.nan
     fam = out["outcome"].isin(family)
-    keys = ["instrument", "comparison", "estimator", "term", "method"]
-    for _, idx in out[fam].groupby(keys, sort=False).groups.items():
+    keys = [k for k in KEY if k != "outcome"]
+    for _, idx in out[fam].groupby(keys, sort=False, dropna=False).groups.items():
         p = out.loc[idx, "p_value"].to_numpy(dtype=float)
         out.loc[idx, "p_holm"] = adjust_pvalues(p, "holm")
         out.loc[idx, "p_bh"] = adjust_pvalues(p, "fdr_bh")
@@ -683,13 +673,7 @@ def did_generic(
             raise ConfigError("no period before the first treated period for the 2x2 baseline")
         rows = []
         for post in [int(t) for t in p.periods if t >= first]:
-            rows += infer_twfe(
-                two_by_two(p, b, post), s, {**meta, "estimator": f"did2x2[{b}-{post}]"}
-            )
+            rows += infer_twfe(two_by_two(p, b, post), s, {**meta, **did2x2_variant(b, post)})
     else:
         raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
-    out = pd.DataFrame(rows)
-    for c in TIDY_COLUMNS:
-        if c not in out:
-            out[c] = np.nan
-    return out[TIDY_COLUMNS]
+    return result_frame(rows)

@@ -176,29 +176,29 @@ def cmd_estimate(args: argparse.Namespace) -> None:
 
 
 def _multilevel_row(instrument: str, outcome: str, cfg: dict, note: str, r: dict) -> dict:
-    """One tidy estimates row of the multilevel cross-check."""
-    from linkseval.analysis import TIDY_COLUMNS
+    """One result record (:func:`linkseval.results.make_row`) of the multilevel cross-check."""
+    from linkseval.results import COUNTS, STATISTICS, make_row
 
-    return {
-        "instrument": instrument,
-        "outcome": outcome,
-        "comparison": cfg.get("main_comparison", "scotland_other"),
-        "estimator": "multilevel[respondent]",
-        "term": "treated_post",
-        "method": "MixedLM (model-based)",
-        "n_draws": 0,
-        "note": note,
-        **{k: r[k] for k in TIDY_COLUMNS if k in r},
-    }
+    return make_row(
+        instrument=instrument,
+        outcome=outcome,
+        comparison=cfg.get("main_comparison", "scotland_other"),
+        estimator="multilevel",
+        variant="respondent",
+        term="treated_post",
+        method="MixedLM (model-based)",
+        note=note,
+        **{k: r[k] for k in STATISTICS + COUNTS if k in r},
+    )
 
 
 def cmd_multilevel(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from linkseval.analysis import TIDY_COLUMNS
     from linkseval.codebook import load_codebook
     from linkseval.multilevel import comparison_practices, multilevel_did
     from linkseval.register import read_register
+    from linkseval.results import frame
     from linkseval.store import write_parquet
 
     cfg = json.loads(args.settings)
@@ -238,7 +238,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
             f"{args.instrument}/{outcome}: multilevel estimate {r['estimate']:.3f}",
             file=sys.stderr,
         )
-    res = pd.DataFrame(rows).reindex(columns=TIDY_COLUMNS)
+    res = frame(rows)
     res.insert(0, "data_label", args.data_label)
     write_parquet(res, args.out, {"data_label": args.data_label})
     _banner(args.data_label)
@@ -248,11 +248,12 @@ def cmd_combine(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval.analysis import adjust_family, headline
+    from linkseval.results import combine, validate
     from linkseval.store import to_json_text, write_csv, write_parquet, write_text
 
     cfg = json.loads(args.settings)
-    res = pd.concat([pd.read_parquet(p) for p in args.estimates], ignore_index=True)
-    res = adjust_family(res, cfg.get("family", []))
+    res = combine([pd.read_parquet(p) for p in args.estimates])  # each checked on the schema
+    res = validate(adjust_family(res, cfg.get("family", [])))
     head = headline(res, cfg.get("main_comparison", "scotland_other"))
     head.insert(0, "data_label", args.data_label)
     write_parquet(res, args.out_parquet, {"data_label": args.data_label})
@@ -523,6 +524,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval.did import ols, twfe_design
+    from linkseval.results import make_row
     from linkseval.scatter import ri_from_jobs, ri_n_jobs
     from linkseval.store import write_json
 
@@ -542,30 +544,35 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
         alpha=settings.alpha,
         family_alpha=settings.family_alpha(args.outcome),
     )
-    doc = {
+    record = make_row(
+        instrument=args.instrument,
+        outcome=args.outcome,
+        comparison=settings.main_comparison,
+        estimator="twfe",
+        term="treated_post",
+        method=res.method,
+        estimate=float(ols(twfe_design(p)).beta[0]),  # as in the headline (OLS fit)
+        statistic=res.statistic,  # the same coefficient from RI's closed form
+        p_value=res.p_value,
+        ci_low=res.ci_low,
+        ci_high=res.ci_high,
+        ci_low_fw=res.ci_low_fw,
+        ci_high_fw=res.ci_high_fw,
+        n_draws=res.n_draws,
+        n_obs=p.n_obs,
+        n_units=p.n_units,
+        n_treated=int((p.cohort > 0).sum()),
+        n_clusters=int(p.cluster.max()) + 1,
+        note=res.note,
+    )
+    doc = {  # the result record, plus how the scattered draws were made
         "data_label": args.data_label,
-        "instrument": args.instrument,
-        "outcome": args.outcome,
-        "comparison": settings.main_comparison,
-        "estimator": "twfe",
-        "term": "treated_post",
-        "method": res.method,
-        "estimate": float(ols(twfe_design(p)).beta[0]),  # as in the headline (OLS fit)
-        "statistic": res.statistic,  # the same coefficient from RI's closed form
-        "p_value": res.p_value,
-        "ci_low": res.ci_low,
-        "ci_high": res.ci_high,
-        "ci_low_fw": res.ci_low_fw,
-        "ci_high_fw": res.ci_high_fw,
+        **{k: None if isinstance(v, float) and v != v else v for k, v in record.items()},
         "alpha": settings.alpha,
         "family_alpha": settings.family_alpha(args.outcome),
-        "n_draws": res.n_draws,
         "draws_requested": args.draws,
         "seed": args.seed,
         "chunk_jobs": ri_n_jobs(args.draws, args.chunk_draws),
-        "n_obs": p.n_obs,
-        "n_units": p.n_units,
-        "note": res.note,
     }
     write_json(doc, args.out)
     _banner(args.data_label)

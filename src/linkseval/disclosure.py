@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from linkseval.results import KEY as RESULT_KEY
+
 PUBLISHED = (
     "report/*.html",  # copies of pages/*.html, which the check reads before they are published
     "models/estimates.csv",
@@ -42,7 +44,8 @@ COUNT_COLUMNS = ("n_respondents", "respondents")
 # columns that identify a row rather than report a statistic about its respondents
 KEY_COLUMNS = frozenset(
     {"data_label", "instrument", "outcome", "year", "practice_code", "group", "group_label"}
-    | {"practices", "source_file", "comparison", "estimator", "term", "method", "note"}
+    | {"practices", "source_file", "note"}
+    | set(RESULT_KEY)  # an estimate's identity (linkseval.results)
 )
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{2,}")
 # table columns that would hold respondent identifiers (names lower-cased, only letters and

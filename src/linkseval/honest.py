@@ -74,7 +74,7 @@ def honest_sensitivity(
         raise ValueError("HonestDiD needs at least one pre and one post coefficient")
     l_vec = np.ones(n_post) / n_post
     lo, hi = original_ci(b, S, n_pre, l_vec, alpha)
-    rows = [("original (parallel trends)", 0.0, lo, hi, "normal")]
+    rows = [("original", 0.0, lo, hi, "normal")]  # parallel trends (no bound)
     if smoothness_m:
         for m, (lo, hi) in zip(
             smoothness_m, flci(b, S, n_pre, l_vec, smoothness_m, alpha), strict=True

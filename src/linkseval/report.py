@@ -1,9 +1,11 @@
 """Figures, tables and HTML pages for the evaluation report. Notebooks call these; no logic
-lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no random ids)."""
+lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no random ids).
+
+Estimates are selected by the columns of :mod:`linkseval.results` (``estimator``, ``variant``,
+``term``, ``event_time``, ``method``, ...), never by decoding names."""
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 import matplotlib
@@ -17,6 +19,8 @@ from linkseval.pages import fragment, label_note, page  # noqa: E402, F401
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
+# the cross-checks of the static effect (did_outcome's last table): estimator -> its term
+CROSS_CHECKS = {"multilevel": "treated_post", "dose": "treated_post", "callaway_santanna": "simple"}
 OUTCOME_LABELS = {
     "communication": "Communication",
     "workload": "Workload",
@@ -69,6 +73,11 @@ def fmt_p(p: float) -> str:
     if p is None or (isinstance(p, float) and np.isnan(p)):
         return "–"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_estimate(x: float) -> str:
+    """A signed estimate, or '–' where it is not shown (e.g. a withheld leave-one-out row)."""
+    return "–" if x is None or np.isnan(x) else f"{x:+.2f}"
 
 
 def fmt_ci(lo: float, hi: float) -> str:
@@ -140,20 +149,27 @@ def family_caption(n_family: int, alpha: float = 0.05) -> str:
     )
 
 
+def estimator_name(estimator: str, variant: str = "") -> str:
+    """An estimator and its variant for a table cell: ``twfe``, ``leave_out (05283)``."""
+    return f"{estimator} ({variant})" if variant else estimator
+
+
 def estimate_table(
     est: pd.DataFrame, outcome: str, labels: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """All static estimates for one outcome: comparison × estimator, methods side by side;
-    comparison groups by their config ``label`` where ``labels`` has one."""
+    """All static estimates for one outcome: comparison × estimator (variant), methods side by
+    side; comparison groups by their config ``label`` where ``labels`` has one."""
     labels = labels or {}
     e = est[(est["outcome"] == outcome) & (est["term"] == "treated_post")]
+    e = e.assign(variant=e["variant"].fillna(""))
     rows = []
-    for (comp, estimator), g in e.groupby(["comparison", "estimator"], sort=False):
+    by = ["comparison", "estimator", "variant"]
+    for (comp, estimator, variant), g in e.groupby(by, sort=False):
         g = g.set_index("method")
         row = {
             "Comparison": labels.get(comp, comp),
-            "Estimator": estimator,
-            "Estimate": f"{g['estimate'].iloc[0]:+.2f}",
+            "Estimator": estimator_name(estimator, variant),
+            "Estimate": fmt_estimate(g["estimate"].iloc[0]),
         }
         row.update(_method_cells(g))
         rows.append(row)
@@ -183,25 +199,49 @@ def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFram
         & (est["estimator"] == "event_study")
     ]
     rows = []
-    terms = e[e["term"].str.startswith("event[")]
-    et = terms["term"].str.extract(r"event\[(-?\d+)\]", expand=False).astype(int)
-    for term in terms.assign(et=et).sort_values("et", kind="stable")["term"].unique():
-        g = terms[terms["term"] == term].set_index("method")
-        row = {"Term": term, "Estimate": f"{g['estimate'].iloc[0]:+.2f}"}
+    terms = e[e["term"] == "event"]
+    for et in sorted(int(x) for x in terms["event_time"].unique()):
+        g = terms[terms["event_time"] == et].set_index("method")
+        row = {"Event time": str(et), "Estimate": f"{g['estimate'].iloc[0]:+.2f}"}
         row.update(_method_cells(g))
         rows.append(row)
     joint = e[e["term"] == "pretrend_joint"]
     if len(joint):
-        row = {"Term": "joint pre-trend test", "Estimate": ""}
-        for r in joint.itertuples():
-            col = "CR1" if r.method == "Wald F (CR1)" else r.method
-            row[col] = (
+        row = {"Event time": "joint pre-trend test", "Estimate": ""}
+        for r in joint.itertuples():  # CR1: Wald F; randomization inference: Wald W
+            row[r.method] = (
                 "not applicable"
                 if str(r.note).startswith("not applicable")
-                else f"{'F' if col == 'CR1' else 'W'}={r.statistic:.2f}, p={fmt_p(r.p_value)}"
+                else f"{'F' if r.method == 'CR1' else 'W'}={r.statistic:.2f}, p={fmt_p(r.p_value)}"
             )
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
+
+
+def honest_table(est: pd.DataFrame) -> pd.DataFrame:
+    """HonestDiD's robust CIs for the mean post-programme effect, one row per restriction ×
+    bound (empty without HonestDiD rows)."""
+    h = est[est["estimator"] == "honestdid"]
+    if h.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "Restriction": h["variant"].str.replace("_", " "),
+            "Bound (M, M̄)": [("–" if pd.isna(b) else f"{b:g}") for b in h["bound"]],
+            "Method": h["method"],
+            "95% CI": [fmt_ci(lo, hi) for lo, hi in zip(h["ci_low"], h["ci_high"], strict=True)],
+            "Note": h["note"].fillna(""),
+        }
+    ).reset_index(drop=True)
+
+
+def cross_checks(est: pd.DataFrame) -> pd.DataFrame:
+    """The static effect by the cross-check estimators (:data:`CROSS_CHECKS`), rounded."""
+    pick = np.zeros(len(est), dtype=bool)
+    for estimator, term in CROSS_CHECKS.items():
+        pick |= ((est["estimator"] == estimator) & (est["term"] == term)).to_numpy()
+    cols = ["estimator", "variant", "term", "method", "estimate", "ci_low", "ci_high"]
+    return est.loc[pick, cols + ["p_value", "note"]].round(3).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- figures
@@ -278,13 +318,13 @@ def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
         (est["outcome"] == outcome)
         & (est["comparison"] == comparison)
         & (est["estimator"] == "event_study")
-        & est["term"].str.startswith("event[")
+        & (est["term"] == "event")
     ]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     if e.empty:
         ax.text(0.5, 0.5, "no event-study terms", ha="center", transform=ax.transAxes)
         return fig
-    e = e.assign(et=e["term"].str.extract(r"event\[(-?\d+)\]", expand=False).astype(int))
+    e = e.assign(et=e["event_time"].astype(int))
     for k, (m, color, off) in enumerate(
         [("CR1", "k", -0.08), ("WCR bootstrap", LINKS_COLOR, 0.08)]
     ):
@@ -328,13 +368,10 @@ def fig_forest(
         e = e[e["estimator"] == "twfe"]
         names = [textwrap.fill((labels or {}).get(c, c), 40) for c in e["comparison"]]
     else:
-        e = e[
-            (e["comparison"] == main_comparison)
-            & (e["estimator"].str.startswith("leave_out[") | (e["estimator"] == "twfe"))
-        ]
+        e = e[(e["comparison"] == main_comparison) & e["estimator"].isin(["leave_out", "twfe"])]
         names = [
-            re.sub(r"leave_out\[(.*)\]", r"without \1", s) if s != "twfe" else "all Links"
-            for s in e["estimator"]
+            f"without {v}" if s == "leave_out" else "all Links"
+            for s, v in zip(e["estimator"], e["variant"], strict=True)
         ]
     fig, ax = plt.subplots(figsize=(6, 0.45 * max(3, len(e)) + 1))
     y = np.arange(len(e))[::-1]

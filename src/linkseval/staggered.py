@@ -80,14 +80,22 @@ def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
     return m1 - m0, psi
 
 
-def _aggregations(p: Panel, cells: Cells) -> dict[str, list[tuple[tuple, float]]]:
-    """Weights of each cell in each aggregate: simple and dynamic[e]."""
+def term_name(kind: str, cohort: int | None = None, period: int | None = None, e=None) -> str:
+    """This module's key of a term: ``att[g,t]``, ``simple`` or ``dynamic[e]`` (result rows
+    carry ``kind`` and the numbers in columns of their own, :mod:`linkseval.results`)."""
+    if kind == "att":
+        return f"att[{cohort},{period}]"
+    return "simple" if kind == "simple" else f"dynamic[{e}]"
+
+
+def _aggregations(p: Panel, cells: Cells) -> dict[tuple, list[tuple[tuple, float]]]:
+    """Weights of each cell in each aggregate, keyed ("simple", None) and ("dynamic", e)."""
     sizes = {g: int((p.cohort == g).sum()) for g in np.unique(p.cohort[p.cohort > 0])}
-    agg: dict[str, list] = {"simple": []}
+    agg: dict[tuple, list] = {("simple", None): []}
     for k, (g, t, _) in enumerate(cells.keys):
         if t >= g:
-            agg["simple"].append((k, sizes[g]))
-        agg.setdefault(f"dynamic[{t - g}]", []).append((k, sizes[g]))
+            agg[("simple", None)].append((k, sizes[g]))
+        agg.setdefault(("dynamic", int(t - g)), []).append((k, sizes[g]))
     return agg
 
 
@@ -121,14 +129,18 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     G = int(unit_cluster.max()) + 1
     rows = []
 
-    def emit(term: str, est: float, psi: np.ndarray, n_cells: int) -> None:
+    def emit(kind: str, est: float, psi: np.ndarray, n_cells: int, g=None, t=None, e=None):
         cl = np.bincount(unit_cluster, weights=psi, minlength=G)
         se = float(np.sqrt(G / (G - 1) * np.sum(cl**2)))
         crit = special.ndtri(1 - alpha / 2)
         z = est / se if se > 0 else np.nan
         rows.append(
             {
-                "term": term,
+                "term": term_name(kind, g, t, e),
+                "kind": kind,
+                "cohort": g,
+                "period": t,
+                "event_time": e,
                 "estimate": est,
                 "std_error": se,
                 "ci_low": est - crit * se,
@@ -141,11 +153,11 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
 
     for k, (g, t, _) in enumerate(cells.keys):
         if not np.isnan(atts[k]):
-            emit(f"att[{g},{t}]", float(atts[k]), psis[k], 1)
-    for name, parts in _aggregations(p, cells).items():
+            emit("att", float(atts[k]), psis[k], 1, int(g), int(t), int(t - g))
+    for (kind, e), parts in _aggregations(p, cells).items():
         ks, w = _estimated_weights(parts, atts)
         if len(ks):
-            emit(name, float(w @ atts[ks]), w @ psis[ks], len(ks))
+            emit(kind, float(w @ atts[ks]), w @ psis[ks], len(ks), e=e)
     out = pd.DataFrame(rows)
     out["method"] = "influence function (analytic)"
     return out
@@ -161,11 +173,11 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
     uc = _unit_cluster(p)
     G = int(uc.max()) + 1
     es, theta, infl = [], [], []
-    for name, parts in _aggregations(p, cells).items():
+    for (kind, e), parts in _aggregations(p, cells).items():
         ks, w = _estimated_weights(parts, atts_)
-        if not name.startswith("dynamic[") or not len(ks):
+        if kind != "dynamic" or not len(ks):
             continue
-        es.append(int(name[8:-1]))
+        es.append(e)
         theta.append(float(w @ atts_[ks]))
         infl.append(np.bincount(uc, weights=w @ psis_[ks], minlength=G))
     order = np.argsort(es, kind="stable")
@@ -176,9 +188,12 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
 def _terms(p: Panel, cells: Cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every reported term as (cell indices, cohort-size weights): att[g,t] (one cell),
     ``simple`` and ``dynamic[e]``."""
-    out = {f"att[{g},{t}]": (np.array([k]), np.ones(1)) for k, (g, t, _) in enumerate(cells.keys)}
-    for name, parts in _aggregations(p, cells).items():
-        out[name] = (np.array([k for k, _ in parts]), np.array([w for _, w in parts], float))
+    out = {}
+    for k, (g, t, _) in enumerate(cells.keys):
+        out[term_name("att", g, t)] = (np.array([k]), np.ones(1))
+    for (kind, e), parts in _aggregations(p, cells).items():
+        ks = np.array([k for k, _ in parts])
+        out[term_name(kind, e=e)] = (ks, np.array([w for _, w in parts], float))
     return out
 
 
@@ -219,7 +234,7 @@ def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[i
         start += len(yv)
     cluster = np.concatenate(cl) if cl else np.zeros(0, dtype=int)
     _, cluster = np.unique(cluster, return_inverse=True)
-    names = [f"att[{cells.keys[k][0]},{cells.keys[k][1]}]" for k in cols]
+    names = [term_name("att", cells.keys[k][0], cells.keys[k][1]) for k in cols]
     design = Design(
         Z=Z,
         y=np.concatenate(ys) if ys else np.zeros(0),
