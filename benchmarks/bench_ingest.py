@@ -3,8 +3,8 @@ at 1x, 10x and 100x the national Safequest volume, on 2 cores.
 
 National volume = ~1,000 practices x 3 years x ~5 respondents... ~15,000 respondents; 100x =
 100,000 practices, ~1.5 M respondents, ~45 M item responses. Data are generated first (not timed)
-by linkseval.synth as CSV (Excel extracts are not used at scale). Timed: `snakemake --cores 2` on
-those extracts, from an empty results folder. Peak memory: the largest max_rss of any job (from
+by linkseval.synthetic as CSV (Excel extracts are not used at scale). Timed: `snakemake --cores 2`
+on those extracts, from an empty results folder. Peak memory: the largest max_rss of any job (from
 Snakemake's benchmark files); at most two jobs run at once, so machine peak <= 2x that.
 
 Usage: python benchmarks/bench_ingest.py [--scales 1 10 100] [--out benchmarks/out]
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def generate(scale: int, out: Path) -> Path:
     from linkseval.codebook import load_codebook
-    from linkseval.synth import write_synthetic
+    from linkseval.synthetic import write_synthetic
 
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     settings = dict(cfg["synthetic"])

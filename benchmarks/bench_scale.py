@@ -2,9 +2,9 @@
 multilevel -> combine) at 1x, 10x and 100x the national volume, locally and through SLURM.
 
 Scale as in bench_ingest.py: s x (1,000 practices, 100 of them Deep End), 2013-2015, Safequest
-and CARE extracts as CSV from linkseval.synth (generated first, not timed; a matching set already
-written by bench_ingest.py under benchmarks/out/scale_<s>/raw is hard-linked instead). Each run
-gets its own study directory under --workdir (a copy of the workflow files, as
+and CARE extracts as CSV from linkseval.synthetic (generated first, not timed; a matching set
+already written by bench_ingest.py under benchmarks/out/scale_<s>/raw is hard-linked instead).
+Each run gets its own study directory under --workdir (a copy of the workflow files, as
 tests/test_workflow.py's make_study) with analysis.randomization.draws = 100,000 (bootstrap at
 its default, 9,999) and analysis.scatter_multilevel (one MixedLM job per outcome), and is timed
 from an empty results folder to results/models/headline.json:
@@ -83,7 +83,7 @@ def raw_data(scale: int, workdir: Path) -> Path:
     ingest = ROOT / "benchmarks" / "out" / f"scale_{scale}" / "raw"
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
         truth = json.loads((ingest / "truth.json").read_text())
-        from linkseval.synth import GENERATOR_VERSION, effective_settings
+        from linkseval.synthetic import GENERATOR_VERSION, effective_settings
 
         mine = json.loads(json.dumps(effective_settings(settings)))
         theirs = {k: truth["settings"][k] for k in mine}
@@ -94,7 +94,7 @@ def raw_data(scale: int, workdir: Path) -> Path:
             print(f"  {scale}x: linked {ingest}", file=sys.stderr)
             return raw
     from linkseval.codebook import load_codebook
-    from linkseval.synth import write_synthetic
+    from linkseval.synthetic import write_synthetic
 
     t = time.perf_counter()
     shutil.rmtree(raw, ignore_errors=True)

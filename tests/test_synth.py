@@ -17,7 +17,7 @@ import yaml
 from linkseval import SYNTHETIC_MARKER
 from linkseval.codebook import normalise_header, normalise_label
 from linkseval.errors import ConfigError
-from linkseval.synth import (
+from linkseval.synthetic import (
     BOARDS,
     CANARY_COMMENT,
     FIXED_TIMESTAMP,

@@ -277,7 +277,7 @@ def test_nothing_published_discloses_ids_free_text_or_small_cells(study, codeboo
     free-text comment the generator wrote (with the planted CANARY-COMMENTs)."""
     from linkseval.disclosure import published_files, scan
     from linkseval.ingest import read_extract
-    from linkseval.synth import CANARY_COMMENT, CANARY_ID_PREFIX, COMMENT_POOL
+    from linkseval.synthetic import CANARY_COMMENT, CANARY_ID_PREFIX, COMMENT_POOL
 
     raw = study / "results" / "synthetic" / "raw"
     ids: set[str] = set()

@@ -5,7 +5,7 @@ synthetic study (config/config.yaml ``synthetic``, only ``seed`` replaced by s) 
 pipeline's own chain in one process, as the Snakemake rules call it
 (``linkseval.recovery.study_panels`` and ``headline_rows``):
 
-    synth     linkseval.synth.write_synthetic (into a temporary folder)
+    synth     linkseval.synthetic.write_synthetic (into a temporary folder)
     clean     linkseval.ingest.read_extract -> linkseval.clean.clean_extract, per extract
               (written to and read back from Parquet, as the workflow does)
     score     linkseval.score.score_respondents -> practice_year_panel, per instrument

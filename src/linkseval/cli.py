@@ -42,7 +42,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     import yaml
 
     from linkseval.codebook import load_codebook
-    from linkseval.synth import write_synthetic
+    from linkseval.synthetic import write_synthetic
 
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
     settings = json.loads(args.settings) if args.settings else config["synthetic"]

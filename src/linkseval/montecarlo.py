@@ -54,7 +54,7 @@ class Scenario:
     small: bool = False  # the 200-practice scenarios (reps_small replications)
 
 
-NOISY = {"py_sd": 1.5, "resp_sd": 9.0}  # calibrated to linkseval.synth defaults (see README)
+NOISY = {"py_sd": 1.5, "resp_sd": 9.0}  # calibrated to linkseval.synthetic defaults (see README)
 SCENARIOS = [
     Scenario(1, "no_effect", "H0: no effect"),
     Scenario(2, "effect_2", "constant effect +2", effect=2.0),

@@ -109,7 +109,7 @@ def study_panels(
     from linkseval.register import read_register
     from linkseval.score import practice_year_panel, score_respondents
     from linkseval.store import write_parquet
-    from linkseval.synth import extract_filename, write_synthetic
+    from linkseval.synthetic import extract_filename, write_synthetic
 
     years = [int(y) for y in config["years"]]
     synth = {**config["synthetic"], "seed": int(seed)}
