@@ -109,6 +109,19 @@ def test_the_shipped_config_loads_with_labels_from_the_codebook():
     assert study.settings.family == config["analysis"]["family"]
 
 
+def test_report_labels_are_the_codebook_labels():
+    from linkseval import report
+    from linkseval.study import outcome_labels
+
+    report.set_outcome_labels(outcome_labels(CODEBOOK))
+    try:
+        assert report.label("care_total") == CODEBOOK["care"].themes["care_total"]
+        assert report.label("overall") == CODEBOOK["safequest"].overall["label"]
+    finally:
+        report.set_outcome_labels({})
+    assert report.label("care_total") == "Care Total"  # no study: the id, readable
+
+
 # ----------------------------------------------------------------------- comparison rules
 
 

@@ -424,11 +424,13 @@ def cmd_publish(args: argparse.Namespace) -> None:
 def cmd_index(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from linkseval.report import index_page
+    from linkseval.codebook import load_codebook
+    from linkseval.report import index_page, set_outcome_labels
     from linkseval.store import write_text
-    from linkseval.study import Settings
+    from linkseval.study import Settings, outcome_labels
 
     s = Settings.from_config(json.loads(args.settings))
+    set_outcome_labels(outcome_labels(load_codebook(args.codebook)))
     head = pd.read_csv(args.headline)
     pages = args.page
     text = index_page(head, pages, args.data_label, s.family, s.alpha)

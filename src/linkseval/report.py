@@ -17,19 +17,22 @@ from linkseval.pages import fragment, label_note, page  # noqa: E402, F401
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
-OUTCOME_LABELS = {
-    "communication": "Communication",
-    "workload": "Workload",
-    "leadership": "Leadership",
-    "teamwork": "Teamwork",
-    "safety_systems": "Safety Systems & Learning",
-    "overall": "Overall safety climate",
-    "care_total": "CARE total (patient-rated)",
-}
+# Outcome labels are the codebook's (linkseval.study.outcome_labels): a page sets them once from
+# the study (the rules pass them to the notebooks as the parameter `outcome_labels`).
+_outcome_labels: dict[str, str] = {}
+
+
+def set_outcome_labels(labels: dict[str, str] | str) -> None:
+    """Use ``labels`` (outcome id -> label, or its JSON) for every figure and table."""
+    import json
+
+    _outcome_labels.clear()
+    _outcome_labels.update(json.loads(labels) if isinstance(labels, str) else labels)
 
 
 def label(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome, outcome.replace("_", " ").title())
+    """The outcome's codebook label (as set by :func:`set_outcome_labels`), else its id."""
+    return _outcome_labels.get(outcome, outcome.replace("_", " ").title())
 
 
 def style() -> None:
