@@ -202,3 +202,29 @@ def test_an_unknown_rule_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown rule"):
         comparisons.members(_frame(), {"rule": "bogus"})
+
+
+def test_library_keyword_defaults_are_the_schema_defaults():
+    """Functions a study calls default to the schema's values, not to their own copies."""
+    import inspect
+
+    from linkseval import clean, multilevel, register, score
+    from linkseval.montecarlo import MCSettings
+    from linkseval.practice_code import DEFAULT_PATTERN
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    sc = {k: v["default"] for k, v in _props("scoring")["properties"].items()}
+    assert default(score.score_respondents, "min_items_per_theme") == sc["min_items_per_theme"]
+    assert default(score.practice_year_panel, "min_respondents") == sc["min_respondents"]
+    assert default(score.practice_year_panel, "percent_formula") == sc["percent_formula"]
+    assert list(score.PERCENT_FORMULAS) == _props("scoring", "percent_formula")["enum"]
+    width = _props("cleaning", "practice_code_width")["default"]
+    assert default(clean.clean_extract, "code_width") == width
+    assert default(register.read_register, "code_width") == width
+    assert _props("cleaning", "practice_code_pattern")["default"] == DEFAULT_PATTERN
+    assert default(multilevel.multilevel_did, "alpha") == _props("analysis", "alpha")["default"]
+    mc = {k: v["default"] for k, v in _props("monte_carlo")["properties"].items()}
+    got = MCSettings()
+    assert {k: getattr(got, k) for k in mc} == mc

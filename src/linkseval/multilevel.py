@@ -23,7 +23,10 @@ from scipy import stats
 from linkseval.codebook import Instrument
 from linkseval.comparisons import PRACTICE_LEVEL_ONLY, as_comparison, members
 from linkseval.score import outcome_scale, to_percent
-from linkseval.study import Comparison
+from linkseval.study import Comparison, section_defaults
+
+# keyword defaults: the config schema's
+_ANALYSIS, _SCORING = section_defaults("analysis"), section_defaults("scoring")
 
 
 def comparison_practices(
@@ -54,8 +57,8 @@ def multilevel_frame(
     instrument: Instrument,
     outcome: str,
     *,
-    scale: str = "percent",
-    percent_formula: str = "mean_over_max",
+    scale: str = _ANALYSIS["scale"],
+    percent_formula: str = _SCORING["percent_formula"],
 ) -> pd.DataFrame:
     """Respondent rows with ``y``, ``D`` (treated and post), ``links`` and ``cohort``, sorted."""
     d = scores[["practice_code", "year", outcome]].dropna()
@@ -154,9 +157,9 @@ def multilevel_did(
     instrument: Instrument,
     outcome: str,
     *,
-    scale: str = "percent",
-    percent_formula: str = "mean_over_max",
-    alpha: float = 0.05,
+    scale: str = _ANALYSIS["scale"],
+    percent_formula: str = _SCORING["percent_formula"],
+    alpha: float = _ANALYSIS["alpha"],
 ) -> dict:
     """Fit the model for one outcome; ``cohorts`` maps practice_code -> cohort (0 = never).
 

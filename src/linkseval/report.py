@@ -14,6 +14,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from linkseval.pages import fragment, label_note, page  # noqa: E402, F401
+from linkseval.study import section_defaults  # noqa: E402
+
+_ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
@@ -131,7 +134,7 @@ def family_wise_rows(est: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
     return e.dropna(subset=["ci_low_fw", "ci_high_fw"], how="all")
 
 
-def family_caption(n_family: int, alpha: float = 0.05) -> str:
+def family_caption(n_family: int, alpha: float = _ALPHA) -> str:
     """What the family-wise intervals promise, in words."""
     level = 100 * (1 - alpha / n_family)
     return (
@@ -445,7 +448,7 @@ def _count(n: int) -> str:
     return words[n] if 0 <= n < len(words) else str(n)
 
 
-def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> str:
+def summary_text(head: pd.DataFrame, family: list[str], alpha: float = _ALPHA) -> str:
     """What can and cannot be concluded, written from the headline numbers (HTML paragraphs)."""
     n_treated = int(head["n_treated"].max())
     n_units = int(head["n_units"].max())
@@ -510,7 +513,7 @@ def index_page(
     pages: list[tuple[str, str]],
     data_label: str,
     family: list[str],
-    alpha: float = 0.05,
+    alpha: float = _ALPHA,
 ) -> str:
     """The entry page: headline table, plain-language summary, links to every page."""
     table = table_html(
