@@ -458,8 +458,8 @@ def test_the_testers_registers_stop_a_real_run_writing_nothing_outside_results(c
 @pytest.mark.integration
 def test_hostile_config_paths_and_label_run_to_the_end_without_running_anything(tmp_path):
     """A whole run (real extracts, no marker, 200 practices) whose raw_dir and register paths and
-    data label are hostile: the run finishes, no command in them ran, nothing was written outside results/,
-    and the label is on every page as text, never as markup."""
+    data label are hostile: the run finishes, no command in them ran, nothing was written outside
+    results/, and the label is on every page as text, never as markup."""
     import shutil
     import subprocess
     import sys
