@@ -228,3 +228,11 @@ def test_library_keyword_defaults_are_the_schema_defaults():
     mc = {k: v["default"] for k, v in _props("monte_carlo")["properties"].items()}
     got = MCSettings()
     assert {k: getattr(got, k) for k in mc} == mc
+
+
+def test_a_main_comparison_that_is_not_a_group_stops_with_one_line():
+    from linkseval.errors import ConfigError
+
+    config = {"years": [2013, 2014], "analysis": {"main_comparison": "nope"}}
+    with pytest.raises(ConfigError, match="main_comparison 'nope' is not a comparison group"):
+        load_study(config, CODEBOOK)

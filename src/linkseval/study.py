@@ -266,6 +266,14 @@ def load_study(config: dict, codebook: Codebook) -> Study:
     """The :class:`Study` of a (validated) config and its codebook; missing keys take the
     schema's defaults."""
     cfg = with_defaults(dict(config), schema())
+    a = cfg["analysis"]
+    if a["main_comparison"] not in a["comparisons"]:
+        from linkseval.errors import ConfigError
+
+        raise ConfigError(
+            f"analysis.main_comparison {a['main_comparison']!r} is not a comparison group of "
+            f"analysis.comparisons ({', '.join(a['comparisons'])})"
+        )
     labels = outcome_labels(codebook)
     instruments = tuple(cfg["instruments"])
     outcomes = tuple(

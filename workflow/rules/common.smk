@@ -53,7 +53,10 @@ _unknown = [i for i in config["instruments"] if i not in _codebook.instruments]
 if _unknown:
     raise ValueError(f"config 'instruments': {_unknown} not defined in {CODEBOOK}")
 # The study, typed and loaded once (linkseval.study): rules read it, not raw config keys.
-STUDY = load_study(config, _codebook)
+try:
+    STUDY = load_study(config, _codebook)
+except LinksevalError as exc:
+    sys.exit(f"linkseval: error: {exc}")
 YEARS = list(STUDY.years)
 INSTRUMENTS = list(STUDY.instruments)
 FILE_STEM = {name: ins.file_stem for name, ins in _codebook.instruments.items()}
