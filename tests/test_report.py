@@ -1,11 +1,26 @@
 """Report helpers: disclosure control, tables, plain-language summary, rendering."""
 
+from pathlib import Path
+
 import nbformat
 import numpy as np
 import pandas as pd
+import pytest
 
 from linkseval import pages, report
+from linkseval.codebook import load_codebook
 from linkseval.results import frame, make_row
+from linkseval.study import outcome_labels
+
+CODEBOOK = Path(__file__).resolve().parents[1] / "config" / "codebook.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _codebook_labels():
+    """Pages get the study's outcome labels (the codebook's), as the notebooks set them."""
+    report.set_outcome_labels(outcome_labels(load_codebook(CODEBOOK)))
+    yield
+    report.set_outcome_labels({})
 
 
 def _head(p_holm_wcr=0.5, p_cr1=0.03):

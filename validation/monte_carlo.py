@@ -79,6 +79,7 @@ from linkseval.montecarlo import (  # noqa: E402, F401  (re-exported for ri_reru
     SCENARIOS,
     START,
     YEARS,
+    MCSettings,
     Scenario,
     analyse,
     check_agreement,
@@ -131,12 +132,13 @@ def write_outputs(
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--reps", type=int, default=10000, help="replications, 1,000-practice runs")
-    ap.add_argument("--reps-small", type=int, default=1000, help="replications, 200 practices")
-    ap.add_argument("--draws", type=int, default=999, help="bootstrap and RI draws")
-    ap.add_argument("--check-reps", type=int, default=1000, help="re-run with 9,999 draws")
-    ap.add_argument("--check-draws", type=int, default=9999)
+    d = MCSettings()  # defaults: the config schema's monte_carlo section
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--reps", type=int, default=d.reps, help="replications, 1,000-practice runs")
+    ap.add_argument("--reps-small", type=int, default=d.reps_small, help="200-practice runs")
+    ap.add_argument("--draws", type=int, default=d.draws, help="bootstrap and RI draws")
+    ap.add_argument("--check-reps", type=int, default=d.check_reps, help="re-run, check draws")
+    ap.add_argument("--check-draws", type=int, default=d.check_draws)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenarios", nargs="*", default=None, help="names (default: all)")
     ap.add_argument("--out", type=Path, default=HERE / "out")

@@ -8,12 +8,11 @@ outcome × comparison × estimator (variant) × term × inference method, as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from linkseval.comparisons import as_comparison, matched_controls, members
 from linkseval.did import (
     Panel,
     event_study_design,
@@ -34,116 +33,35 @@ from linkseval.inference import (
 from linkseval.results import COLUMNS, KEY, make_row
 from linkseval.results import STATISTICS as RESULT_STATISTICS
 from linkseval.results import frame as result_frame
+from linkseval.study import Comparison, Settings
 
 TIDY_COLUMNS = list(COLUMNS)  # the schema lives in linkseval.results
 
 
-@dataclass
-class Settings:
-    """The ``analysis`` config section, with defaults."""
-
-    baseline_year: int | None = None
-    scale: str = "percent"  # model the % score ("percent") or the mean ("mean")
-    weights: str | None = "n_respondents"
-    alpha: float = 0.05
-    bootstrap_draws: int = 9999
-    bootstrap_seed: int = 20140402
-    bootstrap_weights: str = "webb"
-    ri_draws: int = 9999
-    ri_seed: int = 20140403
-    main_comparison: str = "scotland_other"
-    comparisons: dict = field(default_factory=dict)
-    leave_one_out: bool = True
-    dose: bool = True
-    honest: dict = field(default_factory=dict)
-    family: list[str] = field(default_factory=list)  # outcomes tested together (Holm/BH)
-
-    def family_alpha(self, outcome: str) -> float | None:
-        """Bonferroni level α/k for an outcome of the k-outcome family, else None: intervals at
-        1 − α/k for each of the k outcomes all cover their true effects with probability at
-        least 1 − α (family-wise, simultaneous)."""
-        if outcome not in self.family:
-            return None
-        return self.alpha / len(self.family)
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> Settings:
-        boot, ri = cfg.get("bootstrap", {}), cfg.get("randomization", {})
-        sens = cfg.get("sensitivity", {})
-        return cls(
-            baseline_year=cfg.get("baseline_year"),
-            scale=cfg.get("scale", "percent"),
-            weights=cfg.get("weights", "n_respondents"),
-            alpha=float(cfg.get("alpha", 0.05)),
-            bootstrap_draws=int(boot.get("draws", 9999)),
-            bootstrap_seed=int(boot.get("seed", 20140402)),
-            bootstrap_weights=boot.get("weights", "webb"),
-            ri_draws=int(ri.get("draws", 9999)),
-            ri_seed=int(ri.get("seed", 20140403)),
-            main_comparison=cfg.get("main_comparison", "scotland_other"),
-            comparisons=cfg.get("comparisons", {"scotland_other": {"rule": "never_treated"}}),
-            leave_one_out=bool(sens.get("leave_one_out", True)),
-            dose=bool(sens.get("dose", True)),
-            honest=cfg.get("honestdid", {}),
-            family=family_outcomes(cfg),
-        )
-
-
-def family_outcomes(cfg: dict) -> list[str]:
-    """The ``family`` outcomes (config order, once each) that are modelled (``outcomes``)."""
-    modelled = {o for outs in cfg.get("outcomes", {}).values() for o in outs}
-    fam = list(dict.fromkeys(cfg.get("family", [])))
-    return [o for o in fam if o in modelled] if "outcomes" in cfg else fam
+# The analysis settings are the study spec's (defaults: the config schema's); comparison rules
+# are linkseval.comparisons'. Both names stay importable from here.
+__all__ = ["Settings", "comparison_frame", "estimate_outcome", "matched_controls"]
 
 
 # --------------------------------------------------------------------------- comparison groups
 
 
-def matched_controls(
-    frame: pd.DataFrame, baseline: int, neighbours: int, on: list[str]
-) -> list[str]:
-    """Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
-    of each treated practice on its baseline-year values of ``on``; returns unique codes."""
-    base = frame[frame["year"] == baseline].set_index("practice_code")
-    base = base[on].astype(float).dropna()
-    z = (base - base.mean()) / base.std(ddof=0).replace(0, 1)
-    treated = frame.loc[frame["cohort"] > 0, "practice_code"].unique()
-    pool = frame.loc[frame["cohort"] == 0, "practice_code"].unique()
-    zt = z.loc[z.index.intersection(treated)]
-    zp = z.loc[z.index.intersection(pool)].sort_index()
-    chosen: set[str] = set()
-    for _, row in zt.iterrows():
-        d = np.sqrt(((zp - row) ** 2).sum(axis=1)).to_numpy()
-        order = np.lexsort((zp.index.to_numpy(), d))[:neighbours]  # ties: by code
-        chosen.update(zp.index[order])
-    return sorted(chosen)
-
-
-def comparison_frame(frame: pd.DataFrame, rule: dict, baseline: int) -> pd.DataFrame:
-    """Rows of the outcome panel for the treated practices plus one comparison group.
+def comparison_frame(frame: pd.DataFrame, rule: Comparison | dict, baseline: int) -> pd.DataFrame:
+    """Rows of the outcome panel for the treated practices plus one comparison group
+    (:func:`linkseval.comparisons.members`).
 
     ``unit`` is the practice code; for ``all_including_treated`` (the seed report's baseline) the
     Links practices appear a second time as comparison units (``<code>#comparison``), clustered
     with their treated copy, so the estimate is Links' change minus all-Scotland's change.
     """
-    kind = rule.get("rule", "never_treated")
-    treated = frame[frame["cohort"] > 0]
-    never = frame[frame["cohort"] == 0]
-    if kind == "never_treated":
-        controls = never
-    elif kind == "deep_end":
-        controls = never[never["deep_end"].astype(bool)]
-    elif kind == "matched":
-        codes = matched_controls(
-            frame,
-            baseline,
-            int(rule.get("neighbours", 5)),
-            list(rule.get("match_on", ["baseline_outcome", "simd15_share", "list_size"])),
-        )
-        controls = never[never["practice_code"].isin(codes)]
-    elif kind == "all_including_treated":
-        copies = treated.assign(cohort=0)
+    c = as_comparison(rule)
+    links = frame["cohort"] > 0
+    treated = frame[links]
+    group = members(frame, c, baseline)
+    if c.rule == "all_including_treated":
+        copies = frame[group & links].assign(cohort=0)
         copies = copies.assign(unit=copies["practice_code"] + "#comparison")
+        never = frame[group & ~links]
         out = pd.concat(
             [
                 treated.assign(unit=treated["practice_code"]),
@@ -152,9 +70,7 @@ def comparison_frame(frame: pd.DataFrame, rule: dict, baseline: int) -> pd.DataF
             ]
         )
         return out.assign(cluster=out["practice_code"]).reset_index(drop=True)
-    else:
-        raise ConfigError(f"analysis.comparisons: unknown rule {kind!r}")
-    out = pd.concat([treated, controls])
+    out = pd.concat([treated, frame[group]])
     return out.assign(unit=out["practice_code"], cluster=out["practice_code"]).reset_index(
         drop=True
     )
@@ -266,15 +182,15 @@ def infer_honest(
     from linkseval.honest import honest_sensitivity, rm_unavailable
 
     h = s.honest
-    relative_mbar = h.get("relative_mbar", [0.5, 1.0, 2.0])
+    relative_mbar = h["relative_mbar"]
     res = honest_sensitivity(
         beta,
         vcov,
         es,
-        smoothness_m=h.get("smoothness_m", [0.0, 0.5, 1.0]),
+        smoothness_m=h["smoothness_m"],
         relative_mbar=relative_mbar,
         alpha=s.alpha,
-        grid_points=int(h.get("grid_points", 100)),
+        grid_points=int(h["grid_points"]),
     )
     post = [j for j, e in enumerate(es) if e >= 0]
     mean_post = float(np.mean(np.asarray(beta)[post]))
@@ -375,7 +291,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
         rows.append(_row(base, "pretrend_joint", res, np.nan, np.nan))
         if ri_joint is not None:
             rows.append(_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
-        if honest and s.honest.get("enabled", True):
+        if honest and s.honest["enabled"]:
             rows += honest_rows(p, fit, es, s, base)
     else:
         rows.append(
@@ -519,7 +435,7 @@ def estimate_outcome(
         rows += infer_event_study(
             p, s, {**meta, "estimator": "event_study"}, honest=name == s.main_comparison
         )
-        if staggered and rule.get("rule", "never_treated") != "all_including_treated":
+        if staggered and rule.rule != "all_including_treated":
             rows += infer_staggered(p, s, {**meta, "estimator": "callaway_santanna"})
         if name == s.main_comparison and s.leave_one_out and len(p.treated_units) > 2:
             for i in p.treated_units:

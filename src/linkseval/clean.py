@@ -27,6 +27,9 @@ from linkseval.codebook import Instrument, normalise_label
 from linkseval.errors import AccountingError
 from linkseval.ingest import LINE, RawExtract
 from linkseval.register import normalise_code
+from linkseval.study import section_defaults
+
+_CODE_WIDTH = section_defaults("cleaning", "practice_code_width")  # the config schema's
 
 REASONS = (
     "missing_practice_code",
@@ -111,7 +114,7 @@ def clean_extract(
     instrument: Instrument,
     practice_codes: set[str] | pd.Series,
     *,
-    code_width: int = 5,
+    code_width: int = _CODE_WIDTH,
     max_missing_items: int | None = None,
 ) -> CleanResult:
     """Split ``raw`` into kept and quarantined rows. Pure: reads nothing, writes nothing."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from linkseval import SYNTHETIC_LABEL, __version__
 from linkseval.errors import LinksevalError
 from linkseval.labels import banner_text
-from linkseval.practice_code import DEFAULT_PATTERN
+from linkseval.study import schema_enum, section_defaults
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
 
@@ -182,7 +182,7 @@ def _multilevel_row(instrument: str, outcome: str, cfg: dict, note: str, r: dict
     return make_row(
         instrument=instrument,
         outcome=outcome,
-        comparison=cfg.get("main_comparison", "scotland_other"),
+        comparison=cfg["main_comparison"],
         estimator="multilevel",
         variant="respondent",
         term="treated_post",
@@ -200,15 +200,15 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
     from linkseval.register import read_register
     from linkseval.results import frame
     from linkseval.store import write_parquet
+    from linkseval.study import Settings, analysis_config
 
-    cfg = json.loads(args.settings)
+    cfg = analysis_config(json.loads(args.settings))
+    s = Settings.from_config(cfg)
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
         args.register, code_width=args.code_width, code_pattern=args.code_pattern
     )
-    practices, caveat = comparison_practices(
-        register, cfg.get("comparison_rule", {"rule": "never_treated"})
-    )
+    practices, caveat = comparison_practices(register, s.main)
     scores = pd.read_parquet(args.scores)
     rows = []
     for outcome in args.outcome:  # one process for several outcomes: imports and data once
@@ -217,9 +217,9 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
             practices,
             instrument,
             outcome,
-            scale=cfg.get("scale", "percent"),
+            scale=s.scale,
             percent_formula=args.percent_formula,
-            alpha=float(cfg.get("alpha", 0.05)),
+            alpha=s.alpha,
         )
         if "error" in r:
             note = f"not estimable: the respondent-level MixedLM could not be fitted ({r['error']})"
@@ -250,11 +250,12 @@ def cmd_combine(args: argparse.Namespace) -> None:
     from linkseval.analysis import adjust_family, headline
     from linkseval.results import combine, validate
     from linkseval.store import to_json_text, write_csv, write_parquet, write_text
+    from linkseval.study import Settings
 
-    cfg = json.loads(args.settings)
+    s = Settings.from_config(json.loads(args.settings))
     res = combine([pd.read_parquet(p) for p in args.estimates])  # each checked on the schema
-    res = validate(adjust_family(res, cfg.get("family", [])))
-    head = headline(res, cfg.get("main_comparison", "scotland_other"))
+    res = validate(adjust_family(res, s.family))
+    head = headline(res, s.main_comparison)
     head.insert(0, "data_label", args.data_label)
     write_parquet(res, args.out_parquet, {"data_label": args.data_label})
     write_csv(res, args.out_csv)
@@ -268,16 +269,14 @@ def cmd_combine(args: argparse.Namespace) -> None:
 def cmd_describe(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from linkseval.analysis import Settings, baseline_year
     from linkseval.descriptive import percent_change, theme_means
     from linkseval.store import write_csv
 
     panel = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
     means = theme_means(panel)
-    base = args.baseline_year
-    if base is None:
-        first = panel.loc[panel["cohort"] > 0, "cohort"].min()
-        base = int(max(y for y in panel["year"].unique() if y < first))
-    change = percent_change(means, base)
+    # the baseline the estimates use: analysis.baseline_year, else the last year before a start
+    change = percent_change(means, baseline_year(panel, Settings(baseline_year=args.baseline_year)))
     for df in (means, change):
         df.insert(0, "data_label", args.data_label)
     write_csv(means, args.out_means)
@@ -427,13 +426,16 @@ def cmd_publish(args: argparse.Namespace) -> None:
 def cmd_index(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from linkseval.report import index_page
+    from linkseval.codebook import load_codebook
+    from linkseval.report import index_page, set_outcome_labels
     from linkseval.store import write_text
+    from linkseval.study import Settings, outcome_labels
 
-    cfg = json.loads(args.settings)
+    s = Settings.from_config(json.loads(args.settings))
+    set_outcome_labels(outcome_labels(load_codebook(args.codebook)))
     head = pd.read_csv(args.headline)
     pages = args.page
-    text = index_page(head, pages, args.data_label, cfg.get("family", []), cfg.get("alpha", 0.05))
+    text = index_page(head, pages, args.data_label, s.family, s.alpha)
     write_text(text, args.out)
 
 
@@ -650,6 +652,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"linkseval {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # option defaults are the config schema's (linkseval.study), as in a Snakemake run
+    scoring = section_defaults("scoring")
+    analysis = section_defaults("analysis")
+    main = analysis["main_comparison"]
+    main_only = {
+        "main_comparison": main,
+        "comparisons": {main: {"rule": analysis["comparisons"][main]["rule"]}},
+    }
+    formulas = schema_enum("scoring", "percent_formula")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -667,13 +678,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--code-width",
         type=int,
-        default=5,
+        default=section_defaults("cleaning", "practice_code_width"),
         metavar="N",
         help="practice codes are zero-padded to N digits (default: %(default)s)",
     )
     common.add_argument(
         "--code-pattern",
-        default=DEFAULT_PATTERN,
+        default=section_defaults("cleaning", "practice_code_pattern"),
         metavar="REGEX",
         help="register practice codes must match this, after padding (default: %(default)s)",
     )
@@ -736,9 +747,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instrument", required=True)
     _paths(p, "clean", nargs="+")
     _paths(p, "register")
-    p.add_argument("--min-respondents", type=int, default=5, metavar="N")
-    p.add_argument("--min-items-per-theme", type=float, default=0.5, metavar="SHARE")
-    p.add_argument("--percent-formula", default="mean_over_max", choices=["mean_over_max", "pomp"])
+    p.add_argument("--min-respondents", type=int, default=scoring["min_respondents"], metavar="N")
+    p.add_argument(
+        "--min-items-per-theme",
+        type=float,
+        default=scoring["min_items_per_theme"],
+        metavar="SHARE",
+    )
+    p.add_argument("--percent-formula", default=scoring["percent_formula"], choices=formulas)
     _paths(p, "out-scores", "out-panel")
     p.set_defaults(func=cmd_score)
 
@@ -783,7 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "scores", "register")
     p.add_argument("--instrument", required=True)
     p.add_argument("--outcome", required=True, nargs="+", help="one row per outcome, in this order")
-    p.add_argument("--percent-formula", default="mean_over_max", choices=["mean_over_max", "pomp"])
+    p.add_argument("--percent-formula", default=scoring["percent_formula"], choices=formulas)
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     _paths(p, "out")
     p.set_defaults(func=cmd_multilevel)
@@ -904,7 +920,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _paths(p, "files", "identifiers-from", nargs="+")
     _paths(p, "out")
-    p.add_argument("--min-respondents", type=int, default=5, metavar="N")
+    p.add_argument("--min-respondents", type=int, default=scoring["min_respondents"], metavar="N")
     p.set_defaults(func=cmd_disclosure)
 
     p = sub.add_parser("provenance", parents=[common], help="record inputs, config, code, packages")
@@ -943,10 +959,13 @@ def build_parser() -> argparse.ArgumentParser:
         "aggregation (never-treated controls; staggered starts). Default: %(default)s",
     )
     p.add_argument(
-        "--draws", type=int, default=9999, help="bootstrap and RI draws (default: %(default)s)"
+        "--draws",
+        type=int,
+        default=section_defaults("analysis", "bootstrap", "draws"),
+        help="bootstrap and RI draws (default: %(default)s)",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=section_defaults("analysis", "alpha"))
     p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
     p.set_defaults(func=cmd_did)
 
@@ -996,8 +1015,8 @@ def build_parser() -> argparse.ArgumentParser:
         "same seed and draws.",
         epilog="example (job 3 of 10): linkseval ri-chunk --panel "
         "results/panel/safequest.parquet --instrument safequest --outcome workload --settings "
-        '\'{"main_comparison": "scotland_other", "comparisons": {"scotland_other": '
-        '{"rule": "never_treated"}}}\' --seed 20140403 --draws 100000 --chunk-draws 10000 '
+        f"'{json.dumps(main_only)}' "
+        f"--seed {analysis['randomization']['seed']} --draws 100000 --chunk-draws 10000 "
         "--chunk 3 --out chunk_3.parquet",
     )
     p.add_argument("--chunk", type=int, required=True, metavar="K", help="chunk job, 0 .. jobs - 1")

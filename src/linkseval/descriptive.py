@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import pandas as pd
 
+from linkseval.comparisons import members, treated
+
+# key -> label; each group but the Links practices is a comparison rule's
+# (linkseval.comparisons), so the figures and the estimates compare the same practices
 GROUPS = {
     "links": "Links practices",
     "scotland_all": "All Scottish practices (incl. Links)",
     "scotland_other": "All other Scottish practices",
     "deep_end_other": "Non-Links Deep End practices",
 }
+GROUP_RULES = {
+    "scotland_all": "all_including_treated",
+    "scotland_other": "never_treated",
+    "deep_end_other": "deep_end",
+}
 
 
 def group_masks(panel: pd.DataFrame) -> dict[str, pd.Series]:
     """Boolean row masks of the descriptive groups on a panel with ``cohort`` and ``deep_end``."""
-    links = panel["cohort"] > 0
     return {
-        "links": links,
-        "scotland_all": pd.Series(True, index=panel.index),
-        "scotland_other": ~links,
-        "deep_end_other": panel["deep_end"].astype(bool) & ~links,
+        key: treated(panel) if key == "links" else members(panel, {"rule": GROUP_RULES[key]})
+        for key in GROUPS
     }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from linkseval.errors import ConfigError
+from linkseval.study import section_defaults
 
 YEARS = np.array([2013, 2014, 2015])
 START = 2014
@@ -300,18 +301,22 @@ def markdown_wide(summary: pd.DataFrame) -> str:
 RUNS = ("main", "check")
 
 
+_MC = section_defaults("monte_carlo")
+
+
 @dataclass(frozen=True)
 class MCSettings:
     """The study's size (the script's options; the workflow's ``monte_carlo`` config)."""
 
-    seed: int = 20240601
-    reps: int = 10000  # replications of the 1,000-practice scenarios
-    reps_small: int = 1000  # replications of the 200-practice scenarios
-    draws: int = 999  # bootstrap and RI draws
-    check_reps: int = 1000  # first replications of CHECK_SCENARIOS re-run with check_draws
-    check_draws: int = 9999
-    chunk_size: int = 1000  # replications per scattered job
-    scenarios: tuple[str, ...] | None = None  # names; None = all
+    # defaults: the config schema's monte_carlo section (the full study)
+    seed: int = _MC["seed"]
+    reps: int = _MC["reps"]  # replications of the 1,000-practice scenarios
+    reps_small: int = _MC["reps_small"]  # replications of the 200-practice scenarios
+    draws: int = _MC["draws"]  # bootstrap and RI draws
+    check_reps: int = _MC["check_reps"]  # first replications of CHECK_SCENARIOS, check_draws
+    check_draws: int = _MC["check_draws"]
+    chunk_size: int = _MC["chunk_size"]  # replications per scattered job
+    scenarios: tuple[str, ...] | None = _MC["scenarios"]  # names; None = all
 
     @classmethod
     def from_config(cls, cfg: dict) -> MCSettings:

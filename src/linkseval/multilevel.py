@@ -21,28 +21,33 @@ import pandas as pd
 from scipy import stats
 
 from linkseval.codebook import Instrument
+from linkseval.comparisons import PRACTICE_LEVEL_ONLY, as_comparison, members
 from linkseval.score import outcome_scale, to_percent
+from linkseval.study import Comparison, section_defaults
+
+# keyword defaults: the config schema's
+_ANALYSIS, _SCORING = section_defaults("analysis"), section_defaults("scoring")
 
 
-def comparison_practices(register: pd.DataFrame, rule: dict) -> tuple[pd.DataFrame, str]:
+def comparison_practices(
+    register: pd.DataFrame, rule: Comparison | dict
+) -> tuple[pd.DataFrame, str]:
     """Register rows (practice_code, cohort) for the respondent-level model under comparison
-    ``rule``: the Links practices plus that rule's never-treated practices (``never_treated``:
-    all; ``deep_end``: the Deep End ones). ``matched`` needs practice-level outcome data and
-    ``all_including_treated`` duplicates the Links practices, neither of which a respondent
-    model can take: they use all never-treated practices and the returned note says so."""
-    kind = rule.get("rule", "never_treated")
-    treated = register["cohort"] > 0
-    if kind == "never_treated":
-        keep, note = np.ones(len(register), bool), ""
-    elif kind == "deep_end":
-        keep = treated | register["deep_end"].astype(bool).to_numpy()
-        note = ""
-    else:
-        keep = np.ones(len(register), bool)
+    ``rule`` (:mod:`linkseval.comparisons`): the Links practices plus that rule's practices
+    (``never_treated``: all never-treated; ``deep_end``: the Deep End ones). ``matched`` needs
+    practice-level outcome data and ``all_including_treated`` duplicates the Links practices,
+    neither of which a respondent model can take: they use all never-treated practices and the
+    returned note says so."""
+    c = as_comparison(rule)
+    if c.rule in PRACTICE_LEVEL_ONLY:
+        c = as_comparison({"rule": "never_treated"})
         note = (
-            f"comparison rule {kind!r} cannot be applied to respondents: Links practices vs all "
-            "other practices"
+            f"comparison rule {as_comparison(rule).rule!r} cannot be applied to respondents: "
+            "Links practices vs all other practices"
         )
+    else:
+        note = ""
+    keep = (register["cohort"] > 0) | members(register, c)
     return register.loc[keep, ["practice_code", "cohort"]].reset_index(drop=True), note
 
 
@@ -52,8 +57,8 @@ def multilevel_frame(
     instrument: Instrument,
     outcome: str,
     *,
-    scale: str = "percent",
-    percent_formula: str = "mean_over_max",
+    scale: str = _ANALYSIS["scale"],
+    percent_formula: str = _SCORING["percent_formula"],
 ) -> pd.DataFrame:
     """Respondent rows with ``y``, ``D`` (treated and post), ``links`` and ``cohort``, sorted."""
     d = scores[["practice_code", "year", outcome]].dropna()
@@ -152,9 +157,9 @@ def multilevel_did(
     instrument: Instrument,
     outcome: str,
     *,
-    scale: str = "percent",
-    percent_formula: str = "mean_over_max",
-    alpha: float = 0.05,
+    scale: str = _ANALYSIS["scale"],
+    percent_formula: str = _SCORING["percent_formula"],
+    alpha: float = _ANALYSIS["alpha"],
 ) -> dict:
     """Fit the model for one outcome; ``cohorts`` maps practice_code -> cohort (0 = never).
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from linkseval.errors import ConfigError, ExtractError
+from linkseval.study import section_defaults
 
-DEFAULT_PATTERN = r"^[0-9]{5}$"  # a Scottish GP practice code: five digits
+# the schema's default: a Scottish GP practice code, five digits
+DEFAULT_PATTERN = section_defaults("cleaning", "practice_code_pattern")
 # Whatever the configured pattern allows, a code must also be this (the Snakemake wildcard
 # constraint of ``{code}`` is the same regex): letters, digits, '-' and '_', starting with a
 # letter or digit (no option-like '-x'), at most 32 characters. No '/', '.', quote, space, '$'.

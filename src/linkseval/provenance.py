@@ -88,7 +88,9 @@ def provenance(
     lock_pins = locked_versions(lock)
     installed = installed_versions(KEY_PACKAGES)
     mismatched = {k: v for k, v in installed.items() if k in lock_pins and lock_pins[k] != v}
-    analysis = config.get("analysis", {})
+    from linkseval.study import Settings
+
+    s = Settings.from_config(config.get("analysis", {}))  # the seeds the run uses (defaults too)
     return {
         "data_label": data_label,
         "inputs": sorted((file_record(p) for p in inputs), key=lambda r: r["path"]),
@@ -97,8 +99,8 @@ def provenance(
             "synthetic": (
                 config.get("synthetic", {}).get("seed") if is_synthetic_label(data_label) else None
             ),
-            "bootstrap": analysis.get("bootstrap", {}).get("seed"),
-            "randomization": analysis.get("randomization", {}).get("seed"),
+            "bootstrap": s.bootstrap_seed,
+            "randomization": s.ri_seed,
         },
         "code": code_version(root),
         "packages": {

@@ -105,12 +105,13 @@ def study_panels(
     instrument, truth.json and truth_practice_year.csv."""
     from linkseval.clean import clean_extract
     from linkseval.ingest import read_extract
-    from linkseval.practice_code import DEFAULT_PATTERN
     from linkseval.register import read_register
     from linkseval.score import practice_year_panel, score_respondents
     from linkseval.store import write_parquet
+    from linkseval.study import schema, with_defaults
     from linkseval.synthetic import extract_filename, write_synthetic
 
+    config = with_defaults(config, schema())  # missing keys: the schema's defaults, as in a run
     years = [int(y) for y in config["years"]]
     synth = {**config["synthetic"], "seed": int(seed)}
     raw = work / "raw"
@@ -118,7 +119,7 @@ def study_panels(
     truth = json.loads((raw / "truth.json").read_text(encoding="utf-8"))
     truth_py = pd.read_csv(raw / "truth_practice_year.csv", dtype={"practice_code": str})
     width = int(config["cleaning"]["practice_code_width"])
-    pattern = config["cleaning"].get("practice_code_pattern", DEFAULT_PATTERN)
+    pattern = config["cleaning"]["practice_code_pattern"]
     register = read_register(raw / "practices.csv", code_width=width, code_pattern=pattern)
     sc = config["scoring"]
     panels = {}

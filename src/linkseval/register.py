@@ -10,6 +10,9 @@ import pandas as pd
 from linkseval.errors import ExtractError
 from linkseval.ingest import csv_records, decode, rectangular
 from linkseval.practice_code import DEFAULT_PATTERN, check_codes
+from linkseval.study import section_defaults
+
+_CODE_WIDTH = section_defaults("cleaning", "practice_code_width")  # the config schema's
 
 REQUIRED = [
     "practice_code",
@@ -94,7 +97,7 @@ def _check_starts(cohort: pd.Series, lines: pd.Series, years: list[int], path: P
 def read_register(
     path: str | Path,
     *,
-    code_width: int = 5,
+    code_width: int = _CODE_WIDTH,
     code_pattern: str = DEFAULT_PATTERN,
     survey_years: list[int] | None = None,
 ) -> pd.DataFrame:

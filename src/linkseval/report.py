@@ -16,24 +16,30 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from linkseval.pages import fragment, label_note, page  # noqa: E402, F401
+from linkseval.study import section_defaults  # noqa: E402
+
+_ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
 # the cross-checks of the static effect (did_outcome's last table): estimator -> its term
 CROSS_CHECKS = {"multilevel": "treated_post", "dose": "treated_post", "callaway_santanna": "simple"}
-OUTCOME_LABELS = {
-    "communication": "Communication",
-    "workload": "Workload",
-    "leadership": "Leadership",
-    "teamwork": "Teamwork",
-    "safety_systems": "Safety Systems & Learning",
-    "overall": "Overall safety climate",
-    "care_total": "CARE total (patient-rated)",
-}
+# Outcome labels are the codebook's (linkseval.study.outcome_labels): a page sets them once from
+# the study (the rules pass them to the notebooks as the parameter `outcome_labels`).
+_outcome_labels: dict[str, str] = {}
+
+
+def set_outcome_labels(labels: dict[str, str] | str) -> None:
+    """Use ``labels`` (outcome id -> label, or its JSON) for every figure and table."""
+    import json
+
+    _outcome_labels.clear()
+    _outcome_labels.update(json.loads(labels) if isinstance(labels, str) else labels)
 
 
 def label(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome, outcome.replace("_", " ").title())
+    """The outcome's codebook label (as set by :func:`set_outcome_labels`), else its id."""
+    return _outcome_labels.get(outcome, outcome.replace("_", " ").title())
 
 
 def style() -> None:
@@ -137,7 +143,7 @@ def family_wise_rows(est: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
     return e.dropna(subset=["ci_low_fw", "ci_high_fw"], how="all")
 
 
-def family_caption(n_family: int, alpha: float = 0.05) -> str:
+def family_caption(n_family: int, alpha: float = _ALPHA) -> str:
     """What the family-wise intervals promise, in words."""
     level = 100 * (1 - alpha / n_family)
     return (
@@ -479,7 +485,7 @@ def _count(n: int) -> str:
     return words[n] if 0 <= n < len(words) else str(n)
 
 
-def summary_text(head: pd.DataFrame, family: list[str], alpha: float = 0.05) -> str:
+def summary_text(head: pd.DataFrame, family: list[str], alpha: float = _ALPHA) -> str:
     """What can and cannot be concluded, written from the headline numbers (HTML paragraphs)."""
     n_treated = int(head["n_treated"].max())
     n_units = int(head["n_units"].max())
@@ -544,7 +550,7 @@ def index_page(
     pages: list[tuple[str, str]],
     data_label: str,
     family: list[str],
-    alpha: float = 0.05,
+    alpha: float = _ALPHA,
 ) -> str:
     """The entry page: headline table, plain-language summary, links to every page."""
     table = table_html(

@@ -14,8 +14,11 @@ import pandas as pd
 from linkseval.codebook import Instrument
 from linkseval.errors import ConfigError
 from linkseval.register import absence_long
+from linkseval.study import schema_enum, section_defaults
 
-PERCENT_FORMULAS = ("mean_over_max", "pomp")
+_SCORING = section_defaults("scoring")  # keyword defaults: the config schema's
+
+PERCENT_FORMULAS = tuple(schema_enum("scoring", "percent_formula"))
 PANEL_COLUMNS = [
     "instrument",
     "outcome",
@@ -70,7 +73,10 @@ def scored_items(clean: pd.DataFrame, instrument: Instrument) -> np.ndarray:
 
 
 def score_respondents(
-    clean: pd.DataFrame, instrument: Instrument, *, min_items_per_theme: float = 0.5
+    clean: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    min_items_per_theme: float = _SCORING["min_items_per_theme"],
 ) -> pd.DataFrame:
     """One row per kept respondent with a score per outcome (NaN where the rules give none).
 
@@ -116,8 +122,8 @@ def practice_year_panel(
     instrument: Instrument,
     register: pd.DataFrame,
     *,
-    min_respondents: int = 5,
-    percent_formula: str = "mean_over_max",
+    min_respondents: int = _SCORING["min_respondents"],
+    percent_formula: str = _SCORING["percent_formula"],
 ) -> pd.DataFrame:
     """Long practice-year panel: one row per outcome × practice × year that has respondents.
 

@@ -5,17 +5,19 @@ import shlex
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.utils import validate
 
+from linkseval.codebook import load_codebook
 from linkseval.configuration import coerce_to_schema, input_problems
+from linkseval.errors import LinksevalError
 from linkseval.labels import is_synthetic_folder, resolve_data_label
+from linkseval.study import load_study, schema
 
 
 # `--config years='[2013,2014]'` or `scoring='{min_respondents: 6}'` arrive as strings from the
-# command line: type them as the schema asks (only where it allows no string), then validate.
-_SCHEMA = yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text())
-config.update(coerce_to_schema(dict(config), _SCHEMA))
+# command line: type them as the schema asks (only where it allows no string), then validate
+# (which fills in the schema's defaults; the package reads the same file: linkseval.study).
+config.update(coerce_to_schema(dict(config), schema()))
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Jobs run `python -m linkseval` with the interpreter that runs Snakemake (the project's
@@ -42,20 +44,24 @@ if config["register"] is not None:
     REGISTER = config["register"]
 else:
     REGISTER = f"{RAW_DIR}/practices.csv"
-YEARS = [int(y) for y in config["years"]]
-INSTRUMENTS = list(config["instruments"])
 CODEBOOK = config["codebook"]
-with open(CODEBOOK, encoding="utf-8") as fh:
-    _codebook = yaml.safe_load(fh)["instruments"]
-_unknown = [i for i in INSTRUMENTS if i not in _codebook]
+try:
+    _codebook = load_codebook(CODEBOOK)
+except LinksevalError as exc:
+    sys.exit(f"linkseval: error: {exc}")
+_unknown = [i for i in config["instruments"] if i not in _codebook.instruments]
 if _unknown:
     raise ValueError(f"config 'instruments': {_unknown} not defined in {CODEBOOK}")
-FILE_STEM = {name: spec.get("file_stem", name) for name, spec in _codebook.items()}
+# The study, typed and loaded once (linkseval.study): rules read it, not raw config keys.
+try:
+    STUDY = load_study(config, _codebook)
+except LinksevalError as exc:
+    sys.exit(f"linkseval: error: {exc}")
+YEARS = list(STUDY.years)
+INSTRUMENTS = list(STUDY.instruments)
+FILE_STEM = {name: ins.file_stem for name, ins in _codebook.instruments.items()}
 # rows per practice-year in an instrument's panel: one per theme, plus the overall score
-PANEL_OUTCOMES = {
-    name: len(spec.get("themes") or []) + (spec.get("overall") is not None)
-    for name, spec in _codebook.items()
-}
+PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in _codebook.instruments.items()}
 # The label every output carries, decided in one place (linkseval.labels): SYNTHETIC DATA for
 # the embedded set or a folder with its marker, else the config's data_label (or none). The
 # papermill rules take it as YAML (-y), so that an empty label still passes one argument.
@@ -70,7 +76,7 @@ DATA_LABEL_YAML = json.dumps({"data_label": DATA_LABEL})
 
 ANALYSIS = config["analysis"]
 _modelled = {o for outs in ANALYSIS["outcomes"].values() for o in outs}
-_stray = [o for o in ANALYSIS.get("family", []) if o not in _modelled]
+_stray = [o for o in ANALYSIS["family"] if o not in _modelled]
 if _stray:  # e.g. outcomes narrowed on the command line: the family is what is modelled
     print(
         f"note: analysis.family {_stray} not modelled (analysis.outcomes); Holm/BH and the "
@@ -86,19 +92,19 @@ def analysis_json(*keys):
 
 
 def multilevel_settings():
-    """analysis_json for the multilevel jobs plus the main comparison's rule (which practices
-    the respondent-level model compares the Links practices with)."""
+    """analysis_json for the multilevel jobs with just the main comparison's group (which
+    practices the respondent-level model compares the Links practices with)."""
     d = json.loads(analysis_json("scale", "alpha", "main_comparison"))
-    main = ANALYSIS.get("main_comparison", "scotland_other")
-    d["comparison_rule"] = ANALYSIS["comparisons"].get(main, {"rule": "never_treated"})
+    main = STUDY.main_comparison.name
+    d["comparisons"] = {main: ANALYSIS["comparisons"][main]}
     return json.dumps(d, sort_keys=True)
 
 
 wildcard_constraints:
     instrument="|".join(INSTRUMENTS),
-    outcome="|".join(sorted({o for outs in config["analysis"]["outcomes"].values() for o in outs})),
+    outcome="|".join(sorted({o.name for o in STUDY.outcomes})),
     year=r"\d{4}",
-    comparison="|".join(config["analysis"]["comparisons"]),
+    comparison="|".join(STUDY.comparisons),
 
 
 # The DiD fits read every analysis setting except how work is scattered (scatter_*: the
@@ -115,17 +121,12 @@ ANALYSIS_JSON = json.dumps(
 
 
 # comparison key -> the label the report shows (config analysis.comparisons.*.label)
-COMPARISON_LABELS = json.dumps(
-    {k: v.get("label", k) for k, v in ANALYSIS["comparisons"].items()}, sort_keys=True
-)
+COMPARISON_LABELS = json.dumps(STUDY.comparison_labels, sort_keys=True)
+# outcome id -> its codebook label, for the pages (linkseval.report.set_outcome_labels)
+OUTCOME_LABELS = json.dumps(STUDY.labels, sort_keys=True)
 
 
-MODELS = [
-    (instrument, outcome)
-    for instrument, outcomes in ANALYSIS["outcomes"].items()
-    if instrument in INSTRUMENTS
-    for outcome in outcomes
-]
+MODELS = [(o.instrument, o.name) for o in STUDY.outcomes]
 
 
 def synthetic_extracts():
@@ -175,18 +176,18 @@ def quality_inputs(kind):
     return expand(pattern, instrument=INSTRUMENTS, year=YEARS)
 
 
-COMPARISONS = list(ANALYSIS["comparisons"])
+COMPARISONS = list(STUDY.comparisons)
 
 
 def model_outputs():
-    if ANALYSIS.get("scatter_comparisons", False):  # the grid: outcome x comparison group
+    if ANALYSIS["scatter_comparisons"]:  # the grid: outcome x comparison group
         out = [
             f"results/models/{i}/{o}/{c}.estimates.parquet" for i, o in MODELS for c in COMPARISONS
         ]
     else:
         out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
-    if ANALYSIS["sensitivity"].get("multilevel", True):
-        if ANALYSIS.get("scatter_multilevel", False):  # one job per outcome
+    if ANALYSIS["sensitivity"]["multilevel"]:
+        if ANALYSIS["scatter_multilevel"]:  # one job per outcome
             out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
         else:  # one per instrument: statsmodels and the respondents loaded once
             out += [f"results/models/{i}/multilevel.parquet" for i in dict(MODELS)]
@@ -195,7 +196,7 @@ def model_outputs():
 
 def baseline_arg(wildcards):
     """The optional flag as a list of words (each one quoted in the shell command)."""
-    year = ANALYSIS.get("baseline_year")
+    year = STUDY.settings.baseline_year
     return ["--baseline-year", str(year)] if year is not None else []
 
 
@@ -287,9 +288,14 @@ def output_dir(wildcards, output):
     return str(Path(output[0]).parent)
 
 
+def modelled_outcomes(wildcards):
+    """The modelled outcomes of the job's instrument (analysis.outcomes), in config order."""
+    return [o.name for o in STUDY.outcomes if o.instrument == wildcards.instrument]
+
+
 def n_outcomes(wildcards):
     """How many outcomes of the job's instrument are modelled."""
-    return len(config["analysis"]["outcomes"][wildcards.instrument])
+    return len(modelled_outcomes(wildcards))
 
 
 def code_pattern(wildcards):

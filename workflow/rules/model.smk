@@ -72,7 +72,7 @@ rule multilevel_instrument:
     benchmark:
         "results/benchmarks/multilevel_instrument/{instrument}.tsv"
     params:
-        outcomes=lambda wc: config["analysis"]["outcomes"][wc.instrument],
+        outcomes=modelled_outcomes,
         settings=multilevel_settings(),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         code_pattern=code_pattern,

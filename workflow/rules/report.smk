@@ -66,6 +66,7 @@ rule provenance:
 rule notebook_data_quality:
     input:
         notebook=repo_file("notebooks/data_quality.ipynb"),
+        codebook=CODEBOOK,
         files="results/quality/files.csv",
         reasons=rules.quality_summary.output.reasons,
         practice_years=rules.quality_summary.output.practice_years,
@@ -97,7 +98,8 @@ rule notebook_data_quality:
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p files_csv {input.files:q} -p reasons_csv {input.reasons:q} "
-        "-p practice_years_csv {input.practice_years:q} -y {params.lists:q} "
+        "-p practice_years_csv {input.practice_years:q} -p codebook {input.codebook:q} "
+        "-y {params.lists:q} "
         "-p min_respondents {params.min_respondents:q} -y {params.label_yaml:q} "
         "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
@@ -116,6 +118,7 @@ rule notebook_descriptives:
         partial=partial_notebook,
         title=page_title("descriptives"),
         nav=NAV,
+        outcome_labels=OUTCOME_LABELS,
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -129,6 +132,7 @@ rule notebook_descriptives:
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p theme_means {input.means:q} -p percent_change {input.change:q} "
+        "-p outcome_labels {params.outcome_labels:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
@@ -145,9 +149,10 @@ rule notebook_did:
         partial=partial_notebook,
         title=page_title(lambda w: f"did_{w.instrument}_{w.outcome}"),
         nav=NAV,
-        main=lookup(dpath="analysis/main_comparison", within=config),
-        alpha=lookup(dpath="analysis/alpha", within=config),
+        main=STUDY.main_comparison.name,
+        alpha=STUDY.settings.alpha,
         labels=COMPARISON_LABELS,
+        outcome_labels=OUTCOME_LABELS,
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     priority: 1  # before the notebooks that do not wait for the models
@@ -164,6 +169,7 @@ rule notebook_did:
         "-p instrument {wildcards.instrument:q} -p outcome {wildcards.outcome:q} "
         "-p estimates {input.estimates:q} -p main_comparison {params.main:q} "
         "-p alpha {params.alpha:q} -p comparison_labels {params.labels:q} "
+        "-p outcome_labels {params.outcome_labels:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
@@ -183,6 +189,7 @@ rule notebook_practice:
         title=page_title(lambda w: f"practice_{w.code}"),
         nav=NAV,
         lists=yaml_params("panels"),
+        outcome_labels=OUTCOME_LABELS,
         min_respondents=lookup(dpath="scoring/min_respondents", within=config),
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
@@ -197,7 +204,8 @@ rule notebook_practice:
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-r practice_code {wildcards.code:q} -y {params.lists:q} "
-        "-p min_respondents {params.min_respondents:q} -y {params.label_yaml:q} "
+        "-p min_respondents {params.min_respondents:q} -p outcome_labels {params.outcome_labels:q} "
+        "-y {params.label_yaml:q} "
         "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
@@ -205,6 +213,7 @@ rule notebook_methods:
     input:
         notebook=repo_file("notebooks/methods.ipynb"),
         provenance="results/provenance.json",
+        links="results/pages/links_practices.json",
         monte_carlo=monte_carlo_table,
     output:
         notebook="results/notebooks/methods.ipynb",
@@ -229,6 +238,7 @@ rule notebook_methods:
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p provenance {input.provenance:q} -p monte_carlo {params.monte_carlo:q} "
+        "-p links_practices {input.links:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
@@ -270,6 +280,7 @@ rule disclosure_check:
 rule report_index:
     input:
         headline="results/models/headline.csv",
+        codebook=CODEBOOK,
         pages=report_pages,
         disclosure="results/quality/disclosure.json",
     output:
@@ -287,7 +298,8 @@ rule report_index:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval index --headline {input.headline:q} --page {params.pages:q} "
+        "python -m linkseval index --headline {input.headline:q} --codebook {input.codebook:q} "
+        "--page {params.pages:q} "
         "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
         "2> {log:q} || (cat {log:q} >&2; exit 1)"
 

@@ -1,0 +1,292 @@
+"""The study, typed and loaded once: config + codebook -> :class:`Study`.
+
+Every default lives in the config schema (``workflow/schemas/config.schema.yaml``, shipped in
+the package as ``linkseval/config.schema.yaml``) and nowhere else: :func:`with_defaults` fills a
+config, or a part of one such as the ``analysis`` settings a job receives, from the schema's
+``default:`` values, and :class:`Settings` (the analysis and inference settings) takes the
+defaults of its fields from there too. Outcome labels come from the codebook, comparison rules
+from :mod:`linkseval.comparisons`. Snakemake rules, CLI commands, the estimation, the
+multilevel check, the descriptive figures and the report pages all read these objects (or
+values derived from them) rather than raw config keys.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from linkseval.codebook import Codebook
+
+SCHEMA_FILE = "config.schema.yaml"
+
+
+@cache
+def _schema_text() -> str:
+    return resources.files("linkseval").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def schema() -> dict:
+    """The config schema (a fresh copy)."""
+    return yaml.safe_load(_schema_text())
+
+
+def _node(path: tuple[str, ...]) -> dict:
+    """The schema of the config key at ``path``; ``"*"`` steps into ``additionalProperties``
+    (e.g. ``("analysis", "comparisons", "*", "neighbours")``)."""
+    node = schema()
+    for key in path:
+        node = node["additionalProperties"] if key == "*" else node["properties"][key]
+    return node
+
+
+def with_defaults(value: Any, node: dict) -> Any:
+    """A copy of ``value`` with every missing key that ``node`` (a JSON schema) gives a
+    ``default`` filled in, recursively (also inside ``additionalProperties`` objects, e.g. each
+    comparison group's ``neighbours``). Values that are present are kept as they are."""
+    if value is None and "default" in node and node.get("type") == "object":
+        value = copy.deepcopy(node["default"])
+    if not isinstance(value, dict):
+        return copy.deepcopy(value)
+    props = node.get("properties", {})
+    extra = node.get("additionalProperties")
+    out = {}
+    for k, v in value.items():
+        sub = props.get(k, extra if isinstance(extra, dict) else {})
+        out[k] = with_defaults(v, sub)
+    for k, sub in props.items():
+        if k not in out and "default" in sub:
+            out[k] = with_defaults(copy.deepcopy(sub["default"]), sub)
+    return out
+
+
+def section_defaults(*path: str) -> Any:
+    """The schema default of the config key at ``path`` (objects: with their keys' defaults),
+    e.g. ``section_defaults("analysis", "bootstrap", "seed")``."""
+    node = _node(path)
+    if "default" not in node:
+        raise KeyError(f"config schema: no default for {'.'.join(path)}")
+    return with_defaults(copy.deepcopy(node["default"]), node)
+
+
+def schema_enum(*path: str) -> list:
+    """The values the schema allows for the config key at ``path`` (its ``enum``)."""
+    return list(_node(path)["enum"])
+
+
+def analysis_config(cfg: dict | None) -> dict:
+    """The ``analysis`` section (or the part of it a job receives) with the schema defaults."""
+    return with_defaults(dict(cfg or {}), _node(("analysis",)))
+
+
+def _default(*path: str):
+    return field(default_factory=lambda: section_defaults(*path))
+
+
+# --------------------------------------------------------------------------- parts of a study
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One modelled outcome: its instrument, codebook id and codebook label."""
+
+    instrument: str
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison group: config key, the label the report shows and its rule
+    (:data:`linkseval.comparisons.RULES`); ``matched`` also uses ``neighbours`` and
+    ``match_on``."""
+
+    name: str
+    label: str
+    rule: str
+    neighbours: int = _default("analysis", "comparisons", "*", "neighbours")
+    match_on: tuple[str, ...] = field(
+        default_factory=lambda: tuple(section_defaults("analysis", "comparisons", "*", "match_on"))
+    )
+
+    @classmethod
+    def from_config(cls, name: str, cfg: dict | Comparison) -> Comparison:
+        if isinstance(cfg, Comparison):
+            return cfg
+        c = with_defaults(dict(cfg), _node(("analysis", "comparisons", "*")))
+        rule = c.get("rule")
+        if rule is None:
+            from linkseval.errors import ConfigError
+
+            raise ConfigError(f"analysis.comparisons.{name}: no rule")
+        return cls(
+            name=name,
+            label=c.get("label", name),
+            rule=rule,
+            neighbours=int(c["neighbours"]),
+            match_on=tuple(c["match_on"]),
+        )
+
+
+def comparisons_from_config(cfg: dict) -> dict[str, Comparison]:
+    return {name: Comparison.from_config(name, c) for name, c in cfg.items()}
+
+
+def family_outcomes(cfg: dict) -> list[str]:
+    """The ``family`` outcomes (config order, once each) that are modelled (``outcomes``)."""
+    modelled = {o for outs in cfg.get("outcomes", {}).values() for o in outs}
+    fam = list(dict.fromkeys(cfg.get("family", [])))
+    return [o for o in fam if o in modelled] if "outcomes" in cfg else fam
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The analysis and inference settings (config ``analysis``). Field defaults are the
+    schema's (``Settings()`` is the schema-default study; keyword arguments override)."""
+
+    baseline_year: int | None = _default("analysis", "baseline_year")
+    scale: str = _default("analysis", "scale")  # model the % score ("percent") or the mean
+    weights: str | None = _default("analysis", "weights")
+    alpha: float = _default("analysis", "alpha")
+    bootstrap_draws: int = _default("analysis", "bootstrap", "draws")
+    bootstrap_seed: int = _default("analysis", "bootstrap", "seed")
+    bootstrap_weights: str = _default("analysis", "bootstrap", "weights")
+    ri_draws: int = _default("analysis", "randomization", "draws")
+    ri_seed: int = _default("analysis", "randomization", "seed")
+    main_comparison: str = _default("analysis", "main_comparison")
+    comparisons: dict[str, Comparison] = _default("analysis", "comparisons")
+    leave_one_out: bool = _default("analysis", "sensitivity", "leave_one_out")
+    dose: bool = _default("analysis", "sensitivity", "dose")
+    honest: dict = _default("analysis", "honestdid")
+    family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
+
+    def __post_init__(self) -> None:
+        # rule dicts (a config's or a test's) become Comparison objects; a partial honestdid
+        # mapping gets the schema's other keys
+        object.__setattr__(self, "comparisons", comparisons_from_config(self.comparisons))
+        honest = with_defaults(dict(self.honest), _node(("analysis", "honestdid")))
+        object.__setattr__(self, "honest", honest)
+
+    def family_alpha(self, outcome: str) -> float | None:
+        """Bonferroni level α/k for an outcome of the k-outcome family, else None: intervals at
+        1 − α/k for each of the k outcomes all cover their true effects with probability at
+        least 1 − α (family-wise, simultaneous)."""
+        if outcome not in self.family:
+            return None
+        return self.alpha / len(self.family)
+
+    @property
+    def main(self) -> Comparison:
+        """The main comparison group."""
+        return self.comparisons[self.main_comparison]
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Settings:
+        """From the ``analysis`` config section, or the part of it a job receives; missing keys
+        take the schema's defaults."""
+        family = family_outcomes(cfg)
+        a = analysis_config(cfg)
+        boot, ri, sens = a["bootstrap"], a["randomization"], a["sensitivity"]
+        return cls(
+            baseline_year=a["baseline_year"],
+            scale=a["scale"],
+            weights=a["weights"],
+            alpha=float(a["alpha"]),
+            bootstrap_draws=int(boot["draws"]),
+            bootstrap_seed=int(boot["seed"]),
+            bootstrap_weights=boot["weights"],
+            ri_draws=int(ri["draws"]),
+            ri_seed=int(ri["seed"]),
+            main_comparison=a["main_comparison"],
+            comparisons=a["comparisons"],
+            leave_one_out=bool(sens["leave_one_out"]),
+            dose=bool(sens["dose"]),
+            honest=a["honestdid"],
+            family=family,
+        )
+
+
+InferenceSpec = Settings  # the name issue 16 uses
+
+
+def outcome_labels(codebook: Codebook) -> dict[str, str]:
+    """Outcome id -> label for every outcome of the codebook (themes, overall scores)."""
+    labels: dict[str, str] = {}
+    for ins in codebook.instruments.values():
+        labels.update(ins.themes)
+        if ins.overall:
+            labels[ins.overall["id"]] = ins.overall.get("label", ins.overall["id"])
+    return labels
+
+
+@dataclass(frozen=True)
+class Study:
+    """The whole study: what to read, how to score, what to estimate, with which inference."""
+
+    config: dict  # the effective config (schema defaults filled in)
+    years: tuple[int, ...]
+    instruments: tuple[str, ...]
+    outcomes: tuple[Outcome, ...]  # modelled outcomes (analysis.outcomes of the instruments)
+    labels: dict[str, str]  # every codebook outcome id -> its label
+    settings: Settings
+
+    @property
+    def comparisons(self) -> dict[str, Comparison]:
+        return self.settings.comparisons
+
+    @property
+    def main_comparison(self) -> Comparison:
+        return self.settings.main
+
+    @property
+    def comparison_labels(self) -> dict[str, str]:
+        return {k: c.label for k, c in self.comparisons.items()}
+
+    @property
+    def scoring(self) -> dict:
+        return self.config["scoring"]
+
+    @property
+    def cleaning(self) -> dict:
+        return self.config["cleaning"]
+
+    @property
+    def family(self) -> list[str]:
+        return self.settings.family
+
+    def label(self, outcome: str) -> str:
+        return self.labels.get(outcome, outcome.replace("_", " ").title())
+
+
+def load_study(config: dict, codebook: Codebook) -> Study:
+    """The :class:`Study` of a (validated) config and its codebook; missing keys take the
+    schema's defaults."""
+    cfg = with_defaults(dict(config), schema())
+    a = cfg["analysis"]
+    if a["main_comparison"] not in a["comparisons"]:
+        from linkseval.errors import ConfigError
+
+        raise ConfigError(
+            f"analysis.main_comparison {a['main_comparison']!r} is not a comparison group of "
+            f"analysis.comparisons ({', '.join(a['comparisons'])})"
+        )
+    labels = outcome_labels(codebook)
+    instruments = tuple(cfg["instruments"])
+    outcomes = tuple(
+        Outcome(instrument, name, labels.get(name, name))
+        for instrument, names in cfg["analysis"]["outcomes"].items()
+        if instrument in instruments
+        for name in names
+    )
+    return Study(
+        config=cfg,
+        years=tuple(int(y) for y in cfg["years"]),
+        instruments=instruments,
+        outcomes=outcomes,
+        labels=labels,
+        settings=Settings.from_config(config.get("analysis", {})),
+    )

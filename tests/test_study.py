@@ -1,0 +1,238 @@
+"""The typed study spec (linkseval.study): defaults from the schema only, labels from the
+codebook, comparison rules in one place (linkseval.comparisons)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from linkseval import comparisons
+from linkseval.analysis import comparison_frame
+from linkseval.codebook import load_codebook
+from linkseval.descriptive import group_masks
+from linkseval.multilevel import comparison_practices
+from linkseval.study import (
+    Comparison,
+    Settings,
+    load_study,
+    schema,
+    section_defaults,
+    with_defaults,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+CODEBOOK = load_codebook(ROOT / "config/codebook.yaml")
+
+
+def _props(*path):
+    node = SCHEMA
+    for key in path:
+        node = node["additionalProperties"] if key == "*" else node["properties"][key]
+    return node
+
+
+def test_the_package_reads_the_workflow_schema():
+    assert schema() == SCHEMA
+
+
+def test_settings_defaults_are_the_schema_defaults():
+    s = Settings()
+    a = _props("analysis")["properties"]
+    assert s.baseline_year == a["baseline_year"]["default"]
+    assert s.scale == a["scale"]["default"]
+    assert s.weights == a["weights"]["default"]
+    assert s.alpha == a["alpha"]["default"]
+    boot, ri = a["bootstrap"]["properties"], a["randomization"]["properties"]
+    assert (s.bootstrap_draws, s.bootstrap_seed, s.bootstrap_weights) == (
+        boot["draws"]["default"],
+        boot["seed"]["default"],
+        boot["weights"]["default"],
+    )
+    assert (s.ri_draws, s.ri_seed) == (ri["draws"]["default"], ri["seed"]["default"])
+    assert s.main_comparison == a["main_comparison"]["default"]
+    assert list(s.comparisons) == list(a["comparisons"]["default"])
+    sens = a["sensitivity"]["properties"]
+    assert (s.leave_one_out, s.dose) == (
+        sens["leave_one_out"]["default"],
+        sens["dose"]["default"],
+    )
+    honest = a["honestdid"]["properties"]
+    assert s.honest == {k: v["default"] for k, v in honest.items()}
+    assert Settings.from_config({}) == s
+
+
+def test_a_config_missing_optional_keys_gets_the_schema_defaults():
+    s = Settings.from_config({"bootstrap": {"draws": 199}, "honestdid": {"grid_points": 20}})
+    assert s.bootstrap_draws == 199
+    assert s.bootstrap_seed == _props("analysis", "bootstrap")["properties"]["seed"]["default"]
+    assert s.honest["grid_points"] == 20
+    assert s.honest["relative_mbar"] == section_defaults("analysis", "honestdid", "relative_mbar")
+    study = load_study({"years": [2013, 2014]}, CODEBOOK)
+    assert study.instruments == tuple(_props("instruments")["default"])
+    assert study.scoring == {k: v["default"] for k, v in _props("scoring")["properties"].items()}
+    default_outcomes = _props("analysis", "outcomes")["default"]["safequest"]
+    assert [o.name for o in study.outcomes] == default_outcomes
+    assert study.settings == Settings()
+
+
+def test_comparison_options_default_from_the_schema():
+    c = Comparison.from_config("m", {"rule": "matched"})
+    node = _props("analysis", "comparisons", "*")["properties"]
+    assert c.label == "m"  # a group without a label shows its name
+    assert c.neighbours == node["neighbours"]["default"]
+    assert list(c.match_on) == node["match_on"]["default"]
+    assert Comparison.from_config("m", {"rule": "matched", "neighbours": 2}).neighbours == 2
+
+
+def test_with_defaults_keeps_given_values_and_fills_nested_ones():
+    cfg = with_defaults({"years": [2013], "scoring": {"min_respondents": 7}}, SCHEMA)
+    assert cfg["scoring"]["min_respondents"] == 7
+    assert cfg["scoring"]["percent_formula"] == "mean_over_max"
+    assert cfg["analysis"]["randomization"]["scatter_chunk_draws"] == 10000
+    assert cfg["codebook"] == "config/codebook.yaml"
+
+
+def test_the_shipped_config_loads_with_labels_from_the_codebook():
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    study = load_study(config, CODEBOOK)
+    assert len(study.outcomes) == 7
+    for o in study.outcomes:
+        ins = CODEBOOK[o.instrument]
+        want = ins.themes.get(o.name) or ins.overall["label"]
+        assert o.label == want == study.labels[o.name] == study.label(o.name)
+    assert study.label("care_total") == CODEBOOK["care"].themes["care_total"]
+    assert study.main_comparison.name == config["analysis"]["main_comparison"]
+    assert study.comparison_labels["deep_end_other"] == "Non-Links Deep End practices"
+    assert study.settings.family == config["analysis"]["family"]
+
+
+def test_report_labels_are_the_codebook_labels():
+    from linkseval import report
+    from linkseval.study import outcome_labels
+
+    report.set_outcome_labels(outcome_labels(CODEBOOK))
+    try:
+        assert report.label("care_total") == CODEBOOK["care"].themes["care_total"]
+        assert report.label("overall") == CODEBOOK["safequest"].overall["label"]
+    finally:
+        report.set_outcome_labels({})
+    assert report.label("care_total") == "Care Total"  # no study: the id, readable
+
+
+# ----------------------------------------------------------------------- comparison rules
+
+
+def _frame():
+    """Two Links practices (one Deep End), four never-treated (two Deep End), two years."""
+    codes = [f"P{i}" for i in range(6)]
+    cohort = [2014, 2014, 0, 0, 0, 0]
+    deep = [True, False, True, True, False, False]
+    rows = []
+    for y in (2013, 2014):
+        for c, g, d in zip(codes, cohort, deep, strict=True):
+            rows.append(
+                {
+                    "practice_code": c,
+                    "year": y,
+                    "cohort": g,
+                    "deep_end": d,
+                    "y": float(len(rows)),
+                    "baseline_outcome": float(int(c[1:])),
+                    "simd15_share": 0.1 * int(c[1:]),
+                    "list_size": 1000 + int(c[1:]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# the practice sets of each rule before the rules moved into linkseval.comparisons
+BEFORE = {
+    "never_treated": {"P0", "P1", "P2", "P3", "P4", "P5"},
+    "deep_end": {"P0", "P1", "P2", "P3"},
+    "all_including_treated": {"P0", "P1", "P2", "P3", "P4", "P5"},
+}
+
+
+@pytest.mark.parametrize("rule", ["never_treated", "deep_end", "all_including_treated"])
+def test_the_rules_give_the_same_practices_everywhere(rule):
+    df = _frame()
+    est = comparison_frame(df, {"rule": rule}, 2013)
+    assert set(est["practice_code"]) == BEFORE[rule]
+    controls = set(est.loc[est["cohort"] == 0, "practice_code"])
+    members = set(df.loc[comparisons.members(df, {"rule": rule}), "practice_code"])
+    assert controls == members
+    register = df[df["year"] == 2013]
+    ml, note = comparison_practices(register, {"rule": rule})
+    if rule in comparisons.PRACTICE_LEVEL_ONLY:
+        assert note and set(ml["practice_code"]) == BEFORE["never_treated"]
+    else:
+        assert not note and set(ml["practice_code"]) == BEFORE[rule]
+    if rule == "all_including_treated":  # the Links practices once more, as comparison units
+        assert est["unit"].str.endswith("#comparison").sum() == 4
+        assert (est.groupby("unit")["cluster"].nunique() == 1).all()
+
+
+def test_descriptive_groups_are_the_comparison_rules():
+    df = _frame()
+    masks = group_masks(df)
+    for key, rule in {
+        "scotland_all": "all_including_treated",
+        "scotland_other": "never_treated",
+        "deep_end_other": "deep_end",
+    }.items():
+        assert masks[key].equals(comparisons.members(df, {"rule": rule}))
+    assert set(df.loc[masks["links"], "practice_code"]) == {"P0", "P1"}
+
+
+def test_matched_takes_the_nearest_never_treated_practices():
+    df = _frame()
+    c = Comparison.from_config("m", {"rule": "matched", "neighbours": 1})
+    got = set(df.loc[comparisons.members(df, c, 2013), "practice_code"])
+    assert got == {"P2"}  # nearest to both P0 and P1 on the three standardised columns
+    est = comparison_frame(df, c, 2013)
+    assert set(est["practice_code"]) == {"P0", "P1", "P2"}
+    assert np.all(est["unit"] == est["practice_code"])
+
+
+def test_an_unknown_rule_is_a_config_error():
+    from linkseval.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown rule"):
+        comparisons.members(_frame(), {"rule": "bogus"})
+
+
+def test_library_keyword_defaults_are_the_schema_defaults():
+    """Functions a study calls default to the schema's values, not to their own copies."""
+    import inspect
+
+    from linkseval import clean, multilevel, register, score
+    from linkseval.montecarlo import MCSettings
+    from linkseval.practice_code import DEFAULT_PATTERN
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    sc = {k: v["default"] for k, v in _props("scoring")["properties"].items()}
+    assert default(score.score_respondents, "min_items_per_theme") == sc["min_items_per_theme"]
+    assert default(score.practice_year_panel, "min_respondents") == sc["min_respondents"]
+    assert default(score.practice_year_panel, "percent_formula") == sc["percent_formula"]
+    assert list(score.PERCENT_FORMULAS) == _props("scoring", "percent_formula")["enum"]
+    width = _props("cleaning", "practice_code_width")["default"]
+    assert default(clean.clean_extract, "code_width") == width
+    assert default(register.read_register, "code_width") == width
+    assert _props("cleaning", "practice_code_pattern")["default"] == DEFAULT_PATTERN
+    assert default(multilevel.multilevel_did, "alpha") == _props("analysis", "alpha")["default"]
+    mc = {k: v["default"] for k, v in _props("monte_carlo")["properties"].items()}
+    got = MCSettings()
+    assert {k: getattr(got, k) for k in mc} == mc
+
+
+def test_a_main_comparison_that_is_not_a_group_stops_with_one_line():
+    from linkseval.errors import ConfigError
+
+    config = {"years": [2013, 2014], "analysis": {"main_comparison": "nope"}}
+    with pytest.raises(ConfigError, match="main_comparison 'nope' is not a comparison group"):
+        load_study(config, CODEBOOK)
