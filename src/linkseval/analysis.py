@@ -79,7 +79,9 @@ def comparison_frame(frame: pd.DataFrame, rule: Comparison | dict, baseline: int
 # --------------------------------------------------------------------------- estimation
 
 
-def _row(base: dict, term: str, method: TestResult, estimate: float, se: float, **where) -> dict:
+def result_row(
+    base: dict, term: str, method: TestResult, estimate: float, se: float, **where
+) -> dict:
     """One result record (:func:`linkseval.results.make_row`): ``base`` names the outcome,
     comparison, estimator (and variant) and counts, ``where`` the term's structured columns
     (``event_time``, ``cohort``, ``period``, ``bound``)."""
@@ -101,7 +103,8 @@ def _row(base: dict, term: str, method: TestResult, estimate: float, se: float, 
     )
 
 
-def _counts(p: Panel) -> dict:
+def panel_counts(p: Panel) -> dict:
+    """The counts of a result record: observations, units, treated units, clusters."""
     return {
         "n_obs": p.n_obs,
         "n_units": p.n_units,
@@ -158,7 +161,7 @@ def infer_twfe(
     design = twfe_design(p)
     fit = ols(design)
     est, se = float(fit.beta[0]), _cr1_se(p, fit, 0)
-    base = {**base, **_counts(p)}
+    base = {**base, **panel_counts(p)}
     methods = cluster_methods(p, design, fit, 0, s, family_alpha)
     if ri:
         methods.append(
@@ -170,7 +173,7 @@ def infer_twfe(
                 family_alpha=family_alpha,
             )
         )
-    return [_row(base, term, m, est, se) for m in methods]
+    return [result_row(base, term, m, est, se) for m in methods]
 
 
 def infer_honest(
@@ -200,14 +203,14 @@ def infer_honest(
         where = {"estimator": "honestdid", "variant": r.restriction}
         t = TestResult(f"HonestDiD {r.method}", np.nan, r.ci_low, r.ci_high, note=note)
         bound = None if r.restriction == "original" else float(r.bound)
-        rows.append(_row({**base, **where}, "mean_post", t, mean_post, np.nan, bound=bound))
+        rows.append(result_row({**base, **where}, "mean_post", t, mean_post, np.nan, bound=bound))
     why = rm_unavailable(sum(e < 0 for e in es), sum(e >= 0 for e in es))
     if why is not None:  # honest_sensitivity leaves relative magnitudes out: say so
         where = {"estimator": "honestdid", "variant": "relative_magnitude"}
         for mbar in relative_mbar:
             t = TestResult.not_applicable("HonestDiD C-LF", f"{why} ({source})")
             rows.append(
-                _row({**base, **where}, "mean_post", t, mean_post, np.nan, bound=float(mbar))
+                result_row({**base, **where}, "mean_post", t, mean_post, np.nan, bound=float(mbar))
             )
     return rows
 
@@ -242,7 +245,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     if not es:
         return []
     fit = ols(design)
-    base = {**base, **_counts(p)}
+    base = {**base, **panel_counts(p)}
     rows = []
     ri_per, ri_joint = ri_event_study(p, es, n_draws=s.ri_draws, seed=s.ri_seed)
     wcr = wild_cluster_bootstrap_terms(  # every event time from one set of draws
@@ -257,11 +260,11 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
     for j, e in enumerate(es):
         est, se = float(fit.beta[j]), _cr1_se(p, fit, j)
         for m in [_cr1_method(p, fit, j, s, None), wcr[j], ri_per[j]]:
-            rows.append(_row(base, "event", m, est, se, event_time=e))
+            rows.append(result_row(base, "event", m, est, se, event_time=e))
     pre = [j for j, e in enumerate(es) if e < -1]
     if pre and n_treated_clusters(p) < 2:
         rows.append(
-            _row(
+            result_row(
                 base,
                 "pretrend_joint",
                 TestResult.not_applicable(
@@ -272,7 +275,7 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
             )
         )
         if ri_joint is not None:
-            rows.append(_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
+            rows.append(result_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
     elif pre:
         b = fit.beta[pre]
         V = fit.vcov[np.ix_(pre, pre)]
@@ -288,14 +291,14 @@ def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -
             statistic=F,
             note=f"H0: all {q} pre-programme coefficients = 0; F({q}, {df2})",
         )
-        rows.append(_row(base, "pretrend_joint", res, np.nan, np.nan))
+        rows.append(result_row(base, "pretrend_joint", res, np.nan, np.nan))
         if ri_joint is not None:
-            rows.append(_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
+            rows.append(result_row(base, "pretrend_joint", ri_joint, np.nan, np.nan))
         if honest and s.honest["enabled"]:
             rows += honest_rows(p, fit, es, s, base)
     else:
         rows.append(
-            _row(
+            result_row(
                 base,
                 "pretrend_joint",
                 TestResult.not_applicable("CR1", "fewer than 2 pre-programme years"),
@@ -320,7 +323,7 @@ def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
     from linkseval.staggered import callaway_santanna, cs_randomization, cs_wild_bootstrap
 
     cs = callaway_santanna(p, alpha=s.alpha)
-    base = {**base, **_counts(p)}
+    base = {**base, **panel_counts(p)}
     n_tc = n_treated_clusters(p)
     wcr = cs_wild_bootstrap(
         p,
@@ -346,10 +349,10 @@ def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
                 note=STAGGERED_NOTE if r.term == "simple" else "",
             )
         where = {c: getattr(r, c) for c in ("event_time", "cohort", "period")}
-        rows.append(_row(base, r.kind, res, r.estimate, se, **where))
+        rows.append(result_row(base, r.kind, res, r.estimate, se, **where))
         for other in (wcr.get(r.term), ri.get(r.term)):  # keyed by staggered's term name
             if other is not None:
-                rows.append(_row(base, r.kind, other, r.estimate, se, **where))
+                rows.append(result_row(base, r.kind, other, r.estimate, se, **where))
     return rows
 
 

@@ -525,8 +525,8 @@ def cmd_ri_chunk(args: argparse.Namespace) -> None:
 def cmd_ri_gather(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from linkseval.analysis import panel_counts, result_row
     from linkseval.did import ols, twfe_design
-    from linkseval.results import make_row
     from linkseval.scatter import ri_from_jobs, ri_n_jobs
     from linkseval.store import write_json
 
@@ -546,27 +546,16 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
         alpha=settings.alpha,
         family_alpha=settings.family_alpha(args.outcome),
     )
-    record = make_row(
-        instrument=args.instrument,
-        outcome=args.outcome,
-        comparison=settings.main_comparison,
-        estimator="twfe",
-        term="treated_post",
-        method=res.method,
-        estimate=float(ols(twfe_design(p)).beta[0]),  # as in the headline (OLS fit)
-        statistic=res.statistic,  # the same coefficient from RI's closed form
-        p_value=res.p_value,
-        ci_low=res.ci_low,
-        ci_high=res.ci_high,
-        ci_low_fw=res.ci_low_fw,
-        ci_high_fw=res.ci_high_fw,
-        n_draws=res.n_draws,
-        n_obs=p.n_obs,
-        n_units=p.n_units,
-        n_treated=int((p.cohort > 0).sum()),
-        n_clusters=int(p.cluster.max()) + 1,
-        note=res.note,
-    )
+    base = {
+        "instrument": args.instrument,
+        "outcome": args.outcome,
+        "comparison": settings.main_comparison,
+        "estimator": "twfe",
+        **panel_counts(p),
+    }
+    # the estimate as in the headline (OLS fit); RI has no standard error
+    estimate = float(ols(twfe_design(p)).beta[0])
+    record = result_row(base, "treated_post", res, estimate, float("nan"))
     doc = {  # the result record, plus how the scattered draws were made
         "data_label": args.data_label,
         **{k: None if isinstance(v, float) and v != v else v for k, v in record.items()},
