@@ -398,14 +398,21 @@ def test_a_hostile_value_reaches_a_real_page_escaped(notebook, tmp_path):
         _panel(MARKUP).to_parquet(panel)
         params = {"practice_code": MARKUP, "panels": [str(panel)], "data_label": MARKUP}
     else:
-        cfg = {"raw_dir": f"/data/{MARKUP}", "analysis": {"comparisons": {"x": {"label": MARKUP}}}}
+        import yaml
+
+        cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+        cfg["raw_dir"] = f"/data/{MARKUP}"
+        cfg["analysis"]["comparisons"]["scotland_other"]["label"] = MARKUP
         rec = provenance([ROOT / "config" / "codebook.yaml"], config=cfg,
                          lock=ROOT / "requirements.lock", root=ROOT, data_label=MARKUP)  # fmt: skip
         write_json(rec, tmp_path / "provenance.json")
+        (tmp_path / "links.json").write_text(json.dumps(["01234", "20001"]))
         params = {"provenance": str(tmp_path / "provenance.json"), "data_label": MARKUP}
+        params["links_practices"] = str(tmp_path / "links.json")
     page = _run_page(notebook, tmp_path, params)
     assert active_content(page) == []
-    assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    escaped = "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"
+    assert page.count(escaped) >= 2  # the banner and the value itself (code / config)
     assert "<img src=x" not in page and "<script" not in page
 
 
