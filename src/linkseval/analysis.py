@@ -84,7 +84,8 @@ def result_row(
 ) -> dict:
     """One result record (:func:`linkseval.results.make_row`): ``base`` names the outcome,
     comparison, estimator (and variant) and counts, ``where`` the term's structured columns
-    (``event_time``, ``cohort``, ``period``, ``bound``)."""
+    (``event_time``, ``cohort``, ``period``, ``bound``).
+    """
     return make_row(
         **base,
         **where,
@@ -119,7 +120,8 @@ def n_treated_clusters(p: Panel) -> int:
 
 def _cr1_se(p: Panel, fit, j: int) -> float:
     """CR1 SE of coefficient ``j``; NaN with fewer than 2 treated clusters, where a cluster-
-    robust variance cannot be estimated (the ``std_error`` column says so with CR1's row)."""
+    robust variance cannot be estimated (the ``std_error`` column says so with CR1's row).
+    """
     return float(fit.se()[j]) if n_treated_clusters(p) >= 2 else np.nan
 
 
@@ -134,7 +136,8 @@ def cluster_methods(
     p: Panel, design, fit, j: int, s: Settings, family_alpha: float | None = None
 ) -> list[TestResult]:
     """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply); with
-    ``family_alpha`` each also gives its 1 − family_alpha interval."""
+    ``family_alpha`` each also gives its 1 − family_alpha interval.
+    """
     wcr = wild_cluster_bootstrap(
         design,
         j,
@@ -157,7 +160,8 @@ def infer_twfe(
     family_alpha: float | None = None,
 ) -> list[dict]:
     """Static TWFE coefficient with CR1, WCR bootstrap and (optionally) RI side by side; with
-    ``family_alpha`` every method also gives its 1 − family_alpha interval."""
+    ``family_alpha`` every method also gives its 1 − family_alpha interval.
+    """
     design = twfe_design(p)
     fit = ols(design)
     est, se = float(fit.beta[0]), _cr1_se(p, fit, 0)
@@ -181,7 +185,8 @@ def infer_honest(
 ) -> list[dict]:
     """HonestDiD robust CIs for the mean post-programme effect of the event study ``beta``
     (event times ``es``, reference −1 omitted) with covariance ``vcov`` (main comparison only);
-    ``source`` says which event study it is."""
+    ``source`` says which event study it is.
+    """
     from linkseval.honest import honest_sensitivity, rm_unavailable
 
     h = s.honest
@@ -225,7 +230,8 @@ HONEST_STAGGERED = (
 
 def honest_rows(p: Panel, fit, es: list[int], s: Settings, base: dict) -> list[dict]:
     """HonestDiD on the TWFE event study (one cohort) or, with staggered starts, on the
-    Callaway-Sant'Anna universal-base dynamic effects."""
+    Callaway-Sant'Anna universal-base dynamic effects.
+    """
     if len(np.unique(p.cohort[p.cohort > 0])) > 1:
         from linkseval.staggered import cs_event_study
 
@@ -240,7 +246,8 @@ def honest_rows(p: Panel, fit, es: list[int], s: Settings, base: dict) -> list[d
 def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -> list[dict]:
     """Event-study coefficients (reference: the year before the start) with CR1, WCR and RI
     (p-value); joint tests of the pre-programme coefficients where there are ≥ 2 pre years:
-    CR1 Wald F and a randomization Wald test."""
+    CR1 Wald F and a randomization Wald test.
+    """
     design, es = event_study_design(p)
     if not es:
         return []
@@ -319,7 +326,8 @@ STAGGERED_NOTE = (
 
 def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
     """Callaway-Sant'Anna ATT(g,t) and aggregations, each with the analytic influence-function
-    inference, the WCR bootstrap (on the stacked regression) and RI side by side."""
+    inference, the WCR bootstrap (on the stacked regression) and RI side by side.
+    """
     from linkseval.staggered import callaway_santanna, cs_randomization, cs_wild_bootstrap
 
     cs = callaway_santanna(p, alpha=s.alpha)
@@ -370,7 +378,8 @@ def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
 
 def outcome_frame(frame: pd.DataFrame, s: Settings, outcome: str) -> tuple[pd.DataFrame, int]:
     """One outcome's rows with the modelled score ``y`` (``analysis.scale``) and each practice's
-    ``baseline_outcome`` (matching uses it), and the baseline year."""
+    ``baseline_outcome`` (matching uses it), and the baseline year.
+    """
     frame = frame[frame["outcome"] == outcome].copy()
     frame["y"] = frame[s.scale]
     base_year = baseline_year(frame, s)
@@ -396,7 +405,8 @@ def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> 
 def leave_out_panel(df: pd.DataFrame, p: Panel, s: Settings, i: int) -> Panel:
     """The comparison panel without treated unit ``i``: where units are practices (one row per
     practice-year), :meth:`Panel.subset` of ``p`` (the same arrays and codes as rebuilding it from
-    the frame, without pandas), else rebuilt from ``df``."""
+    the frame, without pandas), else rebuilt from ``df``.
+    """
     code = p.unit_labels[i]
     if (df["unit"] == df["practice_code"]).all():
         return p.subset(p.unit != i)
@@ -412,7 +422,8 @@ def estimate_outcome(
 ) -> pd.DataFrame:
     """All estimates for one outcome: every comparison group (or those named in
     ``comparisons``, in config order), estimator and method. Row-binding the results for each
-    comparison on its own gives exactly the all-comparisons table."""
+    comparison on its own gives exactly the all-comparisons table.
+    """
     if comparisons is not None:
         unknown = sorted(set(comparisons) - set(s.comparisons))
         if unknown:
@@ -501,7 +512,8 @@ def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
     """Holm and Benjamini–Hochberg p-values across the outcomes in ``family`` (the themes),
     separately for each estimate of the outcomes (:data:`linkseval.results.KEY` but the
-    outcome: instrument × comparison × estimator × variant × term × ... × method)."""
+    outcome: instrument × comparison × estimator × variant × term × ... × method).
+    """
     from linkseval.inference import adjust_pvalues
 
     out = results.copy()

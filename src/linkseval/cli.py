@@ -619,7 +619,7 @@ def cmd_mc_gather(args: argparse.Namespace) -> None:
 
 
 def _link(text: str) -> tuple[str, str]:
-    """argparse type for TITLE=HREF."""
+    """Argparse type for TITLE=HREF."""
     title, sep, href = text.partition("=")
     if not sep or not title or not href:
         raise argparse.ArgumentTypeError(f"expected TITLE=HREF, got {text!r}")

@@ -47,7 +47,8 @@ def matched_controls(
     frame: pd.DataFrame, baseline: int, neighbours: int, on: list[str]
 ) -> list[str]:
     """Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
-    of each treated practice on its baseline-year values of ``on``; returns unique codes."""
+    of each treated practice on its baseline-year values of ``on``; returns unique codes.
+    """
     base = frame[frame["year"] == baseline].set_index("practice_code")
     base = base[on].astype(float).dropna()
     z = (base - base.mean()) / base.std(ddof=0).replace(0, 1)
@@ -66,7 +67,8 @@ def matched_controls(
 def members(frame: pd.DataFrame, rule: Comparison | dict, baseline: int | None = None) -> pd.Series:
     """Boolean mask of the rows of ``frame`` (``practice_code``, ``cohort``, ``deep_end``; for
     ``matched`` also ``year`` and the ``match_on`` columns) whose practice is in the
-    comparison group of ``rule``. Only ``all_including_treated`` includes Links practices."""
+    comparison group of ``rule``. Only ``all_including_treated`` includes Links practices.
+    """
     c = as_comparison(rule)
     never = frame["cohort"] == 0
     if c.rule == "never_treated":

@@ -64,7 +64,8 @@ def n_chunks(n_draws: int) -> int:
 
 def chunk_seed(seed: int, n_draws: int, k: int) -> tuple[int, np.random.Generator]:
     """(size, generator) of chunk ``k``: child ``k`` of ``SeedSequence(seed)`` (the same stream
-    as ``SeedSequence(seed).spawn(n)[k]``), so any chunk can be drawn on its own."""
+    as ``SeedSequence(seed).spawn(n)[k]``), so any chunk can be drawn on its own.
+    """
     if not 0 <= k < n_chunks(n_draws):
         raise ValueError(f"chunk {k} out of range: {n_draws} draws make {n_chunks(n_draws)}")
     child = np.random.SeedSequence(seed, spawn_key=(k,))
@@ -78,7 +79,8 @@ def chunk_seeds(seed: int, n_draws: int) -> list[tuple[int, np.random.Generator]
 
 def cr1(fit: OLSFit, j: int, alpha: float = 0.05, family_alpha: float | None = None) -> TestResult:
     """CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom; with ``family_alpha``
-    also the (1 − family_alpha) interval (``ci_low_fw``, ``ci_high_fw``)."""
+    also the (1 − family_alpha) interval (``ci_low_fw``, ``ci_high_fw``).
+    """
     g = fit.design.n_clusters
     b, se = fit.beta[j], np.sqrt(fit.vcov[j, j])
     t = b / se
@@ -122,7 +124,8 @@ def wild_weights(
     first size·G of those for any larger G: one generation at the largest G seen serves every
     design of a run (same seed) as a view. Kept for the last (seed, draws, weights) while it fits
     in :data:`DRAW_CACHE_BYTES` (else drawn chunk by chunk, one chunk in memory at a time); the
-    values are those of a fresh draw either way."""
+    values are those of a fresh draw either way.
+    """
     support = WEBB if weights == "webb" else RADEMACHER
     key = (seed, n_draws, weights)
     have = _DRAWS.get(key)
@@ -152,7 +155,8 @@ def _cluster_block_sums(values: np.ndarray, cl: np.ndarray, G: int) -> np.ndarra
 
 def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
     """H_g = Z_g'Z_g for every cluster (G × K × K), column by column over its non-zero rows
-    (so sparse designs such as the stacked cell regression stay cheap)."""
+    (so sparse designs such as the stacked cell regression stay cheap).
+    """
     K = Z.shape[1]
     H = np.zeros((G, K, K))
     for k in range(K):
@@ -165,7 +169,8 @@ def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
 @dataclass
 class _TermCols:
     """One contrast's cluster-level pieces: the restricted-model sums s0, sm (G), the non-zero
-    columns J of Q = (Z_g'c_g)_g, Q[:, J], and the K-space maps of R0 and Rm."""
+    columns J of Q = (Z_g'c_g)_g, Q[:, J], and the K-space maps of R0 and Rm.
+    """
 
     beta: float
     se_sq: float
@@ -183,7 +188,8 @@ def _term_cols(
 ) -> _TermCols:
     """Pieces of the WCR test of w'β = b0, all from cluster sums: with ũ = (Z'Z)⁻¹w and
     c = Zũ (so w'β̂ = c'y), the restricted residual is û + (w'β̂ − b0) c / c'c, hence
-    c_g'u_g = ũ'S_g + (w'β̂ − b0) ũ'H_g ũ / c'c and Z_g'u_g = S_g + (w'β̂ − b0) H_g ũ / c'c."""
+    c_g'u_g = ũ'S_g + (w'β̂ − b0) ũ'H_g ũ / c'c and Z_g'u_g = S_g + (w'β̂ − b0) H_g ũ / c'c.
+    """
     ut = bread @ w
     beta = float(w @ beta_hat)
     cc = float(w @ ut)
@@ -219,7 +225,8 @@ def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
 class _Block:
     """Clusters ``rows`` (None: all) and their GEMM columns, by kind: S bread (K), then s0 and
     sm of the ``terms`` non-zero on them, then Q, s0 Q and sm Q over ``pos``, the positions of
-    their non-zero Q columns in the concatenation of every term's J."""
+    their non-zero Q columns in the concatenation of every term's J.
+    """
 
     rows: np.ndarray | None
     M1: np.ndarray
@@ -254,7 +261,8 @@ def _block(
 def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Block]:
     """One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
     per pattern of the regressors most clusters lack (e.g. an event study's never-treated
-    clusters have no event-time columns, so their Q has only the period columns)."""
+    clusters have no event-time columns, so their Q has only the period columns).
+    """
     offsets = np.cumsum([0] + [len(t.J) for t in terms])[:-1]
     whole = [_block(None, SB, terms, offsets)]
     present = np.diagonal(H, axis1=1, axis2=2) != 0
@@ -269,7 +277,8 @@ def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Bloc
 
 def _block_product(b: _Block, V: np.ndarray, max_bytes: int = 2**25) -> np.ndarray:
     """M1' V_b' (columns × draws) for the block's clusters; the weights of a block of clusters are
-    gathered a few draws at a time (at most ``max_bytes`` copied at once)."""
+    gathered a few draws at a time (at most ``max_bytes`` copied at once).
+    """
     if b.rows is None:
         return b.M1.T @ V.T
     step = max(1, max_bytes // (8 * len(b.rows)))
@@ -282,7 +291,8 @@ def _wild_pieces_many(
     """:class:`_WildPieces` of the WCR test of each row w of ``contrasts`` (w'β = b0), with one
     set of draws: per chunk one GEMM of the weights with every term's cluster-level columns
     (the algorithm of Roodman et al. 2019 for a linear combination, which equals testing the
-    first coefficient of a design reparametrised so that it is w'β)."""
+    first coefficient of a design reparametrised so that it is w'β).
+    """
     Z, y, G, cl = design.Z, design.y, design.n_clusters, design.cluster
     bread = np.linalg.inv(Z.T @ Z)
     beta_hat = bread @ (Z.T @ y)
@@ -341,7 +351,8 @@ def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) 
 
 def _wild_p(pc: _WildPieces, b0: float) -> float:
     """Bootstrap p-value at the null β = b0: share of |t*| ≥ |t| (in-place, the same operations
-    as the textbook expression |n0 − b0 nm| / √(s00 − 2 b0 s0m + b0² smm), so the same bits)."""
+    as the textbook expression |n0 − b0 nm| / √(s00 − 2 b0 s0m + b0² smm), so the same bits).
+    """
     t_obs = abs(pc.beta - b0) / np.sqrt(pc.se_sq_over_f)
     num = np.multiply(pc.nm, b0)
     np.subtract(pc.n0, num, out=num)
@@ -407,7 +418,8 @@ def wild_cluster_bootstrap(
     family_alpha: float | None = None,
 ) -> TestResult:
     """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
-    (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws)."""
+    (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws).
+    """
     return wild_cluster_bootstrap_terms(
         design,
         np.eye(design.k)[[j]],
@@ -435,7 +447,8 @@ def wild_cluster_bootstrap_terms(
 ) -> list[TestResult]:
     """WCR bootstrap test of w'β = 0 for each row w of ``contrasts`` (terms × K), all from the
     same draws; a unit row e_j tests coefficient j exactly as :func:`wild_cluster_bootstrap`,
-    a general w as that coefficient of a design reparametrised so that it is w'β."""
+    a general w as that coefficient of a design reparametrised so that it is w'β.
+    """
     if weights not in ("webb", "rademacher"):
         raise ValueError(f"bootstrap weights must be 'webb' or 'rademacher', not {weights!r}")
     if n_treated_clusters is not None and n_treated_clusters < 2:
@@ -492,7 +505,8 @@ def _wild_result(
 class RIUnits:
     """What randomization inference reassigns: units, or whole clusters when the programme was
     assigned by cluster (clusters coarser than units, each unit in one cluster, one cohort per
-    cluster)."""
+    cluster).
+    """
 
     n: int  # units or clusters that can be drawn
     cohort: np.ndarray  # per drawable unit/cluster: first treated period, 0 = never
@@ -546,7 +560,8 @@ def group_sum(values: np.ndarray, group: np.ndarray | None, n: int, axis: int = 
 @dataclass
 class _RIPieces:
     """Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
-    assignment are a closed form in sums of these over the treated units."""
+    assignment are a closed form in sums of these over the treated units.
+    """
 
     a: np.ndarray  # units × cohorts × K: r_ik(g)'e (e = two-way residual of y)
     b: np.ndarray  # units × cohorts × K: r_ik(g)'(M D_obs)
@@ -558,7 +573,8 @@ class _RIPieces:
 
 def _ri_pieces(p: Panel, event_times: list[int] | None = None) -> _RIPieces:
     """Pieces for the static coefficient (one column, 1[t ≥ g]) or, with ``event_times``, for
-    the event-study coefficients (one column per event time e, 1[t − g = e])."""
+    the event-study coefficients (one column per event time e, 1[t − g = e]).
+    """
     sw = np.sqrt(p.w)
     T, _ = period_dummies(p)
     Yt = demean_by_unit(p, T) * sw[:, None] if T.size else np.zeros((p.n_obs, 0))
@@ -626,7 +642,8 @@ def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
 def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.ndarray:
     """Chunk ``k`` of the RI reassignments: ``sample_units`` with chunk k's generator (read-only).
     Kept for a run: every leave-one-out panel (same units and treated counts) and the TWFE,
-    event-study and CS RI of a comparison draw the same sets, so they are drawn once."""
+    event-study and CS RI of a comparison draw the same sets, so they are drawn once.
+    """
     size, rng = chunk_seed(seed, n_draws, k)
     idx = sample_units(rng, n, n_treated, size)
     idx.flags.writeable = False
@@ -636,7 +653,8 @@ def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.nda
 def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
-    drawn from all units of the estimation sample."""
+    drawn from all units of the estimation sample.
+    """
     u = ri_units(p)
     col, n = _ri_assignment(p, u), u.n
     draws = [ri_sample(seed, n_draws, k, n, len(col)) for k in range(n_chunks(n_draws))]
@@ -680,7 +698,8 @@ def ri_chunk(
     """Chunk ``k`` of the RI draws of ``randomization_inference(p, n_draws=n_draws, seed=seed)``:
     per draw the numerator parts and the denominator of the reassigned TWFE coefficient
     (:data:`RI_ARRAYS`). Depends on ``(seed, n_draws, k)`` only, so chunks can be computed
-    anywhere, in any order, and gathered with :func:`ri_gather`."""
+    anywhere, in any order, and gathered with :func:`ri_gather`.
+    """
     chunk_seed(seed, n_draws, k)  # checks k
     u = ri_units(p)
     col = _ri_assignment(p, u)
@@ -704,7 +723,8 @@ def ri_gather(
     chunks 0..n-1, in any order): concatenated in chunk order, so the result is exactly that of
     :func:`randomization_inference` with the same seed and draws. With ``n_draws``, checks that
     the chunks are all of that run's (right number and sizes). With ``family_alpha`` (and
-    ``ci``), also the 1 − family_alpha interval."""
+    ``ci``), also the 1 − family_alpha interval.
+    """
     na = _ri_not_applicable(p)
     if na is not None:
         return na
@@ -774,7 +794,8 @@ def randomization_inference(
     """Two-sided Fisher RI p-value of the TWFE coefficient: (1 + #|β_r| ≥ |β|) / (1 + R).
 
     The same code path as a scattered run: :func:`ri_chunk` for each chunk of :data:`CHUNK`
-    draws, then :func:`ri_gather`."""
+    draws, then :func:`ri_gather`.
+    """
     na = _ri_not_applicable(p)
     if na is not None:
         return na
@@ -795,7 +816,8 @@ def randomization_inference(
 def _assigned_sum(x: np.ndarray, idx: np.ndarray, col: np.ndarray) -> np.ndarray:
     """``x[idx, col].sum(axis=1)`` for x of units × cohorts × (≥ 1 more axes), added position by
     position: the same additions in the same order, without the draws × positions × ...
-    temporary (2-3× faster)."""
+    temporary (2-3× faster).
+    """
     out = x[idx[:, 0], col[0]].copy()
     for j in range(1, len(col)):
         out += x[idx[:, j], col[j]]
@@ -831,7 +853,8 @@ def ri_event_study(
     (1 + R); no CI (inverting needs a hypothesised effect for every event time at once). The
     joint pre-trend test (where there are ≥ 2 pre-programme coefficients besides the reference)
     is a randomization Wald test: W = b' S⁻¹ b with S the covariance of the pre-programme
-    coefficients over the draws. Returns (one result per event time, joint result or None)."""
+    coefficients over the draws. Returns (one result per event time, joint result or None).
+    """
     na = _ri_not_applicable(p)
     pre = [j for j, e in enumerate(event_times) if e < -1]
     if na is not None:

@@ -68,7 +68,8 @@ def _one_line(text: object, limit: int = 200) -> str:
 
 def line_of(data: bytes, pos: int) -> int:
     """The physical line (1-based) holding byte ``pos``: ``\\n``, ``\\r\\n`` and a lone ``\\r``
-    each end a line, as in :func:`csv_records`."""
+    each end a line, as in :func:`csv_records`.
+    """
     head = data[:pos]
     return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
 
@@ -131,7 +132,8 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
 
 def _mixed_encoding_error(path: Path, data: bytes, pos: int, loose: str) -> ExtractError:
     """The error for a UTF-8 file with undecodable bytes, the first at byte ``pos``: names its
-    physical line and (where the CSV can be parsed that far) its field number."""
+    physical line and (where the CSV can be parsed that far) its field number.
+    """
     n_bad = len(_ESCAPED.findall(loose))
     as_cp1252 = data[pos : pos + 1].decode("cp1252", "replace")
     return ExtractError(
@@ -357,7 +359,8 @@ def _visible_worksheets(path: Path, sheets: list) -> list[str]:
 def _extract_sheet(path: Path, wb, names: list[str], hmap: dict[str, str] | None):
     """(name, sheet) of the worksheet to read: the only visible one; of several, the only one
     with a header row in its first rows (none: the first, which then fails "no header row");
-    several with a header row are a structural error (which one is the extract is a guess)."""
+    several with a header row are a structural error (which one is the extract is a guess).
+    """
     sheets = {n: wb.get_sheet_by_name(n) for n in (names if hmap is not None else names[:1])}
     if len(sheets) == 1:
         return names[0], sheets[names[0]]
@@ -403,7 +406,8 @@ def _xml_cells(
 ) -> tuple[dict[tuple[int, int], str], list[tuple[int, int]]]:
     """One pass over a worksheet's XML: the error cells ((row, column) -> error text) and the
     formula cells without a cached value ((row, column)), 0-based, streamed in chunks cut
-    after a cell's end tag (a national sheet's XML can be GBs)."""
+    after a cell's end tag (a national sheet's XML can be GBs).
+    """
     import zipfile
 
     found: dict[tuple[int, int], str] = {}
@@ -433,7 +437,8 @@ def _xml_cells(
 
 def _uncached_formulas(path: Path, buf: bytes) -> list[tuple[int, int]]:
     """(row, column), 0-based, of the formula cells in ``buf`` with no cached value: no ``<v>``,
-    or an empty one unless the formula's result is a (possibly empty) string, ``t="str"``."""
+    or an empty one unless the formula's result is a (possibly empty) string, ``t="str"``.
+    """
     out = []
     for m in _CELL.finditer(buf):
         body = m.group(2)
@@ -510,7 +515,8 @@ def _check_formulas(
 ) -> None:
     """A formula without a cached value in the data of a column we read is a structural error:
     calamine (like any reader but Excel) cannot compute it and reads it as empty, which would
-    pass as a missing answer. The workbook was saved by a program that does not calculate."""
+    pass as a missing answer. The workbook was saved by a program that does not calculate.
+    """
     from openpyxl.utils.cell import get_column_letter
 
     bad = sorted((r, c) for r, c in uncached if r + 1 > header_line and c in used)

@@ -349,7 +349,8 @@ class Run:
 
 def runs(s: MCSettings) -> list[Run]:
     """Every run of the study, in the order the script runs (and concatenates) them: the main
-    run of each chosen scenario, then the check runs."""
+    run of each chosen scenario, then the check runs.
+    """
     if s.chunk_size < 1:
         raise ConfigError("monte_carlo.chunk_size must be at least 1")
     out = []
@@ -379,7 +380,8 @@ def find_run(s: MCSettings, scenario: str, run: str) -> Run:
 
 def run_chunk(s: MCSettings, scenario: str, run: str, chunk: int) -> pd.DataFrame:
     """Rows of replications ``chunk·chunk_size …`` of one run (one row per replication ×
-    method; check runs without CR1), exactly as the single-process study makes them."""
+    method; check runs without CR1), exactly as the single-process study makes them.
+    """
     r = find_run(s, scenario, run)
     if not 0 <= chunk < r.n_chunks:
         raise ConfigError(f"{scenario}/{run}: chunk {chunk} out of range 0..{r.n_chunks - 1}")
@@ -398,7 +400,8 @@ def gather(
     s: MCSettings, chunks: dict[tuple[str, str, int], pd.DataFrame]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(main rows, check rows) from every chunk ``{(scenario, run, chunk): rows}``, in the
-    script's order. A missing or unexpected chunk is an error."""
+    script's order. A missing or unexpected chunk is an error.
+    """
     want = chunk_keys(s)
     if sorted(chunks) != sorted(want):
         missing = sorted(set(want) - set(chunks))[:5]
@@ -412,7 +415,8 @@ def gather(
 
 def tables(raw: pd.DataFrame, check: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Summary (one row per scenario × method × draws), B = 999 vs 9,999 agreement and the
-    Markdown tables (long and wide), from the raw rows."""
+    Markdown tables (long and wide), from the raw rows.
+    """
     scen = {s.name: s for s in SCENARIOS}
     summary = summarise(pd.concat([raw, check], ignore_index=True), scen)
     agree = check_agreement(raw[raw["draws"] != 0], check) if len(check) else pd.DataFrame()
@@ -429,7 +433,8 @@ def write_tables(
     reps: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write the summary CSV, the agreement CSV, the Markdown tables and (``reps``) the raw
-    rows, atomically; returns (summary, agreement)."""
+    rows, atomically; returns (summary, agreement).
+    """
     from linkseval.store import write_csv, write_text
 
     summ, agree, md = tables(raw, check)

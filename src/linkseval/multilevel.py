@@ -37,7 +37,8 @@ def comparison_practices(
     (``never_treated``: all never-treated; ``deep_end``: the Deep End ones). ``matched`` needs
     practice-level outcome data and ``all_including_treated`` duplicates the Links practices,
     neither of which a respondent model can take: they use all never-treated practices and the
-    returned note says so."""
+    returned note says so.
+    """
     c = as_comparison(rule)
     if c.rule in PRACTICE_LEVEL_ONLY:
         c = as_comparison({"rule": "never_treated"})
@@ -95,7 +96,7 @@ def moment_start(d: pd.DataFrame) -> tuple[float, float, float]:
 
 
 def mixedlm_model(d: pd.DataFrame):
-    """statsmodels MixedLM for the model above; fixed effects: const, D, links, year dummies."""
+    """Statsmodels MixedLM for the model above; fixed effects: const, D, links, year dummies."""
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
     years = np.sort(d["year"].unique())

@@ -1,7 +1,8 @@
 """Self-contained HTML pages and executed-notebook housekeeping (render, scrub).
 
 Kept apart from ``linkseval.report`` (figures and tables) so that the per-notebook jobs that
-render or scrub do not import matplotlib and pandas."""
+render or scrub do not import matplotlib and pandas.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def fragment(template: str, /, *args: object, **kwargs: object) -> str:
 
 def label_note(data_label: str) -> str:
     """The note a report page opens with: generated data for synthetic data, the marking for
-    real extracts ('' without a label)."""
+    real extracts ('' without a label).
+    """
     if not data_label:
         return ""
     if is_synthetic_label(data_label):
@@ -83,7 +85,8 @@ _SAFE_DATA_URL = re.compile(r"data:image/(png|jpeg|gif);base64,", re.I)
 
 class _ActiveContent(HTMLParser):
     """Collects what could run in a browser: script-like tags, event-handler attributes,
-    ``javascript:`` and non-image ``data:`` URLs, and ``http-equiv`` refreshes."""
+    ``javascript:`` and non-image ``data:`` URLs, and ``http-equiv`` refreshes.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -119,7 +122,8 @@ def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | No
     """A self-contained HTML page (inline CSS, no scripts, no external requests).
 
     ``body`` is markup built with :func:`fragment`; the page is checked: anything that could run
-    script (:func:`active_content`) raises :class:`PageError` instead of being published."""
+    script (:func:`active_content`) raises :class:`PageError` instead of being published.
+    """
     banner = (
         fragment("<div class='banner' role='alert'>{}</div>", banner_text(data_label))
         if data_label
@@ -147,7 +151,8 @@ def render_notebook(
 ) -> str:
     """An executed notebook (a path, or a notebook node, which is changed) as a self-contained
     page: outputs only (no code), no scripts, figures embedded as PNG data URIs, warnings
-    (stderr) left in the notebook for reviewers."""
+    (stderr) left in the notebook for reviewers.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 

@@ -1,5 +1,6 @@
 """The data-quality summary: rows read / kept / quarantined per file and reason, repairs,
-and practice-years below the disclosure minimum."""
+and practice-years below the disclosure minimum.
+"""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ LINE = "_line"
 
 def normalise_code(codes: pd.Series, width: int) -> pd.Series:
     """Strip whitespace and undo spreadsheet damage to all-digit codes: a trailing ``.0`` (a code
-    stored as a number) and lost leading zeros (zero-padded to ``width``)."""
+    stored as a number) and lost leading zeros (zero-padded to ``width``).
+    """
     s = codes.astype(str).str.strip()
     s = s.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
     short = s.str.fullmatch(r"\d+") & (s.str.len() < width)
@@ -52,7 +53,8 @@ def _int_column(df: pd.DataFrame, col: str, path: Path, lo: int, hi: int) -> pd.
 
 def _table(path: Path) -> tuple[pd.DataFrame, int]:
     """The register as text columns (header lower-cased), the physical line of each row, and
-    the header's line."""
+    the header's line.
+    """
     try:
         text, _ = decode(path.read_bytes(), path)
     except OSError as exc:

@@ -2,7 +2,8 @@
 lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no random ids).
 
 Estimates are selected by the columns of :mod:`linkseval.results` (``estimator``, ``variant``,
-``term``, ``event_time``, ``method``, ...), never by decoding names."""
+``term``, ``event_time``, ``method``, ...), never by decoding names.
+"""
 
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def headline_table(head: pd.DataFrame) -> pd.DataFrame:
 
 def family_table(head: pd.DataFrame) -> pd.DataFrame:
     """Family-wise (Bonferroni) CI per family outcome under each method, wide: the rows of
-    ``head`` (one estimate per outcome × method) that carry ``ci_low_fw``/``ci_high_fw``."""
+    ``head`` (one estimate per outcome × method) that carry ``ci_low_fw``/``ci_high_fw``.
+    """
     if "ci_low_fw" not in head:
         return pd.DataFrame()
     fam = head.dropna(subset=["ci_low_fw", "ci_high_fw"], how="all")
@@ -164,7 +166,8 @@ def estimate_table(
     est: pd.DataFrame, outcome: str, labels: dict[str, str] | None = None
 ) -> pd.DataFrame:
     """All static estimates for one outcome: comparison × estimator (variant), methods side by
-    side; comparison groups by their config ``label`` where ``labels`` has one."""
+    side; comparison groups by their config ``label`` where ``labels`` has one.
+    """
     labels = labels or {}
     e = est[(est["outcome"] == outcome) & (est["term"] == "treated_post")]
     e = e.assign(variant=e["variant"].fillna(""))
@@ -198,7 +201,8 @@ def _method_cells(g: pd.DataFrame) -> dict[str, str]:
 
 def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFrame:
     """Event-study coefficients for one outcome and comparison: methods side by side (RI gives
-    a p-value only), then the joint pre-trend tests, one row per method."""
+    a p-value only), then the joint pre-trend tests, one row per method.
+    """
     e = est[
         (est["outcome"] == outcome)
         & (est["comparison"] == comparison)
@@ -226,7 +230,8 @@ def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFram
 
 def honest_table(est: pd.DataFrame) -> pd.DataFrame:
     """HonestDiD's robust CIs for the mean post-programme effect, one row per restriction ×
-    bound (empty without HonestDiD rows)."""
+    bound (empty without HonestDiD rows).
+    """
     h = est[est["estimator"] == "honestdid"]
     if h.empty:
         return pd.DataFrame()
@@ -365,7 +370,8 @@ def fig_forest(
     labels: dict[str, str] | None = None,
 ):
     """Forest plot: ``kind='comparison'`` (TWFE per comparison group, by ``labels`` where
-    given) or ``'leave_out'``."""
+    given) or ``'leave_out'``.
+    """
     style()
     e = est[
         (est["outcome"] == outcome) & (est["term"] == "treated_post") & (est["method"] == method)
@@ -402,7 +408,8 @@ def fig_forest(
 
 def fig_practice_trajectory(panel: pd.DataFrame, practice_code: str, min_respondents: int):
     """One practice's theme % over time against Deep End and Scotland 10–90% bands.
-    Practice-years below ``min_respondents`` are not drawn (disclosure control)."""
+    Practice-years below ``min_respondents`` are not drawn (disclosure control).
+    """
     style()
     outcomes = list(dict.fromkeys(panel["outcome"]))
     cols = min(3, len(outcomes))

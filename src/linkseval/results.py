@@ -152,7 +152,8 @@ def make_row(
     note: str = "",
 ) -> dict:
     """One result record: every column of :data:`COLUMNS`, in order, checked against the
-    vocabulary (estimator, term, method and the structured columns the term needs)."""
+    vocabulary (estimator, term, method and the structured columns the term needs).
+    """
     if estimator not in ESTIMATORS:
         raise ResultSchemaError(f"result record: unknown estimator {estimator!r}")
     if term not in TERMS:
@@ -199,7 +200,8 @@ def make_row(
 
 def _schema(df: pd.DataFrame) -> dict[str, str]:
     """The expected columns of ``df``: :data:`COLUMNS`, with the label and the adjusted
-    p-values where the table carries them."""
+    p-values where the table carries them.
+    """
     out = dict(LABEL_COLUMN) if "data_label" in df.columns else {}
     out.update(COLUMNS)
     if any(c in df.columns for c in ADJUSTED_COLUMNS):
@@ -209,7 +211,8 @@ def _schema(df: pd.DataFrame) -> dict[str, str]:
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` (records, a table read back from CSV or Parquet) with every schema column in
-    order and its dtype; missing columns are added empty. Values are not changed, only typed."""
+    order and its dtype; missing columns are added empty. Values are not changed, only typed.
+    """
     schema = _schema(df)
     unknown = [c for c in df.columns if c not in schema]
     if unknown:
@@ -248,7 +251,8 @@ def _dtype_ok(s: pd.Series, dtype: str) -> bool:
 
 def validate(df: pd.DataFrame) -> pd.DataFrame:
     """Raise :class:`ResultSchemaError` unless ``df`` has exactly the schema's columns, in
-    order, with their dtypes, and only vocabulary values; returns ``df``."""
+    order, with their dtypes, and only vocabulary values; returns ``df``.
+    """
     schema = _schema(df)
     if list(df.columns) != list(schema):
         unknown = [c for c in df.columns if c not in schema]
@@ -271,7 +275,8 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
 
 def read(path: str | Path) -> pd.DataFrame:
     """A result table from CSV or Parquet, typed as the schema says (CSV loses the integer and
-    text dtypes of empty cells) and validated."""
+    text dtypes of empty cells) and validated.
+    """
     path = Path(path)
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)

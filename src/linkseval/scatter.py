@@ -60,7 +60,8 @@ def ri_job_chunks(n_draws: int, chunk_draws: int, job: int) -> range:
 def main_comparison_panel(frame: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> Panel:
     """The panel whose static TWFE coefficient the headline reports: ``outcome`` of
     ``instrument`` against the main comparison, built step by step as
-    :func:`linkseval.analysis.estimate_outcome` builds it (``linkseval estimate`` input)."""
+    :func:`linkseval.analysis.estimate_outcome` builds it (``linkseval estimate`` input).
+    """
     from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
 
     if s.main_comparison not in s.comparisons:
@@ -78,7 +79,8 @@ def main_comparison_panel(frame: pd.DataFrame, s: Settings, instrument: str, out
 
 def ri_job_frame(p: Panel, seed: int, n_draws: int, chunk_draws: int, job: int) -> pd.DataFrame:
     """One job's draws: columns ``chunk`` (seed chunk index) and the per-draw sums
-    (:data:`~linkseval.inference.RI_ARRAYS`), seed chunks in order."""
+    (:data:`~linkseval.inference.RI_ARRAYS`), seed chunks in order.
+    """
     import numpy as np
     import pandas as pd
 
@@ -104,7 +106,8 @@ def ri_from_jobs(
     family_alpha: float | None = None,
 ) -> TestResult:
     """Gather job frames (with their metadata) into the RI result. Every job of the run must
-    be there exactly once and carry this run's seed and draws; order does not matter."""
+    be there exactly once and carry this run's seed and draws; order does not matter.
+    """
     import numpy as np
 
     from linkseval.inference import CHUNK, RI_ARRAYS, n_chunks, ri_gather

@@ -44,7 +44,7 @@ class Cells:
 
 
 def wide_outcome(p: Panel) -> np.ndarray:
-    """units × periods matrix of the outcome (NaN where missing)."""
+    """Units × periods matrix of the outcome (NaN where missing)."""
     Y = np.full((p.n_units, len(p.periods)), np.nan)
     Y[p.unit, np.searchsorted(p.periods, p.time)] = p.y
     return Y
@@ -52,7 +52,8 @@ def wide_outcome(p: Panel) -> np.ndarray:
 
 def group_time_cells(p: Panel, base_period: str = "varying") -> Cells:
     """Cells (g, t) with base g−1 after the start; before it t−1 ("varying") or g−1
-    ("universal", so every cell is relative to the year before the start)."""
+    ("universal", so every cell is relative to the year before the start).
+    """
     Y = wide_outcome(p)
     per = list(p.periods)
     keys, rows = [], []
@@ -82,7 +83,8 @@ def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
 
 def term_name(kind: str, cohort: int | None = None, period: int | None = None, e=None) -> str:
     """This module's key of a term: ``att[g,t]``, ``simple`` or ``dynamic[e]`` (result rows
-    carry ``kind`` and the numbers in columns of their own, :mod:`linkseval.results`)."""
+    carry ``kind`` and the numbers in columns of their own, :mod:`linkseval.results`).
+    """
     if kind == "att":
         return f"att[{cohort},{period}]"
     return "simple" if kind == "simple" else f"dynamic[{e}]"
@@ -101,7 +103,8 @@ def _aggregations(p: Panel, cells: Cells) -> dict[tuple, list[tuple[tuple, float
 
 def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
     """ATT of every cell (NaN without members or controls) and its per-unit influence function
-    (cells × units; zeros where the ATT is NaN); never-treated units are the controls."""
+    (cells × units; zeros where the ATT is NaN); never-treated units are the controls.
+    """
     never = p.cohort == 0
     atts, psis = [], []
     for k, (g, _, _) in enumerate(cells.keys):
@@ -167,7 +170,8 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
     is the reference) and their influence-function covariance, clustered as the panel: the
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
-    universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance)."""
+    universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance).
+    """
     cells = group_time_cells(p, "universal")
     atts_, psis_ = _cells_atts(p, cells)
     uc = _unit_cluster(p)
@@ -187,7 +191,8 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
 
 def _terms(p: Panel, cells: Cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every reported term as (cell indices, cohort-size weights): att[g,t] (one cell),
-    ``simple`` and ``dynamic[e]``."""
+    ``simple`` and ``dynamic[e]``.
+    """
     out = {}
     for k, (g, t, _) in enumerate(cells.keys):
         out[term_name("att", g, t)] = (np.array([k]), np.ones(1))
@@ -209,7 +214,8 @@ def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[i
     regressed on cell effects (absorbed) and one member dummy per cell. Its coefficients are
     exactly the ATT(g, t) and its residuals are clustered like the panel, so the wild cluster
     bootstrap applies. Returns the design and the cell index of each column (cells without a
-    member or a control are left out)."""
+    member or a control are left out).
+    """
     cells = cells if cells is not None else group_time_cells(p)
     uc = _unit_cluster(p)
     ys, xs, cl, cell_id, cols = [], [], [], [], []
@@ -248,7 +254,8 @@ def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[i
 def combination_design(design: Design, weights: np.ndarray) -> Design:
     """The same regression reparametrised so that coefficient 0 is ``weights'β / Σweights``
     (exact: X β = x_j θ / w_j + Σ_{l≠j} (x_l − x_j w_l / w_j) β_l with θ = w'β, w normalised),
-    so a single-coefficient test of column 0 tests the aggregate."""
+    so a single-coefficient test of column 0 tests the aggregate.
+    """
     w = np.asarray(weights, dtype=float) / np.sum(weights)
     j = int(np.argmax(np.abs(w)))
     Z = design.Z - np.outer(design.Z[:, j], w / w[j])
@@ -274,7 +281,8 @@ def cs_wild_bootstrap(
 ) -> dict[str, TestResult]:
     """WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design`: the null is
     imposed on the term itself (an aggregate w'β/Σw is tested as the first coefficient of
-    :func:`combination_design` would be), all terms from one set of draws."""
+    :func:`combination_design` would be), all terms from one set of draws.
+    """
     cells = group_time_cells(p)
     design, cols = stacked_design(p, cells)
     pos = {k: c for c, k in enumerate(cols)}
@@ -310,7 +318,8 @@ def cs_randomization(
     aggregation weights stay the observed cohort sizes). Each term is linear in the outcome,
     so under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y,
     b on the observed treatment); p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by
-    inverting it."""
+    inverting it.
+    """
     cells = group_time_cells(p)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])

@@ -28,7 +28,8 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds
-    (then also remove temporaries of ``path`` left by a killed earlier write)."""
+    (then also remove temporaries of ``path`` left by a killed earlier write).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

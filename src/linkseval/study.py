@@ -37,7 +37,8 @@ def schema() -> dict:
 
 def _node(path: tuple[str, ...]) -> dict:
     """The schema of the config key at ``path``; ``"*"`` steps into ``additionalProperties``
-    (e.g. ``("analysis", "comparisons", "*", "neighbours")``)."""
+    (e.g. ``("analysis", "comparisons", "*", "neighbours")``).
+    """
     node = schema()
     for key in path:
         node = node["additionalProperties"] if key == "*" else node["properties"][key]
@@ -47,7 +48,8 @@ def _node(path: tuple[str, ...]) -> dict:
 def with_defaults(value: Any, node: dict) -> Any:
     """A copy of ``value`` with every missing key that ``node`` (a JSON schema) gives a
     ``default`` filled in, recursively (also inside ``additionalProperties`` objects, e.g. each
-    comparison group's ``neighbours``). Values that are present are kept as they are."""
+    comparison group's ``neighbours``). Values that are present are kept as they are.
+    """
     if value is None and "default" in node and node.get("type") == "object":
         value = copy.deepcopy(node["default"])
     if not isinstance(value, dict):
@@ -66,7 +68,8 @@ def with_defaults(value: Any, node: dict) -> Any:
 
 def section_defaults(*path: str) -> Any:
     """The schema default of the config key at ``path`` (objects: with their keys' defaults),
-    e.g. ``section_defaults("analysis", "bootstrap", "seed")``."""
+    e.g. ``section_defaults("analysis", "bootstrap", "seed")``.
+    """
     node = _node(path)
     if "default" not in node:
         raise KeyError(f"config schema: no default for {'.'.join(path)}")
@@ -103,7 +106,8 @@ class Outcome:
 class Comparison:
     """A comparison group: config key, the label the report shows and its rule
     (:data:`linkseval.comparisons.RULES`); ``matched`` also uses ``neighbours`` and
-    ``match_on``."""
+    ``match_on``.
+    """
 
     name: str
     label: str
@@ -146,7 +150,8 @@ def family_outcomes(cfg: dict) -> list[str]:
 @dataclass(frozen=True)
 class Settings:
     """The analysis and inference settings (config ``analysis``). Field defaults are the
-    schema's (``Settings()`` is the schema-default study; keyword arguments override)."""
+    schema's (``Settings()`` is the schema-default study; keyword arguments override).
+    """
 
     baseline_year: int | None = _default("analysis", "baseline_year")
     scale: str = _default("analysis", "scale")  # model the % score ("percent") or the mean
@@ -174,7 +179,8 @@ class Settings:
     def family_alpha(self, outcome: str) -> float | None:
         """Bonferroni level α/k for an outcome of the k-outcome family, else None: intervals at
         1 − α/k for each of the k outcomes all cover their true effects with probability at
-        least 1 − α (family-wise, simultaneous)."""
+        least 1 − α (family-wise, simultaneous).
+        """
         if outcome not in self.family:
             return None
         return self.alpha / len(self.family)
@@ -187,7 +193,8 @@ class Settings:
     @classmethod
     def from_config(cls, cfg: dict) -> Settings:
         """From the ``analysis`` config section, or the part of it a job receives; missing keys
-        take the schema's defaults."""
+        take the schema's defaults.
+        """
         family = family_outcomes(cfg)
         a = analysis_config(cfg)
         boot, ri, sens = a["bootstrap"], a["randomization"], a["sensitivity"]
@@ -264,7 +271,8 @@ class Study:
 
 def load_study(config: dict, codebook: Codebook) -> Study:
     """The :class:`Study` of a (validated) config and its codebook; missing keys take the
-    schema's defaults."""
+    schema's defaults.
+    """
     cfg = with_defaults(dict(config), schema())
     a = cfg["analysis"]
     if a["main_comparison"] not in a["comparisons"]:

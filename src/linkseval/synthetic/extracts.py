@@ -1,5 +1,6 @@
 """The messy extracts: respondents and answers sampled from the model, planted messiness,
-raw headers and cells in each year's style (participation and messiness: see ``model``)."""
+raw headers and cells in each year's style (participation and messiness: see ``model``).
+"""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ def _effect_at(effects: list[float], event_time: np.ndarray) -> np.ndarray:
 def _solve_intercept(
     target: float, x: np.ndarray, w: np.ndarray, sigma: float, lo: int, hi: int
 ) -> float:
-    """b such that sum(w * E[s | b + x]) == target (safeguarded Newton)."""
+    """B such that sum(w * E[s | b + x]) == target (safeguarded Newton)."""
     if not lo < target < hi:
         raise ConfigError(f"synthetic: target level {target:.3f} is outside the scale {lo}-{hi}")
     a, c = lo - 20.0 - float(x.max()), hi + 20.0 - float(x.min())
