@@ -64,7 +64,7 @@ _CODE = re.compile(r"(-?)([0-9]+)", re.ASCII)
 
 
 def parse_code(key: str) -> float | None:
-    """The integer a normalised token spells in ASCII digits (``-`` allowed), else None."""
+    """Return the integer a normalised token spells in ASCII digits (``-`` allowed), else None."""
     m = _CODE.fullmatch(key)
     if m is None:
         return None

@@ -34,7 +34,7 @@ PRACTICE_LEVEL_ONLY = ("matched", "all_including_treated")
 
 
 def as_comparison(rule: Comparison | dict, name: str = "") -> Comparison:
-    """A :class:`Comparison` from one, or from a config mapping (``{"rule": ...}``)."""
+    """Return a :class:`Comparison` from one, or from a config mapping (``{"rule": ...}``)."""
     return Comparison.from_config(name, rule)
 
 
@@ -46,7 +46,9 @@ def treated(frame: pd.DataFrame) -> pd.Series:
 def matched_controls(
     frame: pd.DataFrame, baseline: int, neighbours: int, on: list[str]
 ) -> list[str]:
-    """Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
+    """Match treated practices to never-treated neighbours.
+
+    Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
     of each treated practice on its baseline-year values of ``on``; returns unique codes.
     """
     base = frame[frame["year"] == baseline].set_index("practice_code")
@@ -65,7 +67,9 @@ def matched_controls(
 
 
 def members(frame: pd.DataFrame, rule: Comparison | dict, baseline: int | None = None) -> pd.Series:
-    """Boolean mask of the rows of ``frame`` (``practice_code``, ``cohort``, ``deep_end``; for
+    """Select the rows of ``frame`` in the comparison group of ``rule``.
+
+    Boolean mask of the rows of ``frame`` (``practice_code``, ``cohort``, ``deep_end``; for
     ``matched`` also ``year`` and the ``match_on`` columns) whose practice is in the
     comparison group of ``rule``. Only ``all_including_treated`` includes Links practices.
     """

@@ -42,14 +42,17 @@ class Panel:
 
     @property
     def n_obs(self) -> int:
+        """Return the number of observations."""
         return len(self.y)
 
     @property
     def n_units(self) -> int:
+        """Return the number of units."""
         return len(self.unit_labels)
 
     @property
     def treated_units(self) -> np.ndarray:
+        """Return the indices of the treated units (cohort > 0)."""
         return np.flatnonzero(self.cohort > 0)
 
     def treatment(self) -> np.ndarray:
@@ -81,6 +84,7 @@ class Panel:
 
 
 def drop_singletons(p: Panel, already: int = 0) -> Panel:
+    """Drop units observed only once, adding their number to ``n_singletons``."""
     counts = np.bincount(p.unit, minlength=p.n_units)
     single = counts[p.unit] < 2
     if not single.any():
@@ -176,10 +180,12 @@ class Design:
 
     @property
     def n_obs(self) -> int:
+        """Return the number of observations."""
         return len(self.y)
 
     @property
     def k(self) -> int:
+        """Return the number of regressors."""
         return self.Z.shape[1]
 
     @property
@@ -203,6 +209,8 @@ def build_design(p: Panel, X: np.ndarray, names: list[str]) -> Design:
 
 @dataclass
 class OLSFit:
+    """Hold an OLS fit: coefficients, CR1 covariance, residuals, (Z'Z)^-1 and the design."""
+
     beta: np.ndarray
     vcov: np.ndarray  # CR1
     resid: np.ndarray
@@ -210,6 +218,7 @@ class OLSFit:
     design: Design = field(repr=False)
 
     def se(self) -> np.ndarray:
+        """Return the CR1 standard errors."""
         return np.sqrt(np.diag(self.vcov))
 
 
@@ -246,7 +255,7 @@ def ols(design: Design) -> OLSFit:
 
 
 def twfe_design(p: Panel) -> Design:
-    """Static two-way fixed effects: y = unit + period + β·D + e."""
+    """Build the static two-way fixed effects design: y = unit + period + β·D + e."""
     return build_design(p, p.treatment()[:, None], ["treated_post"])
 
 
@@ -268,7 +277,7 @@ def event_study_design(p: Panel, reference: int = -1) -> tuple[Design, list[int]
 
 
 def two_by_two(p: Panel, base: int, post: int) -> Panel:
-    """The 2×2 subsample: periods ``base`` and ``post``, units observed in both."""
+    """Return the 2×2 subsample: periods ``base`` and ``post``, units observed in both."""
     rows = np.isin(p.time, [base, post])
     sub = p.subset(rows)
     return sub

@@ -104,7 +104,7 @@ def rm_unavailable(n_pre: int, n_post: int) -> str | None:
 def original_ci(
     b: np.ndarray, S: np.ndarray, n_pre: int, l_vec: np.ndarray, alpha: float
 ) -> tuple[float, float]:
-    """Normal CI for ``l'β_post`` assuming exact parallel trends.
+    """Compute the normal CI for ``l'β_post`` assuming exact parallel trends.
 
     Returns
     -------
@@ -295,7 +295,7 @@ def flci(
 
 
 def rm_constraints(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> np.ndarray:
-    """A with Δ^RM_{s,sign}(M̄) = {δ : Aδ ≤ 0} (moderndid's constraint matrix, period 0 dropped)."""
+    """Build A with Δ^RM_{s,sign}(M̄) = {δ : Aδ ≤ 0} (moderndid's matrix, period 0 dropped)."""
     total = n_pre + n_post + 1
     a_tilde = np.eye(n_pre + n_post, total, k=1) - np.eye(n_pre + n_post, total)
     v = np.zeros(total)
@@ -309,14 +309,14 @@ def rm_constraints(n_pre: int, n_post: int, mbar: float, s: int, positive: bool)
 
 
 def rm_pieces(n_pre: int) -> list[tuple[int, bool]]:
-    """The (period s, sign) pieces whose union is Δ^RM (moderndid's order)."""
+    """Return the (period s, sign) pieces whose union is Δ^RM (moderndid's order)."""
     return [(s, pos) for s in range(-(n_pre - 1), 0) for pos in (True, False)]
 
 
 def rm_identified_set(
     b: np.ndarray, n_pre: int, l_vec: np.ndarray, mbar: float
 ) -> tuple[float, float]:
-    """Identified set of ``l'τ_post`` under Δ^RM(M̄) at δ_pre = β_pre (union of the pieces' LPs).
+    """Compute the identified set of ``l'τ_post`` under Δ^RM(M̄) at δ_pre = β_pre.
 
     Returns
     -------

@@ -54,16 +54,19 @@ class TestResult:
 
     @classmethod
     def not_applicable(cls, method: str, why: str) -> TestResult:
+        """Return a result with NaN numbers and the note ``not applicable: <why>``."""
         return cls(method, np.nan, np.nan, np.nan, note=f"not applicable: {why}")
 
 
 def n_chunks(n_draws: int) -> int:
-    """Number of chunks of (at most) CHUNK draws that make ``n_draws``."""
+    """Return the number of chunks of (at most) CHUNK draws that make ``n_draws``."""
     return -(-n_draws // CHUNK)
 
 
 def chunk_seed(seed: int, n_draws: int, k: int) -> tuple[int, np.random.Generator]:
-    """(size, generator) of chunk ``k``: child ``k`` of ``SeedSequence(seed)`` (the same stream
+    """Return the size and generator of chunk ``k``.
+
+    (size, generator) of chunk ``k``: child ``k`` of ``SeedSequence(seed)`` (the same stream
     as ``SeedSequence(seed).spawn(n)[k]``), so any chunk can be drawn on its own.
     """
     if not 0 <= k < n_chunks(n_draws):
@@ -78,7 +81,9 @@ def chunk_seeds(seed: int, n_draws: int) -> list[tuple[int, np.random.Generator]
 
 
 def cr1(fit: OLSFit, j: int, alpha: float = 0.05, family_alpha: float | None = None) -> TestResult:
-    """CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom; with ``family_alpha``
+    """Test coefficient ``j`` = 0 with the CR1 t-test.
+
+    CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom; with ``family_alpha``
     also the (1 − family_alpha) interval (``ci_low_fw``, ``ci_high_fw``).
     """
     g = fit.design.n_clusters
@@ -117,7 +122,9 @@ DRAW_CACHE_BYTES = 256 * 2**20  # keep one run's wild weights (and squares) up t
 def wild_weights(
     seed: int, n_draws: int, weights: str, G: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``
+    """Return the wild weights and their squares, per chunk.
+
+    Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``
     and their squares.
 
     numpy fills an integer array from the stream in order, so the draws for G clusters are the
@@ -154,7 +161,9 @@ def _cluster_block_sums(values: np.ndarray, cl: np.ndarray, G: int) -> np.ndarra
 
 
 def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
-    """H_g = Z_g'Z_g for every cluster (G × K × K), column by column over its non-zero rows
+    """Compute H_g = Z_g'Z_g for every cluster.
+
+    H_g = Z_g'Z_g for every cluster (G × K × K), column by column over its non-zero rows
     (so sparse designs such as the stacked cell regression stay cheap).
     """
     K = Z.shape[1]
@@ -168,7 +177,9 @@ def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
 
 @dataclass
 class _TermCols:
-    """One contrast's cluster-level pieces: the restricted-model sums s0, sm (G), the non-zero
+    """Hold one contrast's cluster-level pieces.
+
+    One contrast's cluster-level pieces: the restricted-model sums s0, sm (G), the non-zero
     columns J of Q = (Z_g'c_g)_g, Q[:, J], and the K-space maps of R0 and Rm.
     """
 
@@ -186,7 +197,9 @@ class _TermCols:
 def _term_cols(
     w: np.ndarray, bread: np.ndarray, beta_hat: np.ndarray, S: np.ndarray, H: np.ndarray
 ) -> _TermCols:
-    """Pieces of the WCR test of w'β = b0, all from cluster sums: with ũ = (Z'Z)⁻¹w and
+    """Compute the pieces of the WCR test of w'β = b0.
+
+    Pieces of the WCR test of w'β = b0, all from cluster sums: with ũ = (Z'Z)⁻¹w and
     c = Zũ (so w'β̂ = c'y), the restricted residual is û + (w'β̂ − b0) c / c'c, hence
     c_g'u_g = ũ'S_g + (w'β̂ − b0) ũ'H_g ũ / c'c and Z_g'u_g = S_g + (w'β̂ − b0) H_g ũ / c'c.
     """
@@ -223,7 +236,9 @@ def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Block:
-    """Clusters ``rows`` (None: all) and their GEMM columns, by kind: S bread (K), then s0 and
+    """Hold a block of clusters and their GEMM columns.
+
+    Clusters ``rows`` (None: all) and their GEMM columns, by kind: S bread (K), then s0 and
     sm of the ``terms`` non-zero on them, then Q, s0 Q and sm Q over ``pos``, the positions of
     their non-zero Q columns in the concatenation of every term's J.
     """
@@ -237,7 +252,7 @@ class _Block:
 def _block(
     rows: np.ndarray | None, SB: np.ndarray, terms: list[_TermCols], offsets: np.ndarray
 ) -> _Block:
-    """The :class:`_Block` of clusters ``rows``, dropping the Q columns that are zero on them."""
+    """Return the :class:`_Block` of clusters ``rows``, dropping the Q columns zero on them."""
     sel = slice(None) if rows is None else rows
     act, pos, Qs = [], [], []
     for i, t in enumerate(terms):
@@ -259,7 +274,9 @@ def _block(
 
 
 def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Block]:
-    """One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
+    """Split the clusters into GEMM blocks.
+
+    One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
     per pattern of the regressors most clusters lack (e.g. an event study's never-treated
     clusters have no event-time columns, so their Q has only the period columns).
     """
@@ -276,7 +293,9 @@ def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Bloc
 
 
 def _block_product(b: _Block, V: np.ndarray, max_bytes: int = 2**25) -> np.ndarray:
-    """M1' V_b' (columns × draws) for the block's clusters; the weights of a block of clusters are
+    """Return M1' V_b' (columns × draws) for the block's clusters.
+
+    M1' V_b' (columns × draws) for the block's clusters; the weights of a block of clusters are
     gathered a few draws at a time (at most ``max_bytes`` copied at once).
     """
     if b.rows is None:
@@ -288,7 +307,9 @@ def _block_product(b: _Block, V: np.ndarray, max_bytes: int = 2**25) -> np.ndarr
 def _wild_pieces_many(
     design: Design, contrasts: np.ndarray, seed: int, n_draws: int, weights: str
 ) -> list[_WildPieces]:
-    """:class:`_WildPieces` of the WCR test of each row w of ``contrasts`` (w'β = b0), with one
+    """Compute the WCR pieces of every contrast from one set of draws.
+
+    :class:`_WildPieces` of the WCR test of each row w of ``contrasts`` (w'β = b0), with one
     set of draws: per chunk one GEMM of the weights with every term's cluster-level columns
     (the algorithm of Roodman et al. 2019 for a linear combination, which equals testing the
     first coefficient of a design reparametrised so that it is w'β).
@@ -350,7 +371,9 @@ def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) 
 
 
 def _wild_p(pc: _WildPieces, b0: float) -> float:
-    """Bootstrap p-value at the null β = b0: share of |t*| ≥ |t| (in-place, the same operations
+    """Return the bootstrap p-value at the null β = b0.
+
+    Bootstrap p-value at the null β = b0: share of |t*| ≥ |t| (in-place, the same operations
     as the textbook expression |n0 − b0 nm| / √(s00 − 2 b0 s0m + b0² smm), so the same bits).
     """
     t_obs = abs(pc.beta - b0) / np.sqrt(pc.se_sq_over_f)
@@ -417,7 +440,9 @@ def wild_cluster_bootstrap(
     n_treated_clusters: int | None = None,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
+    """Test coefficient ``j`` = 0 with the WCR bootstrap.
+
+    WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
     (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws).
     """
     return wild_cluster_bootstrap_terms(
@@ -445,7 +470,9 @@ def wild_cluster_bootstrap_terms(
     n_treated_clusters: int | None = None,
     family_alpha: float | None = None,
 ) -> list[TestResult]:
-    """WCR bootstrap test of w'β = 0 for each row w of ``contrasts`` (terms × K), all from the
+    """Test w'β = 0 with the WCR bootstrap for each row w of ``contrasts``.
+
+    WCR bootstrap test of w'β = 0 for each row w of ``contrasts`` (terms × K), all from the
     same draws; a unit row e_j tests coefficient j exactly as :func:`wild_cluster_bootstrap`,
     a general w as that coefficient of a design reparametrised so that it is w'β.
     """
@@ -503,7 +530,9 @@ def _wild_result(
 
 @dataclass
 class RIUnits:
-    """What randomization inference reassigns: units, or whole clusters when the programme was
+    """Describe what randomization inference reassigns.
+
+    What randomization inference reassigns: units, or whole clusters when the programme was
     assigned by cluster (clusters coarser than units, each unit in one cluster, one cohort per
     cluster).
     """
@@ -515,13 +544,16 @@ class RIUnits:
 
     @property
     def treated(self) -> np.ndarray:
+        """Return the indices of the treated units (or clusters) among those drawn."""
         return np.flatnonzero(self.cohort > 0)
 
     @property
     def kind(self) -> str:
+        """Return ``"units"`` or ``"clusters"``: what is reassigned."""
         return "units" if self.group is None else "clusters"
 
     def describe(self) -> str:
+        """Return a one-line description of the reassignment."""
         text = f"programme reassigned to {len(self.treated)} of {self.n} {self.kind} per draw"
         return f"{text} ({self.why_units})" if self.why_units else text
 
@@ -559,7 +591,9 @@ def group_sum(values: np.ndarray, group: np.ndarray | None, n: int, axis: int = 
 
 @dataclass
 class _RIPieces:
-    """Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
+    """Hold per-unit, per-cohort sums for K treatment columns.
+
+    Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
     assignment are a closed form in sums of these over the treated units.
     """
 
@@ -572,7 +606,9 @@ class _RIPieces:
 
 
 def _ri_pieces(p: Panel, event_times: list[int] | None = None) -> _RIPieces:
-    """Pieces for the static coefficient (one column, 1[t ≥ g]) or, with ``event_times``, for
+    """Compute the RI pieces of the static or event-study coefficients.
+
+    Pieces for the static coefficient (one column, 1[t ≥ g]) or, with ``event_times``, for
     the event-study coefficients (one column per event time e, 1[t − g = e]).
     """
     sw = np.sqrt(p.w)
@@ -632,7 +668,7 @@ def sample_units(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndar
 
 
 def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
-    """The cohort column each drawn unit (or cluster) receives: the observed treated ones'."""
+    """Return the cohort column each drawn unit (or cluster) receives (the observed ones')."""
     u = u if u is not None else ri_units(p)
     cohorts = np.unique(u.cohort[u.treated])
     return np.searchsorted(cohorts, u.cohort[u.treated])
@@ -640,7 +676,9 @@ def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.ndarray:
-    """Chunk ``k`` of the RI reassignments: ``sample_units`` with chunk k's generator (read-only).
+    """Return chunk ``k`` of the RI reassignments.
+
+    Chunk ``k`` of the RI reassignments: ``sample_units`` with chunk k's generator (read-only).
     Kept for a run: every leave-one-out panel (same units and treated counts) and the TWFE,
     event-study and CS RI of a comparison draw the same sets, so they are drawn once.
     """
@@ -651,7 +689,9 @@ def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.nda
 
 
 def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
+    """Draw random reassignments of the programme.
+
+    Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
     drawn from all units of the estimation sample.
     """
@@ -695,7 +735,9 @@ def _ri_not_applicable(p: Panel) -> TestResult | None:
 def ri_chunk(
     p: Panel, seed: int, n_draws: int, k: int, *, pieces: _RIPieces | None = None
 ) -> dict[str, np.ndarray]:
-    """Chunk ``k`` of the RI draws of ``randomization_inference(p, n_draws=n_draws, seed=seed)``:
+    """Compute chunk ``k`` of the RI draws.
+
+    Chunk ``k`` of the RI draws of ``randomization_inference(p, n_draws=n_draws, seed=seed)``:
     per draw the numerator parts and the denominator of the reassigned TWFE coefficient
     (:data:`RI_ARRAYS`). Depends on ``(seed, n_draws, k)`` only, so chunks can be computed
     anywhere, in any order, and gathered with :func:`ri_gather`.
@@ -719,7 +761,9 @@ def ri_gather(
     pieces: _RIPieces | None = None,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """Two-sided Fisher RI p-value and CI from the draws of every chunk (``{k: ri_chunk(...)}``,
+    """Compute the Fisher RI p-value and CI from the draws of every chunk.
+
+    Two-sided Fisher RI p-value and CI from the draws of every chunk (``{k: ri_chunk(...)}``,
     chunks 0..n-1, in any order): concatenated in chunk order, so the result is exactly that of
     :func:`randomization_inference` with the same seed and draws. With ``n_draws``, checks that
     the chunks are all of that run's (right number and sizes). With ``family_alpha`` (and
@@ -814,7 +858,9 @@ def randomization_inference(
 
 
 def _assigned_sum(x: np.ndarray, idx: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """``x[idx, col].sum(axis=1)`` for x of units × cohorts × (≥ 1 more axes), added position by
+    """Sum ``x[idx, col]`` over positions without a large temporary.
+
+    ``x[idx, col].sum(axis=1)`` for x of units × cohorts × (≥ 1 more axes), added position by
     position: the same additions in the same order, without the draws × positions × ...
     temporary (2-3× faster).
     """

@@ -32,7 +32,9 @@ _ANALYSIS, _SCORING = section_defaults("analysis"), section_defaults("scoring")
 def comparison_practices(
     register: pd.DataFrame, rule: Comparison | dict
 ) -> tuple[pd.DataFrame, str]:
-    """Register rows (practice_code, cohort) for the respondent-level model under comparison
+    """Return the register rows for the respondent-level model.
+
+    Register rows (practice_code, cohort) for the respondent-level model under comparison
     ``rule`` (:mod:`linkseval.comparisons`): the Links practices plus that rule's practices
     (``never_treated``: all never-treated; ``deep_end``: the Deep End ones). ``matched`` needs
     practice-level outcome data and ``all_including_treated`` duplicates the Links practices,

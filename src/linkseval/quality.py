@@ -1,4 +1,6 @@
-"""The data-quality summary: rows read / kept / quarantined per file and reason, repairs,
+"""Summarise data quality.
+
+The data-quality summary: rows read / kept / quarantined per file and reason, repairs,
 and practice-years below the disclosure minimum.
 """
 

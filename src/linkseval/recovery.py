@@ -30,14 +30,18 @@ ROBUST_METHODS = ("WCR bootstrap", "randomization inference")
 
 
 def true_effect(truth: dict, outcome: str) -> float:
-    """The generator's ATT on ``outcome``: the mean over the post years of truth.json
+    """Return the generator's ATT on ``outcome``.
+
+    The generator's ATT on ``outcome``: the mean over the post years of truth.json
     ``att[outcome][year]["pct"]`` (the effect the static TWFE estimates, % points).
     """
     return float(np.mean([v["pct"] for v in truth["att"][outcome].values()]))
 
 
 def coverage(head: pd.DataFrame, truth: dict) -> pd.DataFrame:
-    """Per headline row: the truth, whether the 1 − α interval covers it (``covered``), whether
+    """Check each headline row's intervals against the truth.
+
+    Per headline row: the truth, whether the 1 − α interval covers it (``covered``), whether
     the family-wise interval does (``covered_fw``; NaN outside the family), and which of the two
     the report states for that outcome (``interval``) with its verdict (``covers``).
     """
@@ -78,7 +82,7 @@ def misses(cov: pd.DataFrame, methods: tuple[str, ...] = ROBUST_METHODS) -> list
 
 
 def coverage_text(cov: pd.DataFrame) -> str:
-    """A plain-text table of :func:`coverage` for the terminal."""
+    """Format :func:`coverage` as a plain-text table for the terminal."""
     lines = [
         f"{'outcome':16} {'method':24} {'estimate':>8} {'truth':>7}  "
         f"{'1-α interval':>19} {'':4} {'family-wise':>19}",
@@ -102,7 +106,9 @@ def coverage_text(cov: pd.DataFrame) -> str:
 def study_panels(
     config: dict, codebook: dict, seed: int, work: Path
 ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
-    """Synth → clean → score for the synthetic study of ``config`` with generator ``seed``, in
+    """Build the synthetic study's panels as the pipeline does.
+
+    Synth → clean → score for the synthetic study of ``config`` with generator ``seed``, in
     ``work``, as the rules do (Parquet written and read back). Returns the panel per
     instrument, truth.json and truth_practice_year.csv.
     """
@@ -159,7 +165,9 @@ def study_panels(
 
 
 def headline_rows(panel: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> list[dict]:
-    """The headline rows of ``estimate_outcome`` (static TWFE vs the main comparison, with the
+    """Estimate the headline rows of one outcome.
+
+    The headline rows of ``estimate_outcome`` (static TWFE vs the main comparison, with the
     family-wise intervals of family outcomes), on the same panel
     (:func:`linkseval.scatter.main_comparison_panel`) by the same call.
     """

@@ -27,7 +27,9 @@ LINE = "_line"
 
 
 def normalise_code(codes: pd.Series, width: int) -> pd.Series:
-    """Strip whitespace and undo spreadsheet damage to all-digit codes: a trailing ``.0`` (a code
+    """Clean all-digit practice codes.
+
+    Strip whitespace and undo spreadsheet damage to all-digit codes: a trailing ``.0`` (a code
     stored as a number) and lost leading zeros (zero-padded to ``width``).
     """
     s = codes.astype(str).str.strip()
@@ -52,7 +54,9 @@ def _int_column(df: pd.DataFrame, col: str, path: Path, lo: int, hi: int) -> pd.
 
 
 def _table(path: Path) -> tuple[pd.DataFrame, int]:
-    """The register as text columns (header lower-cased), the physical line of each row, and
+    """Read the register as text columns.
+
+    The register as text columns (header lower-cased), the physical line of each row, and
     the header's line.
     """
     try:
@@ -103,7 +107,7 @@ def read_register(
     code_pattern: str = DEFAULT_PATTERN,
     survey_years: list[int] | None = None,
 ) -> pd.DataFrame:
-    """The register, typed: one row per practice, sorted by practice code.
+    """Read the register, typed: one row per practice, sorted by practice code.
 
     Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
     Codes are zero-padded to ``code_width``, then must match ``code_pattern`` (and be file-safe:

@@ -151,7 +151,9 @@ def make_row(
     n_draws: int | None = 0,
     note: str = "",
 ) -> dict:
-    """One result record: every column of :data:`COLUMNS`, in order, checked against the
+    """Build one result record.
+
+    One result record: every column of :data:`COLUMNS`, in order, checked against the
     vocabulary (estimator, term, method and the structured columns the term needs).
     """
     if estimator not in ESTIMATORS:
@@ -199,7 +201,9 @@ def make_row(
 
 
 def _schema(df: pd.DataFrame) -> dict[str, str]:
-    """The expected columns of ``df``: :data:`COLUMNS`, with the label and the adjusted
+    """Return the expected columns of ``df`` and their dtypes.
+
+    The expected columns of ``df``: :data:`COLUMNS`, with the label and the adjusted
     p-values where the table carries them.
     """
     out = dict(LABEL_COLUMN) if "data_label" in df.columns else {}
@@ -210,7 +214,9 @@ def _schema(df: pd.DataFrame) -> dict[str, str]:
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` (records, a table read back from CSV or Parquet) with every schema column in
+    """Type ``df`` as the result schema says.
+
+    ``df`` (records, a table read back from CSV or Parquet) with every schema column in
     order and its dtype; missing columns are added empty. Values are not changed, only typed.
     """
     schema = _schema(df)
@@ -232,7 +238,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
-    """A validated result table from :func:`make_row` records (empty: just the columns)."""
+    """Build a validated result table from :func:`make_row` records (empty: just the columns)."""
     df = pd.DataFrame(rows, columns=list(COLUMNS)) if not rows else pd.DataFrame(rows)
     out = conform(df)
     validate(out)
@@ -250,7 +256,9 @@ def _dtype_ok(s: pd.Series, dtype: str) -> bool:
 
 
 def validate(df: pd.DataFrame) -> pd.DataFrame:
-    """Raise :class:`ResultSchemaError` unless ``df`` has exactly the schema's columns, in
+    """Check ``df`` against the result schema.
+
+    Raise :class:`ResultSchemaError` unless ``df`` has exactly the schema's columns, in
     order, with their dtypes, and only vocabulary values; returns ``df``.
     """
     schema = _schema(df)
@@ -274,7 +282,9 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read(path: str | Path) -> pd.DataFrame:
-    """A result table from CSV or Parquet, typed as the schema says (CSV loses the integer and
+    """Read a result table from CSV or Parquet.
+
+    A result table from CSV or Parquet, typed as the schema says (CSV loses the integer and
     text dtypes of empty cells) and validated.
     """
     path = Path(path)
