@@ -442,11 +442,34 @@ def estimate_outcome(
     outcome: str,
     comparisons: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Estimate everything for one outcome.
+    """Estimate one outcome against every comparison group, with every estimator and method.
 
-    All estimates for one outcome: every comparison group (or those named in
-    ``comparisons``, in config order), estimator and method. Row-binding the results for each
-    comparison on its own gives exactly the all-comparisons table.
+    Every comparison group (or those named in ``comparisons``, in config order) gets the static
+    TWFE estimate, the 2×2 DiDs (a single cohort) or Callaway-Sant'Anna (staggered starts, not for
+    ``all_including_treated``) and the event study. The main comparison also gets, where the
+    settings ask for them, HonestDiD, leave-one-out rows (more than 2 treated practices) and dose
+    rows (with CLP absence data). Row-binding the results for each comparison on its own gives
+    exactly the all-comparisons table.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The instrument's practice-year panel (:func:`linkseval.score.practice_year_panel`).
+    s : Settings
+        The analysis and inference settings.
+    instrument : str
+        The instrument, carried into every row.
+    outcome : str
+        The outcome to estimate.
+    comparisons : list of str, optional
+        Only these comparison groups (default: all of ``s.comparisons``); an unknown name is a
+        :class:`~linkseval.errors.ConfigError`.
+
+    Returns
+    -------
+    DataFrame
+        The result rows (:mod:`linkseval.results`), leave-one-out rows withheld where the left-out
+        practice has a suppressed practice-year.
     """
     if comparisons is not None:
         unknown = sorted(set(comparisons) - set(s.comparisons))
@@ -538,9 +561,21 @@ def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
     """Add Holm and Benjamini–Hochberg p-values across the family of outcomes.
 
-    Holm and Benjamini–Hochberg p-values across the outcomes in ``family`` (the themes),
-    separately for each estimate of the outcomes (:data:`linkseval.results.KEY` but the
-    outcome: instrument × comparison × estimator × variant × term × ... × method).
+    The p-values are adjusted across the outcomes in ``family`` (the themes), separately for each
+    estimate of the outcomes (:data:`linkseval.results.KEY` but the outcome: instrument ×
+    comparison × estimator × variant × term × ... × method).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Result rows of all outcomes.
+    family : list of str
+        The outcomes adjusted together.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``results`` with ``p_holm`` and ``p_bh`` (NaN outside the family).
     """
     from linkseval.inference import adjust_pvalues
 
@@ -557,7 +592,20 @@ def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
 
 
 def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
-    """Return the headline: static TWFE vs the main comparison, one row per outcome × method."""
+    """Return the headline: static TWFE vs the main comparison, one row per outcome × method.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Result rows of all outcomes.
+    main_comparison : str
+        The config key of the main comparison group.
+
+    Returns
+    -------
+    DataFrame
+        The ``twfe`` rows of term ``treated_post`` against ``main_comparison``.
+    """
     h = results[
         (results["comparison"] == main_comparison)
         & (results["estimator"] == "twfe")

@@ -69,9 +69,24 @@ def matched_controls(
 def members(frame: pd.DataFrame, rule: Comparison | dict, baseline: int | None = None) -> pd.Series:
     """Select the rows of ``frame`` in the comparison group of ``rule``.
 
-    Boolean mask of the rows of ``frame`` (``practice_code``, ``cohort``, ``deep_end``; for
-    ``matched`` also ``year`` and the ``match_on`` columns) whose practice is in the
-    comparison group of ``rule``. Only ``all_including_treated`` includes Links practices.
+    Only ``all_including_treated`` includes Links practices; the other rules take never-treated
+    practices (``deep_end``: the Deep End ones; ``matched``: the nearest neighbours of the treated
+    practices, :func:`matched_controls`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows with ``practice_code``, ``cohort`` and ``deep_end``; for ``matched`` also ``year``
+        and the ``match_on`` columns.
+    rule : Comparison or dict
+        The comparison group, or its config mapping.
+    baseline : int, optional
+        The baseline year (``matched`` needs it).
+
+    Returns
+    -------
+    Series
+        A boolean mask over the rows of ``frame``.
     """
     c = as_comparison(rule)
     never = frame["cohort"] == 0

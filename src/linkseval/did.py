@@ -107,7 +107,36 @@ def panel_from_frame(
     cluster: str | None = None,
     dose: str | None = None,
 ) -> Panel:
-    """Build a :class:`Panel`. ``cohort`` holds the first treated period; 0 or blank = never."""
+    """Build a :class:`Panel` from a long unit × period frame.
+
+    Rows with a missing outcome are dropped; units observed once are dropped too
+    (:func:`drop_singletons`).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per unit and period.
+    unit, time, cohort, outcome : str
+        Column names. ``cohort`` holds the first treated period (0 or blank = never treated) and
+        must be constant within a unit.
+    weights : str, optional
+        Column of positive, finite observation weights (default: all 1).
+    cluster : str, optional
+        Column of clusters (default: the unit).
+    dose : str, optional
+        Column of treatment doses.
+
+    Returns
+    -------
+    Panel
+        The panel, sorted by unit and period.
+
+    Raises
+    ------
+    ConfigError
+        For a missing column, duplicate unit-period rows, a cohort varying within a unit or bad
+        weights.
+    """
     for col in [unit, time, cohort, outcome, weights, cluster, dose]:
         if col is not None and col not in df.columns:
             raise ConfigError(f"panel has no column {col!r} (columns: {', '.join(df.columns)})")
@@ -234,7 +263,23 @@ def cluster_sums(values: np.ndarray, cluster: np.ndarray, n: int) -> np.ndarray:
 
 
 def ols(design: Design) -> OLSFit:
-    """Least squares with CR1 cluster-robust variance."""
+    """Fit least squares with the CR1 cluster-robust variance.
+
+    Parameters
+    ----------
+    design : Design
+        The (within-transformed, weighted) design.
+
+    Returns
+    -------
+    OLSFit
+        Coefficients, CR1 covariance, residuals and (Z'Z)⁻¹.
+
+    Raises
+    ------
+    ConfigError
+        If the design is rank deficient.
+    """
     Z, y = design.Z, design.y
     rank = np.linalg.matrix_rank(Z)
     if rank < design.k:

@@ -59,11 +59,33 @@ def honest_sensitivity(
     alpha: float = 0.05,
     grid_points: int = 100,
 ) -> pd.DataFrame:
-    """Robust CIs for the mean post effect under each bound, plus the original CI.
+    """Compute robust CIs for the mean post effect under each bound, plus the original CI.
 
-    ``beta``/``sigma``: event-study coefficients (reference −1 omitted) and covariance, ordered
-    as ``event_times``. Returns rows: restriction, bound, ci_low, ci_high, method. Relative-
-    magnitude rows are omitted where :func:`rm_unavailable` gives a reason.
+    The target is the mean of the post-programme coefficients. Relative-magnitude rows are omitted
+    where :func:`rm_unavailable` gives a reason.
+
+    Parameters
+    ----------
+    beta : ndarray
+        Event-study coefficients (reference −1 omitted), ordered as ``event_times``.
+    sigma : ndarray
+        Their covariance.
+    event_times : list of int
+        The event time of each coefficient; at least one pre (< 0) and one post (≥ 0).
+    smoothness_m : list of float
+        Smoothness bounds M (Δ^SD, FLCI).
+    relative_mbar : list of float
+        Relative-magnitude bounds M̄ (Δ^RM, C-LF).
+    alpha : float
+        Level of the intervals (1 − ``alpha``).
+    grid_points : int
+        Points of the θ grid the C-LF intervals are inverted on.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``restriction``, ``bound``, ``ci_low``, ``ci_high``, ``method``; the first row is
+        the original (parallel-trends, normal) CI.
     """
     order = np.argsort(event_times)
     et = np.asarray(event_times)[order]

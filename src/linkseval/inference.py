@@ -81,10 +81,23 @@ def chunk_seeds(seed: int, n_draws: int) -> list[tuple[int, np.random.Generator]
 
 
 def cr1(fit: OLSFit, j: int, alpha: float = 0.05, family_alpha: float | None = None) -> TestResult:
-    """Test coefficient ``j`` = 0 with the CR1 t-test.
+    """Test coefficient ``j`` = 0 with the CR1 t-test (G − 1 degrees of freedom).
 
-    CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom; with ``family_alpha``
-    also the (1 − family_alpha) interval (``ci_low_fw``, ``ci_high_fw``).
+    Parameters
+    ----------
+    fit : OLSFit
+        The fitted regression.
+    j : int
+        Index of the coefficient.
+    alpha : float
+        Level of the confidence interval (1 − ``alpha``).
+    family_alpha : float, optional
+        Also give the 1 − ``family_alpha`` interval (``ci_low_fw``, ``ci_high_fw``).
+
+    Returns
+    -------
+    TestResult
+        The p-value, CI and t-statistic.
     """
     g = fit.design.n_clusters
     b, se = fit.beta[j], np.sqrt(fit.vcov[j, j])
@@ -442,8 +455,34 @@ def wild_cluster_bootstrap(
 ) -> TestResult:
     """Test coefficient ``j`` = 0 with the WCR bootstrap.
 
-    WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
-    (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws).
+    Symmetric test with the CR1 t-statistic and the null imposed; the CI by test inversion. A unit
+    row of :func:`wild_cluster_bootstrap_terms`.
+
+    Parameters
+    ----------
+    design : Design
+        The regression design.
+    j : int
+        Index of the coefficient.
+    n_draws : int
+        Bootstrap draws.
+    seed : int
+        Seed of the wild weights.
+    alpha : float
+        Level of the confidence interval (1 − ``alpha``).
+    weights : {"webb", "rademacher"}
+        Wild weight distribution.
+    ci : bool
+        Whether to invert the test for a CI.
+    n_treated_clusters : int, optional
+        Treated clusters; with fewer than 2 the method does not apply.
+    family_alpha : float, optional
+        With ``ci``, also the 1 − ``family_alpha`` interval from the same draws.
+
+    Returns
+    -------
+    TestResult
+        The p-value and CI, or a not-applicable result saying why.
     """
     return wild_cluster_bootstrap_terms(
         design,
@@ -835,10 +874,34 @@ def randomization_inference(
     observed: float | None = None,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """Two-sided Fisher RI p-value of the TWFE coefficient: (1 + #|β_r| ≥ |β|) / (1 + R).
+    """Compute the two-sided Fisher RI p-value of the static TWFE coefficient.
 
-    The same code path as a scattered run: :func:`ri_chunk` for each chunk of :data:`CHUNK`
-    draws, then :func:`ri_gather`.
+    The p-value is (1 + #|β_r| ≥ |β|) / (1 + R) over R reassignments of the programme (to units,
+    or to whole clusters where it was assigned by cluster: :func:`ri_units`). The same code path
+    as a scattered run: :func:`ri_chunk` for each chunk of :data:`CHUNK` draws, then
+    :func:`ri_gather`.
+
+    Parameters
+    ----------
+    p : Panel
+        The estimation panel.
+    n_draws : int
+        Reassignments R.
+    seed : int
+        Seed of the reassignments.
+    alpha : float
+        Level of the confidence interval (1 − ``alpha``).
+    ci : bool
+        Whether to give a CI.
+    observed : float, optional
+        The observed coefficient (default: computed from the panel).
+    family_alpha : float, optional
+        Also give the 1 − ``family_alpha`` interval.
+
+    Returns
+    -------
+    TestResult
+        The p-value and CI, or a not-applicable result saying why.
     """
     na = _ri_not_applicable(p)
     if na is not None:
@@ -967,7 +1030,20 @@ def ri_event_study(
 
 
 def adjust_pvalues(pvalues: np.ndarray, method: str) -> np.ndarray:
-    """Holm ("holm") or Benjamini–Hochberg ("fdr_bh") adjusted p-values; NaN stays NaN."""
+    """Adjust p-values for multiple testing; NaN stays NaN.
+
+    Parameters
+    ----------
+    pvalues : array_like
+        The p-values of one family.
+    method : {"holm", "fdr_bh"}
+        Holm or Benjamini–Hochberg (statsmodels' ``multipletests``).
+
+    Returns
+    -------
+    ndarray
+        The adjusted p-values, NaN where the input is NaN.
+    """
     import gc
 
     from statsmodels.stats.multitest import multipletests

@@ -547,7 +547,27 @@ def _check_formulas(
 
 
 def read_extract(path: str | Path, instrument: Instrument, year: int | None = None) -> RawExtract:
-    """Read ``path`` for ``instrument``; ``year`` (if given) must match the file name."""
+    """Read one raw extract (CSV or Excel) into canonical columns.
+
+    Parameters
+    ----------
+    path : str or Path
+        The extract, named ``<stem>_<year>.csv`` or ``.xlsx``.
+    instrument : Instrument
+        The instrument whose columns the headers are mapped to.
+    year : int, optional
+        The expected year; it must match the file name.
+
+    Returns
+    -------
+    RawExtract
+        All values as strings, with each record's line (CSV) or sheet row (Excel).
+
+    Raises
+    ------
+    ExtractError
+        For a structural problem, naming the file, line and column.
+    """
     path = Path(path)
     name_year = year_from_name(path, instrument)
     if year is not None and year != name_year:

@@ -114,6 +114,22 @@ def read_register(
     :mod:`linkseval.practice_code`). With ``survey_years``, every Links start must leave at least
     one survey year before it and one from it on (else a DiD cannot estimate that practice's
     effect): an ``ExtractError`` names the first start outside, by line and column.
+
+    Parameters
+    ----------
+    path : str or Path
+        The register CSV.
+    code_width : int
+        Width all-digit practice codes are zero-padded to.
+    code_pattern : str
+        Regex every practice code must match.
+    survey_years : list of int, optional
+        The study's survey years, to check the Links starts against.
+
+    Returns
+    -------
+    DataFrame
+        The register, one row per practice.
     """
     path = Path(path)
     df, header_line = _table(path)

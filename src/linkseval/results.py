@@ -258,8 +258,21 @@ def _dtype_ok(s: pd.Series, dtype: str) -> bool:
 def validate(df: pd.DataFrame) -> pd.DataFrame:
     """Check ``df`` against the result schema.
 
-    Raise :class:`ResultSchemaError` unless ``df`` has exactly the schema's columns, in
-    order, with their dtypes, and only vocabulary values; returns ``df``.
+    Parameters
+    ----------
+    df : DataFrame
+        A result table.
+
+    Returns
+    -------
+    DataFrame
+        ``df`` itself.
+
+    Raises
+    ------
+    ResultSchemaError
+        Unless ``df`` has exactly the schema's columns, in order, with their dtypes, and only
+        vocabulary values.
     """
     schema = _schema(df)
     if list(df.columns) != list(schema):
@@ -282,10 +295,18 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read(path: str | Path) -> pd.DataFrame:
-    """Read a result table from CSV or Parquet.
+    """Read a result table from CSV or Parquet, typed and validated.
 
-    A result table from CSV or Parquet, typed as the schema says (CSV loses the integer and
-    text dtypes of empty cells) and validated.
+    Parameters
+    ----------
+    path : str or Path
+        A ``.parquet`` file, else CSV.
+
+    Returns
+    -------
+    DataFrame
+        The table typed as the schema says (CSV loses the integer and text dtypes of empty cells)
+        and validated (:func:`validate`).
     """
     path = Path(path)
     if path.suffix == ".parquet":

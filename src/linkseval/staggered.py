@@ -131,7 +131,25 @@ def _estimated_weights(
 
 
 def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Group-time ATTs and their aggregations with influence-function SEs (clustered by unit)."""
+    """Estimate Callaway-Sant'Anna group-time ATTs and their aggregations.
+
+    Standard errors are from the influence functions, clustered by the panel's clusters (each
+    unit's cluster).
+
+    Parameters
+    ----------
+    p : Panel
+        The estimation panel; never-treated units are the controls.
+    alpha : float
+        Level of the normal confidence intervals (1 − ``alpha``).
+
+    Returns
+    -------
+    DataFrame
+        One row per term (``att[g,t]``, ``simple``, ``dynamic[e]``) with ``kind``, ``cohort``,
+        ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``,
+        ``p_value``, ``statistic`` and ``n_cells``.
+    """
     cells = group_time_cells(p)
     atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)

@@ -296,8 +296,22 @@ class Study:
 def load_study(config: dict, codebook: Codebook) -> Study:
     """Build the :class:`Study` of a (validated) config and its codebook.
 
-    The :class:`Study` of a (validated) config and its codebook; missing keys take the
-    schema's defaults.
+    Parameters
+    ----------
+    config : dict
+        The whole config; missing keys take the schema's defaults.
+    codebook : Codebook
+        The codebook (outcome labels).
+
+    Returns
+    -------
+    Study
+        Years, instruments, the modelled outcomes with their labels, and the settings.
+
+    Raises
+    ------
+    ConfigError
+        If ``analysis.main_comparison`` is not one of ``analysis.comparisons``.
     """
     cfg = with_defaults(dict(config), schema())
     a = cfg["analysis"]
