@@ -522,10 +522,8 @@ STATISTICS = RESULT_STATISTICS
 def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     """Blank leave-one-out rows whose left-out practice has a suppressed practice-year.
 
-    Blank the numbers of leave-one-out rows whose left-out practice has a suppressed
-    practice-year (fewer respondents than ``scoring.min_respondents``).
-
-    The full estimate minus such a row would reveal that practice's own change, small cells
+    A practice-year is suppressed with fewer respondents than ``scoring.min_respondents``. The
+    full estimate minus such a row would reveal that practice's own change, small cells
     included; the row stays, with its counts and a note saying why it shows no numbers.
 
     Parameters

@@ -640,7 +640,7 @@ def cmd_mc_gather(args: argparse.Namespace) -> None:
 
 
 def _link(text: str) -> tuple[str, str]:
-    """Argparse type for TITLE=HREF."""
+    """Parse TITLE=HREF (an argparse type)."""
     title, sep, href = text.partition("=")
     if not sep or not title or not href:
         raise argparse.ArgumentTypeError(f"expected TITLE=HREF, got {text!r}")

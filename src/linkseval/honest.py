@@ -551,7 +551,7 @@ def binary_search_bounds(test: Callable[[int], bool], n: int) -> tuple[int, int]
 def rm_grid(
     b: np.ndarray, S: np.ndarray, n_pre: int, l_vec: np.ndarray, mbar: float, grid_points: int
 ) -> np.ndarray:
-    """Moderndid's θ grid: the identified set ± 20 standard errors of ``l'β_post``."""
+    """Return moderndid's θ grid: the identified set ± 20 standard errors of ``l'β_post``."""
     id_lb, id_ub = rm_identified_set(b, n_pre, l_vec, mbar)
     sd = float(np.sqrt(l_vec @ S[n_pre:, n_pre:] @ l_vec))
     return np.linspace(id_lb - 20 * sd, id_ub + 20 * sd, grid_points)
@@ -598,7 +598,7 @@ def _rm_moderndid(
     alpha: float,
     grid_points: int,
 ) -> tuple[float, float]:
-    """Moderndid's own C-LF call (for a dual polytope too large or degenerate to enumerate)."""
+    """Call moderndid's own C-LF (for a dual polytope too large or degenerate to enumerate)."""
     from moderndid.didhonest import create_sensitivity_results_rm
 
     with warnings.catch_warnings():

@@ -449,8 +449,8 @@ def write_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write the summary, agreement and Markdown tables.
 
-    Write the summary CSV, the agreement CSV, the Markdown tables and (``reps``) the raw
-    rows, atomically; returns (summary, agreement).
+    The summary CSV, the agreement CSV, the Markdown tables and (``reps``) the raw rows are
+    written atomically; returns (summary, agreement).
     """
     from linkseval.store import write_csv, write_text
 

@@ -181,8 +181,8 @@ def render_notebook(
 def scrub_notebook(path: str, to: str | None = None) -> NotebookNode:
     """Make an executed notebook byte-stable.
 
-    Make an executed notebook byte-stable: drop papermill/nbclient timestamps and durations,
-    give the injected-parameters cell a fixed id, and rewrite with sorted keys.
+    Drop papermill/nbclient timestamps and durations, give the injected-parameters cell a fixed
+    id, and rewrite with sorted keys.
 
     With ``to``, the scrubbed notebook is written there atomically (papermill's output path in
     its metadata becomes ``to``) and ``path`` is removed: papermill writes to a partial file

@@ -1,7 +1,7 @@
-"""Check practice codes.
+"""What a practice code may be.
 
-What a practice code may be: the study's configured format, and the characters any code must
-keep to because it names files, reaches a command line and is printed on a page.
+The study's configured format, and the characters any code must keep to because it names files,
+reaches a command line and is printed on a page.
 
 The register is the only source of the codes that do (the Links practices' report pages,
 ``results/report/practice_<code>.html``); it is checked here when it is read, so a hostile code

@@ -1,6 +1,6 @@
-"""Summarise data quality.
+"""The data-quality summary.
 
-The data-quality summary: rows read / kept / quarantined per file and reason, repairs,
+Rows read / kept / quarantined per file and reason, repairs,
 and practice-years below the disclosure minimum.
 """
 

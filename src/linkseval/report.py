@@ -1,7 +1,7 @@
-"""Build figures, tables and HTML pages for the evaluation report.
+"""Figures, tables and HTML pages for the evaluation report.
 
-Figures, tables and HTML pages for the evaluation report. Notebooks call these; no logic
-lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no random ids).
+Notebooks call these; no logic lives in the notebooks. Figures are matplotlib (Agg); tables are
+plain HTML (no random ids).
 
 Estimates are selected by the columns of :mod:`linkseval.results` (``estimator``, ``variant``,
 ``term``, ``event_time``, ``method``, ...), never by decoding names.

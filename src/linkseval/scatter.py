@@ -111,8 +111,8 @@ def ri_from_jobs(
 ) -> TestResult:
     """Gather job frames into the RI result.
 
-    Gather job frames (with their metadata) into the RI result. Every job of the run must
-    be there exactly once and carry this run's seed and draws; order does not matter.
+    The frames carry their metadata. Every job of the run must be there exactly once and carry
+    this run's seed and draws; order does not matter.
     """
     import numpy as np
 

@@ -29,8 +29,8 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; move it into place if the block succeeds.
 
-    Yield a temporary path beside ``path``; move it into place only if the block succeeds
-    (then also remove temporaries of ``path`` left by a killed earlier write).
+    Nothing is moved if the block raises; on success, temporaries of ``path`` left by a killed
+    earlier write are removed too.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
-"""Build the messy extracts.
+"""The messy synthetic extracts.
 
-The messy extracts: respondents and answers sampled from the model, planted messiness,
+Respondents and answers sampled from the model, planted messiness,
 raw headers and cells in each year's style (participation and messiness: see ``model``).
 """
 
