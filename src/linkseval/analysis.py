@@ -47,7 +47,9 @@ __all__ = ["Settings", "comparison_frame", "estimate_outcome", "matched_controls
 
 
 def comparison_frame(frame: pd.DataFrame, rule: Comparison | dict, baseline: int) -> pd.DataFrame:
-    """Rows of the outcome panel for the treated practices plus one comparison group
+    """Return the outcome panel rows of the treated practices and one comparison group.
+
+    Rows of the outcome panel for the treated practices plus one comparison group
     (:func:`linkseval.comparisons.members`).
 
     ``unit`` is the practice code; for ``all_including_treated`` (the seed report's baseline) the
@@ -82,9 +84,12 @@ def comparison_frame(frame: pd.DataFrame, rule: Comparison | dict, baseline: int
 def result_row(
     base: dict, term: str, method: TestResult, estimate: float, se: float, **where
 ) -> dict:
-    """One result record (:func:`linkseval.results.make_row`): ``base`` names the outcome,
+    """Build one result record.
+
+    One result record (:func:`linkseval.results.make_row`): ``base`` names the outcome,
     comparison, estimator (and variant) and counts, ``where`` the term's structured columns
-    (``event_time``, ``cohort``, ``period``, ``bound``)."""
+    (``event_time``, ``cohort``, ``period``, ``bound``).
+    """
     return make_row(
         **base,
         **where,
@@ -104,7 +109,7 @@ def result_row(
 
 
 def panel_counts(p: Panel) -> dict:
-    """The counts of a result record: observations, units, treated units, clusters."""
+    """Return the counts of a result record: observations, units, treated units, clusters."""
     return {
         "n_obs": p.n_obs,
         "n_units": p.n_units,
@@ -118,8 +123,11 @@ def n_treated_clusters(p: Panel) -> int:
 
 
 def _cr1_se(p: Panel, fit, j: int) -> float:
-    """CR1 SE of coefficient ``j``; NaN with fewer than 2 treated clusters, where a cluster-
-    robust variance cannot be estimated (the ``std_error`` column says so with CR1's row)."""
+    """Return the CR1 SE of coefficient ``j``, NaN with fewer than 2 treated clusters.
+
+    CR1 SE of coefficient ``j``; NaN with fewer than 2 treated clusters, where a cluster-
+    robust variance cannot be estimated (the ``std_error`` column says so with CR1's row).
+    """
     return float(fit.se()[j]) if n_treated_clusters(p) >= 2 else np.nan
 
 
@@ -133,8 +141,11 @@ def _cr1_method(p: Panel, fit, j: int, s: Settings, family_alpha: float | None) 
 def cluster_methods(
     p: Panel, design, fit, j: int, s: Settings, family_alpha: float | None = None
 ) -> list[TestResult]:
-    """CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply); with
-    ``family_alpha`` each also gives its 1 − family_alpha interval."""
+    """Test coefficient ``j`` with CR1 and the WCR bootstrap.
+
+    CR1 and the WCR bootstrap for coefficient ``j`` (each says when it cannot apply); with
+    ``family_alpha`` each also gives its 1 − family_alpha interval.
+    """
     wcr = wild_cluster_bootstrap(
         design,
         j,
@@ -156,8 +167,11 @@ def infer_twfe(
     ri: bool = True,
     family_alpha: float | None = None,
 ) -> list[dict]:
-    """Static TWFE coefficient with CR1, WCR bootstrap and (optionally) RI side by side; with
-    ``family_alpha`` every method also gives its 1 − family_alpha interval."""
+    """Estimate the static TWFE coefficient with every inference method.
+
+    Static TWFE coefficient with CR1, WCR bootstrap and (optionally) RI side by side; with
+    ``family_alpha`` every method also gives its 1 − family_alpha interval.
+    """
     design = twfe_design(p)
     fit = ols(design)
     est, se = float(fit.beta[0]), _cr1_se(p, fit, 0)
@@ -179,9 +193,12 @@ def infer_twfe(
 def infer_honest(
     beta: np.ndarray, vcov: np.ndarray, es: list[int], s: Settings, base: dict, source: str
 ) -> list[dict]:
-    """HonestDiD robust CIs for the mean post-programme effect of the event study ``beta``
+    """Compute HonestDiD robust CIs for the mean post-programme effect.
+
+    HonestDiD robust CIs for the mean post-programme effect of the event study ``beta``
     (event times ``es``, reference −1 omitted) with covariance ``vcov`` (main comparison only);
-    ``source`` says which event study it is."""
+    ``source`` says which event study it is.
+    """
     from linkseval.honest import honest_sensitivity, rm_unavailable
 
     h = s.honest
@@ -224,8 +241,11 @@ HONEST_STAGGERED = (
 
 
 def honest_rows(p: Panel, fit, es: list[int], s: Settings, base: dict) -> list[dict]:
-    """HonestDiD on the TWFE event study (one cohort) or, with staggered starts, on the
-    Callaway-Sant'Anna universal-base dynamic effects."""
+    """Run HonestDiD on the event study of a panel.
+
+    HonestDiD on the TWFE event study (one cohort) or, with staggered starts, on the
+    Callaway-Sant'Anna universal-base dynamic effects.
+    """
     if len(np.unique(p.cohort[p.cohort > 0])) > 1:
         from linkseval.staggered import cs_event_study
 
@@ -238,9 +258,12 @@ def honest_rows(p: Panel, fit, es: list[int], s: Settings, base: dict) -> list[d
 
 
 def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -> list[dict]:
-    """Event-study coefficients (reference: the year before the start) with CR1, WCR and RI
+    """Estimate the event study with every inference method and its pre-trend tests.
+
+    Event-study coefficients (reference: the year before the start) with CR1, WCR and RI
     (p-value); joint tests of the pre-programme coefficients where there are ≥ 2 pre years:
-    CR1 Wald F and a randomization Wald test."""
+    CR1 Wald F and a randomization Wald test.
+    """
     design, es = event_study_design(p)
     if not es:
         return []
@@ -318,8 +341,11 @@ STAGGERED_NOTE = (
 
 
 def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
-    """Callaway-Sant'Anna ATT(g,t) and aggregations, each with the analytic influence-function
-    inference, the WCR bootstrap (on the stacked regression) and RI side by side."""
+    """Estimate Callaway-Sant'Anna effects with every inference method.
+
+    Callaway-Sant'Anna ATT(g,t) and aggregations, each with the analytic influence-function
+    inference, the WCR bootstrap (on the stacked regression) and RI side by side.
+    """
     from linkseval.staggered import callaway_santanna, cs_randomization, cs_wild_bootstrap
 
     cs = callaway_santanna(p, alpha=s.alpha)
@@ -357,7 +383,7 @@ def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
 
 
 def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
-    """Configured baseline, else the last year before the first Links start."""
+    """Return the configured baseline year, else the last year before the first Links start."""
     if s.baseline_year is not None:
         return int(s.baseline_year)
     first = frame.loc[frame["cohort"] > 0, "cohort"].min()
@@ -369,8 +395,11 @@ def baseline_year(frame: pd.DataFrame, s: Settings) -> int:
 
 
 def outcome_frame(frame: pd.DataFrame, s: Settings, outcome: str) -> tuple[pd.DataFrame, int]:
-    """One outcome's rows with the modelled score ``y`` (``analysis.scale``) and each practice's
-    ``baseline_outcome`` (matching uses it), and the baseline year."""
+    """Prepare one outcome's rows for estimation.
+
+    One outcome's rows with the modelled score ``y`` (``analysis.scale``) and each practice's
+    ``baseline_outcome`` (matching uses it), and the baseline year.
+    """
     frame = frame[frame["outcome"] == outcome].copy()
     frame["y"] = frame[s.scale]
     base_year = baseline_year(frame, s)
@@ -380,7 +409,7 @@ def outcome_frame(frame: pd.DataFrame, s: Settings, outcome: str) -> tuple[pd.Da
 
 
 def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> Panel:
-    """The :class:`Panel` of a comparison frame (units, clusters and weights as configured)."""
+    """Return the :class:`Panel` of a comparison frame (units, clusters, weights as configured)."""
     return panel_from_frame(
         df,
         unit="unit",
@@ -394,9 +423,12 @@ def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> 
 
 
 def leave_out_panel(df: pd.DataFrame, p: Panel, s: Settings, i: int) -> Panel:
-    """The comparison panel without treated unit ``i``: where units are practices (one row per
+    """Return the comparison panel without treated unit ``i``.
+
+    The comparison panel without treated unit ``i``: where units are practices (one row per
     practice-year), :meth:`Panel.subset` of ``p`` (the same arrays and codes as rebuilding it from
-    the frame, without pandas), else rebuilt from ``df``."""
+    the frame, without pandas), else rebuilt from ``df``.
+    """
     code = p.unit_labels[i]
     if (df["unit"] == df["practice_code"]).all():
         return p.subset(p.unit != i)
@@ -410,9 +442,35 @@ def estimate_outcome(
     outcome: str,
     comparisons: list[str] | None = None,
 ) -> pd.DataFrame:
-    """All estimates for one outcome: every comparison group (or those named in
-    ``comparisons``, in config order), estimator and method. Row-binding the results for each
-    comparison on its own gives exactly the all-comparisons table."""
+    """Estimate one outcome against every comparison group, with every estimator and method.
+
+    Every comparison group (or those named in ``comparisons``, in config order) gets the static
+    TWFE estimate, the 2×2 DiDs (a single cohort) or Callaway-Sant'Anna (staggered starts, not for
+    ``all_including_treated``) and the event study. The main comparison also gets, where the
+    settings ask for them, HonestDiD, leave-one-out rows (more than 2 treated practices) and dose
+    rows (with CLP absence data). Row-binding the results for each comparison on its own gives
+    exactly the all-comparisons table.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The instrument's practice-year panel (:func:`linkseval.score.practice_year_panel`).
+    s : Settings
+        The analysis and inference settings.
+    instrument : str
+        The instrument, carried into every row.
+    outcome : str
+        The outcome to estimate.
+    comparisons : list of str, optional
+        Only these comparison groups (default: all of ``s.comparisons``); an unknown name is a
+        :class:`~linkseval.errors.ConfigError`.
+
+    Returns
+    -------
+    DataFrame
+        The result rows (:mod:`linkseval.results`), leave-one-out rows withheld where the left-out
+        practice has a suppressed practice-year.
+    """
     if comparisons is not None:
         unknown = sorted(set(comparisons) - set(s.comparisons))
         if unknown:
@@ -454,7 +512,7 @@ def estimate_outcome(
 
 
 def did2x2_variant(base: int, post: int) -> dict:
-    """The record fields of the 2×2 DiD of ``base`` against ``post``."""
+    """Return the record fields of the 2×2 DiD of ``base`` against ``post``."""
     return {"estimator": "did2x2", "variant": f"{base}-{post}", "base_period": base, "period": post}
 
 
@@ -462,10 +520,10 @@ STATISTICS = RESULT_STATISTICS
 
 
 def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """Blank the numbers of leave-one-out rows whose left-out practice has a suppressed
-    practice-year (fewer respondents than ``scoring.min_respondents``).
+    """Blank leave-one-out rows whose left-out practice has a suppressed practice-year.
 
-    The full estimate minus such a row would reveal that practice's own change, small cells
+    A practice-year is suppressed with fewer respondents than ``scoring.min_respondents``. The
+    full estimate minus such a row would reveal that practice's own change, small cells
     included; the row stays, with its counts and a note saying why it shows no numbers.
 
     Parameters
@@ -499,9 +557,24 @@ def withhold_leave_out(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
-    """Holm and Benjamini–Hochberg p-values across the outcomes in ``family`` (the themes),
-    separately for each estimate of the outcomes (:data:`linkseval.results.KEY` but the
-    outcome: instrument × comparison × estimator × variant × term × ... × method)."""
+    """Add Holm and Benjamini–Hochberg p-values across the family of outcomes.
+
+    The p-values are adjusted across the outcomes in ``family`` (the themes), separately for each
+    estimate of the outcomes (:data:`linkseval.results.KEY` but the outcome: instrument ×
+    comparison × estimator × variant × term × ... × method).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Result rows of all outcomes.
+    family : list of str
+        The outcomes adjusted together.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``results`` with ``p_holm`` and ``p_bh`` (NaN outside the family).
+    """
     from linkseval.inference import adjust_pvalues
 
     out = results.copy()
@@ -517,7 +590,20 @@ def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
 
 
 def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
-    """The report's headline: static TWFE vs the main comparison, one row per outcome × method."""
+    """Return the headline: static TWFE vs the main comparison, one row per outcome × method.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Result rows of all outcomes.
+    main_comparison : str
+        The config key of the main comparison group.
+
+    Returns
+    -------
+    DataFrame
+        The ``twfe`` rows of term ``treated_post`` against ``main_comparison``.
+    """
     h = results[
         (results["comparison"] == main_comparison)
         & (results["estimator"] == "twfe")

@@ -64,7 +64,7 @@ _CODE = re.compile(r"(-?)([0-9]+)", re.ASCII)
 
 
 def parse_code(key: str) -> float | None:
-    """The integer a normalised token spells in ASCII digits (``-`` allowed), else None."""
+    """Return the integer a normalised token spells in ASCII digits (``-`` allowed), else None."""
     m = _CODE.fullmatch(key)
     if m is None:
         return None
@@ -117,7 +117,26 @@ def clean_extract(
     code_width: int = _CODE_WIDTH,
     max_missing_items: int | None = None,
 ) -> CleanResult:
-    """Split ``raw`` into kept and quarantined rows. Pure: reads nothing, writes nothing."""
+    """Split ``raw`` into kept and quarantined rows. Pure: reads nothing, writes nothing.
+
+    Parameters
+    ----------
+    raw : RawExtract
+        The extract as read (:func:`linkseval.ingest.read_extract`).
+    instrument : Instrument
+        The extract's instrument (items, codes).
+    practice_codes : set of str or Series
+        The register's practice codes.
+    code_width : int
+        Width all-digit practice codes are zero-padded to.
+    max_missing_items : int, optional
+        Quarantine respondents with more missing items than this (default: no limit).
+
+    Returns
+    -------
+    CleanResult
+        Kept rows, quarantined rows (with reasons) and the accounting.
+    """
     df = raw.data
     n = len(df)
     items = instrument.item_ids

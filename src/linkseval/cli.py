@@ -39,6 +39,7 @@ def _banner(label: str) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
+    """Write the deterministic synthetic extracts (``linkseval synth``)."""
     import yaml
 
     from linkseval.codebook import load_codebook
@@ -53,6 +54,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_clean(args: argparse.Namespace) -> None:
+    """Validate one extract and quarantine bad rows (``linkseval clean``)."""
     from linkseval.clean import clean_extract
     from linkseval.codebook import load_codebook
     from linkseval.ingest import read_extract
@@ -89,6 +91,7 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
+    """Score respondents and build the panel (``linkseval score``)."""
     import pandas as pd
 
     from linkseval.codebook import load_codebook
@@ -130,6 +133,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_quality(args: argparse.Namespace) -> None:
+    """Summarise data quality (``linkseval quality``)."""
     import pandas as pd
 
     from linkseval.quality import file_summary, panel_summary, reject_reasons
@@ -160,6 +164,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
+    """Write the DiD estimates for one outcome (``linkseval estimate``)."""
     import pandas as pd
 
     from linkseval.analysis import Settings, estimate_outcome
@@ -193,6 +198,7 @@ def _multilevel_row(instrument: str, outcome: str, cfg: dict, note: str, r: dict
 
 
 def cmd_multilevel(args: argparse.Namespace) -> None:
+    """Run the respondent-level MixedLM cross-check (``linkseval multilevel``)."""
     import pandas as pd
 
     from linkseval.codebook import load_codebook
@@ -245,6 +251,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
 
 
 def cmd_combine(args: argparse.Namespace) -> None:
+    """Gather outcome estimates, adjust them and write the headline (``linkseval combine``)."""
     import pandas as pd
 
     from linkseval.analysis import adjust_family, headline
@@ -267,6 +274,7 @@ def cmd_combine(args: argparse.Namespace) -> None:
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
+    """Write the report's descriptive figures' data (``linkseval describe``)."""
     import pandas as pd
 
     from linkseval.analysis import Settings, baseline_year
@@ -285,6 +293,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def cmd_did(args: argparse.Namespace) -> None:
+    """Run DiD on any unit × period panel (``linkseval did``)."""
     import pandas as pd
 
     from linkseval.analysis import Settings, did_generic
@@ -338,6 +347,7 @@ def cmd_did(args: argparse.Namespace) -> None:
 
 
 def cmd_links(args: argparse.Namespace) -> None:
+    """List the Links practices of a register (``linkseval links``)."""
     from linkseval.register import read_register
     from linkseval.store import write_json
 
@@ -351,6 +361,7 @@ def cmd_links(args: argparse.Namespace) -> None:
 
 
 def cmd_expected(args: argparse.Namespace) -> None:
+    """Compare headline estimates with the committed expectation (``linkseval expected``)."""
     from linkseval.expected import compare, load, summarise
     from linkseval.store import write_json
 
@@ -370,6 +381,7 @@ def cmd_expected(args: argparse.Namespace) -> None:
 
 
 def cmd_recovery(args: argparse.Namespace) -> None:
+    """Check that headline intervals cover the true effects (``linkseval recovery``)."""
     import pandas as pd
 
     from linkseval.recovery import coverage, coverage_text, misses
@@ -391,6 +403,7 @@ def cmd_recovery(args: argparse.Namespace) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> None:
+    """Render an executed notebook as a report page (``linkseval render``)."""
     from linkseval.pages import render_notebook
     from linkseval.store import write_text
 
@@ -399,6 +412,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 
 def cmd_finish(args: argparse.Namespace) -> None:
+    """Scrub a papermill output and render its report page (``linkseval finish``)."""
     from linkseval.pages import render_notebook, scrub_notebook
     from linkseval.store import write_text
 
@@ -424,6 +438,7 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
+    """Write the report's entry page (``linkseval index``)."""
     import pandas as pd
 
     from linkseval.codebook import load_codebook
@@ -440,6 +455,7 @@ def cmd_index(args: argparse.Namespace) -> None:
 
 
 def cmd_disclosure(args: argparse.Namespace) -> None:
+    """Check published outputs for disclosure risks (``linkseval disclosure``)."""
     import pandas as pd
 
     from linkseval.disclosure import report, scan
@@ -462,6 +478,7 @@ def cmd_disclosure(args: argparse.Namespace) -> None:
 
 
 def cmd_provenance(args: argparse.Namespace) -> None:
+    """Record inputs, config, code and packages (``linkseval provenance``)."""
     from linkseval.provenance import provenance
     from linkseval.store import write_json
 
@@ -479,7 +496,7 @@ def cmd_provenance(args: argparse.Namespace) -> None:
 
 
 def _parquet_meta(path: str | Path) -> dict:
-    """The key/value metadata :func:`linkseval.store.write_parquet` stored in a file."""
+    """Return the key/value metadata :func:`linkseval.store.write_parquet` stored in a file."""
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(path).metadata or {}
@@ -498,6 +515,7 @@ def _ri_panel(args: argparse.Namespace):
 
 
 def cmd_ri_chunk(args: argparse.Namespace) -> None:
+    """Write the RI draws of one chunk job (``linkseval ri-chunk``)."""
     from linkseval.scatter import ri_job_chunks, ri_job_frame
     from linkseval.store import write_parquet
 
@@ -523,6 +541,7 @@ def cmd_ri_chunk(args: argparse.Namespace) -> None:
 
 
 def cmd_ri_gather(args: argparse.Namespace) -> None:
+    """Compute the RI p-value and CI from all chunk jobs (``linkseval ri-gather``)."""
     import pandas as pd
 
     from linkseval.analysis import panel_counts, result_row
@@ -575,6 +594,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
 
 
 def cmd_mc_chunk(args: argparse.Namespace) -> None:
+    """Run one chunk of Monte Carlo replications (``linkseval monte-carlo-chunk``)."""
     from dataclasses import asdict
 
     from linkseval.montecarlo import MCSettings, run_chunk
@@ -593,6 +613,7 @@ def cmd_mc_chunk(args: argparse.Namespace) -> None:
 
 
 def cmd_mc_gather(args: argparse.Namespace) -> None:
+    """Gather every Monte Carlo chunk into the summary tables (``linkseval monte-carlo-gather``)."""
     from dataclasses import asdict
 
     import pandas as pd
@@ -619,7 +640,7 @@ def cmd_mc_gather(args: argparse.Namespace) -> None:
 
 
 def _link(text: str) -> tuple[str, str]:
-    """argparse type for TITLE=HREF."""
+    """Parse TITLE=HREF (an argparse type)."""
     title, sep, href = text.partition("=")
     if not sep or not title or not href:
         raise argparse.ArgumentTypeError(f"expected TITLE=HREF, got {text!r}")
@@ -632,6 +653,7 @@ def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``linkseval`` argument parser, one subcommand per pipeline stage."""
     parser = argparse.ArgumentParser(
         prog="linkseval",
         description="Reproducible evaluation of the Links Worker Programme: Safequest extracts "
@@ -1089,6 +1111,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``linkseval`` command.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 on an expected error (one line on stderr).
+    """
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

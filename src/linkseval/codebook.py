@@ -24,6 +24,8 @@ def normalise_label(value: str) -> str:
 
 @dataclass(frozen=True)
 class Item:
+    """Describe one survey item: id, theme, whether reverse-scored, and its text."""
+
     id: str
     theme: str
     reverse: bool
@@ -32,6 +34,8 @@ class Item:
 
 @dataclass(frozen=True)
 class Column:
+    """Describe one extract column: canonical name, whether required, and its header aliases."""
+
     name: str
     required: bool
     aliases: tuple[str, ...]
@@ -61,13 +65,16 @@ class Instrument:
 
     @property
     def item_ids(self) -> list[str]:
+        """Return the item ids, in codebook order."""
         return [i.id for i in self.items]
 
     @property
     def reverse_items(self) -> list[str]:
+        """Return the ids of the reverse-scored items."""
         return [i.id for i in self.items if i.reverse]
 
     def theme_items(self, theme: str) -> list[str]:
+        """Return the ids of the items of ``theme``."""
         return [i.id for i in self.items if i.theme == theme]
 
     @property
@@ -152,10 +159,13 @@ def _instrument(name: str, spec: dict) -> Instrument:
 
 @dataclass(frozen=True)
 class Codebook:
+    """Hold the instruments of a codebook, by name."""
+
     instruments: dict[str, Instrument]
     path: str = ""
 
     def __getitem__(self, name: str) -> Instrument:
+        """Return the instrument ``name`` (an unknown name is a :class:`CodebookError`)."""
         try:
             return self.instruments[name]
         except KeyError:

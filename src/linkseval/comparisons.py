@@ -34,7 +34,7 @@ PRACTICE_LEVEL_ONLY = ("matched", "all_including_treated")
 
 
 def as_comparison(rule: Comparison | dict, name: str = "") -> Comparison:
-    """A :class:`Comparison` from one, or from a config mapping (``{"rule": ...}``)."""
+    """Return a :class:`Comparison` from one, or from a config mapping (``{"rule": ...}``)."""
     return Comparison.from_config(name, rule)
 
 
@@ -46,8 +46,11 @@ def treated(frame: pd.DataFrame) -> pd.Series:
 def matched_controls(
     frame: pd.DataFrame, baseline: int, neighbours: int, on: list[str]
 ) -> list[str]:
-    """Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
-    of each treated practice on its baseline-year values of ``on``; returns unique codes."""
+    """Match treated practices to never-treated neighbours.
+
+    Nearest never-treated neighbours (standardised Euclidean distance, with replacement)
+    of each treated practice on its baseline-year values of ``on``; returns unique codes.
+    """
     base = frame[frame["year"] == baseline].set_index("practice_code")
     base = base[on].astype(float).dropna()
     z = (base - base.mean()) / base.std(ddof=0).replace(0, 1)
@@ -64,9 +67,27 @@ def matched_controls(
 
 
 def members(frame: pd.DataFrame, rule: Comparison | dict, baseline: int | None = None) -> pd.Series:
-    """Boolean mask of the rows of ``frame`` (``practice_code``, ``cohort``, ``deep_end``; for
-    ``matched`` also ``year`` and the ``match_on`` columns) whose practice is in the
-    comparison group of ``rule``. Only ``all_including_treated`` includes Links practices."""
+    """Select the rows of ``frame`` in the comparison group of ``rule``.
+
+    Only ``all_including_treated`` includes Links practices; the other rules take never-treated
+    practices (``deep_end``: the Deep End ones; ``matched``: the nearest neighbours of the treated
+    practices, :func:`matched_controls`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows with ``practice_code``, ``cohort`` and ``deep_end``; for ``matched`` also ``year``
+        and the ``match_on`` columns.
+    rule : Comparison or dict
+        The comparison group, or its config mapping.
+    baseline : int, optional
+        The baseline year (``matched`` needs it).
+
+    Returns
+    -------
+    Series
+        A boolean mask over the rows of ``frame``.
+    """
     c = as_comparison(rule)
     never = frame["cohort"] == 0
     if c.rule == "never_treated":

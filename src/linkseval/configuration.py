@@ -39,8 +39,11 @@ def _convert(text: str, types: set[str]) -> Any:
 
 
 def coerce_to_schema(value: Any, schema: dict) -> Any:
-    """A copy of ``value`` with strings converted where ``schema`` (JSON Schema) wants a
-    non-string scalar; dicts and lists are followed through properties/items."""
+    """Convert strings where a JSON schema wants non-string scalars.
+
+    A copy of ``value`` with strings converted where ``schema`` (JSON Schema) wants a
+    non-string scalar; dicts and lists are followed through properties/items.
+    """
     if isinstance(value, dict):
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties")

@@ -42,14 +42,17 @@ class Panel:
 
     @property
     def n_obs(self) -> int:
+        """Return the number of observations."""
         return len(self.y)
 
     @property
     def n_units(self) -> int:
+        """Return the number of units."""
         return len(self.unit_labels)
 
     @property
     def treated_units(self) -> np.ndarray:
+        """Return the indices of the treated units (cohort > 0)."""
         return np.flatnonzero(self.cohort > 0)
 
     def treatment(self) -> np.ndarray:
@@ -81,6 +84,7 @@ class Panel:
 
 
 def drop_singletons(p: Panel, already: int = 0) -> Panel:
+    """Drop units observed only once, adding their number to ``n_singletons``."""
     counts = np.bincount(p.unit, minlength=p.n_units)
     single = counts[p.unit] < 2
     if not single.any():
@@ -103,7 +107,36 @@ def panel_from_frame(
     cluster: str | None = None,
     dose: str | None = None,
 ) -> Panel:
-    """Build a :class:`Panel`. ``cohort`` holds the first treated period; 0 or blank = never."""
+    """Build a :class:`Panel` from a long unit × period frame.
+
+    Rows with a missing outcome are dropped; units observed once are dropped too
+    (:func:`drop_singletons`).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per unit and period.
+    unit, time, cohort, outcome : str
+        Column names. ``cohort`` holds the first treated period (0 or blank = never treated) and
+        must be constant within a unit.
+    weights : str, optional
+        Column of positive, finite observation weights (default: all 1).
+    cluster : str, optional
+        Column of clusters (default: the unit).
+    dose : str, optional
+        Column of treatment doses.
+
+    Returns
+    -------
+    Panel
+        The panel, sorted by unit and period.
+
+    Raises
+    ------
+    ConfigError
+        For a missing column, duplicate unit-period rows, a cohort varying within a unit or bad
+        weights.
+    """
     for col in [unit, time, cohort, outcome, weights, cluster, dose]:
         if col is not None and col not in df.columns:
             raise ConfigError(f"panel has no column {col!r} (columns: {', '.join(df.columns)})")
@@ -176,10 +209,12 @@ class Design:
 
     @property
     def n_obs(self) -> int:
+        """Return the number of observations."""
         return len(self.y)
 
     @property
     def k(self) -> int:
+        """Return the number of regressors."""
         return self.Z.shape[1]
 
     @property
@@ -203,6 +238,8 @@ def build_design(p: Panel, X: np.ndarray, names: list[str]) -> Design:
 
 @dataclass
 class OLSFit:
+    """Hold an OLS fit: coefficients, CR1 covariance, residuals, (Z'Z)^-1 and the design."""
+
     beta: np.ndarray
     vcov: np.ndarray  # CR1
     resid: np.ndarray
@@ -210,6 +247,7 @@ class OLSFit:
     design: Design = field(repr=False)
 
     def se(self) -> np.ndarray:
+        """Return the CR1 standard errors."""
         return np.sqrt(np.diag(self.vcov))
 
 
@@ -225,7 +263,23 @@ def cluster_sums(values: np.ndarray, cluster: np.ndarray, n: int) -> np.ndarray:
 
 
 def ols(design: Design) -> OLSFit:
-    """Least squares with CR1 cluster-robust variance."""
+    """Fit least squares with the CR1 cluster-robust variance.
+
+    Parameters
+    ----------
+    design : Design
+        The (within-transformed, weighted) design.
+
+    Returns
+    -------
+    OLSFit
+        Coefficients, CR1 covariance, residuals and (Z'Z)⁻¹.
+
+    Raises
+    ------
+    ConfigError
+        If the design is rank deficient.
+    """
     Z, y = design.Z, design.y
     rank = np.linalg.matrix_rank(Z)
     if rank < design.k:
@@ -246,7 +300,7 @@ def ols(design: Design) -> OLSFit:
 
 
 def twfe_design(p: Panel) -> Design:
-    """Static two-way fixed effects: y = unit + period + β·D + e."""
+    """Build the static two-way fixed effects design: y = unit + period + β·D + e."""
     return build_design(p, p.treatment()[:, None], ["treated_post"])
 
 
@@ -268,7 +322,7 @@ def event_study_design(p: Panel, reference: int = -1) -> tuple[Design, list[int]
 
 
 def two_by_two(p: Panel, base: int, post: int) -> Panel:
-    """The 2×2 subsample: periods ``base`` and ``post``, units observed in both."""
+    """Return the 2×2 subsample: periods ``base`` and ``post``, units observed in both."""
     rows = np.isin(p.time, [base, post])
     sub = p.subset(rows)
     return sub

@@ -67,23 +67,23 @@ class Violation:
 
 
 def published_files(results_dir: str | Path) -> list[Path]:
-    """The published files under ``results_dir``, sorted."""
+    """Return the published files under ``results_dir``, sorted."""
     root = Path(results_dir)
     return sorted({p for pattern in PUBLISHED for p in root.glob(pattern) if p.is_file()})
 
 
 def identifiers_in(text: str, identifiers: set[str]) -> list[str]:
-    """Identifiers that occur in ``text`` as whole tokens, sorted."""
+    """Return the identifiers that occur in ``text`` as whole tokens, sorted."""
     return sorted(set(TOKEN.findall(text)) & identifiers)
 
 
 def is_numeric_id(ident: str) -> bool:
-    """An identifier of ASCII digits only: never matched as a token of free text."""
+    """Tell whether an identifier is ASCII digits only (never matched as a token of free text)."""
     return ident.isascii() and ident.isdigit()
 
 
 def _cell_text(v: object) -> str:
-    """A table cell as an identifier would be written (JSON 12.0 -> '12')."""
+    """Format a table cell as an identifier would be written (JSON 12.0 -> '12')."""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v).strip()
@@ -127,7 +127,7 @@ def small_cells(table: pd.DataFrame, min_respondents: int) -> list[str]:
 
 
 def tables_in(path: Path, text: str) -> list[pd.DataFrame]:
-    """The tables in a published file: the CSV itself, JSON record lists, HTML ``<table>``s."""
+    """Return the tables in a published file: the CSV, JSON record lists, HTML ``<table>``s."""
     if path.suffix == ".csv":
         return [pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)]
     if path.suffix == ".json":
@@ -169,7 +169,7 @@ def scan(
 
 
 def report(violations: list[Violation], files: list[Path], min_respondents: int) -> dict:
-    """A JSON-ready summary (no identifiers are echoed: only counts and locations)."""
+    """Build a JSON-ready summary (no identifiers are echoed: only counts and locations)."""
     return {
         "files_scanned": [str(f) for f in files],
         "min_respondents": min_respondents,

@@ -26,7 +26,7 @@ KEYS = ("instrument", "outcome", "method")
 
 
 def summarise(headline: dict) -> dict:
-    """The compared part of headline.json, keyed by instrument/outcome/method."""
+    """Return the compared part of headline.json, keyed by instrument/outcome/method."""
     out = {}
     for r in headline["headline"]:
         key = "/".join(str(r[k]) for k in KEYS)
@@ -56,4 +56,5 @@ def compare(actual: dict, expected: dict) -> list[str]:
 
 
 def load(path: str | Path) -> dict:
+    """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -59,11 +59,33 @@ def honest_sensitivity(
     alpha: float = 0.05,
     grid_points: int = 100,
 ) -> pd.DataFrame:
-    """Robust CIs for the mean post effect under each bound, plus the original CI.
+    """Compute robust CIs for the mean post effect under each bound, plus the original CI.
 
-    ``beta``/``sigma``: event-study coefficients (reference −1 omitted) and covariance, ordered
-    as ``event_times``. Returns rows: restriction, bound, ci_low, ci_high, method. Relative-
-    magnitude rows are omitted where :func:`rm_unavailable` gives a reason.
+    The target is the mean of the post-programme coefficients. Relative-magnitude rows are omitted
+    where :func:`rm_unavailable` gives a reason.
+
+    Parameters
+    ----------
+    beta : ndarray
+        Event-study coefficients (reference −1 omitted), ordered as ``event_times``.
+    sigma : ndarray
+        Their covariance.
+    event_times : list of int
+        The event time of each coefficient; at least one pre (< 0) and one post (≥ 0).
+    smoothness_m : list of float
+        Smoothness bounds M (Δ^SD, FLCI).
+    relative_mbar : list of float
+        Relative-magnitude bounds M̄ (Δ^RM, C-LF).
+    alpha : float
+        Level of the intervals (1 − ``alpha``).
+    grid_points : int
+        Points of the θ grid the C-LF intervals are inverted on.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``restriction``, ``bound``, ``ci_low``, ``ci_high``, ``method``; the first row is
+        the original (parallel-trends, normal) CI.
     """
     order = np.argsort(event_times)
     et = np.asarray(event_times)[order]
@@ -104,7 +126,7 @@ def rm_unavailable(n_pre: int, n_post: int) -> str | None:
 def original_ci(
     b: np.ndarray, S: np.ndarray, n_pre: int, l_vec: np.ndarray, alpha: float
 ) -> tuple[float, float]:
-    """Normal CI for ``l'β_post`` assuming exact parallel trends.
+    """Compute the normal CI for ``l'β_post`` assuming exact parallel trends.
 
     Returns
     -------
@@ -295,7 +317,7 @@ def flci(
 
 
 def rm_constraints(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> np.ndarray:
-    """A with Δ^RM_{s,sign}(M̄) = {δ : Aδ ≤ 0} (moderndid's constraint matrix, period 0 dropped)."""
+    """Build A with Δ^RM_{s,sign}(M̄) = {δ : Aδ ≤ 0} (moderndid's matrix, period 0 dropped)."""
     total = n_pre + n_post + 1
     a_tilde = np.eye(n_pre + n_post, total, k=1) - np.eye(n_pre + n_post, total)
     v = np.zeros(total)
@@ -309,14 +331,14 @@ def rm_constraints(n_pre: int, n_post: int, mbar: float, s: int, positive: bool)
 
 
 def rm_pieces(n_pre: int) -> list[tuple[int, bool]]:
-    """The (period s, sign) pieces whose union is Δ^RM (moderndid's order)."""
+    """Return the (period s, sign) pieces whose union is Δ^RM (moderndid's order)."""
     return [(s, pos) for s in range(-(n_pre - 1), 0) for pos in (True, False)]
 
 
 def rm_identified_set(
     b: np.ndarray, n_pre: int, l_vec: np.ndarray, mbar: float
 ) -> tuple[float, float]:
-    """Identified set of ``l'τ_post`` under Δ^RM(M̄) at δ_pre = β_pre (union of the pieces' LPs).
+    """Compute the identified set of ``l'τ_post`` under Δ^RM(M̄) at δ_pre = β_pre.
 
     Returns
     -------
@@ -529,7 +551,7 @@ def binary_search_bounds(test: Callable[[int], bool], n: int) -> tuple[int, int]
 def rm_grid(
     b: np.ndarray, S: np.ndarray, n_pre: int, l_vec: np.ndarray, mbar: float, grid_points: int
 ) -> np.ndarray:
-    """moderndid's θ grid: the identified set ± 20 standard errors of ``l'β_post``."""
+    """Return moderndid's θ grid: the identified set ± 20 standard errors of ``l'β_post``."""
     id_lb, id_ub = rm_identified_set(b, n_pre, l_vec, mbar)
     sd = float(np.sqrt(l_vec @ S[n_pre:, n_pre:] @ l_vec))
     return np.linspace(id_lb - 20 * sd, id_ub + 20 * sd, grid_points)
@@ -576,7 +598,7 @@ def _rm_moderndid(
     alpha: float,
     grid_points: int,
 ) -> tuple[float, float]:
-    """moderndid's own C-LF call (for a dual polytope too large or degenerate to enumerate)."""
+    """Call moderndid's own C-LF (for a dual polytope too large or degenerate to enumerate)."""
     from moderndid.didhonest import create_sensitivity_results_rm
 
     with warnings.catch_warnings():

@@ -54,17 +54,21 @@ class TestResult:
 
     @classmethod
     def not_applicable(cls, method: str, why: str) -> TestResult:
+        """Return a result with NaN numbers and the note ``not applicable: <why>``."""
         return cls(method, np.nan, np.nan, np.nan, note=f"not applicable: {why}")
 
 
 def n_chunks(n_draws: int) -> int:
-    """Number of chunks of (at most) CHUNK draws that make ``n_draws``."""
+    """Return the number of chunks of (at most) CHUNK draws that make ``n_draws``."""
     return -(-n_draws // CHUNK)
 
 
 def chunk_seed(seed: int, n_draws: int, k: int) -> tuple[int, np.random.Generator]:
-    """(size, generator) of chunk ``k``: child ``k`` of ``SeedSequence(seed)`` (the same stream
-    as ``SeedSequence(seed).spawn(n)[k]``), so any chunk can be drawn on its own."""
+    """Return the size and generator of chunk ``k``.
+
+    (size, generator) of chunk ``k``: child ``k`` of ``SeedSequence(seed)`` (the same stream
+    as ``SeedSequence(seed).spawn(n)[k]``), so any chunk can be drawn on its own.
+    """
     if not 0 <= k < n_chunks(n_draws):
         raise ValueError(f"chunk {k} out of range: {n_draws} draws make {n_chunks(n_draws)}")
     child = np.random.SeedSequence(seed, spawn_key=(k,))
@@ -77,8 +81,24 @@ def chunk_seeds(seed: int, n_draws: int) -> list[tuple[int, np.random.Generator]
 
 
 def cr1(fit: OLSFit, j: int, alpha: float = 0.05, family_alpha: float | None = None) -> TestResult:
-    """CR1 t-test of coefficient ``j`` = 0 with G−1 degrees of freedom; with ``family_alpha``
-    also the (1 − family_alpha) interval (``ci_low_fw``, ``ci_high_fw``)."""
+    """Test coefficient ``j`` = 0 with the CR1 t-test (G − 1 degrees of freedom).
+
+    Parameters
+    ----------
+    fit : OLSFit
+        The fitted regression.
+    j : int
+        Index of the coefficient.
+    alpha : float
+        Level of the confidence interval (1 − ``alpha``).
+    family_alpha : float, optional
+        Also give the 1 − ``family_alpha`` interval (``ci_low_fw``, ``ci_high_fw``).
+
+    Returns
+    -------
+    TestResult
+        The p-value, CI and t-statistic.
+    """
     g = fit.design.n_clusters
     b, se = fit.beta[j], np.sqrt(fit.vcov[j, j])
     t = b / se
@@ -115,14 +135,17 @@ DRAW_CACHE_BYTES = 256 * 2**20  # keep one run's wild weights (and squares) up t
 def wild_weights(
     seed: int, n_draws: int, weights: str, G: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``
+    """Return the wild weights and their squares, per chunk.
+
+    Per chunk the (size × G) wild weights ``support[rng.integers(0, len(support), (size, G))]``
     and their squares.
 
     numpy fills an integer array from the stream in order, so the draws for G clusters are the
     first size·G of those for any larger G: one generation at the largest G seen serves every
     design of a run (same seed) as a view. Kept for the last (seed, draws, weights) while it fits
     in :data:`DRAW_CACHE_BYTES` (else drawn chunk by chunk, one chunk in memory at a time); the
-    values are those of a fresh draw either way."""
+    values are those of a fresh draw either way.
+    """
     support = WEBB if weights == "webb" else RADEMACHER
     key = (seed, n_draws, weights)
     have = _DRAWS.get(key)
@@ -151,8 +174,11 @@ def _cluster_block_sums(values: np.ndarray, cl: np.ndarray, G: int) -> np.ndarra
 
 
 def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
-    """H_g = Z_g'Z_g for every cluster (G × K × K), column by column over its non-zero rows
-    (so sparse designs such as the stacked cell regression stay cheap)."""
+    """Compute H_g = Z_g'Z_g for every cluster.
+
+    H_g = Z_g'Z_g for every cluster (G × K × K), column by column over its non-zero rows
+    (so sparse designs such as the stacked cell regression stay cheap).
+    """
     K = Z.shape[1]
     H = np.zeros((G, K, K))
     for k in range(K):
@@ -164,8 +190,11 @@ def _cluster_grams(Z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
 
 @dataclass
 class _TermCols:
-    """One contrast's cluster-level pieces: the restricted-model sums s0, sm (G), the non-zero
-    columns J of Q = (Z_g'c_g)_g, Q[:, J], and the K-space maps of R0 and Rm."""
+    """Hold one contrast's cluster-level pieces.
+
+    One contrast's cluster-level pieces: the restricted-model sums s0, sm (G), the non-zero
+    columns J of Q = (Z_g'c_g)_g, Q[:, J], and the K-space maps of R0 and Rm.
+    """
 
     beta: float
     se_sq: float
@@ -181,9 +210,12 @@ class _TermCols:
 def _term_cols(
     w: np.ndarray, bread: np.ndarray, beta_hat: np.ndarray, S: np.ndarray, H: np.ndarray
 ) -> _TermCols:
-    """Pieces of the WCR test of w'β = b0, all from cluster sums: with ũ = (Z'Z)⁻¹w and
+    """Compute the pieces of the WCR test of w'β = b0.
+
+    Pieces of the WCR test of w'β = b0, all from cluster sums: with ũ = (Z'Z)⁻¹w and
     c = Zũ (so w'β̂ = c'y), the restricted residual is û + (w'β̂ − b0) c / c'c, hence
-    c_g'u_g = ũ'S_g + (w'β̂ − b0) ũ'H_g ũ / c'c and Z_g'u_g = S_g + (w'β̂ − b0) H_g ũ / c'c."""
+    c_g'u_g = ũ'S_g + (w'β̂ − b0) ũ'H_g ũ / c'c and Z_g'u_g = S_g + (w'β̂ − b0) H_g ũ / c'c.
+    """
     ut = bread @ w
     beta = float(w @ beta_hat)
     cc = float(w @ ut)
@@ -217,9 +249,12 @@ def _rowquad(A: np.ndarray, M: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Block:
-    """Clusters ``rows`` (None: all) and their GEMM columns, by kind: S bread (K), then s0 and
+    """Hold a block of clusters and their GEMM columns.
+
+    Clusters ``rows`` (None: all) and their GEMM columns, by kind: S bread (K), then s0 and
     sm of the ``terms`` non-zero on them, then Q, s0 Q and sm Q over ``pos``, the positions of
-    their non-zero Q columns in the concatenation of every term's J."""
+    their non-zero Q columns in the concatenation of every term's J.
+    """
 
     rows: np.ndarray | None
     M1: np.ndarray
@@ -230,7 +265,7 @@ class _Block:
 def _block(
     rows: np.ndarray | None, SB: np.ndarray, terms: list[_TermCols], offsets: np.ndarray
 ) -> _Block:
-    """The :class:`_Block` of clusters ``rows``, dropping the Q columns that are zero on them."""
+    """Return the :class:`_Block` of clusters ``rows``, dropping the Q columns zero on them."""
     sel = slice(None) if rows is None else rows
     act, pos, Qs = [], [], []
     for i, t in enumerate(terms):
@@ -252,9 +287,12 @@ def _block(
 
 
 def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Block]:
-    """One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
+    """Split the clusters into GEMM blocks.
+
+    One block of all clusters, or, where that saves at least a fifth of the GEMM work, one
     per pattern of the regressors most clusters lack (e.g. an event study's never-treated
-    clusters have no event-time columns, so their Q has only the period columns)."""
+    clusters have no event-time columns, so their Q has only the period columns).
+    """
     offsets = np.cumsum([0] + [len(t.J) for t in terms])[:-1]
     whole = [_block(None, SB, terms, offsets)]
     present = np.diagonal(H, axis1=1, axis2=2) != 0
@@ -268,8 +306,11 @@ def _blocks(H: np.ndarray, SB: np.ndarray, terms: list[_TermCols]) -> list[_Bloc
 
 
 def _block_product(b: _Block, V: np.ndarray, max_bytes: int = 2**25) -> np.ndarray:
-    """M1' V_b' (columns × draws) for the block's clusters; the weights of a block of clusters are
-    gathered a few draws at a time (at most ``max_bytes`` copied at once)."""
+    """Return M1' V_b' (columns × draws) for the block's clusters.
+
+    M1' V_b' (columns × draws) for the block's clusters; the weights of a block of clusters are
+    gathered a few draws at a time (at most ``max_bytes`` copied at once).
+    """
     if b.rows is None:
         return b.M1.T @ V.T
     step = max(1, max_bytes // (8 * len(b.rows)))
@@ -279,10 +320,13 @@ def _block_product(b: _Block, V: np.ndarray, max_bytes: int = 2**25) -> np.ndarr
 def _wild_pieces_many(
     design: Design, contrasts: np.ndarray, seed: int, n_draws: int, weights: str
 ) -> list[_WildPieces]:
-    """:class:`_WildPieces` of the WCR test of each row w of ``contrasts`` (w'β = b0), with one
+    """Compute the WCR pieces of every contrast from one set of draws.
+
+    :class:`_WildPieces` of the WCR test of each row w of ``contrasts`` (w'β = b0), with one
     set of draws: per chunk one GEMM of the weights with every term's cluster-level columns
     (the algorithm of Roodman et al. 2019 for a linear combination, which equals testing the
-    first coefficient of a design reparametrised so that it is w'β)."""
+    first coefficient of a design reparametrised so that it is w'β).
+    """
     Z, y, G, cl = design.Z, design.y, design.n_clusters, design.cluster
     bread = np.linalg.inv(Z.T @ Z)
     beta_hat = bread @ (Z.T @ y)
@@ -340,8 +384,11 @@ def _wild_pieces(design: Design, j: int, seed: int, n_draws: int, weights: str) 
 
 
 def _wild_p(pc: _WildPieces, b0: float) -> float:
-    """Bootstrap p-value at the null β = b0: share of |t*| ≥ |t| (in-place, the same operations
-    as the textbook expression |n0 − b0 nm| / √(s00 − 2 b0 s0m + b0² smm), so the same bits)."""
+    """Return the bootstrap p-value at the null β = b0.
+
+    Bootstrap p-value at the null β = b0: share of |t*| ≥ |t| (in-place, the same operations
+    as the textbook expression |n0 − b0 nm| / √(s00 − 2 b0 s0m + b0² smm), so the same bits).
+    """
     t_obs = abs(pc.beta - b0) / np.sqrt(pc.se_sq_over_f)
     num = np.multiply(pc.nm, b0)
     np.subtract(pc.n0, num, out=num)
@@ -406,8 +453,37 @@ def wild_cluster_bootstrap(
     n_treated_clusters: int | None = None,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """WCR bootstrap test of coefficient ``j`` = 0 (symmetric, CR1 t-statistic), CI by inversion
-    (with ``family_alpha`` and ``ci``, also the 1 − family_alpha interval from the same draws)."""
+    """Test coefficient ``j`` = 0 with the WCR bootstrap.
+
+    Symmetric test with the CR1 t-statistic and the null imposed; the CI by test inversion. A unit
+    row of :func:`wild_cluster_bootstrap_terms`.
+
+    Parameters
+    ----------
+    design : Design
+        The regression design.
+    j : int
+        Index of the coefficient.
+    n_draws : int
+        Bootstrap draws.
+    seed : int
+        Seed of the wild weights.
+    alpha : float
+        Level of the confidence interval (1 − ``alpha``).
+    weights : {"webb", "rademacher"}
+        Wild weight distribution.
+    ci : bool
+        Whether to invert the test for a CI.
+    n_treated_clusters : int, optional
+        Treated clusters; with fewer than 2 the method does not apply.
+    family_alpha : float, optional
+        With ``ci``, also the 1 − ``family_alpha`` interval from the same draws.
+
+    Returns
+    -------
+    TestResult
+        The p-value and CI, or a not-applicable result saying why.
+    """
     return wild_cluster_bootstrap_terms(
         design,
         np.eye(design.k)[[j]],
@@ -433,9 +509,12 @@ def wild_cluster_bootstrap_terms(
     n_treated_clusters: int | None = None,
     family_alpha: float | None = None,
 ) -> list[TestResult]:
-    """WCR bootstrap test of w'β = 0 for each row w of ``contrasts`` (terms × K), all from the
+    """Test w'β = 0 with the WCR bootstrap for each row w of ``contrasts``.
+
+    WCR bootstrap test of w'β = 0 for each row w of ``contrasts`` (terms × K), all from the
     same draws; a unit row e_j tests coefficient j exactly as :func:`wild_cluster_bootstrap`,
-    a general w as that coefficient of a design reparametrised so that it is w'β."""
+    a general w as that coefficient of a design reparametrised so that it is w'β.
+    """
     if weights not in ("webb", "rademacher"):
         raise ValueError(f"bootstrap weights must be 'webb' or 'rademacher', not {weights!r}")
     if n_treated_clusters is not None and n_treated_clusters < 2:
@@ -490,9 +569,12 @@ def _wild_result(
 
 @dataclass
 class RIUnits:
-    """What randomization inference reassigns: units, or whole clusters when the programme was
+    """Describe what randomization inference reassigns.
+
+    What randomization inference reassigns: units, or whole clusters when the programme was
     assigned by cluster (clusters coarser than units, each unit in one cluster, one cohort per
-    cluster)."""
+    cluster).
+    """
 
     n: int  # units or clusters that can be drawn
     cohort: np.ndarray  # per drawable unit/cluster: first treated period, 0 = never
@@ -501,13 +583,16 @@ class RIUnits:
 
     @property
     def treated(self) -> np.ndarray:
+        """Return the indices of the treated units (or clusters) among those drawn."""
         return np.flatnonzero(self.cohort > 0)
 
     @property
     def kind(self) -> str:
+        """Return ``"units"`` or ``"clusters"``: what is reassigned."""
         return "units" if self.group is None else "clusters"
 
     def describe(self) -> str:
+        """Return a one-line description of the reassignment."""
         text = f"programme reassigned to {len(self.treated)} of {self.n} {self.kind} per draw"
         return f"{text} ({self.why_units})" if self.why_units else text
 
@@ -545,8 +630,11 @@ def group_sum(values: np.ndarray, group: np.ndarray | None, n: int, axis: int = 
 
 @dataclass
 class _RIPieces:
-    """Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
-    assignment are a closed form in sums of these over the treated units."""
+    """Hold per-unit, per-cohort sums for K treatment columns.
+
+    Per-unit, per-cohort sums for K treatment columns: the TWFE coefficients for any
+    assignment are a closed form in sums of these over the treated units.
+    """
 
     a: np.ndarray  # units × cohorts × K: r_ik(g)'e (e = two-way residual of y)
     b: np.ndarray  # units × cohorts × K: r_ik(g)'(M D_obs)
@@ -557,8 +645,11 @@ class _RIPieces:
 
 
 def _ri_pieces(p: Panel, event_times: list[int] | None = None) -> _RIPieces:
-    """Pieces for the static coefficient (one column, 1[t ≥ g]) or, with ``event_times``, for
-    the event-study coefficients (one column per event time e, 1[t − g = e])."""
+    """Compute the RI pieces of the static or event-study coefficients.
+
+    Pieces for the static coefficient (one column, 1[t ≥ g]) or, with ``event_times``, for
+    the event-study coefficients (one column per event time e, 1[t − g = e]).
+    """
     sw = np.sqrt(p.w)
     T, _ = period_dummies(p)
     Yt = demean_by_unit(p, T) * sw[:, None] if T.size else np.zeros((p.n_obs, 0))
@@ -616,7 +707,7 @@ def sample_units(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndar
 
 
 def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
-    """The cohort column each drawn unit (or cluster) receives: the observed treated ones'."""
+    """Return the cohort column each drawn unit (or cluster) receives (the observed ones')."""
     u = u if u is not None else ri_units(p)
     cohorts = np.unique(u.cohort[u.treated])
     return np.searchsorted(cohorts, u.cohort[u.treated])
@@ -624,9 +715,12 @@ def _ri_assignment(p: Panel, u: RIUnits | None = None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.ndarray:
-    """Chunk ``k`` of the RI reassignments: ``sample_units`` with chunk k's generator (read-only).
+    """Return chunk ``k`` of the RI reassignments.
+
+    Chunk ``k`` of the RI reassignments: ``sample_units`` with chunk k's generator (read-only).
     Kept for a run: every leave-one-out panel (same units and treated counts) and the TWFE,
-    event-study and CS RI of a comparison draw the same sets, so they are drawn once."""
+    event-study and CS RI of a comparison draw the same sets, so they are drawn once.
+    """
     size, rng = chunk_seed(seed, n_draws, k)
     idx = sample_units(rng, n, n_treated, size)
     idx.flags.writeable = False
@@ -634,9 +728,12 @@ def ri_sample(seed: int, n_draws: int, k: int, n: int, n_treated: int) -> np.nda
 
 
 def ri_draws(p: Panel, seed: int, n_draws: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
+    """Draw random reassignments of the programme.
+
+    Random reassignments of the programme: per chunk a (draws × k) array of unit indices,
     and the cohort column each position receives (the observed treated cohorts). Units are
-    drawn from all units of the estimation sample."""
+    drawn from all units of the estimation sample.
+    """
     u = ri_units(p)
     col, n = _ri_assignment(p, u), u.n
     draws = [ri_sample(seed, n_draws, k, n, len(col)) for k in range(n_chunks(n_draws))]
@@ -677,10 +774,13 @@ def _ri_not_applicable(p: Panel) -> TestResult | None:
 def ri_chunk(
     p: Panel, seed: int, n_draws: int, k: int, *, pieces: _RIPieces | None = None
 ) -> dict[str, np.ndarray]:
-    """Chunk ``k`` of the RI draws of ``randomization_inference(p, n_draws=n_draws, seed=seed)``:
+    """Compute chunk ``k`` of the RI draws.
+
+    Chunk ``k`` of the RI draws of ``randomization_inference(p, n_draws=n_draws, seed=seed)``:
     per draw the numerator parts and the denominator of the reassigned TWFE coefficient
     (:data:`RI_ARRAYS`). Depends on ``(seed, n_draws, k)`` only, so chunks can be computed
-    anywhere, in any order, and gathered with :func:`ri_gather`."""
+    anywhere, in any order, and gathered with :func:`ri_gather`.
+    """
     chunk_seed(seed, n_draws, k)  # checks k
     u = ri_units(p)
     col = _ri_assignment(p, u)
@@ -700,11 +800,14 @@ def ri_gather(
     pieces: _RIPieces | None = None,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """Two-sided Fisher RI p-value and CI from the draws of every chunk (``{k: ri_chunk(...)}``,
+    """Compute the Fisher RI p-value and CI from the draws of every chunk.
+
+    Two-sided Fisher RI p-value and CI from the draws of every chunk (``{k: ri_chunk(...)}``,
     chunks 0..n-1, in any order): concatenated in chunk order, so the result is exactly that of
     :func:`randomization_inference` with the same seed and draws. With ``n_draws``, checks that
     the chunks are all of that run's (right number and sizes). With ``family_alpha`` (and
-    ``ci``), also the 1 − family_alpha interval."""
+    ``ci``), also the 1 − family_alpha interval.
+    """
     na = _ri_not_applicable(p)
     if na is not None:
         return na
@@ -771,10 +874,35 @@ def randomization_inference(
     observed: float | None = None,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """Two-sided Fisher RI p-value of the TWFE coefficient: (1 + #|β_r| ≥ |β|) / (1 + R).
+    """Compute the two-sided Fisher RI p-value of the static TWFE coefficient.
 
-    The same code path as a scattered run: :func:`ri_chunk` for each chunk of :data:`CHUNK`
-    draws, then :func:`ri_gather`."""
+    The p-value is (1 + #|β_r| ≥ |β|) / (1 + R) over R reassignments of the programme (to units,
+    or to whole clusters where it was assigned by cluster: :func:`ri_units`). The same code path
+    as a scattered run: :func:`ri_chunk` for each chunk of :data:`CHUNK` draws, then
+    :func:`ri_gather`.
+
+    Parameters
+    ----------
+    p : Panel
+        The estimation panel.
+    n_draws : int
+        Reassignments R.
+    seed : int
+        Seed of the reassignments.
+    alpha : float
+        Level of the confidence interval (1 − ``alpha``).
+    ci : bool
+        Whether to give a CI.
+    observed : float, optional
+        The observed coefficient (default: computed from the panel).
+    family_alpha : float, optional
+        Also give the 1 − ``family_alpha`` interval.
+
+    Returns
+    -------
+    TestResult
+        The p-value and CI, or a not-applicable result saying why.
+    """
     na = _ri_not_applicable(p)
     if na is not None:
         return na
@@ -793,9 +921,12 @@ def randomization_inference(
 
 
 def _assigned_sum(x: np.ndarray, idx: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """``x[idx, col].sum(axis=1)`` for x of units × cohorts × (≥ 1 more axes), added position by
+    """Sum ``x[idx, col]`` over positions without a large temporary.
+
+    ``x[idx, col].sum(axis=1)`` for x of units × cohorts × (≥ 1 more axes), added position by
     position: the same additions in the same order, without the draws × positions × ...
-    temporary (2-3× faster)."""
+    temporary (2-3× faster).
+    """
     out = x[idx[:, 0], col[0]].copy()
     for j in range(1, len(col)):
         out += x[idx[:, j], col[j]]
@@ -831,7 +962,8 @@ def ri_event_study(
     (1 + R); no CI (inverting needs a hypothesised effect for every event time at once). The
     joint pre-trend test (where there are ≥ 2 pre-programme coefficients besides the reference)
     is a randomization Wald test: W = b' S⁻¹ b with S the covariance of the pre-programme
-    coefficients over the draws. Returns (one result per event time, joint result or None)."""
+    coefficients over the draws. Returns (one result per event time, joint result or None).
+    """
     na = _ri_not_applicable(p)
     pre = [j for j, e in enumerate(event_times) if e < -1]
     if na is not None:
@@ -898,7 +1030,20 @@ def ri_event_study(
 
 
 def adjust_pvalues(pvalues: np.ndarray, method: str) -> np.ndarray:
-    """Holm ("holm") or Benjamini–Hochberg ("fdr_bh") adjusted p-values; NaN stays NaN."""
+    """Adjust p-values for multiple testing; NaN stays NaN.
+
+    Parameters
+    ----------
+    pvalues : array_like
+        The p-values of one family.
+    method : {"holm", "fdr_bh"}
+        Holm or Benjamini–Hochberg (statsmodels' ``multipletests``).
+
+    Returns
+    -------
+    ndarray
+        The adjusted p-values, NaN where the input is NaN.
+    """
     import gc
 
     from statsmodels.stats.multitest import multipletests

@@ -1,12 +1,12 @@
-"""Read one raw survey extract (CSV or Excel) into canonical columns, with source line numbers.
+r"""Read one raw survey extract (CSV or Excel) into canonical columns, with source line numbers.
 
 Structural problems (unreadable file, wrong name, missing required column, ragged CSV rows, year
 mismatch, no data rows) raise :class:`~linkseval.errors.ExtractError` naming the file, line and
 column. Row-level problems are left for :mod:`linkseval.clean`. Every value is kept as text here;
 nothing is dropped silently.
 
-Line numbers are *physical* lines as a text editor shows them (CSV; ``\\n``, ``\\r\\n`` and a lone
-``\\r`` end a line) or sheet rows (Excel). A record whose quoted field contains a line break spans
+Line numbers are *physical* lines as a text editor shows them (CSV; ``\n``, ``\r\n`` and a lone
+``\r`` end a line) or sheet rows (Excel). A record whose quoted field contains a line break spans
 several lines; it is identified by the line it starts on, and the following records keep their
 true line numbers.
 """
@@ -47,11 +47,12 @@ class RawExtract:
 
     @property
     def n_rows(self) -> int:
+        """Return the number of data records."""
         return len(self.data)
 
 
 def year_from_name(path: Path, instrument: Instrument) -> int:
-    """The survey year in ``<stem>_<year>.csv|xlsx``; anything else is a structural error."""
+    """Return the survey year in ``<stem>_<year>.csv|xlsx``; anything else is a structural error."""
     m = re.fullmatch(rf"{re.escape(instrument.file_stem)}_(\d{{4}})\.(csv|xlsx)", path.name)
     if not m:
         raise ExtractError(
@@ -61,14 +62,16 @@ def year_from_name(path: Path, instrument: Instrument) -> int:
 
 
 def _one_line(text: object, limit: int = 200) -> str:
-    """A third-party message squeezed onto one line (the CLI prints errors as one line)."""
+    """Squeeze a third-party message onto one line (the CLI prints errors as one line)."""
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def line_of(data: bytes, pos: int) -> int:
-    """The physical line (1-based) holding byte ``pos``: ``\\n``, ``\\r\\n`` and a lone ``\\r``
-    each end a line, as in :func:`csv_records`."""
+    r"""Return the physical line (1-based) holding byte ``pos``.
+
+    ``\n``, ``\r\n`` and a lone ``\r`` each end a line, as in :func:`csv_records`.
+    """
     head = data[:pos]
     return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
 
@@ -130,8 +133,11 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
 
 
 def _mixed_encoding_error(path: Path, data: bytes, pos: int, loose: str) -> ExtractError:
-    """The error for a UTF-8 file with undecodable bytes, the first at byte ``pos``: names its
-    physical line and (where the CSV can be parsed that far) its field number."""
+    """Build the error for a UTF-8 file with undecodable bytes.
+
+    The error for a UTF-8 file with undecodable bytes, the first at byte ``pos``: names its
+    physical line and (where the CSV can be parsed that far) its field number.
+    """
     n_bad = len(_ESCAPED.findall(loose))
     as_cp1252 = data[pos : pos + 1].decode("cp1252", "replace")
     return ExtractError(
@@ -214,7 +220,7 @@ def rectangular(
     records: list[list[str]],
     lines: list[int],
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Data records as an (n x width) object array, their lines, and blank records skipped.
+    """Return data records as an (n x width) object array, their lines, and blank records skipped.
 
     A record with more fields than the header is a structural error unless the extra fields are
     empty (trailing commas); one with fewer fields is an error unless only unnamed trailing
@@ -268,7 +274,7 @@ def _as_array(rows: list[list[str]], width: int) -> np.ndarray:
 
 
 def _is_header_row(row: list[str], hmap: dict[str, str]) -> bool:
-    """Does the row name the practice-code column (the header row's mark)?"""
+    """Tell whether the row names the practice-code column (the header row's mark)."""
     return any(hmap.get(normalise_header(c)) == "practice_code" for c in row)
 
 
@@ -302,7 +308,9 @@ Merged = list[tuple[int, int, int, int]]  # (min_col, min_row, max_col, max_row)
 def _read_xlsx(
     path: Path, hmap: dict[str, str] | None = None
 ) -> tuple[list[list[str]], Merged, list[tuple[int, int]]]:
-    """Rows of the extract's worksheet as text (row i is sheet row i + 1, from column A), its
+    """Read the extract's worksheet as text, with its merged ranges and uncached formulas.
+
+    Rows of the extract's worksheet as text (row i is sheet row i + 1, from column A), its
     merged ranges as (min_col, min_row, max_col, max_row), 1-based, and the (row, column),
     0-based, of formula cells without a cached value (calamine reads them as empty).
 
@@ -355,9 +363,12 @@ def _visible_worksheets(path: Path, sheets: list) -> list[str]:
 
 
 def _extract_sheet(path: Path, wb, names: list[str], hmap: dict[str, str] | None):
-    """(name, sheet) of the worksheet to read: the only visible one; of several, the only one
+    """Choose the worksheet to read, as (name, sheet).
+
+    (name, sheet) of the worksheet to read: the only visible one; of several, the only one
     with a header row in its first rows (none: the first, which then fails "no header row");
-    several with a header row are a structural error (which one is the extract is a guess)."""
+    several with a header row are a structural error (which one is the extract is a guess).
+    """
     sheets = {n: wb.get_sheet_by_name(n) for n in (names if hmap is not None else names[:1])}
     if len(sheets) == 1:
         return names[0], sheets[names[0]]
@@ -401,9 +412,12 @@ def _error_cells(path: Path, sheet_name: str, chunk: int = 1 << 23) -> dict[tupl
 def _xml_cells(
     path: Path, sheet_name: str, chunk: int = 1 << 23
 ) -> tuple[dict[tuple[int, int], str], list[tuple[int, int]]]:
-    """One pass over a worksheet's XML: the error cells ((row, column) -> error text) and the
+    """Scan a worksheet's XML for error cells and formula cells without a cached value.
+
+    One pass over a worksheet's XML: the error cells ((row, column) -> error text) and the
     formula cells without a cached value ((row, column)), 0-based, streamed in chunks cut
-    after a cell's end tag (a national sheet's XML can be GBs)."""
+    after a cell's end tag (a national sheet's XML can be GBs).
+    """
     import zipfile
 
     found: dict[tuple[int, int], str] = {}
@@ -432,8 +446,11 @@ def _xml_cells(
 
 
 def _uncached_formulas(path: Path, buf: bytes) -> list[tuple[int, int]]:
-    """(row, column), 0-based, of the formula cells in ``buf`` with no cached value: no ``<v>``,
-    or an empty one unless the formula's result is a (possibly empty) string, ``t="str"``."""
+    """Return the formula cells in ``buf`` with no cached value.
+
+    (row, column), 0-based, of the formula cells in ``buf`` with no cached value: no ``<v>``,
+    or an empty one unless the formula's result is a (possibly empty) string, ``t="str"``.
+    """
     out = []
     for m in _CELL.finditer(buf):
         body = m.group(2)
@@ -462,7 +479,7 @@ def _cell_position(path: Path, tag: bytes) -> tuple[int, int]:
 
 
 def _sheet_member(zf, sheet_name: str) -> str:
-    """The zip member holding the named worksheet (workbook.xml -> its relationship target)."""
+    """Return the zip member holding the named worksheet (workbook.xml -> relationship target)."""
     wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
     rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
     for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
@@ -483,7 +500,7 @@ def _check_merged(
     used: dict[int, str],
     header_line: int,
 ) -> None:
-    """Merged cells inside the data of a column we read are a structural error."""
+    """Raise a structural error for merged cells inside the data of a column we read."""
     from openpyxl.utils.cell import get_column_letter
 
     for min_col, min_row, max_col, max_row in sorted(merged, key=lambda m: (m[1], m[0])):
@@ -508,9 +525,12 @@ def _check_formulas(
     used: dict[int, str],
     header_line: int,
 ) -> None:
-    """A formula without a cached value in the data of a column we read is a structural error:
+    """Raise a structural error for an uncached formula in the data of a column we read.
+
+    A formula without a cached value in the data of a column we read is a structural error:
     calamine (like any reader but Excel) cannot compute it and reads it as empty, which would
-    pass as a missing answer. The workbook was saved by a program that does not calculate."""
+    pass as a missing answer. The workbook was saved by a program that does not calculate.
+    """
     from openpyxl.utils.cell import get_column_letter
 
     bad = sorted((r, c) for r, c in uncached if r + 1 > header_line and c in used)
@@ -527,7 +547,27 @@ def _check_formulas(
 
 
 def read_extract(path: str | Path, instrument: Instrument, year: int | None = None) -> RawExtract:
-    """Read ``path`` for ``instrument``; ``year`` (if given) must match the file name."""
+    """Read one raw extract (CSV or Excel) into canonical columns.
+
+    Parameters
+    ----------
+    path : str or Path
+        The extract, named ``<stem>_<year>.csv`` or ``.xlsx``.
+    instrument : Instrument
+        The instrument whose columns the headers are mapped to.
+    year : int, optional
+        The expected year; it must match the file name.
+
+    Returns
+    -------
+    RawExtract
+        All values as strings, with each record's line (CSV) or sheet row (Excel).
+
+    Raises
+    ------
+    ExtractError
+        For a structural problem, naming the file, line and column.
+    """
     path = Path(path)
     name_year = year_from_name(path, instrument)
     if year is not None and year != name_year:

@@ -18,12 +18,12 @@ LABEL_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{0,200}")
 
 
 def is_synthetic_folder(raw_dir: str | Path | None) -> bool:
-    """True for the embedded default (``raw_dir`` null) or a folder with the synthetic marker."""
+    """Tell whether data are synthetic: the embedded default (``raw_dir`` null) or marked."""
     return raw_dir is None or (Path(raw_dir) / SYNTHETIC_MARKER).exists()
 
 
 def resolve_data_label(configured: str | None, synthetic: bool) -> str:
-    """The label of a run: ``SYNTHETIC DATA`` when ``synthetic``, else ``configured`` or ''.
+    """Return the label of a run: ``SYNTHETIC DATA`` when ``synthetic``, else ``configured`` or ''.
 
     Parameters
     ----------
@@ -51,7 +51,7 @@ def is_synthetic_label(label: str) -> bool:
 
 
 def banner_text(label: str) -> str:
-    """The one-line banner of a label ('' for none); plain text, escape it for HTML."""
+    """Return the one-line banner of a label ('' for none); plain text, escape it for HTML."""
     if not label:
         return ""
     if is_synthetic_label(label):

@@ -35,6 +35,8 @@ METHODS = ("CR1", "WCR bootstrap", "randomization inference")
 
 @dataclass(frozen=True)
 class Scenario:
+    """Describe one Monte Carlo scenario: its seed key, data-generating settings and true effect."""
+
     key: int  # stable seed key: never renumber, only add
     name: str
     description: str
@@ -183,6 +185,7 @@ def replication_rows(args: tuple[Scenario, int, np.random.SeedSequence, int]) ->
 
 
 def replication_seeds(seed: int, sc: Scenario, reps: int) -> list[np.random.SeedSequence]:
+    """Return one seed sequence per replication of ``sc`` (children of ``seed`` by its key)."""
     return np.random.SeedSequence(seed, spawn_key=(sc.key,)).spawn(reps)
 
 
@@ -190,6 +193,7 @@ def replication_seeds(seed: int, sc: Scenario, reps: int) -> list[np.random.Seed
 
 
 def summarise(raw: pd.DataFrame, scenarios: dict[str, Scenario]) -> pd.DataFrame:
+    """Summarise the raw rows: one row per scenario × method × draws."""
     out = []
     for (name, method, draws), g in raw.groupby(["scenario", "method", "draws"], sort=False):
         sc = scenarios[name]
@@ -248,6 +252,7 @@ def check_agreement(raw: pd.DataFrame, check: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown(summary: pd.DataFrame) -> str:
+    """Format a summary as a Markdown table."""
     short = {"CR1": "CR1", "WCR bootstrap": "WCR (Webb)", "randomization inference": "RI"}
     lines = [
         "| scenario | practices | true τ | method | draws | reps | rejection (MC SE) "
@@ -320,12 +325,13 @@ class MCSettings:
 
     @classmethod
     def from_config(cls, cfg: dict) -> MCSettings:
+        """Build the settings from the ``monte_carlo`` config."""
         names = cfg.get("scenarios")
         fields = {k: int(cfg[k]) for k in cls.__dataclass_fields__ if k in cfg and k != "scenarios"}
         return cls(**fields, scenarios=None if names is None else tuple(names))
 
     def chosen(self) -> list[Scenario]:
-        """The scenarios to run, in SCENARIOS order (an unknown name is an error)."""
+        """Return the scenarios to run, in SCENARIOS order (an unknown name is an error)."""
         if self.scenarios is not None:
             unknown = sorted(set(self.scenarios) - {s.name for s in SCENARIOS})
             if unknown:
@@ -348,8 +354,11 @@ class Run:
 
 
 def runs(s: MCSettings) -> list[Run]:
-    """Every run of the study, in the order the script runs (and concatenates) them: the main
-    run of each chosen scenario, then the check runs."""
+    """Return every run of the study.
+
+    Every run of the study, in the order the script runs (and concatenates) them: the main
+    run of each chosen scenario, then the check runs.
+    """
     if s.chunk_size < 1:
         raise ConfigError("monte_carlo.chunk_size must be at least 1")
     out = []
@@ -371,6 +380,7 @@ def chunk_keys(s: MCSettings) -> list[tuple[str, str, int]]:
 
 
 def find_run(s: MCSettings, scenario: str, run: str) -> Run:
+    """Return the ``run`` run of ``scenario`` (none is a :class:`ConfigError`)."""
     for r in runs(s):
         if r.scenario.name == scenario and r.run == run:
             return r
@@ -378,8 +388,11 @@ def find_run(s: MCSettings, scenario: str, run: str) -> Run:
 
 
 def run_chunk(s: MCSettings, scenario: str, run: str, chunk: int) -> pd.DataFrame:
-    """Rows of replications ``chunk·chunk_size …`` of one run (one row per replication ×
-    method; check runs without CR1), exactly as the single-process study makes them."""
+    """Run one chunk of replications of one run.
+
+    Rows of replications ``chunk·chunk_size …`` of one run (one row per replication ×
+    method; check runs without CR1), exactly as the single-process study makes them.
+    """
     r = find_run(s, scenario, run)
     if not 0 <= chunk < r.n_chunks:
         raise ConfigError(f"{scenario}/{run}: chunk {chunk} out of range 0..{r.n_chunks - 1}")
@@ -397,8 +410,11 @@ def run_chunk(s: MCSettings, scenario: str, run: str, chunk: int) -> pd.DataFram
 def gather(
     s: MCSettings, chunks: dict[tuple[str, str, int], pd.DataFrame]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(main rows, check rows) from every chunk ``{(scenario, run, chunk): rows}``, in the
-    script's order. A missing or unexpected chunk is an error."""
+    """Gather the rows of every chunk as (main rows, check rows).
+
+    (main rows, check rows) from every chunk ``{(scenario, run, chunk): rows}``, in the
+    script's order. A missing or unexpected chunk is an error.
+    """
     want = chunk_keys(s)
     if sorted(chunks) != sorted(want):
         missing = sorted(set(want) - set(chunks))[:5]
@@ -411,8 +427,11 @@ def gather(
 
 
 def tables(raw: pd.DataFrame, check: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Summary (one row per scenario × method × draws), B = 999 vs 9,999 agreement and the
-    Markdown tables (long and wide), from the raw rows."""
+    """Summarise the raw rows and compare B = 999 with 9,999.
+
+    Summary (one row per scenario × method × draws), B = 999 vs 9,999 agreement and the
+    Markdown tables (long and wide), from the raw rows.
+    """
     scen = {s.name: s for s in SCENARIOS}
     summary = summarise(pd.concat([raw, check], ignore_index=True), scen)
     agree = check_agreement(raw[raw["draws"] != 0], check) if len(check) else pd.DataFrame()
@@ -428,8 +447,11 @@ def write_tables(
     table: str,
     reps: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write the summary CSV, the agreement CSV, the Markdown tables and (``reps``) the raw
-    rows, atomically; returns (summary, agreement)."""
+    """Write the summary, agreement and Markdown tables.
+
+    The summary CSV, the agreement CSV, the Markdown tables and (``reps``) the raw rows are
+    written atomically; returns (summary, agreement).
+    """
     from linkseval.store import write_csv, write_text
 
     summ, agree, md = tables(raw, check)

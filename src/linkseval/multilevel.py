@@ -32,12 +32,15 @@ _ANALYSIS, _SCORING = section_defaults("analysis"), section_defaults("scoring")
 def comparison_practices(
     register: pd.DataFrame, rule: Comparison | dict
 ) -> tuple[pd.DataFrame, str]:
-    """Register rows (practice_code, cohort) for the respondent-level model under comparison
+    """Return the register rows for the respondent-level model.
+
+    Register rows (practice_code, cohort) for the respondent-level model under comparison
     ``rule`` (:mod:`linkseval.comparisons`): the Links practices plus that rule's practices
     (``never_treated``: all never-treated; ``deep_end``: the Deep End ones). ``matched`` needs
     practice-level outcome data and ``all_including_treated`` duplicates the Links practices,
     neither of which a respondent model can take: they use all never-treated practices and the
-    returned note says so."""
+    returned note says so.
+    """
     c = as_comparison(rule)
     if c.rule in PRACTICE_LEVEL_ONLY:
         c = as_comparison({"rule": "never_treated"})
@@ -95,7 +98,7 @@ def moment_start(d: pd.DataFrame) -> tuple[float, float, float]:
 
 
 def mixedlm_model(d: pd.DataFrame):
-    """statsmodels MixedLM for the model above; fixed effects: const, D, links, year dummies."""
+    """Statsmodels MixedLM for the model above; fixed effects: const, D, links, year dummies."""
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
     years = np.sort(d["year"].unique())

@@ -1,7 +1,8 @@
 """Self-contained HTML pages and executed-notebook housekeeping (render, scrub).
 
 Kept apart from ``linkseval.report`` (figures and tables) so that the per-notebook jobs that
-render or scrub do not import matplotlib and pandas."""
+render or scrub do not import matplotlib and pandas.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ _FORMATTER = _EscapingFormatter()
 
 
 def fragment(template: str, /, *args: object, **kwargs: object) -> str:
-    """``template.format(*args, **kwargs)`` with every substituted value HTML-escaped (after its
+    """Format ``template`` with every substituted value HTML-escaped.
+
+    ``template.format(*args, **kwargs)`` with every substituted value HTML-escaped (after its
     format spec: ``{:.1f}`` works). The template is trusted markup written in the code; every
     value from data, config or a file enters a page through here (or through
     :func:`linkseval.report.table_html`, pandas' escaping ``to_html``), never by concatenation.
@@ -61,8 +64,11 @@ def fragment(template: str, /, *args: object, **kwargs: object) -> str:
 
 
 def label_note(data_label: str) -> str:
-    """The note a report page opens with: generated data for synthetic data, the marking for
-    real extracts ('' without a label)."""
+    """Return the note a report page opens with.
+
+    The note a report page opens with: generated data for synthetic data, the marking for
+    real extracts ('' without a label).
+    """
     if not data_label:
         return ""
     if is_synthetic_label(data_label):
@@ -82,8 +88,11 @@ _SAFE_DATA_URL = re.compile(r"data:image/(png|jpeg|gif);base64,", re.I)
 
 
 class _ActiveContent(HTMLParser):
-    """Collects what could run in a browser: script-like tags, event-handler attributes,
-    ``javascript:`` and non-image ``data:`` URLs, and ``http-equiv`` refreshes."""
+    """Collect what could run in a browser.
+
+    Collects what could run in a browser: script-like tags, event-handler attributes,
+    ``javascript:`` and non-image ``data:`` URLs, and ``http-equiv`` refreshes.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -108,7 +117,7 @@ class _ActiveContent(HTMLParser):
 
 
 def active_content(page_html: str) -> list[str]:
-    """What in ``page_html`` could run script (empty for a script-free page)."""
+    """Return what in ``page_html`` could run script (empty for a script-free page)."""
     parser = _ActiveContent()
     parser.feed(page_html)
     parser.close()
@@ -116,10 +125,11 @@ def active_content(page_html: str) -> list[str]:
 
 
 def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | None = None) -> str:
-    """A self-contained HTML page (inline CSS, no scripts, no external requests).
+    """Build a self-contained HTML page (inline CSS, no scripts, no external requests).
 
     ``body`` is markup built with :func:`fragment`; the page is checked: anything that could run
-    script (:func:`active_content`) raises :class:`PageError` instead of being published."""
+    script (:func:`active_content`) raises :class:`PageError` instead of being published.
+    """
     banner = (
         fragment("<div class='banner' role='alert'>{}</div>", banner_text(data_label))
         if data_label
@@ -145,9 +155,12 @@ def page(title: str, body: str, data_label: str, nav: list[tuple[str, str]] | No
 def render_notebook(
     notebook: str | NotebookNode, title: str, data_label: str, nav: list[tuple[str, str]]
 ) -> str:
-    """An executed notebook (a path, or a notebook node, which is changed) as a self-contained
+    """Render an executed notebook as a self-contained page.
+
+    An executed notebook (a path, or a notebook node, which is changed) as a self-contained
     page: outputs only (no code), no scripts, figures embedded as PNG data URIs, warnings
-    (stderr) left in the notebook for reviewers."""
+    (stderr) left in the notebook for reviewers.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -166,8 +179,10 @@ def render_notebook(
 
 
 def scrub_notebook(path: str, to: str | None = None) -> NotebookNode:
-    """Make an executed notebook byte-stable: drop papermill/nbclient timestamps and durations,
-    give the injected-parameters cell a fixed id, and rewrite with sorted keys.
+    """Make an executed notebook byte-stable.
+
+    Drop papermill/nbclient timestamps and durations, give the injected-parameters cell a fixed
+    id, and rewrite with sorted keys.
 
     With ``to``, the scrubbed notebook is written there atomically (papermill's output path in
     its metadata becomes ``to``) and ``path`` is removed: papermill writes to a partial file

@@ -1,5 +1,7 @@
-"""What a practice code may be: the study's configured format, and the characters any code must
-keep to because it names files, reaches a command line and is printed on a page.
+"""What a practice code may be.
+
+The study's configured format, and the characters any code must keep to because it names files,
+reaches a command line and is printed on a page.
 
 The register is the only source of the codes that do (the Links practices' report pages,
 ``results/report/practice_<code>.html``); it is checked here when it is read, so a hostile code
@@ -27,7 +29,7 @@ KEY = "cleaning.practice_code_pattern"
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """The configured pattern as a regex, or a :class:`ConfigError` naming the key."""
+    """Compile the configured pattern as a regex, or raise a :class:`ConfigError` naming the key."""
     try:
         return re.compile(pattern)
     except (re.error, TypeError) as exc:

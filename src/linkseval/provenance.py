@@ -35,6 +35,7 @@ KEY_PACKAGES = [
 
 
 def file_record(path: str | Path) -> dict:
+    """Return a file's path, SHA-256 and size in bytes."""
     p = Path(path)
     return {"path": str(path), "sha256": sha256(p), "bytes": p.stat().st_size}
 
@@ -58,6 +59,7 @@ def code_version(root: str | Path) -> dict:
 
 
 def locked_versions(lock: str | Path) -> dict[str, str]:
+    """Return the ``name==version`` pins of a lock file, by lower-cased name."""
     pins = {}
     for line in Path(lock).read_text(encoding="utf-8").splitlines():
         m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line.strip())
@@ -67,6 +69,7 @@ def locked_versions(lock: str | Path) -> dict[str, str]:
 
 
 def installed_versions(names: list[str]) -> dict[str, str]:
+    """Return the installed version of each package (``"not installed"`` if absent)."""
     out = {}
     for n in names:
         try:
@@ -84,7 +87,7 @@ def provenance(
     root: str | Path,
     data_label: str = "",
 ) -> dict:
-    """The provenance record written to ``results/provenance.json``."""
+    """Build the provenance record written to ``results/provenance.json``."""
     lock_pins = locked_versions(lock)
     installed = installed_versions(KEY_PACKAGES)
     mismatched = {k: v for k, v in installed.items() if k in lock_pins and lock_pins[k] != v}

@@ -1,5 +1,8 @@
-"""The data-quality summary: rows read / kept / quarantined per file and reason, repairs,
-and practice-years below the disclosure minimum."""
+"""The data-quality summary.
+
+Rows read / kept / quarantined per file and reason, repairs,
+and practice-years below the disclosure minimum.
+"""
 
 from __future__ import annotations
 

@@ -30,15 +30,21 @@ ROBUST_METHODS = ("WCR bootstrap", "randomization inference")
 
 
 def true_effect(truth: dict, outcome: str) -> float:
-    """The generator's ATT on ``outcome``: the mean over the post years of truth.json
-    ``att[outcome][year]["pct"]`` (the effect the static TWFE estimates, % points)."""
+    """Return the generator's ATT on ``outcome``.
+
+    The generator's ATT on ``outcome``: the mean over the post years of truth.json
+    ``att[outcome][year]["pct"]`` (the effect the static TWFE estimates, % points).
+    """
     return float(np.mean([v["pct"] for v in truth["att"][outcome].values()]))
 
 
 def coverage(head: pd.DataFrame, truth: dict) -> pd.DataFrame:
-    """Per headline row: the truth, whether the 1 − α interval covers it (``covered``), whether
+    """Check each headline row's intervals against the truth.
+
+    Per headline row: the truth, whether the 1 − α interval covers it (``covered``), whether
     the family-wise interval does (``covered_fw``; NaN outside the family), and which of the two
-    the report states for that outcome (``interval``) with its verdict (``covers``)."""
+    the report states for that outcome (``interval``) with its verdict (``covers``).
+    """
     out = head[["instrument", "outcome", "method", "estimate"]].copy()
     out["truth"] = [true_effect(truth, o) for o in head["outcome"]]
     lo, hi = head["ci_low"].to_numpy(float), head["ci_high"].to_numpy(float)
@@ -76,7 +82,7 @@ def misses(cov: pd.DataFrame, methods: tuple[str, ...] = ROBUST_METHODS) -> list
 
 
 def coverage_text(cov: pd.DataFrame) -> str:
-    """A plain-text table of :func:`coverage` for the terminal."""
+    """Format :func:`coverage` as a plain-text table for the terminal."""
     lines = [
         f"{'outcome':16} {'method':24} {'estimate':>8} {'truth':>7}  "
         f"{'1-α interval':>19} {'':4} {'family-wise':>19}",
@@ -100,9 +106,12 @@ def coverage_text(cov: pd.DataFrame) -> str:
 def study_panels(
     config: dict, codebook: dict, seed: int, work: Path
 ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
-    """synth → clean → score for the synthetic study of ``config`` with generator ``seed``, in
+    """Build the synthetic study's panels as the pipeline does.
+
+    Synth → clean → score for the synthetic study of ``config`` with generator ``seed``, in
     ``work``, as the rules do (Parquet written and read back). Returns the panel per
-    instrument, truth.json and truth_practice_year.csv."""
+    instrument, truth.json and truth_practice_year.csv.
+    """
     from linkseval.clean import clean_extract
     from linkseval.ingest import read_extract
     from linkseval.register import read_register
@@ -156,9 +165,12 @@ def study_panels(
 
 
 def headline_rows(panel: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> list[dict]:
-    """The headline rows of ``estimate_outcome`` (static TWFE vs the main comparison, with the
+    """Estimate the headline rows of one outcome.
+
+    The headline rows of ``estimate_outcome`` (static TWFE vs the main comparison, with the
     family-wise intervals of family outcomes), on the same panel
-    (:func:`linkseval.scatter.main_comparison_panel`) by the same call."""
+    (:func:`linkseval.scatter.main_comparison_panel`) by the same call.
+    """
     from linkseval.scatter import main_comparison_panel
 
     p = main_comparison_panel(panel, s, instrument, outcome)

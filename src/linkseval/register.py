@@ -27,8 +27,11 @@ LINE = "_line"
 
 
 def normalise_code(codes: pd.Series, width: int) -> pd.Series:
-    """Strip whitespace and undo spreadsheet damage to all-digit codes: a trailing ``.0`` (a code
-    stored as a number) and lost leading zeros (zero-padded to ``width``)."""
+    """Clean all-digit practice codes.
+
+    Strip whitespace and undo spreadsheet damage to all-digit codes: a trailing ``.0`` (a code
+    stored as a number) and lost leading zeros (zero-padded to ``width``).
+    """
     s = codes.astype(str).str.strip()
     s = s.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
     short = s.str.fullmatch(r"\d+") & (s.str.len() < width)
@@ -51,8 +54,11 @@ def _int_column(df: pd.DataFrame, col: str, path: Path, lo: int, hi: int) -> pd.
 
 
 def _table(path: Path) -> tuple[pd.DataFrame, int]:
-    """The register as text columns (header lower-cased), the physical line of each row, and
-    the header's line."""
+    """Read the register as text columns.
+
+    The register as text columns (header lower-cased), the physical line of each row, and
+    the header's line.
+    """
     try:
         text, _ = decode(path.read_bytes(), path)
     except OSError as exc:
@@ -101,13 +107,29 @@ def read_register(
     code_pattern: str = DEFAULT_PATTERN,
     survey_years: list[int] | None = None,
 ) -> pd.DataFrame:
-    """The register, typed: one row per practice, sorted by practice code.
+    """Read the register, typed: one row per practice, sorted by practice code.
 
     Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
     Codes are zero-padded to ``code_width``, then must match ``code_pattern`` (and be file-safe:
     :mod:`linkseval.practice_code`). With ``survey_years``, every Links start must leave at least
     one survey year before it and one from it on (else a DiD cannot estimate that practice's
     effect): an ``ExtractError`` names the first start outside, by line and column.
+
+    Parameters
+    ----------
+    path : str or Path
+        The register CSV.
+    code_width : int
+        Width all-digit practice codes are zero-padded to.
+    code_pattern : str
+        Regex every practice code must match.
+    survey_years : list of int, optional
+        The study's survey years, to check the Links starts against.
+
+    Returns
+    -------
+    DataFrame
+        The register, one row per practice.
     """
     path = Path(path)
     df, header_line = _table(path)

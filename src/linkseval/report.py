@@ -1,8 +1,11 @@
-"""Figures, tables and HTML pages for the evaluation report. Notebooks call these; no logic
-lives in the notebooks. Figures are matplotlib (Agg); tables are plain HTML (no random ids).
+"""Figures, tables and HTML pages for the evaluation report.
+
+Notebooks call these; no logic lives in the notebooks. Figures are matplotlib (Agg); tables are
+plain HTML (no random ids).
 
 Estimates are selected by the columns of :mod:`linkseval.results` (``estimator``, ``variant``,
-``term``, ``event_time``, ``method``, ...), never by decoding names."""
+``term``, ``event_time``, ``method``, ...), never by decoding names.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def set_outcome_labels(labels: dict[str, str] | str) -> None:
 
 
 def label(outcome: str) -> str:
-    """The outcome's codebook label (as set by :func:`set_outcome_labels`), else its id."""
+    """Return the outcome's codebook label (as set by :func:`set_outcome_labels`), else its id."""
     return _outcome_labels.get(outcome, outcome.replace("_", " ").title())
 
 
@@ -76,24 +79,26 @@ def suppress_small(df: pd.DataFrame, n_col: str, min_n: int, value_cols: list[st
 
 
 def fmt_p(p: float) -> str:
+    """Format a p-value for a table: three decimals, ``<0.001`` below 0.001, ``–`` if missing."""
     if p is None or (isinstance(p, float) and np.isnan(p)):
         return "–"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def fmt_estimate(x: float) -> str:
-    """A signed estimate, or '–' where it is not shown (e.g. a withheld leave-one-out row)."""
+    """Format a signed estimate, or '–' where it is not shown (e.g. a withheld leave-one-out)."""
     return "–" if x is None or np.isnan(x) else f"{x:+.2f}"
 
 
 def fmt_ci(lo: float, hi: float) -> str:
+    """Format a confidence interval as ``[lo, hi]`` (two decimals), ``–`` if an end is missing."""
     if any(x is None or (isinstance(x, float) and np.isnan(x)) for x in (lo, hi)):
         return "–"
     return f"[{lo:.2f}, {hi:.2f}]"
 
 
 def table_html(df: pd.DataFrame, caption: str = "") -> str:
-    """A plain, deterministic HTML table; cells, headers and caption escaped."""
+    """Return a plain, deterministic HTML table; cells, headers and caption escaped."""
     body = df.to_html(index=False, escape=True, border=0, classes="tbl", na_rep="–")
     cap = fragment("<p class='caption'>{}</p>", caption) if caption else ""
     return cap + body
@@ -117,8 +122,11 @@ def headline_table(head: pd.DataFrame) -> pd.DataFrame:
 
 
 def family_table(head: pd.DataFrame) -> pd.DataFrame:
-    """Family-wise (Bonferroni) CI per family outcome under each method, wide: the rows of
-    ``head`` (one estimate per outcome × method) that carry ``ci_low_fw``/``ci_high_fw``."""
+    """Tabulate the family-wise (Bonferroni) CI per family outcome under each method.
+
+    Family-wise (Bonferroni) CI per family outcome under each method, wide: the rows of
+    ``head`` (one estimate per outcome × method) that carry ``ci_low_fw``/``ci_high_fw``.
+    """
     if "ci_low_fw" not in head:
         return pd.DataFrame()
     fam = head.dropna(subset=["ci_low_fw", "ci_high_fw"], how="all")
@@ -134,7 +142,7 @@ def family_table(head: pd.DataFrame) -> pd.DataFrame:
 
 
 def family_wise_rows(est: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
-    """The static TWFE rows vs the main comparison that carry family-wise intervals."""
+    """Return the static TWFE rows vs the main comparison that carry family-wise intervals."""
     e = est[
         (est["comparison"] == main_comparison)
         & (est["estimator"] == "twfe")
@@ -144,7 +152,7 @@ def family_wise_rows(est: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
 
 
 def family_caption(n_family: int, alpha: float = _ALPHA) -> str:
-    """What the family-wise intervals promise, in words."""
+    """Say in words what the family-wise intervals promise."""
     level = 100 * (1 - alpha / n_family)
     return (
         f"Simultaneous {100 * (1 - alpha):.0f}% CIs across the {_count(n_family)} themes "
@@ -156,15 +164,18 @@ def family_caption(n_family: int, alpha: float = _ALPHA) -> str:
 
 
 def estimator_name(estimator: str, variant: str = "") -> str:
-    """An estimator and its variant for a table cell: ``twfe``, ``leave_out (05283)``."""
+    """Format an estimator and its variant for a table cell: ``twfe``, ``leave_out (05283)``."""
     return f"{estimator} ({variant})" if variant else estimator
 
 
 def estimate_table(
     est: pd.DataFrame, outcome: str, labels: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """All static estimates for one outcome: comparison × estimator (variant), methods side by
-    side; comparison groups by their config ``label`` where ``labels`` has one."""
+    """Tabulate all static estimates for one outcome.
+
+    All static estimates for one outcome: comparison × estimator (variant), methods side by
+    side; comparison groups by their config ``label`` where ``labels`` has one.
+    """
     labels = labels or {}
     e = est[(est["outcome"] == outcome) & (est["term"] == "treated_post")]
     e = e.assign(variant=e["variant"].fillna(""))
@@ -197,8 +208,11 @@ def _method_cells(g: pd.DataFrame) -> dict[str, str]:
 
 
 def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFrame:
-    """Event-study coefficients for one outcome and comparison: methods side by side (RI gives
-    a p-value only), then the joint pre-trend tests, one row per method."""
+    """Tabulate the event-study coefficients for one outcome and comparison.
+
+    Event-study coefficients for one outcome and comparison: methods side by side (RI gives
+    a p-value only), then the joint pre-trend tests, one row per method.
+    """
     e = est[
         (est["outcome"] == outcome)
         & (est["comparison"] == comparison)
@@ -225,8 +239,11 @@ def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFram
 
 
 def honest_table(est: pd.DataFrame) -> pd.DataFrame:
-    """HonestDiD's robust CIs for the mean post-programme effect, one row per restriction ×
-    bound (empty without HonestDiD rows)."""
+    """Tabulate HonestDiD's robust CIs for the mean post-programme effect.
+
+    HonestDiD's robust CIs for the mean post-programme effect, one row per restriction ×
+    bound (empty without HonestDiD rows).
+    """
     h = est[est["estimator"] == "honestdid"]
     if h.empty:
         return pd.DataFrame()
@@ -242,7 +259,7 @@ def honest_table(est: pd.DataFrame) -> pd.DataFrame:
 
 
 def cross_checks(est: pd.DataFrame) -> pd.DataFrame:
-    """The static effect by the cross-check estimators (:data:`CROSS_CHECKS`), rounded."""
+    """Tabulate the static effect by the cross-check estimators (:data:`CROSS_CHECKS`), rounded."""
     pick = np.zeros(len(est), dtype=bool)
     for estimator, term in CROSS_CHECKS.items():
         pick |= ((est["estimator"] == estimator) & (est["term"] == term)).to_numpy()
@@ -364,8 +381,11 @@ def fig_forest(
     method="CR1",
     labels: dict[str, str] | None = None,
 ):
-    """Forest plot: ``kind='comparison'`` (TWFE per comparison group, by ``labels`` where
-    given) or ``'leave_out'``."""
+    """Draw a forest plot of the static TWFE estimates.
+
+    Forest plot: ``kind='comparison'`` (TWFE per comparison group, by ``labels`` where
+    given) or ``'leave_out'``.
+    """
     style()
     e = est[
         (est["outcome"] == outcome) & (est["term"] == "treated_post") & (est["method"] == method)
@@ -401,8 +421,11 @@ def fig_forest(
 
 
 def fig_practice_trajectory(panel: pd.DataFrame, practice_code: str, min_respondents: int):
-    """One practice's theme % over time against Deep End and Scotland 10–90% bands.
-    Practice-years below ``min_respondents`` are not drawn (disclosure control)."""
+    """Plot one practice's theme % over time against Deep End and Scotland bands.
+
+    One practice's theme % over time against Deep End and Scotland 10–90% bands.
+    Practice-years below ``min_respondents`` are not drawn (disclosure control).
+    """
     style()
     outcomes = list(dict.fromkeys(panel["outcome"]))
     cols = min(3, len(outcomes))
@@ -486,7 +509,7 @@ def _count(n: int) -> str:
 
 
 def summary_text(head: pd.DataFrame, family: list[str], alpha: float = _ALPHA) -> str:
-    """What can and cannot be concluded, written from the headline numbers (HTML paragraphs)."""
+    """Write what can and cannot be concluded from the headline numbers (HTML paragraphs)."""
     n_treated = int(head["n_treated"].max())
     n_units = int(head["n_units"].max())
     fam = head[head["outcome"].isin(family)]
@@ -552,7 +575,7 @@ def index_page(
     family: list[str],
     alpha: float = _ALPHA,
 ) -> str:
-    """The entry page: headline table, plain-language summary, links to every page."""
+    """Build the entry page: headline table, plain-language summary, links to every page."""
     table = table_html(
         headline_table(head),
         "Links effect (percentage points of the % score; TWFE vs all other Scottish practices): "

@@ -151,8 +151,11 @@ def make_row(
     n_draws: int | None = 0,
     note: str = "",
 ) -> dict:
-    """One result record: every column of :data:`COLUMNS`, in order, checked against the
-    vocabulary (estimator, term, method and the structured columns the term needs)."""
+    """Build one result record.
+
+    One result record: every column of :data:`COLUMNS`, in order, checked against the
+    vocabulary (estimator, term, method and the structured columns the term needs).
+    """
     if estimator not in ESTIMATORS:
         raise ResultSchemaError(f"result record: unknown estimator {estimator!r}")
     if term not in TERMS:
@@ -198,8 +201,11 @@ def make_row(
 
 
 def _schema(df: pd.DataFrame) -> dict[str, str]:
-    """The expected columns of ``df``: :data:`COLUMNS`, with the label and the adjusted
-    p-values where the table carries them."""
+    """Return the expected columns of ``df`` and their dtypes.
+
+    The expected columns of ``df``: :data:`COLUMNS`, with the label and the adjusted
+    p-values where the table carries them.
+    """
     out = dict(LABEL_COLUMN) if "data_label" in df.columns else {}
     out.update(COLUMNS)
     if any(c in df.columns for c in ADJUSTED_COLUMNS):
@@ -208,8 +214,11 @@ def _schema(df: pd.DataFrame) -> dict[str, str]:
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` (records, a table read back from CSV or Parquet) with every schema column in
-    order and its dtype; missing columns are added empty. Values are not changed, only typed."""
+    """Type ``df`` as the result schema says.
+
+    ``df`` (records, a table read back from CSV or Parquet) with every schema column in
+    order and its dtype; missing columns are added empty. Values are not changed, only typed.
+    """
     schema = _schema(df)
     unknown = [c for c in df.columns if c not in schema]
     if unknown:
@@ -229,7 +238,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
-    """A validated result table from :func:`make_row` records (empty: just the columns)."""
+    """Build a validated result table from :func:`make_row` records (empty: just the columns)."""
     df = pd.DataFrame(rows, columns=list(COLUMNS)) if not rows else pd.DataFrame(rows)
     out = conform(df)
     validate(out)
@@ -247,8 +256,24 @@ def _dtype_ok(s: pd.Series, dtype: str) -> bool:
 
 
 def validate(df: pd.DataFrame) -> pd.DataFrame:
-    """Raise :class:`ResultSchemaError` unless ``df`` has exactly the schema's columns, in
-    order, with their dtypes, and only vocabulary values; returns ``df``."""
+    """Check ``df`` against the result schema.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A result table.
+
+    Returns
+    -------
+    DataFrame
+        ``df`` itself.
+
+    Raises
+    ------
+    ResultSchemaError
+        Unless ``df`` has exactly the schema's columns, in order, with their dtypes, and only
+        vocabulary values.
+    """
     schema = _schema(df)
     if list(df.columns) != list(schema):
         unknown = [c for c in df.columns if c not in schema]
@@ -270,8 +295,19 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read(path: str | Path) -> pd.DataFrame:
-    """A result table from CSV or Parquet, typed as the schema says (CSV loses the integer and
-    text dtypes of empty cells) and validated."""
+    """Read a result table from CSV or Parquet, typed and validated.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.parquet`` file, else CSV.
+
+    Returns
+    -------
+    DataFrame
+        The table typed as the schema says (CSV loses the integer and text dtypes of empty cells)
+        and validated (:func:`validate`).
+    """
     path = Path(path)
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)

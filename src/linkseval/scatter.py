@@ -35,14 +35,14 @@ JOB_META = ("instrument", "outcome", "seed", "n_draws", "chunk_draws", "job")
 
 
 def ri_n_jobs(n_draws: int, chunk_draws: int) -> int:
-    """Number of scattered jobs: ``n_draws`` draws in jobs of ``chunk_draws`` draws."""
+    """Return the number of scattered jobs: ``n_draws`` draws in jobs of ``chunk_draws`` draws."""
     if n_draws < 1 or chunk_draws < 1:
         raise ConfigError(f"RI scatter: draws ({n_draws}) and chunk draws must be positive")
     return -(-n_draws // chunk_draws)
 
 
 def ri_job_chunks(n_draws: int, chunk_draws: int, job: int) -> range:
-    """The seed chunks (indices ``k`` of :func:`~linkseval.inference.ri_chunk`) of job ``job``."""
+    """Return the seed chunks (the ``k`` of :func:`~linkseval.inference.ri_chunk`) of ``job``."""
     from linkseval.inference import CHUNK, n_chunks
 
     if chunk_draws % CHUNK:
@@ -58,9 +58,12 @@ def ri_job_chunks(n_draws: int, chunk_draws: int, job: int) -> range:
 
 
 def main_comparison_panel(frame: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> Panel:
-    """The panel whose static TWFE coefficient the headline reports: ``outcome`` of
+    """Build the panel whose static TWFE coefficient the headline reports.
+
+    The panel whose static TWFE coefficient the headline reports: ``outcome`` of
     ``instrument`` against the main comparison, built step by step as
-    :func:`linkseval.analysis.estimate_outcome` builds it (``linkseval estimate`` input)."""
+    :func:`linkseval.analysis.estimate_outcome` builds it (``linkseval estimate`` input).
+    """
     from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
 
     if s.main_comparison not in s.comparisons:
@@ -77,8 +80,11 @@ def main_comparison_panel(frame: pd.DataFrame, s: Settings, instrument: str, out
 
 
 def ri_job_frame(p: Panel, seed: int, n_draws: int, chunk_draws: int, job: int) -> pd.DataFrame:
-    """One job's draws: columns ``chunk`` (seed chunk index) and the per-draw sums
-    (:data:`~linkseval.inference.RI_ARRAYS`), seed chunks in order."""
+    """Build one job's frame of RI draws.
+
+    One job's draws: columns ``chunk`` (seed chunk index) and the per-draw sums
+    (:data:`~linkseval.inference.RI_ARRAYS`), seed chunks in order.
+    """
     import numpy as np
     import pandas as pd
 
@@ -103,8 +109,11 @@ def ri_from_jobs(
     alpha: float,
     family_alpha: float | None = None,
 ) -> TestResult:
-    """Gather job frames (with their metadata) into the RI result. Every job of the run must
-    be there exactly once and carry this run's seed and draws; order does not matter."""
+    """Gather job frames into the RI result.
+
+    The frames carry their metadata. Every job of the run must be there exactly once and carry
+    this run's seed and draws; order does not matter.
+    """
     import numpy as np
 
     from linkseval.inference import CHUNK, RI_ARRAYS, n_chunks, ri_gather

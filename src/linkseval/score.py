@@ -78,12 +78,26 @@ def score_respondents(
     *,
     min_items_per_theme: float = _SCORING["min_items_per_theme"],
 ) -> pd.DataFrame:
-    """One row per kept respondent with a score per outcome (NaN where the rules give none).
+    """Score each kept respondent on every outcome of the instrument.
 
     Theme score: mean of the answered items of the theme, if at least
     ``ceil(min_items_per_theme × items in theme)`` are answered. Overall (``mean_of_items``):
     mean of all answered items. A codebook ``total`` (CARE): the mean of the answered items times
     the number of items, if no more than ``max_imputed`` are missing; else excluded (NaN).
+
+    Parameters
+    ----------
+    clean : DataFrame
+        Kept rows of the cleaned extracts.
+    instrument : Instrument
+        The instrument (items, themes, outcomes).
+    min_items_per_theme : float
+        Share of a theme's items that must be answered, in (0, 1].
+
+    Returns
+    -------
+    DataFrame
+        One row per kept respondent with a score per outcome (NaN where the rules give none).
     """
     if not 0 < min_items_per_theme <= 1:
         raise ConfigError("scoring.min_items_per_theme must be a share in (0, 1]")
@@ -125,11 +139,29 @@ def practice_year_panel(
     min_respondents: int = _SCORING["min_respondents"],
     percent_formula: str = _SCORING["percent_formula"],
 ) -> pd.DataFrame:
-    """Long practice-year panel: one row per outcome × practice × year that has respondents.
+    """Build the long practice-year panel: one row per outcome × practice × year with respondents.
 
     ``n_respondents`` counts respondents with a score for that outcome; ``suppressed`` flags
     practice-years with fewer than ``min_respondents`` (kept for modelling decisions, never
     shown at practice level). Register attributes and CLP absence months are attached.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Respondent scores (:func:`score_respondents`).
+    instrument : Instrument
+        The instrument.
+    register : DataFrame
+        The practice register (:func:`linkseval.register.read_register`).
+    min_respondents : int
+        Practice-years with fewer respondents are flagged ``suppressed``.
+    percent_formula : {"mean_over_max", "pomp"}
+        How the mean becomes a % score (:func:`to_percent`).
+
+    Returns
+    -------
+    DataFrame
+        The panel's columns (``PANEL_COLUMNS``), sorted by outcome, practice and year.
     """
     long = scores.melt(
         id_vars=["practice_code", "year"],

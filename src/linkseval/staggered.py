@@ -44,15 +44,18 @@ class Cells:
 
 
 def wide_outcome(p: Panel) -> np.ndarray:
-    """units × periods matrix of the outcome (NaN where missing)."""
+    """Units × periods matrix of the outcome (NaN where missing)."""
     Y = np.full((p.n_units, len(p.periods)), np.nan)
     Y[p.unit, np.searchsorted(p.periods, p.time)] = p.y
     return Y
 
 
 def group_time_cells(p: Panel, base_period: str = "varying") -> Cells:
-    """Cells (g, t) with base g−1 after the start; before it t−1 ("varying") or g−1
-    ("universal", so every cell is relative to the year before the start)."""
+    """Return the (g, t) cells and their base periods.
+
+    Cells (g, t) with base g−1 after the start; before it t−1 ("varying") or g−1
+    ("universal", so every cell is relative to the year before the start).
+    """
     Y = wide_outcome(p)
     per = list(p.periods)
     keys, rows = [], []
@@ -81,8 +84,11 @@ def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
 
 
 def term_name(kind: str, cohort: int | None = None, period: int | None = None, e=None) -> str:
-    """This module's key of a term: ``att[g,t]``, ``simple`` or ``dynamic[e]`` (result rows
-    carry ``kind`` and the numbers in columns of their own, :mod:`linkseval.results`)."""
+    """Return the key of a term in this module.
+
+    This module's key of a term: ``att[g,t]``, ``simple`` or ``dynamic[e]`` (result rows
+    carry ``kind`` and the numbers in columns of their own, :mod:`linkseval.results`).
+    """
     if kind == "att":
         return f"att[{cohort},{period}]"
     return "simple" if kind == "simple" else f"dynamic[{e}]"
@@ -100,8 +106,11 @@ def _aggregations(p: Panel, cells: Cells) -> dict[tuple, list[tuple[tuple, float
 
 
 def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
-    """ATT of every cell (NaN without members or controls) and its per-unit influence function
-    (cells × units; zeros where the ATT is NaN); never-treated units are the controls."""
+    """Compute the ATT of every cell and its per-unit influence function.
+
+    ATT of every cell (NaN without members or controls) and its per-unit influence function
+    (cells × units; zeros where the ATT is NaN); never-treated units are the controls.
+    """
     never = p.cohort == 0
     atts, psis = [], []
     for k, (g, _, _) in enumerate(cells.keys):
@@ -114,7 +123,7 @@ def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
 def _estimated_weights(
     parts: list[tuple[int, int]], atts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """An aggregate's cells with an estimated ATT and their cohort-size weights, normalised."""
+    """Return an aggregate's cells with an estimated ATT and their normalised cohort weights."""
     parts = [(k, w) for k, w in parts if not np.isnan(atts[k])]
     ks = np.array([k for k, _ in parts], dtype=int)
     w = np.array([w for _, w in parts], dtype=float)
@@ -122,7 +131,25 @@ def _estimated_weights(
 
 
 def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Group-time ATTs and their aggregations with influence-function SEs (clustered by unit)."""
+    """Estimate Callaway-Sant'Anna group-time ATTs and their aggregations.
+
+    Standard errors are from the influence functions, clustered by the panel's clusters (each
+    unit's cluster).
+
+    Parameters
+    ----------
+    p : Panel
+        The estimation panel; never-treated units are the controls.
+    alpha : float
+        Level of the normal confidence intervals (1 − ``alpha``).
+
+    Returns
+    -------
+    DataFrame
+        One row per term (``att[g,t]``, ``simple``, ``dynamic[e]``) with ``kind``, ``cohort``,
+        ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``,
+        ``p_value``, ``statistic`` and ``n_cells``.
+    """
     cells = group_time_cells(p)
     atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)
@@ -164,10 +191,13 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
+    """Compute dynamic effects on a universal base period and their covariance.
+
+    Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
     is the reference) and their influence-function covariance, clustered as the panel: the
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
-    universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance)."""
+    universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance).
+    """
     cells = group_time_cells(p, "universal")
     atts_, psis_ = _cells_atts(p, cells)
     uc = _unit_cluster(p)
@@ -186,8 +216,11 @@ def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
 
 
 def _terms(p: Panel, cells: Cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every reported term as (cell indices, cohort-size weights): att[g,t] (one cell),
-    ``simple`` and ``dynamic[e]``."""
+    """Return every reported term as (cell indices, cohort-size weights).
+
+    Every reported term as (cell indices, cohort-size weights): att[g,t] (one cell),
+    ``simple`` and ``dynamic[e]``.
+    """
     out = {}
     for k, (g, t, _) in enumerate(cells.keys):
         out[term_name("att", g, t)] = (np.array([k]), np.ones(1))
@@ -204,12 +237,15 @@ def _unit_cluster(p: Panel) -> np.ndarray:
 
 
 def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[int]]:
-    """The group-time ATTs as one regression: for every cell (g, t) the units of cohort g and
+    """Build the group-time ATTs as one regression.
+
+    The group-time ATTs as one regression: for every cell (g, t) the units of cohort g and
     the never-treated units observed in both of its periods, y = the change y_t − y_base,
     regressed on cell effects (absorbed) and one member dummy per cell. Its coefficients are
     exactly the ATT(g, t) and its residuals are clustered like the panel, so the wild cluster
     bootstrap applies. Returns the design and the cell index of each column (cells without a
-    member or a control are left out)."""
+    member or a control are left out).
+    """
     cells = cells if cells is not None else group_time_cells(p)
     uc = _unit_cluster(p)
     ys, xs, cl, cell_id, cols = [], [], [], [], []
@@ -246,9 +282,12 @@ def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[i
 
 
 def combination_design(design: Design, weights: np.ndarray) -> Design:
-    """The same regression reparametrised so that coefficient 0 is ``weights'β / Σweights``
+    """Reparametrise the stacked regression so that coefficient 0 is the aggregate.
+
+    The same regression reparametrised so that coefficient 0 is ``weights'β / Σweights``
     (exact: X β = x_j θ / w_j + Σ_{l≠j} (x_l − x_j w_l / w_j) β_l with θ = w'β, w normalised),
-    so a single-coefficient test of column 0 tests the aggregate."""
+    so a single-coefficient test of column 0 tests the aggregate.
+    """
     w = np.asarray(weights, dtype=float) / np.sum(weights)
     j = int(np.argmax(np.abs(w)))
     Z = design.Z - np.outer(design.Z[:, j], w / w[j])
@@ -272,9 +311,12 @@ def cs_wild_bootstrap(
     weights: str = "webb",
     n_treated_clusters: int | None = None,
 ) -> dict[str, TestResult]:
-    """WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design`: the null is
+    """Compute WCR bootstrap p-values and CIs for every CS term.
+
+    WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design`: the null is
     imposed on the term itself (an aggregate w'β/Σw is tested as the first coefficient of
-    :func:`combination_design` would be), all terms from one set of draws."""
+    :func:`combination_design` would be), all terms from one set of draws.
+    """
     cells = group_time_cells(p)
     design, cols = stacked_design(p, cells)
     pos = {k: c for c, k in enumerate(cols)}
@@ -305,12 +347,15 @@ def cs_wild_bootstrap(
 def cs_randomization(
     p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
 ) -> dict[str, TestResult]:
-    """Fisher RI for every CS term: the cohorts are permuted among all units, or whole clusters
+    """Compute Fisher RI for every CS term.
+
+    Fisher RI for every CS term: the cohorts are permuted among all units, or whole clusters
     (:func:`~linkseval.inference.ri_units`; the same draws as the TWFE RI with the same seed;
     aggregation weights stay the observed cohort sizes). Each term is linear in the outcome,
     so under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y,
     b on the observed treatment); p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by
-    inverting it."""
+    inverting it.
+    """
     cells = group_time_cells(p)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])

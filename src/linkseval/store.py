@@ -27,8 +27,11 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds
-    (then also remove temporaries of ``path`` left by a killed earlier write)."""
+    """Yield a temporary path beside ``path``; move it into place if the block succeeds.
+
+    Nothing is moved if the block raises; on success, temporaries of ``path`` left by a killed
+    earlier write are removed too.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -96,9 +99,11 @@ def _default(o: object):
 
 
 def write_json(obj: object, path: str | Path) -> Path:
+    """Write ``obj`` as JSON (:func:`to_json_text`) to ``path`` atomically; return the path."""
     text = to_json_text(obj)
     return _write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def write_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8); return the path."""
     return _write(path, lambda p: p.write_text(text, encoding="utf-8"))

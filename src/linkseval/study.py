@@ -31,13 +31,16 @@ def _schema_text() -> str:
 
 
 def schema() -> dict:
-    """The config schema (a fresh copy)."""
+    """Return the config schema (a fresh copy)."""
     return yaml.safe_load(_schema_text())
 
 
 def _node(path: tuple[str, ...]) -> dict:
-    """The schema of the config key at ``path``; ``"*"`` steps into ``additionalProperties``
-    (e.g. ``("analysis", "comparisons", "*", "neighbours")``)."""
+    """Return the schema of the config key at ``path``.
+
+    The schema of the config key at ``path``; ``"*"`` steps into ``additionalProperties``
+    (e.g. ``("analysis", "comparisons", "*", "neighbours")``).
+    """
     node = schema()
     for key in path:
         node = node["additionalProperties"] if key == "*" else node["properties"][key]
@@ -45,9 +48,12 @@ def _node(path: tuple[str, ...]) -> dict:
 
 
 def with_defaults(value: Any, node: dict) -> Any:
-    """A copy of ``value`` with every missing key that ``node`` (a JSON schema) gives a
+    """Return ``value`` with the schema's defaults filled in.
+
+    A copy of ``value`` with every missing key that ``node`` (a JSON schema) gives a
     ``default`` filled in, recursively (also inside ``additionalProperties`` objects, e.g. each
-    comparison group's ``neighbours``). Values that are present are kept as they are."""
+    comparison group's ``neighbours``). Values that are present are kept as they are.
+    """
     if value is None and "default" in node and node.get("type") == "object":
         value = copy.deepcopy(node["default"])
     if not isinstance(value, dict):
@@ -65,8 +71,11 @@ def with_defaults(value: Any, node: dict) -> Any:
 
 
 def section_defaults(*path: str) -> Any:
-    """The schema default of the config key at ``path`` (objects: with their keys' defaults),
-    e.g. ``section_defaults("analysis", "bootstrap", "seed")``."""
+    """Return the schema default of the config key at ``path``.
+
+    The schema default of the config key at ``path`` (objects: with their keys' defaults),
+    e.g. ``section_defaults("analysis", "bootstrap", "seed")``.
+    """
     node = _node(path)
     if "default" not in node:
         raise KeyError(f"config schema: no default for {'.'.join(path)}")
@@ -74,12 +83,12 @@ def section_defaults(*path: str) -> Any:
 
 
 def schema_enum(*path: str) -> list:
-    """The values the schema allows for the config key at ``path`` (its ``enum``)."""
+    """Return the values the schema allows for the config key at ``path`` (its ``enum``)."""
     return list(_node(path)["enum"])
 
 
 def analysis_config(cfg: dict | None) -> dict:
-    """The ``analysis`` section (or the part of it a job receives) with the schema defaults."""
+    """Return the ``analysis`` section (or the part a job receives) with the schema defaults."""
     return with_defaults(dict(cfg or {}), _node(("analysis",)))
 
 
@@ -101,9 +110,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A comparison group: config key, the label the report shows and its rule
+    """Describe a comparison group.
+
+    A comparison group: config key, the label the report shows and its rule
     (:data:`linkseval.comparisons.RULES`); ``matched`` also uses ``neighbours`` and
-    ``match_on``."""
+    ``match_on``.
+    """
 
     name: str
     label: str
@@ -115,6 +127,7 @@ class Comparison:
 
     @classmethod
     def from_config(cls, name: str, cfg: dict | Comparison) -> Comparison:
+        """Build a comparison from its config mapping (missing keys take the schema defaults)."""
         if isinstance(cfg, Comparison):
             return cfg
         c = with_defaults(dict(cfg), _node(("analysis", "comparisons", "*")))
@@ -133,11 +146,12 @@ class Comparison:
 
 
 def comparisons_from_config(cfg: dict) -> dict[str, Comparison]:
+    """Return a :class:`Comparison` for each comparison group of a config mapping."""
     return {name: Comparison.from_config(name, c) for name, c in cfg.items()}
 
 
 def family_outcomes(cfg: dict) -> list[str]:
-    """The ``family`` outcomes (config order, once each) that are modelled (``outcomes``)."""
+    """Return the ``family`` outcomes (config order, once each) that are modelled."""
     modelled = {o for outs in cfg.get("outcomes", {}).values() for o in outs}
     fam = list(dict.fromkeys(cfg.get("family", [])))
     return [o for o in fam if o in modelled] if "outcomes" in cfg else fam
@@ -145,8 +159,11 @@ def family_outcomes(cfg: dict) -> list[str]:
 
 @dataclass(frozen=True)
 class Settings:
-    """The analysis and inference settings (config ``analysis``). Field defaults are the
-    schema's (``Settings()`` is the schema-default study; keyword arguments override)."""
+    """Hold the analysis and inference settings.
+
+    The analysis and inference settings (config ``analysis``). Field defaults are the
+    schema's (``Settings()`` is the schema-default study; keyword arguments override).
+    """
 
     baseline_year: int | None = _default("analysis", "baseline_year")
     scale: str = _default("analysis", "scale")  # model the % score ("percent") or the mean
@@ -167,14 +184,18 @@ class Settings:
     def __post_init__(self) -> None:
         # rule dicts (a config's or a test's) become Comparison objects; a partial honestdid
         # mapping gets the schema's other keys
+        """Convert comparison mappings and complete the honestdid settings."""
         object.__setattr__(self, "comparisons", comparisons_from_config(self.comparisons))
         honest = with_defaults(dict(self.honest), _node(("analysis", "honestdid")))
         object.__setattr__(self, "honest", honest)
 
     def family_alpha(self, outcome: str) -> float | None:
-        """Bonferroni level α/k for an outcome of the k-outcome family, else None: intervals at
+        """Return the Bonferroni level α/k for an outcome of the family, else None.
+
+        Bonferroni level α/k for an outcome of the k-outcome family, else None: intervals at
         1 − α/k for each of the k outcomes all cover their true effects with probability at
-        least 1 − α (family-wise, simultaneous)."""
+        least 1 − α (family-wise, simultaneous).
+        """
         if outcome not in self.family:
             return None
         return self.alpha / len(self.family)
@@ -186,8 +207,11 @@ class Settings:
 
     @classmethod
     def from_config(cls, cfg: dict) -> Settings:
-        """From the ``analysis`` config section, or the part of it a job receives; missing keys
-        take the schema's defaults."""
+        """Build the settings from the ``analysis`` config section.
+
+        From the ``analysis`` config section, or the part of it a job receives; missing keys
+        take the schema's defaults.
+        """
         family = family_outcomes(cfg)
         a = analysis_config(cfg)
         boot, ri, sens = a["bootstrap"], a["randomization"], a["sensitivity"]
@@ -236,35 +260,59 @@ class Study:
 
     @property
     def comparisons(self) -> dict[str, Comparison]:
+        """Return the comparison groups of the settings."""
         return self.settings.comparisons
 
     @property
     def main_comparison(self) -> Comparison:
+        """Return the main comparison group."""
         return self.settings.main
 
     @property
     def comparison_labels(self) -> dict[str, str]:
+        """Return the label of each comparison group, by config key."""
         return {k: c.label for k, c in self.comparisons.items()}
 
     @property
     def scoring(self) -> dict:
+        """Return the ``scoring`` config section."""
         return self.config["scoring"]
 
     @property
     def cleaning(self) -> dict:
+        """Return the ``cleaning`` config section."""
         return self.config["cleaning"]
 
     @property
     def family(self) -> list[str]:
+        """Return the outcome family of the settings."""
         return self.settings.family
 
     def label(self, outcome: str) -> str:
+        """Return the label of ``outcome`` (the codebook's, else its name in title case)."""
         return self.labels.get(outcome, outcome.replace("_", " ").title())
 
 
 def load_study(config: dict, codebook: Codebook) -> Study:
-    """The :class:`Study` of a (validated) config and its codebook; missing keys take the
-    schema's defaults."""
+    """Build the :class:`Study` of a (validated) config and its codebook.
+
+    Parameters
+    ----------
+    config : dict
+        The whole config; missing keys take the schema's defaults.
+    codebook : Codebook
+        The codebook (outcome labels).
+
+    Returns
+    -------
+    Study
+        Years, instruments, the modelled outcomes with their labels, and the settings.
+
+    Raises
+    ------
+    ConfigError
+        If ``analysis.main_comparison`` is not one of ``analysis.comparisons``.
+    """
     cfg = with_defaults(dict(config), schema())
     a = cfg["analysis"]
     if a["main_comparison"] not in a["comparisons"]:

@@ -1,5 +1,8 @@
-"""The messy extracts: respondents and answers sampled from the model, planted messiness,
-raw headers and cells in each year's style (participation and messiness: see ``model``)."""
+"""The messy synthetic extracts.
+
+Respondents and answers sampled from the model, planted messiness,
+raw headers and cells in each year's style (participation and messiness: see ``model``).
+"""
 
 from __future__ import annotations
 
@@ -101,7 +104,7 @@ def _count(rate: float, n: int) -> int:
 
 
 def _ids(prefix: str, seed: int, inst_key: int, year: int, rows: np.ndarray) -> np.ndarray:
-    """Unique pseudo-random ``<prefix><8 hex>`` ids: a seeded bijection of (year, row)."""
+    """Return unique pseudo-random ``<prefix><8 hex>`` ids: a seeded bijection of (year, row)."""
     if len(rows) and int(rows.max()) >= 2**23:
         raise ConfigError("synthetic: more than 8.3 million rows in one extract")
     k = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAMS["ids"], inst_key)))
@@ -234,6 +237,7 @@ def _comments_years(cfg: dict, years: list[int]) -> set[int]:
 
 
 def build_extract(model: Model, inst: Instrument, year: int, year_index: int) -> _Built:
+    """Build one instrument's extract for ``year``: sampled respondents, messiness, raw cells."""
     cfg, pr, seed = model.cfg, model.pr, model.seed
     mess = cfg["messiness"]
     ikey = _INSTRUMENT_KEYS[inst.name]

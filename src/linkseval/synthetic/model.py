@@ -96,7 +96,7 @@ def _effect_at(effects: list[float], event_time: np.ndarray) -> np.ndarray:
 def _solve_intercept(
     target: float, x: np.ndarray, w: np.ndarray, sigma: float, lo: int, hi: int
 ) -> float:
-    """b such that sum(w * E[s | b + x]) == target (safeguarded Newton)."""
+    """B such that sum(w * E[s | b + x]) == target (safeguarded Newton)."""
     if not lo < target < hi:
         raise ConfigError(f"synthetic: target level {target:.3f} is outside the scale {lo}-{hi}")
     a, c = lo - 20.0 - float(x.max()), hi + 20.0 - float(x.min())
@@ -191,9 +191,11 @@ class Model:
 
     # -- per year --------------------------------------------------------------------------
     def dose(self, year: int) -> np.ndarray:
+        """Return each practice's dose in ``year``: 1 − absent months / 12."""
         return 1.0 - self.pr.absent_months[year] / 12.0
 
     def event_time(self, year: int) -> np.ndarray:
+        """Return each practice's years since its Links start in ``year`` (−1 if not Links)."""
         return np.where(self.links, year - self.pr.start, -1)
 
     def _year(self, year: int) -> None:
@@ -270,10 +272,12 @@ class Model:
         )
 
     def care_shift(self, year: int) -> np.ndarray:
+        """Return the latent CARE shift per practice in ``year`` (dose included, 0 if not Links)."""
         e = self.event_time(year)
         return _effect_at(self.care_treat, e) * self.dose(year) * self.links
 
     def care_latent(self, year: int, treated: bool) -> np.ndarray:
+        """Return the latent CARE mean per practice in ``year``, with or without the treatment."""
         total = self.care_fx + self.care_py[year]
         if treated:
             total = total + self.care_shift(year)
@@ -293,10 +297,12 @@ class Model:
 
     @property
     def sq_outcomes(self) -> list[str]:
+        """Return the SafeQuest outcome names."""
         return self.sq.outcomes
 
     # -- truth -----------------------------------------------------------------------------
     def truth_practice_year(self) -> pd.DataFrame:
+        """Tabulate expected means, treated and counterfactual, per practice, year and outcome."""
         parts = []
         for (inst, year), (tr, cf) in self.expected.items():
             outcomes = self.sq_outcomes if inst == "safequest" else ["care_total"]
@@ -322,6 +328,7 @@ class Model:
         return out
 
     def att(self) -> tuple[dict, dict]:
+        """Return the true ATT of each outcome by year and by event time."""
         by_year: dict[str, dict] = {}
         by_event: dict[str, dict] = {}
         for (inst, year), (tr, cf) in self.expected.items():
@@ -406,6 +413,7 @@ class Model:
         return out
 
     def truth_json(self, messiness: dict, files: dict, sampled: dict) -> dict:
+        """Build the truth.json record: generator settings, Links practices and true effects."""
         att_year, att_event = self.att()
         pr = self.pr
         links = [

@@ -62,6 +62,8 @@ def _largest_remainder(shares: np.ndarray, n: int) -> np.ndarray:
 
 @dataclass
 class Practices:
+    """Hold the synthetic practices: codes, board, size, deprivation, Deep End rank, Links start."""
+
     codes: np.ndarray  # object, sorted
     board: np.ndarray  # int index into BOARDS
     list_size: np.ndarray
@@ -76,6 +78,7 @@ class Practices:
 
 
 def make_practices(cfg: dict, years: list[int]) -> Practices:
+    """Draw the synthetic practices from the ``synthetic`` settings ``cfg``."""
     seed, n = int(cfg["seed"]), int(cfg["n_practices"])
     width = _code_width(cfg)
     rng = stream_rng(seed, "practices")

@@ -146,16 +146,19 @@ def effective_settings(settings: dict | None) -> dict:
 
 
 def stream_rng(seed: int, stream: str, *keys: int) -> np.random.Generator:
+    """Return the generator of random stream ``stream`` (with ``keys``) of ``seed``."""
     return np.random.default_rng(
         np.random.SeedSequence(int(seed), spawn_key=(STREAMS[stream], *keys))
     )
 
 
 def year_map(mapping: dict | None) -> dict[int, float]:
+    """Return a ``{year: value}`` mapping with int keys and float values (None: empty)."""
     return {int(k): float(v) for k, v in (mapping or {}).items()}
 
 
 def clp_list(value: Any) -> list[dict]:
+    """Return the ``clp_absence`` entries as a list of typed dicts (a malformed one is an error)."""
     if not value:
         return []
     items = [value] if isinstance(value, dict) else list(value)
@@ -175,6 +178,7 @@ def clp_list(value: Any) -> list[dict]:
 
 
 def check(cfg: dict, years: list[int], sq: Instrument) -> None:
+    """Check the synthetic settings against the years and the SafeQuest instrument."""
     missing = set(sq.themes) - set(cfg["theme_level_pct"])
     if missing:
         raise ConfigError(f"synthetic.theme_level_pct: no level for theme(s) {sorted(missing)}")
