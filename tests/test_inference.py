@@ -553,8 +553,8 @@ def test_many_term_wild_pieces_equal_the_one_coefficient_loop(kind):
 @pytest.mark.parametrize("cache_bytes", [2**30, 1000])
 def test_cached_wild_weights_are_fresh_draws_for_fewer_clusters(monkeypatch, cache_bytes):
     """Cached (a view of the draws for more clusters) or not (too big: chunk by chunk)."""
-    from linkseval import inference
     from linkseval.inference import WEBB, chunk_seeds, wild_weights
+    from linkseval.inference import wild as inference
 
     monkeypatch.setattr(inference, "DRAW_CACHE_BYTES", cache_bytes)
     list(wild_weights(11, 2100, "webb", 40))  # cache at 40 clusters

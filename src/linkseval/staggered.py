@@ -24,12 +24,12 @@ from scipy import special
 
 from linkseval.did import Design, Panel
 from linkseval.inference import (
+    RIStatistics,
     TestResult,
-    _invert,
-    _unbounded,
     group_sum,
     n_chunks,
     ri_sample,
+    ri_test,
     ri_units,
     wild_cluster_bootstrap_terms,
 )
@@ -302,20 +302,13 @@ def combination_design(design: Design, weights: np.ndarray) -> Design:
     )
 
 
-def cs_wild_bootstrap(
-    p: Panel,
-    *,
-    n_draws: int = 9999,
-    seed: int = 1,
-    alpha: float = 0.05,
-    weights: str = "webb",
-    n_treated_clusters: int | None = None,
-) -> dict[str, TestResult]:
-    """Compute WCR bootstrap p-values and CIs for every CS term.
+def cs_wild_problem(p: Panel) -> tuple[Design, np.ndarray, list[str]]:
+    """Return every CS term as a linear combination of :func:`stacked_design` (the WCR hook).
 
-    WCR bootstrap p-value and CI for every CS term, on :func:`stacked_design`: the null is
-    imposed on the term itself (an aggregate w'β/Σw is tested as the first coefficient of
-    :func:`combination_design` would be), all terms from one set of draws.
+    An aggregate is w'β/Σw over the cells it averages (tested as the first coefficient of
+    :func:`combination_design` would be); a cell is its own coefficient. Returns the design, the
+    contrasts (terms × cells) and the names of their terms (terms without an estimable cell are
+    left out).
     """
     cells = group_time_cells(p)
     design, cols = stacked_design(p, cells)
@@ -330,11 +323,29 @@ def cs_wild_bootstrap(
             wfull[pos[ks[i]]] = w[i]
         names.append(term)
         contrasts.append(wfull / wfull.sum())
+    return design, np.array(contrasts).reshape(len(names), design.k), names
+
+
+def cs_wild_bootstrap(
+    p: Panel,
+    *,
+    n_draws: int = 9999,
+    seed: int = 1,
+    alpha: float = 0.05,
+    weights: str = "webb",
+    n_treated_clusters: int | None = None,
+) -> dict[str, TestResult]:
+    """Compute WCR bootstrap p-values and CIs for every CS term.
+
+    WCR bootstrap p-value and CI for every CS term (:func:`cs_wild_problem`): the null is
+    imposed on the term itself, all terms from one set of draws.
+    """
+    design, contrasts, names = cs_wild_problem(p)
     if not names:
         return {}
     res = wild_cluster_bootstrap_terms(
         design,
-        np.array(contrasts),
+        contrasts,
         n_draws=n_draws,
         seed=seed,
         alpha=alpha,
@@ -344,17 +355,16 @@ def cs_wild_bootstrap(
     return dict(zip(names, res, strict=True))
 
 
-def cs_randomization(
-    p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
-) -> dict[str, TestResult]:
-    """Compute Fisher RI for every CS term.
+def cs_ri_statistics(p: Panel, *, n_draws: int, seed: int) -> tuple[RIStatistics, list[str]]:
+    """Compute every CS term under every reassignment of the cohorts (the CS estimator's RI hook).
 
-    Fisher RI for every CS term: the cohorts are permuted among all units, or whole clusters
+    The cohorts are permuted among all units, or whole clusters
     (:func:`~linkseval.inference.ri_units`; the same draws as the TWFE RI with the same seed;
-    aggregation weights stay the observed cohort sizes). Each term is linear in the outcome,
-    so under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y,
-    b on the observed treatment); p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by
-    inverting it.
+    aggregation weights stay the observed cohort sizes). Each term is linear in the outcome, so
+    under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y, b on
+    the observed treatment). Returns the statistics and the names of their terms (terms whose
+    observed value cannot be computed are left out); draws that leave a cell without members or
+    controls are not usable for the terms that need it.
     """
     cells = group_time_cells(p)
     u = ri_units(p)
@@ -397,33 +407,39 @@ def cs_randomization(
     ]
     Ay = np.concatenate([a for a, _ in draws])
     Ad = np.concatenate([b for _, b in draws])
-    out = {}
+    names, a_cols, b_cols, a0s, b0s = [], [], [], [], []
     for term, (ks, w) in terms.items():
         a0, b0_ = float(aggregate(obs_y, ks, w)[0]), float(aggregate(obs_d, ks, w)[0])
         if not np.isfinite(a0):
             continue
-        a, b = aggregate(Ay, ks, w), aggregate(Ad, ks, w)
-        ok = np.isfinite(a) & np.isfinite(b)
-        a, b = a[ok], b[ok]
-        buf = np.empty_like(a)
+        names.append(term)
+        a_cols.append(aggregate(Ay, ks, w))
+        b_cols.append(aggregate(Ad, ks, w))
+        a0s.append(a0)
+        b0s.append(b0_)
+    R = Ay.shape[0]
+    A = np.column_stack(a_cols) if names else np.zeros((R, 0))
+    B = np.column_stack(b_cols) if names else np.zeros((R, 0))
+    stats = RIStatistics(
+        a=A,
+        b=B,
+        den=None,
+        ok=np.isfinite(A) & np.isfinite(B),
+        observed=np.array(a0s),
+        slope=np.array(b0s),
+        note=u.describe().replace("programme", "cohorts"),
+        note_skipped=False,
+    )
+    return stats, names
 
-        def p_of(tau: float, a=a, b=b, a0=a0, b0_=b0_, buf=buf) -> float:
-            """(1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), computed in place."""
-            o = abs(a0 - tau * b0_)
-            np.multiply(b, tau, out=buf)
-            np.subtract(a, buf, out=buf)
-            np.abs(buf, out=buf)
-            return float((1 + np.count_nonzero(buf >= o - 1e-12 * max(1.0, o))) / (1 + len(a)))
 
-        lo, hi = _invert(p_of, a0, float(np.std(a)) or 1.0, alpha)
-        note = u.describe().replace("programme", "cohorts")
-        out[term] = TestResult(
-            "randomization inference",
-            p_of(0.0),
-            lo,
-            hi,
-            statistic=a0,
-            n_draws=int(ok.sum()),
-            note=_unbounded(note, lo, hi),
-        )
-    return out
+def cs_randomization(
+    p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
+) -> dict[str, TestResult]:
+    """Compute Fisher RI for every CS term.
+
+    :func:`cs_ri_statistics`, then :func:`~linkseval.inference.ri_test` for each term:
+    p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by inverting it.
+    """
+    stats, names = cs_ri_statistics(p, n_draws=n_draws, seed=seed)
+    return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}

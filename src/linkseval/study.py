@@ -180,6 +180,8 @@ class Settings:
     dose: bool = _default("analysis", "sensitivity", "dose")
     honest: dict = _default("analysis", "honestdid")
     family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
+    estimators: list[str] = _default("analysis", "estimators")
+    methods: list[str] = _default("analysis", "methods")
 
     def __post_init__(self) -> None:
         # rule dicts (a config's or a test's) become Comparison objects; a partial honestdid
@@ -231,6 +233,8 @@ class Settings:
             dose=bool(sens["dose"]),
             honest=a["honestdid"],
             family=family,
+            estimators=list(a["estimators"]),
+            methods=list(a["methods"]),
         )
 
 

@@ -1,0 +1,106 @@
+"""Inference methods by name: each applies to any fitted estimator through its hooks.
+
+A method is a function ``(fitted, settings, family_alpha) -> one result per term`` (None where
+the term has no row for that method); it reads only the hooks of
+:class:`~linkseval.estimators.base.Fitted`, never the estimator's internals:
+
+- ``analytic`` — the estimator's own analytic SE (CR1 for regressions, the influence function
+  for Callaway–Sant'Anna, ...): a t test with its degrees of freedom, or a z test;
+- ``wild_bootstrap`` — the WCR bootstrap on :meth:`~linkseval.estimators.base.Fitted.wild_problem`;
+- ``randomization`` — Fisher RI on :meth:`~linkseval.estimators.base.Fitted.ri_statistics`.
+
+The study runs the methods of ``analysis.methods`` in that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from linkseval.inference.base import TestResult, wald_test
+from linkseval.inference.randomization import _ri_not_applicable, ri_test
+from linkseval.inference.wild import wild_cluster_bootstrap_terms
+
+if TYPE_CHECKING:
+    from linkseval.estimators.base import Fitted
+    from linkseval.study import Settings
+
+Method = Callable[["Fitted", "Settings", "float | None"], "list[TestResult | None]"]
+
+
+def analytic(f: Fitted, s: Settings, family_alpha: float | None = None) -> list[TestResult | None]:
+    """Test every term with the estimator's analytic standard error."""
+    if f.analytic_unavailable is not None:
+        return [TestResult.not_applicable(f.vcov_name, f.analytic_unavailable)] * len(f.terms)
+    out: list[TestResult | None] = []
+    for j, t in enumerate(f.terms):
+        r = wald_test(
+            f.estimate[j],
+            f.std_error[j],
+            df=f.df,
+            alpha=s.alpha,
+            family_alpha=family_alpha,
+            method=f.vcov_name,
+        )
+        r.note = t.note
+        out.append(r)
+    return out
+
+
+def wild_bootstrap(
+    f: Fitted, s: Settings, family_alpha: float | None = None
+) -> list[TestResult | None]:
+    """Test every term with the WCR bootstrap on the estimator's regression form."""
+    from linkseval.estimators.base import n_treated_clusters
+
+    problem = f.wild_problem()
+    if problem is None:
+        return [TestResult.not_applicable("WCR bootstrap", f.wild_unavailable())] * len(f.terms)
+    res = wild_cluster_bootstrap_terms(
+        problem.design,
+        problem.contrasts,
+        n_draws=s.bootstrap_draws,
+        seed=s.bootstrap_seed,
+        alpha=s.alpha,
+        weights=s.bootstrap_weights,
+        n_treated_clusters=n_treated_clusters(f.panel),
+        family_alpha=family_alpha,
+    )
+    out: list[TestResult | None] = [None] * len(f.terms)
+    for j, r in zip(problem.rows, res, strict=True):
+        out[j] = r
+    return out
+
+
+def randomization(
+    f: Fitted, s: Settings, family_alpha: float | None = None
+) -> list[TestResult | None]:
+    """Test every term by Fisher RI on the estimator's reassigned statistics."""
+    na = _ri_not_applicable(f.panel)
+    if na is not None:
+        return [na] * len(f.terms)
+    problem = f.ri_statistics(seed=s.ri_seed, n_draws=s.ri_draws)
+    if problem is None:
+        why = f.ri_unavailable()
+        return [TestResult.not_applicable("randomization inference", why)] * len(f.terms)
+    out: list[TestResult | None] = [None] * len(f.terms)
+    for k, j in enumerate(problem.rows):
+        out[j] = ri_test(problem.statistics, k, alpha=s.alpha, family_alpha=family_alpha)
+    return out
+
+
+METHODS: dict[str, Method] = {
+    "analytic": analytic,
+    "wild_bootstrap": wild_bootstrap,
+    "randomization": randomization,
+}
+
+
+def get_method(name: str) -> Method:
+    """Return the inference method registered as ``name``."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        from linkseval.errors import ConfigError
+
+        raise ConfigError(f"unknown inference method {name!r}; known: {list(METHODS)}") from None
