@@ -5,7 +5,7 @@ Scale as in bench_ingest.py: s x (1,000 practices, 100 of them Deep End), 2013-2
 and CARE extracts as CSV from linkseval.synthetic (generated first, not timed; a matching set
 already written by bench_ingest.py under benchmarks/out/scale_<s>/raw is hard-linked instead).
 Each run gets its own study directory under --workdir (a copy of the workflow files, as
-tests/test_workflow.py's make_study) with analysis.randomization.draws = 100,000 (bootstrap at
+tests/studies.py's make_study) with analysis.randomization.draws = 100,000 (bootstrap at
 its default, 9,999) and analysis.scatter_multilevel (one MixedLM job per outcome), and is timed
 from an empty results folder to results/models/headline.json:
 

@@ -39,7 +39,7 @@ replications of the main scenarios with 9,999 bootstrap and 9,999 RI draws.
 The simulation, the scenarios and the summaries live in :mod:`linkseval.montecarlo`; this script
 runs them in one process or a local pool. The workflow's opt-in target ``monte_carlo``
 (``snakemake monte_carlo``) runs the same study as independent chunks of replications (for a
-cluster) and gathers the same tables, byte for byte (``tests/test_scatter.py``).
+cluster) and gathers the same tables, byte for byte (``tests/unit/test_scatter.py``).
 
 Usage::
 

@@ -11,7 +11,7 @@ Cluster-robust variance (CR1): ``V = G/(G−1) · (N−1)/(N−K) · (X'WX)⁻¹
 (X'WX)⁻¹`` where K counts the treatment and period regressors but not the unit effects, which
 are nested within the unit (practice) clusters. This is fixest's default ``fixef.K="nested"``
 and equals pyfixest's ``ssc(k_fixef="none")`` with period effects entered as dummies
-(tests/test_did.py checks it against pyfixest to 1e-8).
+(tests/unit/test_did.py checks it against pyfixest to 1e-8).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 #
 # Every chunk is seeded on its own (RI: seed chunks of 1,000 draws from the RI seed; Monte Carlo:
 # each replication from the study seed and scenario key), and each gather concatenates in a fixed
-# order, so the results equal a single-process run exactly (tests/test_scatter.py).
+# order, so the results equal a single-process run exactly (tests/unit/test_scatter.py).
 from linkseval.montecarlo import MCSettings, chunk_keys as mc_chunk_keys
 from linkseval.scatter import ri_n_jobs
 

@@ -42,7 +42,7 @@ from linkseval.codebook import load_codebook, normalise_header
 from linkseval.errors import ExtractError, LinksevalError
 from linkseval.ingest import LINE, read_extract
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SQ = load_codebook(ROOT / "config" / "codebook.yaml")["safequest"]
 HMAP = SQ.header_map()
 REGISTER = {"01234", "20001", "30002"}

@@ -16,7 +16,7 @@ from linkseval.codebook import load_codebook
 from linkseval.expected import TOLERANCE, load, summarise
 from linkseval.recovery import coverage, headline_rows, misses, study_panels, true_effect
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRUTH = {"att": {"a": {"2014": {"pct": 1.0}, "2015": {"pct": 3.0}}, "b": {"2015": {"pct": -1.0}}}}
 
 

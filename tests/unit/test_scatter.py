@@ -37,7 +37,7 @@ from linkseval.scatter import (
 )
 from linkseval.store import write_parquet
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DRAWS = 2 * CHUNK + 500  # not a multiple of CHUNK: the last seed chunk is short
 
 PANELS = {

@@ -20,7 +20,7 @@ from studies import make_study, result_hashes
 
 from linkseval import results
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 

@@ -12,7 +12,7 @@ from linkseval.codebook import load_codebook
 from linkseval.results import frame, make_row
 from linkseval.study import outcome_labels
 
-CODEBOOK = Path(__file__).resolve().parents[1] / "config" / "codebook.yaml"
+CODEBOOK = Path(__file__).resolve().parents[2] / "config" / "codebook.yaml"
 
 
 @pytest.fixture(autouse=True)

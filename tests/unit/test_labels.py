@@ -13,7 +13,7 @@ from linkseval.labels import (
 )
 from linkseval.pages import label_note, page
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_synthetic_data_are_always_labelled_synthetic():

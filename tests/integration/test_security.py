@@ -31,7 +31,7 @@ from linkseval.errors import ConfigError, ExtractError
 from linkseval.practice_code import DEFAULT_PATTERN, SAFE
 from linkseval.register import read_register
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEADER = [
     "practice_code",
     "practice_name",

@@ -28,7 +28,7 @@ from linkseval.synthetic import (
     write_synthetic,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 YEARS = [2013, 2014, 2015]
 
 

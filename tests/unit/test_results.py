@@ -119,7 +119,7 @@ def test_combine_and_read_back_keep_the_schema(tmp_path):
 def test_docs_name_every_column_and_value():
     from pathlib import Path
 
-    doc = (Path(__file__).parents[1] / "docs/results.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).parents[2] / "docs/results.md").read_text(encoding="utf-8")
     names = [*results.COLUMNS, *results.ESTIMATORS, *results.TERMS, *results.METHODS]
     names += list(results.HONEST_RESTRICTIONS)
     missing = [n for n in names if f"`{n}`" not in doc]
@@ -132,7 +132,7 @@ def test_compare_estimates_maps_the_old_names_and_finds_a_changed_number(tmp_pat
 
     from linkseval.store import write_csv
 
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
     import compare_estimates
 
     extra = [

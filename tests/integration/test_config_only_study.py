@@ -7,7 +7,7 @@ cohort: six more Deep End practices start in 2016 in the register. In the issue'
 respondent-level MixedLM sensitivity fit stopped the whole run with
 ``numpy.linalg.LinAlgError: Singular matrix``. This rebuild of that study (the issue's exact files
 are not available) fits here; the test keeps it running to the end and checks that every
-multilevel row is either an estimate or says why it is not one. tests/test_multilevel.py forces
+multilevel row is either an estimate or says why it is not one. tests/unit/test_multilevel.py forces
 the singular case itself (a singular design, through statsmodels and through the CLI).
 """
 
@@ -28,7 +28,7 @@ from linkseval import results
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 YEARS = [2013, 2014, 2015, 2016]
 ID_COLUMN = {"safequest": "RespID", "care": "Patient"}  # the generator's 2015 headers
 

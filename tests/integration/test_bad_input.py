@@ -40,7 +40,7 @@ from linkseval.ingest import LINE, read_extract
 from linkseval.register import read_register
 from linkseval.score import practice_year_panel, score_respondents
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "bad"
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
 CODEBOOK = load_codebook(ROOT / "config" / "codebook.yaml")

@@ -8,7 +8,7 @@ import yaml
 from linkseval.configuration import coerce_to_schema
 
 SCHEMA = yaml.safe_load(
-    (Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text()
+    (Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml").read_text()
 )
 
 

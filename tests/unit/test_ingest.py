@@ -279,7 +279,7 @@ def test_formulas_without_cached_values_are_found_in_any_chunking():
     not the formulas whose values Excel cached (issue 15 item 4)."""
     from linkseval.ingest import _xml_cells
 
-    bad = Path(__file__).parent / "data" / "bad"
+    bad = Path(__file__).parents[1] / "data" / "bad"
     p = bad / "excel_formula_without_value" / "safequest_2013.xlsx"
     want = [(2, c) for c in range(3, 33)]
     assert _xml_cells(p, "Sheet")[1] == _xml_cells(p, "Sheet", chunk=37)[1] == want

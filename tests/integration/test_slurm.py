@@ -20,7 +20,7 @@ import pytest
 import yaml
 from studies import make_study, result_hashes, run_with_timeout
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 TARGET = "results/models/headline.json"
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")

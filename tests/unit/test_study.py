@@ -22,7 +22,7 @@ from linkseval.study import (
     with_defaults,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 CODEBOOK = load_codebook(ROOT / "config/codebook.yaml")
 
