@@ -531,27 +531,8 @@ def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) ->
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the ``linkseval`` argument parser, one subcommand per pipeline stage."""
-    parser = argparse.ArgumentParser(
-        prog="linkseval",
-        description="Reproducible evaluation of the Links Worker Programme: Safequest extracts "
-        "-> clean, scored practice-year panel -> difference-in-differences -> report.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"linkseval {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # option defaults are the config schema's (linkseval.study), as in a Snakemake run
-    scoring = section_defaults("scoring")
-    analysis = section_defaults("analysis")
-    main = analysis["main_comparison"]
-    main_only = {
-        "main_comparison": main,
-        "comparisons": {main: {"rule": analysis["comparisons"][main]["rule"]}},
-    }
-    formulas = schema_enum("scoring", "percent_formula")
-
+def _common_options() -> argparse.ArgumentParser:
+    """Return the parent parser of the options most subcommands share."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--codebook",
@@ -586,7 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the study's survey years: every Links start in the register must lie after the "
         "first and not after the last",
     )
+    return common
 
+
+def _add_synth(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval synth``."""
     p = sub.add_parser(
         "synth",
         parents=[common],
@@ -607,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, metavar="DIR")
     p.set_defaults(func=cmd_synth)
 
+
+def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval clean``."""
     p = sub.add_parser(
         "clean",
         parents=[common],
@@ -627,6 +615,11 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-clean", "out-rejects", "out-accounting")
     p.set_defaults(func=cmd_clean)
 
+
+def _add_score(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval score``."""
+    scoring = section_defaults("scoring")
+    formulas = schema_enum("scoring", "percent_formula")
     p = sub.add_parser(
         "score",
         parents=[common],
@@ -648,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-scores", "out-panel")
     p.set_defaults(func=cmd_score)
 
+
+def _add_quality(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval quality``."""
     p = sub.add_parser(
         "quality",
         parents=[common],
@@ -659,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-files", "out-practice-years", "out-reasons", "out-summary")
     p.set_defaults(func=cmd_quality)
 
+
+def _add_estimate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval estimate``."""
     p = sub.add_parser(
         "estimate",
         parents=[common],
@@ -681,6 +680,11 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out")
     p.set_defaults(func=cmd_estimate)
 
+
+def _add_multilevel(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval multilevel``."""
+    scoring = section_defaults("scoring")
+    formulas = schema_enum("scoring", "percent_formula")
     p = sub.add_parser(
         "multilevel",
         parents=[common],
@@ -694,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out")
     p.set_defaults(func=cmd_multilevel)
 
+
+def _add_combine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval combine``."""
     p = sub.add_parser(
         "combine",
         parents=[common],
@@ -704,6 +711,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-parquet", "out-csv", "out-headline", "out-json")
     p.set_defaults(func=cmd_combine)
 
+
+def _add_describe(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval describe``."""
     p = sub.add_parser(
         "describe",
         parents=[common],
@@ -714,16 +724,25 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-means", "out-change")
     p.set_defaults(func=cmd_describe)
 
+
+def _add_links(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval links``."""
     p = sub.add_parser("links", parents=[common], help="list the Links practices of a register")
     _paths(p, "register", "out")
     p.set_defaults(func=cmd_links)
 
+
+def _add_expected(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval expected``."""
     p = sub.add_parser("expected", help="compare headline estimates with the committed expectation")
     p.add_argument("--headline", default="results/models/headline.json", metavar="FILE")
     p.add_argument("--expected", default="tests/expected/headline.json", metavar="FILE")
     p.add_argument("--update", action="store_true", help="overwrite the expectation (deliberate)")
     p.set_defaults(func=cmd_expected)
 
+
+def _add_recovery(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval recovery``."""
     p = sub.add_parser(
         "recovery",
         help="check that the headline intervals cover the synthetic generator's true effects",
@@ -742,12 +761,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_recovery)
 
+
+def _add_render(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval render``."""
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
     _paths(p, "notebook", "out")
     p.add_argument("--title", required=True)
     p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_render)
 
+
+def _add_finish(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval finish``."""
     p = sub.add_parser(
         "finish",
         parents=[common],
@@ -761,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_finish)
 
+
+def _add_notebook(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval notebook``."""
     p = sub.add_parser(
         "notebook",
         parents=[common],
@@ -785,12 +813,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_notebook)
 
+
+def _add_index(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval index``."""
     p = sub.add_parser("index", parents=[common], help="the report's entry page")
     _paths(p, "headline", "out")
     p.add_argument("--page", nargs="+", type=_link, required=True, metavar="TITLE=HREF")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     p.set_defaults(func=cmd_index)
 
+
+def _add_publish(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval publish``."""
     p = sub.add_parser(
         "publish",
         help="copy the checked report pages into the published folder (all or none)",
@@ -801,6 +835,10 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out")
     p.set_defaults(func=cmd_publish)
 
+
+def _add_disclosure(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval disclosure``."""
+    scoring = section_defaults("scoring")
     p = sub.add_parser(
         "disclosure",
         help="check published outputs for respondent ids, free text and small cells",
@@ -813,6 +851,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-respondents", type=int, default=scoring["min_respondents"], metavar="N")
     p.set_defaults(func=cmd_disclosure)
 
+
+def _add_provenance(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval provenance``."""
     p = sub.add_parser("provenance", parents=[common], help="record inputs, config, code, packages")
     _paths(p, "inputs", nargs="+")
     _paths(p, "lock", "out")
@@ -820,6 +861,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=".", metavar="DIR", help="the project's git work tree")
     p.set_defaults(func=cmd_provenance)
 
+
+def _add_did(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval did``."""
     p = sub.add_parser(
         "did",
         help="difference-in-differences on any unit x period panel (CSV/Parquet/Stata)",
@@ -859,6 +903,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
     p.set_defaults(func=cmd_did)
 
+
+def _add_ri(sub: argparse._SubParsersAction) -> None:
+    """Add ``ri-chunk`` and ``ri-gather`` (scattered randomization inference)."""
+    analysis = section_defaults("analysis")
+    main = analysis["main_comparison"]
+    main_only = {
+        "main_comparison": main,
+        "comparisons": {main: {"rule": analysis["comparisons"][main]["rule"]}},
+    }
     ri_common = argparse.ArgumentParser(add_help=False)
     ri_common.add_argument(
         "--panel",
@@ -928,6 +981,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="the result (.json)")
     p.set_defaults(func=cmd_ri_gather)
 
+
+def _add_monte_carlo(sub: argparse._SubParsersAction) -> None:
+    """Add ``monte-carlo-chunk`` and ``monte-carlo-gather``."""
     mc_common = argparse.ArgumentParser(add_help=False)
     mc_common.add_argument(
         "--settings",
@@ -986,6 +1042,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out-table", required=True, metavar="FILE", help="Markdown tables (.md)")
     p.set_defaults(func=cmd_mc_gather)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``linkseval`` argument parser, one subcommand per pipeline stage."""
+    parser = argparse.ArgumentParser(
+        prog="linkseval",
+        description="Reproducible evaluation of the Links Worker Programme: Safequest extracts "
+        "-> clean, scored practice-year panel -> difference-in-differences -> report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"linkseval {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # option defaults are the config schema's (linkseval.study), as in a Snakemake run
+    common = _common_options()
+    _add_synth(sub, common)
+    _add_clean(sub, common)
+    _add_score(sub, common)
+    _add_quality(sub, common)
+    _add_estimate(sub, common)
+    _add_multilevel(sub, common)
+    _add_combine(sub, common)
+    _add_describe(sub, common)
+    _add_links(sub, common)
+    _add_expected(sub)
+    _add_recovery(sub)
+    _add_render(sub, common)
+    _add_finish(sub, common)
+    _add_notebook(sub, common)
+    _add_index(sub, common)
+    _add_publish(sub)
+    _add_disclosure(sub)
+    _add_provenance(sub, common)
+    _add_did(sub)
+    _add_ri(sub)
+    _add_monte_carlo(sub)
     return parser
 
 
