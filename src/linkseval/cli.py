@@ -55,11 +55,10 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_clean(args: argparse.Namespace) -> None:
     """Validate one extract and quarantine bad rows (``linkseval clean``)."""
-    from linkseval.clean import clean_extract
+    from linkseval import stages
     from linkseval.codebook import load_codebook
-    from linkseval.ingest import read_extract
     from linkseval.register import read_register
-    from linkseval.store import sha256, write_json, write_parquet
+    from linkseval.store import write_json, write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
@@ -68,22 +67,22 @@ def cmd_clean(args: argparse.Namespace) -> None:
         code_pattern=args.code_pattern,
         survey_years=args.survey_years,
     )
-    raw = read_extract(args.extract, instrument, args.year)
-    result = clean_extract(
-        raw,
+    out = stages.clean(
+        args.extract,
         instrument,
-        register["practice_code"],
+        register,
+        year=args.year,
         code_width=args.code_width,
         max_missing_items=args.max_missing_items,
+        data_label=args.data_label,
     )
-    acc = {**result.accounting, "sha256": sha256(args.extract), "data_label": args.data_label}
-    meta = {"data_label": args.data_label, "source_sha256": acc["sha256"]}
-    write_parquet(result.kept, args.out_clean, meta)
-    write_parquet(result.rejects, args.out_rejects, meta)
+    acc = out.accounting
+    write_parquet(out.result.kept, args.out_clean, out.meta)
+    write_parquet(out.result.rejects, args.out_rejects, out.meta)
     write_json(acc, args.out_accounting)
     _banner(args.data_label)
     print(
-        f"{raw.path.name}: read {acc['rows_read']}, kept {acc['rows_kept']}, "
+        f"{out.source.name}: read {acc['rows_read']}, kept {acc['rows_kept']}, "
         f"quarantined {acc['rows_quarantined']} "
         + json.dumps({k: v for k, v in acc["quarantined_by_reason"].items() if v}),
         file=sys.stderr,
@@ -94,9 +93,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     """Score respondents and build the panel (``linkseval score``)."""
     import pandas as pd
 
+    from linkseval import stages
     from linkseval.codebook import load_codebook
     from linkseval.register import read_register
-    from linkseval.score import practice_year_panel, score_respondents
     from linkseval.store import write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
@@ -107,27 +106,22 @@ def cmd_score(args: argparse.Namespace) -> None:
         survey_years=args.survey_years,
     )
     clean = pd.concat([pd.read_parquet(p) for p in args.clean], ignore_index=True)
-    scores = score_respondents(clean, instrument, min_items_per_theme=args.min_items_per_theme)
-    panel = practice_year_panel(
-        scores,
+    out = stages.score(
+        clean,
         instrument,
         register,
         min_respondents=args.min_respondents,
+        min_items_per_theme=args.min_items_per_theme,
         percent_formula=args.percent_formula,
+        data_label=args.data_label,
     )
-    panel.insert(0, "data_label", args.data_label)
-    meta = {
-        "data_label": args.data_label,
-        "min_respondents": args.min_respondents,
-        "min_items_per_theme": args.min_items_per_theme,
-        "percent_formula": args.percent_formula,
-    }
-    write_parquet(scores, args.out_scores, meta)
-    write_parquet(panel, args.out_panel, meta)
+    write_parquet(out.scores, args.out_scores, out.meta)
+    write_parquet(out.panel, args.out_panel, out.meta)
     _banner(args.data_label)
     print(
-        f"{instrument.name}: {len(scores)} respondents scored, {len(panel)} practice-year-outcome "
-        f"rows, {int(panel['suppressed'].sum())} suppressed (< {args.min_respondents})",
+        f"{instrument.name}: {len(out.scores)} respondents scored, {len(out.panel)} "
+        f"practice-year-outcome rows, {int(out.panel['suppressed'].sum())} suppressed "
+        f"(< {args.min_respondents})",
         file=sys.stderr,
     )
 
@@ -136,117 +130,66 @@ def cmd_quality(args: argparse.Namespace) -> None:
     """Summarise data quality (``linkseval quality``)."""
     import pandas as pd
 
-    from linkseval.quality import file_summary, panel_summary, reject_reasons
+    from linkseval import stages
     from linkseval.store import write_csv, write_json
 
     accountings = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.accounting]
-    files = file_summary(accountings)
     panels = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
-    practice_years = panel_summary(panels)
     rejects = pd.concat([pd.read_parquet(p) for p in args.rejects], ignore_index=True)
-    reasons = reject_reasons(rejects)
-    for df in (files, practice_years, reasons):
-        df.insert(0, "data_label", args.data_label)
-    write_csv(files, args.out_files)
-    write_csv(practice_years, args.out_practice_years)
-    write_csv(reasons, args.out_reasons)
-    totals = {k: int(files[k].sum()) for k in ("rows_read", "rows_kept", "rows_quarantined")}
-    summary = {
-        "data_label": args.data_label,
-        "totals": totals,
-        "accounting_ok": bool(files["accounting_ok"].all())
-        and totals["rows_read"] == totals["rows_kept"] + totals["rows_quarantined"],
-        "files": accountings,
-    }
-    write_json(summary, args.out_summary)
+    out = stages.quality(accountings, panels, rejects, data_label=args.data_label)
+    write_csv(out.files, args.out_files)
+    write_csv(out.practice_years, args.out_practice_years)
+    write_csv(out.reasons, args.out_reasons)
+    write_json(out.summary, args.out_summary)
     _banner(args.data_label)
-    print(f"data quality: {json.dumps(totals)}", file=sys.stderr)
+    print(f"data quality: {json.dumps(out.summary['totals'])}", file=sys.stderr)
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
     """Write the DiD estimates for one outcome (``linkseval estimate``)."""
     import pandas as pd
 
-    from linkseval.analysis import Settings, estimate_outcome
+    from linkseval import stages
     from linkseval.store import write_parquet
 
-    settings = Settings.from_config(json.loads(args.settings))
-    panel = pd.read_parquet(args.panel)
-    panel = panel[panel["instrument"] == args.instrument]
-    res = estimate_outcome(panel, settings, args.instrument, args.outcome, args.comparison)
-    res.insert(0, "data_label", args.data_label)
+    res = stages.estimate(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        comparisons=args.comparison,
+        data_label=args.data_label,
+    )
     write_parquet(res, args.out, {"data_label": args.data_label, "settings": args.settings})
     _banner(args.data_label)
     print(f"{args.instrument}/{args.outcome}: {len(res)} estimate rows", file=sys.stderr)
-
-
-def _multilevel_row(instrument: str, outcome: str, cfg: dict, note: str, r: dict) -> dict:
-    """One result record (:func:`linkseval.results.make_row`) of the multilevel cross-check."""
-    from linkseval.results import COUNTS, STATISTICS, make_row
-
-    return make_row(
-        instrument=instrument,
-        outcome=outcome,
-        comparison=cfg["main_comparison"],
-        estimator="multilevel",
-        variant="respondent",
-        term="treated_post",
-        method="MixedLM (model-based)",
-        note=note,
-        **{k: r[k] for k in STATISTICS + COUNTS if k in r},
-    )
 
 
 def cmd_multilevel(args: argparse.Namespace) -> None:
     """Run the respondent-level MixedLM cross-check (``linkseval multilevel``)."""
     import pandas as pd
 
+    from linkseval import stages
     from linkseval.codebook import load_codebook
-    from linkseval.multilevel import comparison_practices, multilevel_did
     from linkseval.register import read_register
-    from linkseval.results import frame
     from linkseval.store import write_parquet
-    from linkseval.study import Settings, analysis_config
 
-    cfg = analysis_config(json.loads(args.settings))
-    s = Settings.from_config(cfg)
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
         args.register, code_width=args.code_width, code_pattern=args.code_pattern
     )
-    practices, caveat = comparison_practices(register, s.main)
-    scores = pd.read_parquet(args.scores)
-    rows = []
-    for outcome in args.outcome:  # one process for several outcomes: imports and data once
-        r = multilevel_did(
-            scores,
-            practices,
-            instrument,
-            outcome,
-            scale=s.scale,
-            percent_formula=args.percent_formula,
-            alpha=s.alpha,
-        )
-        if "error" in r:
-            note = f"not estimable: the respondent-level MixedLM could not be fitted ({r['error']})"
-            rows.append(_multilevel_row(args.instrument, outcome, cfg, note, r))
-            print(f"{args.instrument}/{outcome}: multilevel {note}", file=sys.stderr)
-            continue
-        note = (
-            "respondent-level MixedLM (REML): practice random intercept + practice-year variance "
-            f"component; model-based SE; variances practice {r['var_practice']:.3g}, "
-            f"practice-year {r['var_practice_year']:.3g}, residual {r['var_residual']:.3g}"
-            + ("" if r["converged"] else "; WARNING: optimiser did not converge")
-            + (f"; {caveat}" if caveat else "")
-        )
-        rows.append(_multilevel_row(args.instrument, outcome, cfg, note, r))
-        print(
-            f"{args.instrument}/{outcome}: multilevel estimate {r['estimate']:.3f}",
-            file=sys.stderr,
-        )
-    res = frame(rows)
-    res.insert(0, "data_label", args.data_label)
-    write_parquet(res, args.out, {"data_label": args.data_label})
+    out = stages.multilevel(
+        pd.read_parquet(args.scores),
+        register,
+        instrument,
+        args.outcome,  # one process for several outcomes: imports and data once
+        json.loads(args.settings),
+        percent_formula=args.percent_formula,
+        data_label=args.data_label,
+    )
+    for line in out.messages:
+        print(line, file=sys.stderr)
+    write_parquet(out.table, args.out, {"data_label": args.data_label})
     _banner(args.data_label)
 
 
@@ -254,72 +197,58 @@ def cmd_combine(args: argparse.Namespace) -> None:
     """Gather outcome estimates, adjust them and write the headline (``linkseval combine``)."""
     import pandas as pd
 
-    from linkseval.analysis import adjust_family, headline
-    from linkseval.results import combine, validate
+    from linkseval import stages
     from linkseval.store import to_json_text, write_csv, write_parquet, write_text
-    from linkseval.study import Settings
 
-    s = Settings.from_config(json.loads(args.settings))
-    res = combine([pd.read_parquet(p) for p in args.estimates])  # each checked on the schema
-    res = validate(adjust_family(res, s.family))
-    head = headline(res, s.main_comparison)
-    head.insert(0, "data_label", args.data_label)
-    write_parquet(res, args.out_parquet, {"data_label": args.data_label})
-    write_csv(res, args.out_csv)
-    write_csv(head, args.out_headline)
-    records = json.loads(head.to_json(orient="records", double_precision=10))
-    write_text(to_json_text({"data_label": args.data_label, "headline": records}), args.out_json)
+    tables = [pd.read_parquet(p) for p in args.estimates]  # each checked on the schema
+    out = stages.combine(tables, json.loads(args.settings), data_label=args.data_label)
+    write_parquet(out.table, args.out_parquet, {"data_label": args.data_label})
+    write_csv(out.table, args.out_csv)
+    write_csv(out.headline, args.out_headline)
+    write_text(to_json_text(out.headline_doc), args.out_json)
     _banner(args.data_label)
-    print(f"{len(res)} estimate rows; headline: {len(head)} rows", file=sys.stderr)
+    print(f"{len(out.table)} estimate rows; headline: {len(out.headline)} rows", file=sys.stderr)
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
     """Write the report's descriptive figures' data (``linkseval describe``)."""
     import pandas as pd
 
-    from linkseval.analysis import Settings, baseline_year
-    from linkseval.descriptive import percent_change, theme_means
+    from linkseval import stages
     from linkseval.store import write_csv
 
     panel = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
-    means = theme_means(panel)
-    # the baseline the estimates use: analysis.baseline_year, else the last year before a start
-    change = percent_change(means, baseline_year(panel, Settings(baseline_year=args.baseline_year)))
-    for df in (means, change):
-        df.insert(0, "data_label", args.data_label)
+    means, change = stages.describe(
+        panel, baseline_year=args.baseline_year, data_label=args.data_label
+    )
     write_csv(means, args.out_means)
     write_csv(change, args.out_change)
     _banner(args.data_label)
 
 
-def cmd_did(args: argparse.Namespace) -> None:
-    """Run DiD on any unit × period panel (``linkseval did``)."""
+def _read_panel_file(path: Path):
+    """Read a long panel from .csv/.txt, .parquet or .dta (``linkseval did --panel``)."""
     import pandas as pd
 
-    from linkseval.analysis import Settings, did_generic
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix in (".csv", ".txt"):
+        return pd.read_csv(path)
+    if path.suffix == ".dta":
+        return pd.read_stata(path)
+    from linkseval.errors import ConfigError
+
+    raise ConfigError(f"{path}: panel must be .csv, .parquet or .dta")
+
+
+def cmd_did(args: argparse.Namespace) -> None:
+    """Run DiD on any unit × period panel (``linkseval did``)."""
+    from linkseval import stages
     from linkseval.store import to_json_text, write_text
 
     path = Path(args.panel)
-    if path.suffix == ".parquet":
-        df = pd.read_parquet(path)
-    elif path.suffix in (".csv", ".txt"):
-        df = pd.read_csv(path)
-    elif path.suffix == ".dta":
-        df = pd.read_stata(path)
-    else:
-        from linkseval.errors import ConfigError
-
-        raise ConfigError(f"{path}: panel must be .csv, .parquet or .dta")
-    s = Settings(
-        weights=args.weights,
-        bootstrap_draws=args.draws,
-        ri_draws=args.draws,
-        bootstrap_seed=args.seed,
-        ri_seed=args.seed + 1,
-        alpha=args.alpha,
-    )
-    res = did_generic(
-        df,
+    records = stages.did(
+        _read_panel_file(path),
         unit=args.unit,
         time=args.time,
         cohort=args.cohort,
@@ -327,12 +256,9 @@ def cmd_did(args: argparse.Namespace) -> None:
         weights=args.weights,
         cluster=args.cluster,
         estimator=args.estimator,
-        settings=s,
-    )
-    records = json.loads(
-        res.drop(columns=["instrument", "comparison"]).to_json(
-            orient="records", double_precision=10
-        )
+        draws=args.draws,
+        seed=args.seed,
+        alpha=args.alpha,
     )
     doc = {
         "panel": str(path),
@@ -348,6 +274,7 @@ def cmd_did(args: argparse.Namespace) -> None:
 
 def cmd_links(args: argparse.Namespace) -> None:
     """List the Links practices of a register (``linkseval links``)."""
+    from linkseval import stages
     from linkseval.register import read_register
     from linkseval.store import write_json
 
@@ -357,7 +284,7 @@ def cmd_links(args: argparse.Namespace) -> None:
         code_pattern=args.code_pattern,
         survey_years=args.survey_years,
     )
-    write_json(sorted(reg.loc[reg["cohort"] > 0, "practice_code"].tolist()), args.out)
+    write_json(stages.links(reg), args.out)
 
 
 def cmd_expected(args: argparse.Namespace) -> None:
@@ -384,21 +311,20 @@ def cmd_recovery(args: argparse.Namespace) -> None:
     """Check that headline intervals cover the true effects (``linkseval recovery``)."""
     import pandas as pd
 
-    from linkseval.recovery import coverage, coverage_text, misses
+    from linkseval import stages
 
     truth = json.loads(Path(args.truth).read_text(encoding="utf-8"))
     head = pd.DataFrame(json.loads(Path(args.headline).read_text(encoding="utf-8"))["headline"])
-    cov = coverage(head, truth)
-    print(coverage_text(cov))
-    bad = misses(cov, tuple(args.methods))
-    if bad:
+    out = stages.recovery(head, truth, args.methods)
+    print(out.text)
+    if out.misses:
         print(f"the headline does not recover the generator's true effects ({args.truth}):")
-        for line in bad:
+        for line in out.misses:
             print(f"  {line}")
         raise SystemExit(1)
     print(
         f"recovered: every {' and '.join(args.methods)} interval the report states covers the "
-        f"true effect ({len(cov[cov.method.isin(args.methods)])} intervals)"
+        f"true effect ({out.n_checked} intervals)"
     )
 
 
@@ -441,16 +367,17 @@ def cmd_index(args: argparse.Namespace) -> None:
     """Write the report's entry page (``linkseval index``)."""
     import pandas as pd
 
+    from linkseval import stages
     from linkseval.codebook import load_codebook
-    from linkseval.report import index_page, set_outcome_labels
     from linkseval.store import write_text
-    from linkseval.study import Settings, outcome_labels
 
-    s = Settings.from_config(json.loads(args.settings))
-    set_outcome_labels(outcome_labels(load_codebook(args.codebook)))
-    head = pd.read_csv(args.headline)
-    pages = args.page
-    text = index_page(head, pages, args.data_label, s.family, s.alpha)
+    text = stages.index(
+        pd.read_csv(args.headline),
+        json.loads(args.settings),
+        load_codebook(args.codebook),
+        args.page,
+        data_label=args.data_label,
+    )
     write_text(text, args.out)
 
 
@@ -458,23 +385,15 @@ def cmd_disclosure(args: argparse.Namespace) -> None:
     """Check published outputs for disclosure risks (``linkseval disclosure``)."""
     import pandas as pd
 
-    from linkseval.disclosure import report, scan
-    from linkseval.errors import DisclosureError
+    from linkseval import stages
     from linkseval.store import write_json
 
     ids: set[str] = set()
     for path in args.identifiers_from:
         ids.update(pd.read_parquet(path, columns=["respondent_id"])["respondent_id"].astype(str))
-    files = sorted(args.files)
-    found = scan(files, identifiers=ids, min_respondents=args.min_respondents)
-    if found:
-        lines = [f"  {v.file}: {v.kind} at {v.location}" for v in found[:50]]
-        raise DisclosureError(
-            f"{len(found)} disclosure problem(s) in published outputs (identifiers not shown):\n"
-            + "\n".join(lines)
-        )
-    write_json(report(found, [Path(f) for f in files], args.min_respondents), args.out)
-    print(f"disclosure check: {len(files)} published files, no problems", file=sys.stderr)
+    rep = stages.disclosure(args.files, ids, min_respondents=args.min_respondents)
+    write_json(rep, args.out)
+    print(f"disclosure check: {len(args.files)} published files, no problems", file=sys.stderr)
 
 
 def cmd_provenance(args: argparse.Namespace) -> None:
@@ -503,39 +422,37 @@ def _parquet_meta(path: str | Path) -> dict:
     return {k.decode(): json.loads(v) for k, v in meta.items() if not k.startswith(b"pandas")}
 
 
-def _ri_panel(args: argparse.Namespace):
+def _read_jobs(paths: list[str]) -> list[tuple[str, dict, object]]:
+    """Read scattered jobs' outputs as (path, metadata, frame)."""
     import pandas as pd
 
-    from linkseval.analysis import Settings
-    from linkseval.scatter import main_comparison_panel
-
-    settings = Settings.from_config(json.loads(args.settings))
-    frame = pd.read_parquet(args.panel)
-    return settings, main_comparison_panel(frame, settings, args.instrument, args.outcome)
+    return [(path, _parquet_meta(path), pd.read_parquet(path)) for path in paths]
 
 
 def cmd_ri_chunk(args: argparse.Namespace) -> None:
     """Write the RI draws of one chunk job (``linkseval ri-chunk``)."""
-    from linkseval.scatter import ri_job_chunks, ri_job_frame
+    import pandas as pd
+
+    from linkseval import stages
     from linkseval.store import write_parquet
 
-    _, p = _ri_panel(args)
-    chunks = ri_job_chunks(args.draws, args.chunk_draws, args.chunk)
-    df = ri_job_frame(p, args.seed, args.draws, args.chunk_draws, args.chunk)
-    meta = {
-        "data_label": args.data_label,
-        "instrument": args.instrument,
-        "outcome": args.outcome,
-        "seed": args.seed,
-        "n_draws": args.draws,
-        "chunk_draws": args.chunk_draws,
-        "job": args.chunk,
-    }
-    write_parquet(df, args.out, meta)
+    out = stages.ri_chunk(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        seed=args.seed,
+        draws=args.draws,
+        chunk_draws=args.chunk_draws,
+        chunk=args.chunk,
+        data_label=args.data_label,
+    )
+    write_parquet(out.draws, args.out, out.meta)
     _banner(args.data_label)
+    chunks = out.seed_chunks
     print(
         f"{args.instrument}/{args.outcome}: RI chunk job {args.chunk}: seed chunks "
-        f"{chunks.start}-{chunks.stop - 1}, {len(df)} draws",
+        f"{chunks.start}-{chunks.stop - 1}, {len(out.draws)} draws",
         file=sys.stderr,
     )
 
@@ -544,65 +461,36 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
     """Compute the RI p-value and CI from all chunk jobs (``linkseval ri-gather``)."""
     import pandas as pd
 
-    from linkseval.analysis import panel_counts, result_row
-    from linkseval.did import ols, twfe_design
-    from linkseval.scatter import ri_from_jobs, ri_n_jobs
+    from linkseval import stages
     from linkseval.store import write_json
 
-    settings, p = _ri_panel(args)
-    jobs = []
-    for path in args.chunks:
-        meta = _parquet_meta(path)
-        if (meta.get("instrument"), meta.get("outcome")) != (args.instrument, args.outcome):
-            raise LinksevalError(f"{path}: an RI chunk of another outcome")
-        jobs.append((meta, pd.read_parquet(path)))
-    res = ri_from_jobs(
-        p,
-        jobs,
+    out = stages.ri_gather(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        _read_jobs(args.chunks),
         seed=args.seed,
-        n_draws=args.draws,
+        draws=args.draws,
         chunk_draws=args.chunk_draws,
-        alpha=settings.alpha,
-        family_alpha=settings.family_alpha(args.outcome),
+        data_label=args.data_label,
     )
-    base = {
-        "instrument": args.instrument,
-        "outcome": args.outcome,
-        "comparison": settings.main_comparison,
-        "estimator": "twfe",
-        **panel_counts(p),
-    }
-    # the estimate as in the headline (OLS fit); RI has no standard error
-    estimate = float(ols(twfe_design(p)).beta[0])
-    record = result_row(base, "treated_post", res, estimate, float("nan"))
-    doc = {  # the result record, plus how the scattered draws were made
-        "data_label": args.data_label,
-        **{k: None if isinstance(v, float) and v != v else v for k, v in record.items()},
-        "alpha": settings.alpha,
-        "family_alpha": settings.family_alpha(args.outcome),
-        "draws_requested": args.draws,
-        "seed": args.seed,
-        "chunk_jobs": ri_n_jobs(args.draws, args.chunk_draws),
-    }
-    write_json(doc, args.out)
+    write_json(out.doc, args.out)
     _banner(args.data_label)
+    res = out.result
     print(
-        f"{args.instrument}/{args.outcome}: RI from {len(jobs)} chunk jobs, {res.n_draws} draws: "
-        f"p = {res.p_value:.4g}, CI [{res.ci_low:.4g}, {res.ci_high:.4g}]",
+        f"{args.instrument}/{args.outcome}: RI from {len(args.chunks)} chunk jobs, "
+        f"{res.n_draws} draws: p = {res.p_value:.4g}, CI [{res.ci_low:.4g}, {res.ci_high:.4g}]",
         file=sys.stderr,
     )
 
 
 def cmd_mc_chunk(args: argparse.Namespace) -> None:
     """Run one chunk of Monte Carlo replications (``linkseval monte-carlo-chunk``)."""
-    from dataclasses import asdict
-
-    from linkseval.montecarlo import MCSettings, run_chunk
+    from linkseval import stages
     from linkseval.store import write_parquet
 
-    s = MCSettings.from_config(json.loads(args.settings))
-    rows = run_chunk(s, args.scenario, args.run, args.chunk)
-    meta = {"scenario": args.scenario, "run": args.run, "chunk": args.chunk, "settings": asdict(s)}
+    rows, meta = stages.mc_chunk(json.loads(args.settings), args.scenario, args.run, args.chunk)
     write_parquet(rows, args.out, meta)
     reps = rows["rep"].unique()
     print(
@@ -614,29 +502,20 @@ def cmd_mc_chunk(args: argparse.Namespace) -> None:
 
 def cmd_mc_gather(args: argparse.Namespace) -> None:
     """Gather every Monte Carlo chunk into the summary tables (``linkseval monte-carlo-gather``)."""
-    from dataclasses import asdict
+    from linkseval import stages
+    from linkseval.montecarlo import write_tables
 
-    import pandas as pd
-
-    from linkseval.montecarlo import MCSettings, gather, write_tables
-
-    s = MCSettings.from_config(json.loads(args.settings))
-    chunks = {}
-    for path in args.chunks:
-        meta = _parquet_meta(path)
-        if meta.get("settings") != json.loads(json.dumps(asdict(s))):
-            raise LinksevalError(f"{path}: a Monte Carlo chunk made with other settings")
-        chunks[(meta["scenario"], meta["run"], int(meta["chunk"]))] = pd.read_parquet(path)
-    raw, check = gather(s, chunks)
+    out = stages.mc_gather(json.loads(args.settings), _read_jobs(args.chunks))
     write_tables(
-        raw,
-        check,
+        out.raw,
+        out.check,
         summary=args.out_summary,
         agreement=args.out_agreement,
         table=args.out_table,
         reps=args.out_reps,
     )
-    print(f"Monte Carlo: {len(chunks)} chunks, {len(raw) + len(check)} rows", file=sys.stderr)
+    n_rows = len(out.raw) + len(out.check)
+    print(f"Monte Carlo: {out.n_chunks} chunks, {n_rows} rows", file=sys.stderr)
 
 
 def _link(text: str) -> tuple[str, str]:
@@ -652,27 +531,8 @@ def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) ->
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the ``linkseval`` argument parser, one subcommand per pipeline stage."""
-    parser = argparse.ArgumentParser(
-        prog="linkseval",
-        description="Reproducible evaluation of the Links Worker Programme: Safequest extracts "
-        "-> clean, scored practice-year panel -> difference-in-differences -> report.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"linkseval {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # option defaults are the config schema's (linkseval.study), as in a Snakemake run
-    scoring = section_defaults("scoring")
-    analysis = section_defaults("analysis")
-    main = analysis["main_comparison"]
-    main_only = {
-        "main_comparison": main,
-        "comparisons": {main: {"rule": analysis["comparisons"][main]["rule"]}},
-    }
-    formulas = schema_enum("scoring", "percent_formula")
-
+def _common_options() -> argparse.ArgumentParser:
+    """Return the parent parser of the options most subcommands share."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--codebook",
@@ -707,7 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the study's survey years: every Links start in the register must lie after the "
         "first and not after the last",
     )
+    return common
 
+
+def _add_synth(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval synth``."""
     p = sub.add_parser(
         "synth",
         parents=[common],
@@ -728,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, metavar="DIR")
     p.set_defaults(func=cmd_synth)
 
+
+def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval clean``."""
     p = sub.add_parser(
         "clean",
         parents=[common],
@@ -748,6 +615,11 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-clean", "out-rejects", "out-accounting")
     p.set_defaults(func=cmd_clean)
 
+
+def _add_score(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval score``."""
+    scoring = section_defaults("scoring")
+    formulas = schema_enum("scoring", "percent_formula")
     p = sub.add_parser(
         "score",
         parents=[common],
@@ -769,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-scores", "out-panel")
     p.set_defaults(func=cmd_score)
 
+
+def _add_quality(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval quality``."""
     p = sub.add_parser(
         "quality",
         parents=[common],
@@ -780,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-files", "out-practice-years", "out-reasons", "out-summary")
     p.set_defaults(func=cmd_quality)
 
+
+def _add_estimate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval estimate``."""
     p = sub.add_parser(
         "estimate",
         parents=[common],
@@ -802,6 +680,11 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out")
     p.set_defaults(func=cmd_estimate)
 
+
+def _add_multilevel(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval multilevel``."""
+    scoring = section_defaults("scoring")
+    formulas = schema_enum("scoring", "percent_formula")
     p = sub.add_parser(
         "multilevel",
         parents=[common],
@@ -815,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out")
     p.set_defaults(func=cmd_multilevel)
 
+
+def _add_combine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval combine``."""
     p = sub.add_parser(
         "combine",
         parents=[common],
@@ -825,6 +711,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-parquet", "out-csv", "out-headline", "out-json")
     p.set_defaults(func=cmd_combine)
 
+
+def _add_describe(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval describe``."""
     p = sub.add_parser(
         "describe",
         parents=[common],
@@ -835,16 +724,25 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out-means", "out-change")
     p.set_defaults(func=cmd_describe)
 
+
+def _add_links(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval links``."""
     p = sub.add_parser("links", parents=[common], help="list the Links practices of a register")
     _paths(p, "register", "out")
     p.set_defaults(func=cmd_links)
 
+
+def _add_expected(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval expected``."""
     p = sub.add_parser("expected", help="compare headline estimates with the committed expectation")
     p.add_argument("--headline", default="results/models/headline.json", metavar="FILE")
     p.add_argument("--expected", default="tests/expected/headline.json", metavar="FILE")
     p.add_argument("--update", action="store_true", help="overwrite the expectation (deliberate)")
     p.set_defaults(func=cmd_expected)
 
+
+def _add_recovery(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval recovery``."""
     p = sub.add_parser(
         "recovery",
         help="check that the headline intervals cover the synthetic generator's true effects",
@@ -863,12 +761,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_recovery)
 
+
+def _add_render(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval render``."""
     p = sub.add_parser("render", parents=[common], help="executed notebook -> report page")
     _paths(p, "notebook", "out")
     p.add_argument("--title", required=True)
     p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_render)
 
+
+def _add_finish(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval finish``."""
     p = sub.add_parser(
         "finish",
         parents=[common],
@@ -882,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
     p.set_defaults(func=cmd_finish)
 
+
+def _add_notebook(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval notebook``."""
     p = sub.add_parser(
         "notebook",
         parents=[common],
@@ -906,12 +813,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_notebook)
 
+
+def _add_index(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval index``."""
     p = sub.add_parser("index", parents=[common], help="the report's entry page")
     _paths(p, "headline", "out")
     p.add_argument("--page", nargs="+", type=_link, required=True, metavar="TITLE=HREF")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     p.set_defaults(func=cmd_index)
 
+
+def _add_publish(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval publish``."""
     p = sub.add_parser(
         "publish",
         help="copy the checked report pages into the published folder (all or none)",
@@ -922,6 +835,10 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p, "out")
     p.set_defaults(func=cmd_publish)
 
+
+def _add_disclosure(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval disclosure``."""
+    scoring = section_defaults("scoring")
     p = sub.add_parser(
         "disclosure",
         help="check published outputs for respondent ids, free text and small cells",
@@ -934,6 +851,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-respondents", type=int, default=scoring["min_respondents"], metavar="N")
     p.set_defaults(func=cmd_disclosure)
 
+
+def _add_provenance(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval provenance``."""
     p = sub.add_parser("provenance", parents=[common], help="record inputs, config, code, packages")
     _paths(p, "inputs", nargs="+")
     _paths(p, "lock", "out")
@@ -941,6 +861,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=".", metavar="DIR", help="the project's git work tree")
     p.set_defaults(func=cmd_provenance)
 
+
+def _add_did(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval did``."""
     p = sub.add_parser(
         "did",
         help="difference-in-differences on any unit x period panel (CSV/Parquet/Stata)",
@@ -980,6 +903,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
     p.set_defaults(func=cmd_did)
 
+
+def _add_ri(sub: argparse._SubParsersAction) -> None:
+    """Add ``ri-chunk`` and ``ri-gather`` (scattered randomization inference)."""
+    analysis = section_defaults("analysis")
+    main = analysis["main_comparison"]
+    main_only = {
+        "main_comparison": main,
+        "comparisons": {main: {"rule": analysis["comparisons"][main]["rule"]}},
+    }
     ri_common = argparse.ArgumentParser(add_help=False)
     ri_common.add_argument(
         "--panel",
@@ -1049,6 +981,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="the result (.json)")
     p.set_defaults(func=cmd_ri_gather)
 
+
+def _add_monte_carlo(sub: argparse._SubParsersAction) -> None:
+    """Add ``monte-carlo-chunk`` and ``monte-carlo-gather``."""
     mc_common = argparse.ArgumentParser(add_help=False)
     mc_common.add_argument(
         "--settings",
@@ -1107,6 +1042,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out-table", required=True, metavar="FILE", help="Markdown tables (.md)")
     p.set_defaults(func=cmd_mc_gather)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``linkseval`` argument parser, one subcommand per pipeline stage."""
+    parser = argparse.ArgumentParser(
+        prog="linkseval",
+        description="Reproducible evaluation of the Links Worker Programme: Safequest extracts "
+        "-> clean, scored practice-year panel -> difference-in-differences -> report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"linkseval {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # option defaults are the config schema's (linkseval.study), as in a Snakemake run
+    common = _common_options()
+    _add_synth(sub, common)
+    _add_clean(sub, common)
+    _add_score(sub, common)
+    _add_quality(sub, common)
+    _add_estimate(sub, common)
+    _add_multilevel(sub, common)
+    _add_combine(sub, common)
+    _add_describe(sub, common)
+    _add_links(sub, common)
+    _add_expected(sub)
+    _add_recovery(sub)
+    _add_render(sub, common)
+    _add_finish(sub, common)
+    _add_notebook(sub, common)
+    _add_index(sub, common)
+    _add_publish(sub)
+    _add_disclosure(sub)
+    _add_provenance(sub, common)
+    _add_did(sub)
+    _add_ri(sub)
+    _add_monte_carlo(sub)
     return parser
 
 

@@ -200,3 +200,66 @@ def multilevel_did(
         "var_practice_year": float(np.asarray(fit.vcomp)[0]),
         "var_residual": float(fit.scale),
     }
+
+
+def multilevel_note(r: dict, caveat: str = "") -> str:
+    """Return the result row's note for one :func:`multilevel_did` result.
+
+    Parameters
+    ----------
+    r
+        The result of :func:`multilevel_did`.
+    caveat
+        The note of :func:`comparison_practices` (empty if the comparison rule applied as is).
+
+    Returns
+    -------
+    str
+        ``not estimable: ...`` with the reason if the model could not be fitted; otherwise the
+        model, the three variances, a convergence warning if the optimiser did not converge
+        and the caveat.
+    """
+    if "error" in r:
+        return f"not estimable: the respondent-level MixedLM could not be fitted ({r['error']})"
+    return (
+        "respondent-level MixedLM (REML): practice random intercept + practice-year variance "
+        f"component; model-based SE; variances practice {r['var_practice']:.3g}, "
+        f"practice-year {r['var_practice_year']:.3g}, residual {r['var_residual']:.3g}"
+        + ("" if r["converged"] else "; WARNING: optimiser did not converge")
+        + (f"; {caveat}" if caveat else "")
+    )
+
+
+def multilevel_row(instrument: str, outcome: str, comparison: str, note: str, r: dict) -> dict:
+    """Return one result record (:func:`linkseval.results.make_row`) of the cross-check.
+
+    Parameters
+    ----------
+    instrument, outcome
+        What was estimated.
+    comparison
+        The comparison group's name (the main comparison).
+    note
+        The row's note (:func:`multilevel_note`).
+    r
+        The result of :func:`multilevel_did`: its statistics and counts go into the row.
+
+    Returns
+    -------
+    dict
+        A result record with estimator ``multilevel``, variant ``respondent``, term
+        ``treated_post`` and method ``MixedLM (model-based)``.
+    """
+    from linkseval.results import COUNTS, STATISTICS, make_row
+
+    return make_row(
+        instrument=instrument,
+        outcome=outcome,
+        comparison=comparison,
+        estimator="multilevel",
+        variant="respondent",
+        term="treated_post",
+        method="MixedLM (model-based)",
+        note=note,
+        **{k: r[k] for k in STATISTICS + COUNTS if k in r},
+    )
