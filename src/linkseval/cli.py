@@ -17,6 +17,8 @@ from linkseval.errors import LinksevalError
 from linkseval.labels import banner_text
 from linkseval.study import schema_enum, section_defaults
 
+# linkseval.analysis.GENERIC_ESTIMATORS, without importing pandas for --help (tested equal)
+DID_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs", "imputation")
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
 
 EPILOG = """\
@@ -886,11 +888,13 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--estimator",
         default="twfe",
-        choices=["twfe", "event_study", "did2x2", "cs"],
+        choices=list(DID_ESTIMATORS),
         help="twfe: static two-way FE; event_study: effects by period since the start (joint "
         "pre-trend test with >= 2 pre periods); did2x2: last pre period vs each post period "
         "(one cohort); cs: Callaway-Sant'Anna group-time ATTs with simple and dynamic "
-        "aggregation (never-treated controls; staggered starts). Default: %(default)s",
+        "aggregation (never-treated controls; staggered starts); imputation: Borusyak-"
+        "Jaravel-Spiess imputation estimator, simple and per event time, with its pre-trend "
+        "test (never-treated controls). Default: %(default)s",
     )
     p.add_argument(
         "--draws",

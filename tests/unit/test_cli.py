@@ -84,3 +84,30 @@ def test_a_full_disk_is_one_error_line_without_traceback(monkeypatch, capsys, re
         "linkseval: error: no space left on device (links); free space and run again "
         "(no partial output is kept)"
     ]
+
+
+def test_did_command_offers_every_generic_estimator_and_runs_imputation(tmp_path):
+    """The command's choices are the analysis' generic estimators; imputation runs end to end."""
+    import json
+
+    from test_imputation import staggered
+
+    from linkseval.analysis import GENERIC_ESTIMATORS
+    from linkseval.cli import DID_ESTIMATORS, main
+
+    assert DID_ESTIMATORS == GENERIC_ESTIMATORS
+    df = staggered(n=50, seed=3)
+    src = tmp_path / "panel.csv"
+    df.to_csv(src, index=False)
+    out = tmp_path / "res.json"
+    argv = ["did", "--panel", str(src), "--unit", "unit", "--time", "year", "--cohort", "cohort"]
+    argv += ["--outcome", "y", "--estimator", "imputation", "--draws", "199", "--out", str(out)]
+    assert main(argv) == 0
+    rows = json.loads(out.read_text())["results"]
+    simple = [r for r in rows if r["term"] == "simple"]
+    assert [r["method"] for r in simple] == [
+        "imputation (BJS analytic)",
+        "WCR bootstrap",
+        "randomization inference",
+    ]
+    assert simple[0]["ci_low"] < simple[0]["estimate"] < simple[0]["ci_high"]
