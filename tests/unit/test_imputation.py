@@ -238,7 +238,7 @@ def test_runs_through_the_registry_with_every_method():
     analytic, wcr, ri = main.itertuples()
     assert analytic.ci_low < analytic.estimate < analytic.ci_high
     assert wcr.ci_low < wcr.estimate < wcr.ci_high and 0 <= wcr.p_value <= 1
-    assert np.isnan(ri.p_value) and ri.note.startswith("not applicable: ")
+    assert ri.ci_low < ri.estimate < ri.ci_high and 0 < ri.p_value <= 1
     assert "pretrend_joint" in set(rows.term)
 
 
@@ -248,3 +248,49 @@ def test_treated_years_without_an_untreated_year_are_left_out_and_counted():
     n_left = int((df.cohort == 2010).sum())  # first treated in the first year: no untreated year
     assert f.panel.n_obs == len(df) - n_left
     assert f"{n_left} treated practice-year(s)" in f.terms[0].note
+
+
+@pytest.mark.parametrize("cluster", [None, "cl"])
+def test_ri_draws_equal_a_brute_force_refit_per_reassignment(cluster):
+    """Each draw's statistic equals ImputationFit refitted on the reassigned panel (on y and on
+    the observed treatment), and the observed value equals the fit's estimate."""
+    from dataclasses import replace
+
+    from linkseval.estimators.imputation import imputation_ri_statistics
+    from linkseval.inference import ri_sample, ri_units
+    from linkseval.inference.randomization import _ri_assignment
+
+    df = staggered(n=60, seed=12)
+    if cluster:  # the programme assigned by cluster: whole clusters are reassigned
+        df["cl"] = "k" + (df.unit.str[1:].astype(int) // 3).astype(str)
+        first = df.groupby("cl").cohort.transform("max")
+        df["cohort"] = first
+    f = ImputationFit(panel(df, "n", cluster))
+    p = f.panel
+    es = [t.where["event_time"] for t in f.terms[1:]]
+    stats, rows = imputation_ri_statistics(p, es, seed=4, n_draws=300)
+    assert rows == list(range(len(f.terms)))
+    assert np.allclose(stats.observed, f.estimate, atol=1e-9)
+    assert np.allclose(stats.slope[0], 1.0)
+    u = ri_units(p)
+    assert (u.group is not None) == bool(cluster)
+    cohorts = np.unique(u.cohort[u.cohort > 0])
+    col = _ri_assignment(p, u)
+    idx = ri_sample(4, 300, 0, u.n, len(col))
+    D = p.treatment()
+    for r in range(8):
+        drawn = np.zeros(u.n, dtype=p.cohort.dtype)
+        drawn[idx[r]] = cohorts[col]
+        coh = drawn if u.group is None else drawn[u.group]
+        for v, got in ((p.y, stats.a[r]), (D, stats.b[r])):
+            refit = ImputationFit(replace(p, cohort=coh, y=v))
+            want = {
+                t.where.get("event_time", "simple"): e
+                for t, e in zip(refit.terms, refit.estimate, strict=True)
+            }
+            assert got[0] == pytest.approx(want["simple"], abs=1e-8)
+            for j, e in enumerate(es, start=1):
+                if e in want:
+                    assert got[j] == pytest.approx(want[e], abs=1e-8)
+                else:
+                    assert np.isnan(got[j])

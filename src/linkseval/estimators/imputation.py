@@ -19,8 +19,9 @@ treated observations, τ̂_it minus its cohort × period mean (conservative unde
 leave-out correction). The WCR bootstrap uses the equivalent saturated regression (one dummy per
 treated observation, whose coefficients are exactly the τ̂_it). The joint pre-trend test is
 BJS's: event-time dummies for the pre-programme years (the earliest as reference) added to the
-untreated-only regression, CR1 Wald F. No RI hook yet: the reassigned estimate needs a refit per
-draw.
+untreated-only regression, CR1 Wald F. RI: the programme reassigned as for TWFE; per draw only
+the drawn units' pieces of the period system change, so the refit is a small solve per draw
+(:func:`imputation_ri_statistics`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from scipy import special
 from linkseval.did import Panel, build_design, event_study_design, ols
 from linkseval.estimators.base import (
     Fitted,
+    RIProblem,
     Term,
     WildProblem,
     n_treated_clusters,
     result_row,
 )
-from linkseval.inference import TestResult
+from linkseval.inference import RIStatistics, TestResult
 from linkseval.study import Settings
 
 METHOD = "imputation (BJS analytic)"
@@ -114,6 +116,120 @@ def untreated_weights(p: Panel, omega: np.ndarray) -> np.ndarray:
     return v
 
 
+def _unit_pieces(p: Panel, v: np.ndarray, cohorts: np.ndarray, events: np.ndarray):
+    """Per unit and cohort: what treating the unit from that cohort changes (additive pieces).
+
+    For outcome ``v``: ``dC``, ``dr`` — the change of the period system (T × T) and its right
+    side (T) when the unit's years from the start on leave the untreated sample; ``A``, ``B``, ``S``
+    — per event time the unit's imputed-effect sum is A − B·λ over S weight. All are sums over
+    the unit's observations, so they add up over the units (or clusters) a draw treats.
+    Also returns the period system of every observation untreated (M₀, r₀).
+    """
+    N, T = p.n_units, len(p.periods)
+    per = np.searchsorted(p.periods, p.time)
+    W = np.zeros((N, T))
+    V = np.zeros((N, T))
+    W[p.unit, per] = p.w
+    V[p.unit, per] = v
+
+    def system(Wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tot = Wm.sum(axis=1)
+        has = tot > 0
+        safe = np.where(has, tot, 1.0)
+        vbar = (Wm * V).sum(axis=1) / safe
+        C = (
+            np.einsum("it,ts->its", Wm, np.eye(T))
+            - np.einsum("it,is->its", Wm, Wm) / safe[:, None, None]
+        )
+        r = Wm * (V - vbar[:, None])
+        return np.where(has[:, None, None], C, 0.0), np.where(has[:, None], r, 0.0)
+
+    C_all, r_all = system(W)
+    K, E = len(cohorts), len(events)
+    dC, dr = np.zeros((N, K, T, T)), np.zeros((N, K, T))
+    A, B, S = np.zeros((N, K, E)), np.zeros((N, K, E, T)), np.zeros((N, K, E))
+    for k, g in enumerate(cohorts):
+        pre = W * (p.periods < g)[None, :]
+        C_pre, r_pre = system(pre)
+        tot = pre.sum(axis=1)
+        ok = tot > 0  # a unit without a year before g cannot be imputed: it stays out
+        dC[:, k] = np.where(ok[:, None, None], C_all - C_pre, 0.0)
+        dr[:, k] = np.where(ok[:, None], r_all - r_pre, 0.0)
+        share = np.where(ok, 1.0 / np.where(ok, tot, 1.0), 0.0)
+        for j, e in enumerate(events):
+            t = np.searchsorted(p.periods, g + e)
+            if t >= T or p.periods[t] != g + e:
+                continue
+            w_t = np.where(ok, W[:, t], 0.0)
+            S[:, k, j] = w_t
+            A[:, k, j] = w_t * V[:, t] - w_t * share * (pre * V).sum(axis=1)
+            B[:, k, j, t] = w_t
+            B[:, k, j] -= (w_t * share)[:, None] * pre
+    return dC, dr, A, B, S, C_all.sum(axis=0), r_all.sum(axis=0)
+
+
+def imputation_ri_statistics(
+    p: Panel, event_times: list[int], *, seed: int, n_draws: int
+) -> tuple[RIStatistics, list[int]]:
+    """Compute the imputation estimates under every reassignment of the programme (RI hook).
+
+    The programme is reassigned as for TWFE (:func:`~linkseval.inference.ri_sample`, same seed
+    → same draws; units, or whole clusters). For each draw, the untreated sample changes only
+    in the drawn units' years from their start on, so the period system is the all-untreated
+    one minus the drawn units' pieces (:func:`_unit_pieces`), solved per draw; the estimate is
+    linear in the outcome, so the statistic under a constant effect τ is a − τ b with b the
+    estimate on the observed treatment. Terms: ``simple`` then ``dynamic`` at ``event_times``.
+    Returns the statistics and their term indices (0..).
+    """
+    from linkseval.inference import group_sum, n_chunks, ri_sample, ri_units
+    from linkseval.inference.randomization import _assigned_sum, _ri_assignment
+
+    u = ri_units(p)
+    cohorts = np.unique(u.cohort[u.cohort > 0])
+    col = _ri_assignment(p, u)
+    events = np.arange(0, int(p.periods.max() - cohorts.min()) + 1)
+    where = [int(np.flatnonzero(events == e)[0]) for e in event_times]
+    T = len(p.periods)
+    out = []
+    for v in (p.y, p.treatment()):
+        dC, dr, A, B, S, M0, r0 = _unit_pieces(p, v, cohorts, events)
+        dC, dr, A, B, S = (group_sum(x, u.group, u.n) for x in (dC, dr, A, B, S))
+
+        def stats(idx: np.ndarray, dC=dC, dr=dr, A=A, B=B, S=S, M0=M0, r0=r0) -> tuple:
+            M = M0[None] - _assigned_sum(dC, idx, col)
+            r = r0[None] - _assigned_sum(dr, idx, col)
+            Mr = M[:, 1:, 1:]
+            lam = np.zeros((len(idx), T))
+            good = np.linalg.eigvalsh(Mr).min(axis=1) > 1e-10 * max(1.0, float(M0.max()))
+            lam[good, 1:] = np.linalg.solve(Mr[good], r[good, 1:, None])[..., 0]
+            num = _assigned_sum(A, idx, col) - np.einsum(
+                "ret,rt->re", _assigned_sum(B, idx, col), lam
+            )
+            den = _assigned_sum(S, idx, col)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals = [num.sum(1) / den.sum(1)] + [num[:, j] / den[:, j] for j in where]
+            vals = np.column_stack(vals)
+            vals[~good] = np.nan
+            return vals
+
+        obs = stats(u.treated[None, :])[0]
+        draws = np.concatenate(
+            [stats(ri_sample(seed, n_draws, k, u.n, len(col))) for k in range(n_chunks(n_draws))]
+        )
+        out.append((obs, draws))
+    (a0, a), (b0, b) = out
+    statistics = RIStatistics(
+        a=a,
+        b=b,
+        den=None,
+        ok=np.isfinite(a) & np.isfinite(b),
+        observed=a0,
+        slope=b0,
+        note=u.describe(),
+    )
+    return statistics, list(range(1 + len(event_times)))
+
+
 class ImputationFit(Fitted):
     """A fitted imputation estimator: overall and per-event-time ATTs."""
 
@@ -177,11 +293,11 @@ class ImputationFit(Fitted):
             C[k, : len(rows)] = om[rows]
         return WildProblem(design, C, list(range(len(self.omegas))))
 
-    def ri_unavailable(self) -> str:
-        """Return why the imputation estimator has no RI yet."""
-        return (
-            "the imputation estimate under reassignment needs a refit per draw (not yet vectorised)"
-        )
+    def ri_statistics(self, *, seed: int, n_draws: int) -> RIProblem:
+        """Return every term under every reassignment of the programme."""
+        es = [t.where["event_time"] for t in self.terms[1:]]
+        stats, rows = imputation_ri_statistics(self.panel, es, seed=seed, n_draws=n_draws)
+        return RIProblem(stats, rows)
 
     def joint_rows(self, s: Settings, base: dict, methods: list[str]) -> list[dict]:
         """Return BJS's pre-trend test: pre-programme event-time dummies on untreated data."""
