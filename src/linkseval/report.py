@@ -26,7 +26,12 @@ _ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config s
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
 # the cross-checks of the static effect (did_outcome's last table): estimator -> its term
-CROSS_CHECKS = {"multilevel": "treated_post", "dose": "treated_post", "callaway_santanna": "simple"}
+CROSS_CHECKS = {
+    "multilevel": "treated_post",
+    "dose": "treated_post",
+    "callaway_santanna": "simple",
+    "imputation": "simple",
+}
 # Outcome labels are the codebook's (linkseval.study.outcome_labels): a page sets them once from
 # the study (the rules pass them to the notebooks as the parameter `outcome_labels`).
 _outcome_labels: dict[str, str] = {}
