@@ -99,6 +99,7 @@ METHODS = (
     "CR1",
     "WCR bootstrap",
     "randomization inference",
+    "randomization inference (t)",
     "influence function (analytic)",
     "imputation (BJS analytic)",
     "MixedLM (model-based)",

@@ -98,7 +98,7 @@ def test_the_analytic_method_is_cr1_for_the_twfe_fit():
     want = cr1(f.fit, 0, 0.05, 0.01)
     for a in ("p_value", "ci_low", "ci_high", "ci_low_fw", "ci_high_fw", "statistic"):
         assert getattr(got, a) == pytest.approx(getattr(want, a), rel=1e-12), a
-    assert list(METHODS) == ["analytic", "wild_bootstrap", "randomization"]
+    assert list(METHODS) == ["analytic", "wild_bootstrap", "randomization", "randomization_t"]
 
 
 @pytest.mark.parametrize("name", list(ESTIMATORS))
@@ -126,3 +126,18 @@ def test_every_registered_estimator_gives_a_row_per_term_and_method(name):
                 "imputation (BJS analytic)",
             ]
         ).all()
+
+
+def test_ri_t_is_one_more_registry_method_for_twfe_and_says_why_elsewhere():
+    frame = practice_panel()
+    s = small_settings(estimators=["twfe", "event_study"], methods=["analytic", "randomization_t"])
+    res = estimate_outcome(frame, s, "safequest", "workload")
+    t = res[(res.estimator == "twfe") & (res.method == "randomization inference (t)")]
+    assert len(t) == len(s.comparisons) and t.p_value.between(0, 1).all()
+    assert (t.ci_low < t.estimate).all() and (t.estimate < t.ci_high).all()
+    # the statistic is the CR1 t of the same row
+    cr = res[(res.estimator == "twfe") & (res.method == "CR1")].set_index("comparison")
+    for r in t.itertuples():
+        assert r.statistic == pytest.approx(cr.loc[r.comparison, "statistic"], rel=1e-10)
+    es = res[(res.estimator == "event_study") & (res.method == "randomization inference (t)")]
+    assert es.note.str.contains("no studentised reassignment statistic yet").all()

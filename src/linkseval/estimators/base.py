@@ -23,6 +23,7 @@ import numpy as np
 
 from linkseval.did import Design, Panel
 from linkseval.inference import RIStatistics, TestResult
+from linkseval.inference.randomization import RITStatistics
 from linkseval.results import make_row
 from linkseval.study import Settings
 
@@ -90,6 +91,10 @@ class Fitted:
 
     def ri_statistics(self, *, seed: int, n_draws: int) -> RIProblem | None:
         """Return the terms under random reassignments of the programme, or None (no RI)."""
+        return None
+
+    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None] | None:
+        """Return per term the reassigned CR1 t statistics (the RI-t hook), or None (no RI-t)."""
         return None
 
     def ri_unavailable(self) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from linkseval.did import Panel, ols, twfe_design, two_by_two
 from linkseval.estimators.base import Fitted, RIProblem, Term, WildProblem, n_treated_clusters
 from linkseval.inference import n_chunks, ri_chunk, twfe_ri_statistics
-from linkseval.inference.randomization import _ri_pieces
+from linkseval.inference.randomization import RITStatistics, _ri_pieces, twfe_ri_t_statistics
 from linkseval.study import Settings
 
 
@@ -44,6 +44,10 @@ class TWFEFit(Fitted):
         pc = _ri_pieces(p)
         chunks = {k: ri_chunk(p, seed, n_draws, k, pieces=pc) for k in range(n_chunks(n_draws))}
         return RIProblem(twfe_ri_statistics(p, chunks, n_draws=n_draws, pieces=pc), [0])
+
+    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None]:
+        """Return the CR1 t of D under every reassignment (None where a unit spans clusters)."""
+        return [twfe_ri_t_statistics(self.panel, seed=seed, n_draws=n_draws)]
 
 
 class TWFE:

@@ -7,7 +7,10 @@ the term has no row for that method); it reads only the hooks of
 - ``analytic`` — the estimator's own analytic SE (CR1 for regressions, the influence function
   for Callaway–Sant'Anna, ...): a t test with its degrees of freedom, or a z test;
 - ``wild_bootstrap`` — the WCR bootstrap on :meth:`~linkseval.estimators.base.Fitted.wild_problem`;
-- ``randomization`` — Fisher RI on :meth:`~linkseval.estimators.base.Fitted.ri_statistics`.
+- ``randomization`` — Fisher RI on :meth:`~linkseval.estimators.base.Fitted.ri_statistics`;
+- ``randomization_t`` — RI on cluster-robust t statistics (MacKinnon & Webb 2020), on
+  :meth:`~linkseval.estimators.base.Fitted.ri_t_statistics` (TWFE and its 2×2 and leave-one-out
+  forms so far).
 
 The study runs the methods of ``analysis.methods`` in that order.
 """
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from linkseval.inference.base import TestResult, wald_test
-from linkseval.inference.randomization import _ri_not_applicable, ri_test
+from linkseval.inference.randomization import _ri_not_applicable, ri_t_test, ri_test
 from linkseval.inference.wild import wild_cluster_bootstrap_terms
 
 if TYPE_CHECKING:
@@ -89,10 +92,33 @@ def randomization(
     return out
 
 
+def randomization_t(
+    f: Fitted, s: Settings, family_alpha: float | None = None
+) -> list[TestResult | None]:
+    """Test every term by RI on cluster-robust t statistics (MacKinnon & Webb 2020)."""
+    name = "randomization inference (t)"
+    na = _ri_not_applicable(f.panel)
+    if na is not None:
+        return [TestResult.not_applicable(name, na.note.removeprefix("not applicable: "))] * len(
+            f.terms
+        )
+    per_term = f.ri_t_statistics(seed=s.ri_seed, n_draws=s.ri_draws)
+    if per_term is None:
+        why = f"{f.estimator} has no studentised reassignment statistic yet"
+        return [TestResult.not_applicable(name, why)] * len(f.terms)
+    return [
+        TestResult.not_applicable(name, "a unit spans clusters")
+        if st is None
+        else ri_t_test(st, alpha=s.alpha, family_alpha=family_alpha)
+        for st in per_term
+    ]
+
+
 METHODS: dict[str, Method] = {
     "analytic": analytic,
     "wild_bootstrap": wild_bootstrap,
     "randomization": randomization,
+    "randomization_t": randomization_t,
 }
 
 
