@@ -618,16 +618,17 @@ class RITStatistics:
     note: str
 
 
-def twfe_ri_t_statistics(p: Panel, *, seed: int, n_draws: int) -> RITStatistics | None:
-    """Compute the static TWFE coefficient's CR1 t statistic under every reassignment.
+def twfe_t_engine(p: Panel):
+    """Return the closed form of the static TWFE coefficient's CR1 t for any assignment.
 
-    MacKinnon & Webb (2020): randomization inference on cluster-robust t statistics rather than
-    coefficients holds its size when the treated clusters are atypical (their sizes or noise).
-    The same reassignments as :func:`randomization_inference` (same seed → same draws). Per draw
-    the residualised treatment is x̃ = d − Ỹ(Ỹ'Ỹ)⁻¹Ỹ'd with d the drawn units' within-unit
-    demeaned columns, so each cluster's score sums (x̃'ẽ and x̃'x̃) follow from per-unit pieces and
-    per-cluster sums of the period dummies (Ỹ'ẽ, Ỹ'Ỹ): no refit. None where a unit spans clusters
-    (its score belongs to no single cluster).
+    ``(stats, units, col)``: ``stats(idx)`` gives, for each row of ``idx`` (drawn units or
+    clusters of :func:`ri_units`; position j gets cohort ``col[j]``, the observed cohorts'
+    pattern), the coefficient's numerator on y and on the observed treatment, the three
+    coefficients of its CR1 variance as a quadratic in a null effect τ, and its denominator.
+    The residualised treatment is x̃ = d − Ỹ(Ỹ'Ỹ)⁻¹Ỹ'd with d the drawn units' within-unit
+    demeaned columns, so each cluster's score sums (x̃'ẽ and x̃'x̃) follow from per-unit pieces
+    and per-cluster sums of the period dummies (Ỹ'ẽ, Ỹ'Ỹ): no refit. None where a unit spans
+    clusters (its score belongs to no single cluster).
     """
     u = ri_units(p)
     G = int(p.cluster.max()) + 1
@@ -679,6 +680,21 @@ def twfe_ri_t_statistics(p: Panel, *, seed: int, n_draws: int) -> RITStatistics 
         q = (ssc * (U * U).sum(1), ssc * (U * V).sum(1), ssc * (V * V).sum(1))
         return ny, nd, q, den
 
+    return stats, u, col
+
+
+def twfe_ri_t_statistics(p: Panel, *, seed: int, n_draws: int) -> RITStatistics | None:
+    """Compute the static TWFE coefficient's CR1 t statistic under every reassignment.
+
+    MacKinnon & Webb (2020): randomization inference on cluster-robust t statistics rather than
+    coefficients holds its size when the treated clusters are atypical (their sizes or noise).
+    The same reassignments as :func:`randomization_inference` (same seed → same draws), each in
+    closed form (:func:`twfe_t_engine`). None where a unit spans clusters.
+    """
+    engine = twfe_t_engine(p)
+    if engine is None:
+        return None
+    stats, u, col = engine
     ny0, nd0, q_obs, den0 = stats(u.treated[None, :])
     parts = [stats(ri_sample(seed, n_draws, k, u.n, len(col))) for k in range(n_chunks(n_draws))]
     a = np.concatenate([x[0] for x in parts])

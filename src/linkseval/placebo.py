@@ -1,0 +1,162 @@
+"""Placebo study on the study's own data: the size of every inference method on this panel.
+
+The programme is reassigned to random sets of never-treated practices with the real cohort
+sizes — drawn from all comparison practices, or from a pool such as the Deep End practices —
+on the comparison panel without the real Links practices, where the true effect is 0 by
+construction. Each method's rejection rate of those placebo "effects" at level α is its size on
+this data (MC SE √(r(1 − r)/n)). The static TWFE coefficient's CR1 t, randomization inference
+on coefficients (RI-β) and on CR1 t statistics (RI-t) come in closed form for every assignment
+at once (:func:`linkseval.inference.randomization.twfe_t_engine`); the wild bootstrap is run per
+assignment on the first ``wild_assignments`` of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from linkseval.did import Panel, twfe_design
+from linkseval.inference import n_chunks, ri_sample, sample_units, wild_cluster_bootstrap
+from linkseval.inference.randomization import twfe_t_engine
+from linkseval.study import Settings
+
+METHOD_NAMES = {
+    "CR1": "CR1",
+    "wild_bootstrap": "WCR bootstrap",
+    "randomization": "randomization inference",
+    "randomization_t": "randomization inference (t)",
+}
+
+
+def placebo_assignments(
+    pool: np.ndarray, cohort_sizes: dict[int, int], n_assign: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n_assign`` placebo assignments: rows of units from ``pool``, each position's cohort.
+
+    Seeded (``numpy.random.default_rng(seed)``); positions follow ``cohort_sizes`` in sorted
+    cohort order, so the cohorts keep their real sizes.
+    """
+    cohorts = np.repeat(sorted(cohort_sizes), [cohort_sizes[g] for g in sorted(cohort_sizes)])
+    k = len(cohorts)
+    if k > len(pool):
+        raise ValueError(f"{k} placebo practices needed, the pool has {len(pool)}")
+    rng = np.random.default_rng(seed)
+    return np.asarray(pool)[sample_units(rng, len(pool), k, n_assign)], cohorts
+
+
+def _p_share(reference: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """(1 + #|ref| ≥ |obs|) / (1 + R) for each observed value (the RI p-value, vectorised)."""
+    ref = np.sort(np.abs(reference))
+    obs = np.abs(observed)
+    ge = len(ref) - np.searchsorted(ref, obs - 1e-12 * np.maximum(1.0, obs), side="left")
+    return (1 + ge) / (1 + len(ref))
+
+
+def placebo_pvalues(
+    p0: Panel,
+    pool: np.ndarray,
+    cohort_sizes: dict[int, int],
+    s: Settings,
+    *,
+    n_assign: int = 1000,
+    seed: int = 1,
+    wild_assignments: int = 200,
+    wild_draws: int = 999,
+) -> pd.DataFrame:
+    """Return each placebo assignment's p-value under each inference method.
+
+    Parameters
+    ----------
+    p0 : Panel
+        The comparison panel without the real treated practices (every cohort 0).
+    pool : ndarray
+        Unit indices of ``p0`` the placebo practices are drawn from.
+    cohort_sizes : dict
+        Cohort → number of treated practices (the real design's).
+    s : Settings
+        The inference settings: α, RI draws and seed, bootstrap seed and weights.
+    n_assign, seed : int
+        Placebo assignments and their seed.
+    wild_assignments, wild_draws : int
+        The WCR bootstrap runs on the first ``wild_assignments`` assignments with ``wild_draws``
+        draws each (it needs a pass over the data per assignment).
+
+    Returns
+    -------
+    DataFrame
+        One row per assignment: ``estimate``, ``t`` and the p-value of ``CR1``,
+        ``randomization``, ``randomization_t`` and (first ``wild_assignments``)
+        ``wild_bootstrap`` (NaN beyond).
+    """
+    if (p0.cohort > 0).any():
+        raise ValueError("the placebo panel must hold no treated practice")
+    idx, cohorts = placebo_assignments(pool, cohort_sizes, n_assign, seed)
+    nominal = np.zeros(p0.n_units, dtype=p0.cohort.dtype)
+    nominal[idx[0]] = cohorts
+    pn = replace(p0, cohort=nominal)
+    engine = twfe_t_engine(pn)
+    if engine is None:
+        raise ValueError("a unit spans clusters: no closed-form CR1 t")
+    stats, u, col = engine
+    if u.group is not None:  # clusters would be reassigned; placebo units are drawn
+        raise ValueError("the placebo study draws practices; clusters coarser than practices")
+    # idx's positions hold the cohorts in sorted order; the engine's positions follow col
+    rows = np.empty_like(idx)
+    rows[:, np.argsort(col, kind="stable")] = idx
+    ny, _, q, den = stats(rows)
+    beta, t = ny / den, ny / np.sqrt(q[0])
+    G = int(p0.cluster.max()) + 1
+    out = pd.DataFrame({"estimate": beta, "t": t})
+    out["CR1"] = 2 * special.stdtr(G - 1, -np.abs(t))
+    # RI: the reference distribution over random reassignments is the same for every placebo
+    # assignment (the outcome is fixed, the draws are the RI seed's): computed once. With one
+    # cohort these are exactly each placebo panel's own RI draws; with several, a panel's own RI
+    # maps the same random sets to cohorts in its own order — the same distribution.
+    ref = [
+        stats(ri_sample(s.ri_seed, s.ri_draws, k, u.n, len(col)))
+        for k in range(n_chunks(s.ri_draws))
+    ]
+    ny_r = np.concatenate([r[0] for r in ref])
+    den_r = np.concatenate([r[3] for r in ref])
+    q0_r = np.concatenate([r[2][0] for r in ref])
+    ok = den_r > 1e-12 * np.median(den)
+    out["randomization"] = _p_share(ny_r[ok] / den_r[ok], beta)
+    out["randomization_t"] = _p_share(ny_r[ok] / np.sqrt(q0_r[ok]), t)
+    wild = np.full(n_assign, np.nan)
+    for j in range(min(wild_assignments, n_assign)):
+        coh = np.zeros(p0.n_units, dtype=p0.cohort.dtype)
+        coh[idx[j]] = cohorts
+        pj = replace(p0, cohort=coh)
+        r = wild_cluster_bootstrap(
+            twfe_design(pj),
+            0,
+            n_draws=wild_draws,
+            seed=s.bootstrap_seed,
+            weights=s.bootstrap_weights,
+            ci=False,
+        )
+        wild[j] = r.p_value
+    out["wild_bootstrap"] = wild
+    return out
+
+
+def placebo_size(pvalues: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Return each method's rejection rate at ``alpha`` with its Monte Carlo SE."""
+    rows = []
+    for key, name in METHOD_NAMES.items():
+        p = pvalues[key].dropna().to_numpy()
+        rate = float(np.mean(p <= alpha)) if len(p) else np.nan
+        rows.append(
+            {
+                "method": name,
+                "n_assignments": len(p),
+                "rejections": int(np.sum(p <= alpha)),
+                "rate": rate,
+                "mc_se": float(np.sqrt(rate * (1 - rate) / len(p))) if len(p) else np.nan,
+                "alpha": alpha,
+            }
+        )
+    return pd.DataFrame(rows)
