@@ -19,6 +19,7 @@ include: "workflow/rules/clean.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/placebo.smk"
 include: "workflow/rules/scatter.smk"
 include: "workflow/rules/report.smk"
 

@@ -195,6 +195,25 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
     _banner(args.data_label)
 
 
+def cmd_placebo(args: argparse.Namespace) -> None:
+    """Write the placebo study's size per method (``linkseval placebo``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.store import write_parquet
+
+    out = stages.placebo(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        data_label=args.data_label,
+    )
+    write_parquet(out, args.out, {"data_label": args.data_label})
+    _banner(args.data_label)
+    print(f"{args.instrument}: placebo study of {len(args.outcome)} outcome(s)", file=sys.stderr)
+
+
 def cmd_combine(args: argparse.Namespace) -> None:
     """Gather outcome estimates, adjust them and write the headline (``linkseval combine``)."""
     import pandas as pd
@@ -701,6 +720,25 @@ def _add_multilevel(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.set_defaults(func=cmd_multilevel)
 
 
+def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval placebo``."""
+    p = sub.add_parser(
+        "placebo",
+        parents=[common],
+        help="placebo study: each inference method's size on this panel",
+        description="Reassign the programme to random sets of never-treated practices with the "
+        "real cohort sizes (from all comparison practices of the main comparison, and from the "
+        "Deep End ones) and report how often each method rejects at alpha: its size on this "
+        "data, with Monte Carlo SE (analysis.placebo).",
+    )
+    _paths(p, "panel")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True, nargs="+", help="one block per outcome, in order")
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _paths(p, "out")
+    p.set_defaults(func=cmd_placebo)
+
+
 def _add_combine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add ``linkseval combine``."""
     p = sub.add_parser(
@@ -1067,6 +1105,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quality(sub, common)
     _add_estimate(sub, common)
     _add_multilevel(sub, common)
+    _add_placebo(sub, common)
     _add_combine(sub, common)
     _add_describe(sub, common)
     _add_links(sub, common)

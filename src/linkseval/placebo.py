@@ -160,3 +160,63 @@ def placebo_size(pvalues: pd.DataFrame, alpha: float) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def placebo_study(frame: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> pd.DataFrame:
+    """Run the placebo study of one outcome on the main comparison's never-treated practices.
+
+    Pools: every comparison practice, and the Deep End ones (where the panel says which
+    practices are Deep End and there are more of them than placebo practices). Settings:
+    ``s.placebo`` (assignments, seed, WCR assignments and draws).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The instrument's practice-year panel (:func:`linkseval.data.score.practice_year_panel`).
+    s : Settings
+        The analysis settings.
+    instrument, outcome : str
+        The outcome to study.
+
+    Returns
+    -------
+    DataFrame
+        One row per pool × method: ``instrument``, ``outcome``, ``comparison``, ``pool``,
+        ``pool_size``, ``n_placebo`` and :func:`placebo_size`'s columns.
+    """
+    from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
+
+    frame, base_year = outcome_frame(frame, s, outcome)
+    links = frame[frame["cohort"] > 0].drop_duplicates("practice_code")
+    sizes = {int(g): int(n) for g, n in links["cohort"].value_counts().sort_index().items()}
+    df = comparison_frame(frame, s.main, base_year)
+    df0 = df[~df["practice_code"].isin(set(links["practice_code"])) & (df["cohort"] == 0)]
+    p0 = comparison_panel(df0, s)
+    pools = {"comparison": np.arange(p0.n_units)}
+    if "deep_end" in df0:
+        de = set(df0.loc[df0["deep_end"].astype(bool), "practice_code"])
+        pool = np.flatnonzero(np.isin(p0.unit_labels, sorted(de)))
+        if len(pool) > sum(sizes.values()):
+            pools["deep_end"] = pool
+    cfg = s.placebo
+    out = []
+    for name, pool in pools.items():
+        pv = placebo_pvalues(
+            p0,
+            pool,
+            sizes,
+            s,
+            n_assign=int(cfg["assignments"]),
+            seed=int(cfg["seed"]),
+            wild_assignments=int(cfg["wild_assignments"]),
+            wild_draws=int(cfg["wild_draws"]),
+        )
+        size = placebo_size(pv, s.alpha)
+        size.insert(0, "n_placebo", sum(sizes.values()))
+        size.insert(0, "pool_size", len(pool))
+        size.insert(0, "pool", name)
+        size.insert(0, "comparison", s.main_comparison)
+        size.insert(0, "outcome", outcome)
+        size.insert(0, "instrument", instrument)
+        out.append(size)
+    return pd.concat(out, ignore_index=True)

@@ -249,6 +249,44 @@ def quality(
 # --------------------------------------------------------------------------- estimation
 
 
+def placebo(
+    panel: pd.DataFrame,
+    config: dict,
+    instrument: str,
+    outcomes: Sequence[str],
+    *,
+    data_label: str = "",
+) -> pd.DataFrame:
+    """Run the placebo study of each outcome (``linkseval placebo``).
+
+    Parameters
+    ----------
+    panel
+        A practice-year panel (rows of other instruments are ignored).
+    config
+        The ``analysis`` config (``placebo`` settings, main comparison, inference settings).
+    instrument, outcomes
+        The outcomes to study, in this order.
+    data_label
+        Label put in the first column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`linkseval.placebo.placebo_study`'s rows for every outcome, ``data_label`` first.
+    """
+    import pandas as pd
+
+    from linkseval.analysis import Settings
+    from linkseval.placebo import placebo_study
+
+    s = Settings.from_config(config)
+    panel = panel[panel["instrument"] == instrument]
+    out = pd.concat([placebo_study(panel, s, instrument, o) for o in outcomes], ignore_index=True)
+    out.insert(0, "data_label", data_label)
+    return out
+
+
 def estimate(
     panel: pd.DataFrame,
     config: dict,

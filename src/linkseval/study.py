@@ -179,6 +179,7 @@ class Settings:
     leave_one_out: bool = _default("analysis", "sensitivity", "leave_one_out")
     dose: bool = _default("analysis", "sensitivity", "dose")
     honest: dict = _default("analysis", "honestdid")
+    placebo: dict = _default("analysis", "placebo")
     family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
     estimators: list[str] = _default("analysis", "estimators")
     methods: list[str] = _default("analysis", "methods")
@@ -190,6 +191,8 @@ class Settings:
         object.__setattr__(self, "comparisons", comparisons_from_config(self.comparisons))
         honest = with_defaults(dict(self.honest), _node(("analysis", "honestdid")))
         object.__setattr__(self, "honest", honest)
+        placebo = with_defaults(dict(self.placebo), _node(("analysis", "placebo")))
+        object.__setattr__(self, "placebo", placebo)
 
     def family_alpha(self, outcome: str) -> float | None:
         """Return the Bonferroni level α/k for an outcome of the family, else None.
@@ -232,6 +235,7 @@ class Settings:
             leave_one_out=bool(sens["leave_one_out"]),
             dose=bool(sens["dose"]),
             honest=a["honestdid"],
+            placebo=a["placebo"],
             family=family,
             estimators=list(a["estimators"]),
             methods=list(a["methods"]),

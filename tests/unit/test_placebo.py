@@ -84,3 +84,22 @@ def test_placebo_ri_size_is_nominal_when_drawn_like_ri():
     )
     rate = placebo_size(pv, 0.05).set_index("method").loc["randomization inference", "rate"]
     assert abs(rate - 0.05) < 3 * np.sqrt(0.05 * 0.95 / 1000)
+
+
+def test_placebo_study_of_an_outcome_uses_the_real_cohort_sizes_and_both_pools():
+    from test_analysis import practice_panel
+
+    from linkseval.placebo import placebo_study
+
+    frame = practice_panel(n=150)
+    s = Settings(ri_draws=199, placebo={"assignments": 60, "wild_assignments": 5, "wild_draws": 99})
+    out = placebo_study(frame, s, "safequest", "workload")
+    assert set(out.pool) == {"comparison", "deep_end"}
+    assert (out.n_placebo == 7).all()
+    links = set(frame.loc[frame.cohort > 0, "practice_code"])
+    assert out.loc[out.pool == "comparison", "pool_size"].iloc[
+        0
+    ] == frame.practice_code.nunique() - len(links)
+    cr1 = out[out.method == "CR1"]
+    assert (cr1.n_assignments == 60).all() and cr1.rate.between(0, 1).all()
+    assert (out.loc[out.method == "WCR bootstrap", "n_assignments"] == 5).all()
