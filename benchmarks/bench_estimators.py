@@ -1,8 +1,8 @@
 """Benchmark: the heterogeneity-robust estimators per outcome, ours beside the reference library.
 
-On the same panel (mpdta without its 2004 cohort, 480 counties × 5 years — see ``mpdta``; and the extended example's Safequest
-workload panel, the practices observed in all 10 years, cohorts 2014/2018/2019 — moderndid keeps
-only those):
+On the same panel (mpdta without its 2004 cohort, 480 counties × 5 years — see ``mpdta``; and
+the extended example's Safequest workload panel, the practices observed in all 10 years, cohorts
+2014/2018/2019 — moderndid keeps only those):
 
 - imputation (Borusyak, Jaravel & Spiess 2024): ``linkseval.estimators.imputation.ImputationFit``
   (point estimates + BJS analytic SEs) against ``pyfixest.did2s`` (Gardner's two-stage DiD: the

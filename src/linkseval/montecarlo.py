@@ -30,7 +30,7 @@ from linkseval.study import section_defaults
 YEARS = np.array([2013, 2014, 2015])
 START = 2014
 ALPHA = 0.05
-METHODS = ("CR1", "WCR bootstrap", "randomization inference")
+METHODS = ("CR1", "WCR bootstrap", "randomization inference", "randomization inference (t)")
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,15 @@ def estimand(df: pd.DataFrame, signal: np.ndarray) -> float:
 
 
 def analyse(sc: Scenario, ss: np.random.SeedSequence, draws: int) -> list[dict]:
-    """Simulate replication ``ss`` of ``sc`` and apply the three methods (``draws`` B and R)."""
+    """Simulate replication ``ss`` of ``sc`` and apply the four methods (``draws`` B and R)."""
     from linkseval.did import ols, panel_from_frame, twfe_design
-    from linkseval.inference import cr1, randomization_inference, wild_cluster_bootstrap
+    from linkseval.inference import (
+        cr1,
+        randomization_inference,
+        ri_t_test,
+        twfe_ri_t_statistics,
+        wild_cluster_bootstrap,
+    )
 
     data_ss, boot_ss, ri_ss = ss.spawn(3)
     df, signal = simulate(sc, np.random.default_rng(data_ss))
@@ -155,6 +161,8 @@ def analyse(sc: Scenario, ss: np.random.SeedSequence, draws: int) -> list[dict]:
         cr1(fit, 0, ALPHA),
         wild_cluster_bootstrap(design, 0, n_draws=draws, seed=boot_seed, alpha=ALPHA),
         randomization_inference(p, n_draws=draws, seed=ri_seed, alpha=ALPHA),
+        # RI on CR1 t statistics (MacKinnon & Webb 2020): the same reassignments as RI
+        ri_t_test(twfe_ri_t_statistics(p, seed=ri_seed, n_draws=draws), alpha=ALPHA),
     ]
     rows = []
     for m in results:
@@ -253,7 +261,12 @@ def check_agreement(raw: pd.DataFrame, check: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(summary: pd.DataFrame) -> str:
     """Format a summary as a Markdown table."""
-    short = {"CR1": "CR1", "WCR bootstrap": "WCR (Webb)", "randomization inference": "RI"}
+    short = {
+        "CR1": "CR1",
+        "WCR bootstrap": "WCR (Webb)",
+        "randomization inference": "RI",
+        "randomization inference (t)": "RI-t",
+    }
     lines = [
         "| scenario | practices | true τ | method | draws | reps | rejection (MC SE) "
         "| coverage (MC SE) | mean CI width |",
@@ -270,11 +283,16 @@ def markdown(summary: pd.DataFrame) -> str:
 
 def markdown_wide(summary: pd.DataFrame) -> str:
     """One row per scenario × draws: rejection (MC SE), coverage and mean CI width by method."""
-    short = {"CR1": "CR1", "WCR bootstrap": "WCR", "randomization inference": "RI"}
+    short = {
+        "CR1": "CR1",
+        "WCR bootstrap": "WCR",
+        "randomization inference": "RI",
+        "randomization inference (t)": "RI-t",
+    }
     head = "| scenario | reps | B = R |"
     for what in ("rejection", "coverage", "CI width"):
         head += "".join(f" {short[m]} {what} |" for m in METHODS)
-    lines = [head, "|---|---:|---:|" + "---:|" * 9]
+    lines = [head, "|---|---:|---:|" + "---:|" * (3 * len(METHODS))]
     s = summary.assign(run=np.where(summary["method"] == "CR1", -1, summary["draws"]))
     for (name, _), g in s.groupby(["scenario", "run"], sort=False):
         if (g["method"] == "CR1").all():

@@ -207,7 +207,7 @@ def test_monte_carlo_chunks_gathered_equal_the_single_process_study(tmp_path, ca
     for name in (*MC_FILES, "summary_table.md"):
         assert (out / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
     summary = pd.read_csv(out / MC_FILES[0])
-    assert len(summary) == 3 * 3 + 2  # scenarios × methods, + the check run's WCR and RI
+    assert len(summary) == 3 * 4 + 3  # scenarios × methods, + the check run (WCR, RI, RI-t)
     with pytest.raises(ConfigError, match="missing chunks"):
         gather(s, {k: v for k, v in chunks.items() if k != keys[3]})
     with pytest.raises(ConfigError, match="unknown"):
