@@ -7,10 +7,10 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from linkseval.codebook import load_codebook
+from linkseval.data.codebook import load_codebook
 from linkseval.configuration import coerce_to_schema, input_problems
 from linkseval.errors import LinksevalError
-from linkseval.labels import is_synthetic_folder, resolve_data_label
+from linkseval.report.labels import is_synthetic_folder, resolve_data_label
 from linkseval.study import load_study, schema
 
 
@@ -62,8 +62,8 @@ INSTRUMENTS = list(STUDY.instruments)
 FILE_STEM = {name: ins.file_stem for name, ins in _codebook.instruments.items()}
 # rows per practice-year in an instrument's panel: one per theme, plus the overall score
 PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in _codebook.instruments.items()}
-# The label every output carries, decided in one place (linkseval.labels): SYNTHETIC DATA for
-# the embedded set or a folder with its marker, else the config's data_label (or none). The
+# The label every output carries, decided in one place (linkseval.report.labels): SYNTHETIC DATA
+# for the embedded set or a folder with its marker, else the config's data_label (or none). The
 # papermill rules take it as YAML (-y), so that an empty label still passes one argument.
 try:
     DATA_LABEL = resolve_data_label(
@@ -122,7 +122,7 @@ ANALYSIS_JSON = json.dumps(
 
 # comparison key -> the label the report shows (config analysis.comparisons.*.label)
 COMPARISON_LABELS = json.dumps(STUDY.comparison_labels, sort_keys=True)
-# outcome id -> its codebook label, for the pages (linkseval.report.set_outcome_labels)
+# outcome id -> its codebook label, for the pages (linkseval.report.core.set_outcome_labels)
 OUTCOME_LABELS = json.dumps(STUDY.labels, sort_keys=True)
 
 
