@@ -12,6 +12,8 @@ pages
     Self-contained HTML pages and executed-notebook housekeeping (render, scrub).
 notebook
     Executing a report notebook with papermill.
+site
+    The site: its pages, their order and titles, the navigation bar.
 disclosure
     The disclosure check of the staged pages before they are published.
 provenance
