@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate(scale: int, out: Path) -> Path:
-    from linkseval.codebook import load_codebook
+    from linkseval.data.codebook import load_codebook
     from linkseval.synthetic import write_synthetic
 
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())

@@ -93,7 +93,7 @@ def raw_data(scale: int, workdir: Path) -> Path:
             shutil.copytree(ingest, raw, copy_function=os.link)
             print(f"  {scale}x: linked {ingest}", file=sys.stderr)
             return raw
-    from linkseval.codebook import load_codebook
+    from linkseval.data.codebook import load_codebook
     from linkseval.synthetic import write_synthetic
 
     t = time.perf_counter()

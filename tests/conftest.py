@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from linkseval.codebook import load_codebook
+from linkseval.data.codebook import load_codebook
 
 ROOT = Path(__file__).resolve().parents[1]
 

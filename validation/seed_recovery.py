@@ -6,9 +6,9 @@ pipeline's own chain in one process, as the Snakemake rules call it
 (``linkseval.recovery.study_panels`` and ``headline_rows``):
 
     synth     linkseval.synthetic.write_synthetic (into a temporary folder)
-    clean     linkseval.ingest.read_extract -> linkseval.clean.clean_extract, per extract
+    clean     linkseval.data.ingest.read_extract -> linkseval.data.clean.clean_extract, per extract
               (written to and read back from Parquet, as the workflow does)
-    score     linkseval.score.score_respondents -> practice_year_panel, per instrument
+    score     linkseval.data.score.score_respondents -> practice_year_panel, per instrument
     estimate  the headline of linkseval.analysis.estimate_outcome only: static TWFE of the main
               comparison (all other Scottish practices), the same frame preparation
               (``comparison_frame``, ``comparison_panel``) and ``infer_twfe`` with the config's
@@ -56,9 +56,9 @@ from tqdm import tqdm  # noqa: E402
 
 from linkseval import __version__  # noqa: E402
 from linkseval.analysis import Settings  # noqa: E402
-from linkseval.codebook import load_codebook  # noqa: E402
+from linkseval.data.codebook import load_codebook  # noqa: E402
+from linkseval.data.score import outcome_scale  # noqa: E402
 from linkseval.recovery import headline_rows, study_panels, true_effect  # noqa: E402
-from linkseval.score import outcome_scale  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "validation" / "out"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from linkseval import SYNTHETIC_LABEL, __version__
 from linkseval.errors import LinksevalError
-from linkseval.labels import banner_text
+from linkseval.report.labels import banner_text
 from linkseval.study import schema_enum, section_defaults
 
 # linkseval.analysis.GENERIC_ESTIMATORS, without importing pandas for --help (tested equal)
@@ -44,7 +44,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     """Write the deterministic synthetic extracts (``linkseval synth``)."""
     import yaml
 
-    from linkseval.codebook import load_codebook
+    from linkseval.data.codebook import load_codebook
     from linkseval.synthetic import write_synthetic
 
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
@@ -58,9 +58,9 @@ def cmd_synth(args: argparse.Namespace) -> None:
 def cmd_clean(args: argparse.Namespace) -> None:
     """Validate one extract and quarantine bad rows (``linkseval clean``)."""
     from linkseval import stages
-    from linkseval.codebook import load_codebook
-    from linkseval.register import read_register
-    from linkseval.store import write_json, write_parquet
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_json, write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
@@ -96,9 +96,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.codebook import load_codebook
-    from linkseval.register import read_register
-    from linkseval.store import write_parquet
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
@@ -133,7 +133,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_csv, write_json
+    from linkseval.data.store import write_csv, write_json
 
     accountings = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.accounting]
     panels = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
@@ -152,7 +152,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_parquet
+    from linkseval.data.store import write_parquet
 
     res = stages.estimate(
         pd.read_parquet(args.panel),
@@ -172,9 +172,9 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.codebook import load_codebook
-    from linkseval.register import read_register
-    from linkseval.store import write_parquet
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_parquet
 
     instrument = load_codebook(args.codebook)[args.instrument]
     register = read_register(
@@ -200,7 +200,7 @@ def cmd_placebo(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_parquet
+    from linkseval.data.store import write_parquet
 
     out = stages.placebo(
         pd.read_parquet(args.panel),
@@ -219,7 +219,7 @@ def cmd_combine(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import to_json_text, write_csv, write_parquet, write_text
+    from linkseval.data.store import to_json_text, write_csv, write_parquet, write_text
 
     tables = [pd.read_parquet(p) for p in args.estimates]  # each checked on the schema
     out = stages.combine(tables, json.loads(args.settings), data_label=args.data_label)
@@ -236,7 +236,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_csv
+    from linkseval.data.store import write_csv
 
     panel = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
     means, change = stages.describe(
@@ -265,7 +265,7 @@ def _read_panel_file(path: Path):
 def cmd_did(args: argparse.Namespace) -> None:
     """Run DiD on any unit × period panel (``linkseval did``)."""
     from linkseval import stages
-    from linkseval.store import to_json_text, write_text
+    from linkseval.data.store import to_json_text, write_text
 
     path = Path(args.panel)
     records = stages.did(
@@ -296,8 +296,8 @@ def cmd_did(args: argparse.Namespace) -> None:
 def cmd_links(args: argparse.Namespace) -> None:
     """List the Links practices of a register (``linkseval links``)."""
     from linkseval import stages
-    from linkseval.register import read_register
-    from linkseval.store import write_json
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_json
 
     reg = read_register(
         args.register,
@@ -310,8 +310,8 @@ def cmd_links(args: argparse.Namespace) -> None:
 
 def cmd_expected(args: argparse.Namespace) -> None:
     """Compare headline estimates with the committed expectation (``linkseval expected``)."""
+    from linkseval.data.store import write_json
     from linkseval.expected import compare, load, summarise
-    from linkseval.store import write_json
 
     actual = summarise(load(args.headline))
     if args.update:
@@ -351,8 +351,8 @@ def cmd_recovery(args: argparse.Namespace) -> None:
 
 def cmd_render(args: argparse.Namespace) -> None:
     """Render an executed notebook as a report page (``linkseval render``)."""
-    from linkseval.pages import render_notebook
-    from linkseval.store import write_text
+    from linkseval.data.store import write_text
+    from linkseval.report.pages import render_notebook
 
     nav = args.nav or []
     write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.out)
@@ -360,8 +360,8 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 def cmd_finish(args: argparse.Namespace) -> None:
     """Scrub a papermill output and render its report page (``linkseval finish``)."""
-    from linkseval.pages import render_notebook, scrub_notebook
-    from linkseval.store import write_text
+    from linkseval.data.store import write_text
+    from linkseval.report.pages import render_notebook, scrub_notebook
 
     nb = scrub_notebook(args.partial, to=args.notebook)  # render what was written: no re-read
     nav = args.nav or []
@@ -370,7 +370,7 @@ def cmd_finish(args: argparse.Namespace) -> None:
 
 def cmd_notebook(args: argparse.Namespace) -> None:
     """Execute a notebook with papermill, then finish it (scrub, move into place, render)."""
-    from linkseval.notebook import execute
+    from linkseval.report.notebook import execute
 
     execute(args.input, args.partial, args.papermill_args)
     cmd_finish(args)
@@ -378,7 +378,7 @@ def cmd_notebook(args: argparse.Namespace) -> None:
 
 def cmd_publish(args: argparse.Namespace) -> None:
     """Copy the staged, checked pages into the published folder, all at once."""
-    from linkseval.publish import publish
+    from linkseval.report.publish import publish
 
     files = publish(args.pages, args.out)
     print(f"published {len(files)} pages to {args.out}", file=sys.stderr)
@@ -389,8 +389,8 @@ def cmd_index(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.codebook import load_codebook
-    from linkseval.store import write_text
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.store import write_text
 
     text = stages.index(
         pd.read_csv(args.headline),
@@ -407,7 +407,7 @@ def cmd_disclosure(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_json
+    from linkseval.data.store import write_json
 
     ids: set[str] = set()
     for path in args.identifiers_from:
@@ -419,8 +419,8 @@ def cmd_disclosure(args: argparse.Namespace) -> None:
 
 def cmd_provenance(args: argparse.Namespace) -> None:
     """Record inputs, config, code and packages (``linkseval provenance``)."""
-    from linkseval.provenance import provenance
-    from linkseval.store import write_json
+    from linkseval.data.store import write_json
+    from linkseval.report.provenance import provenance
 
     rec = provenance(
         args.inputs,
@@ -436,7 +436,7 @@ def cmd_provenance(args: argparse.Namespace) -> None:
 
 
 def _parquet_meta(path: str | Path) -> dict:
-    """Return the key/value metadata :func:`linkseval.store.write_parquet` stored in a file."""
+    """Return the key/value metadata :func:`linkseval.data.store.write_parquet` stored in a file."""
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(path).metadata or {}
@@ -455,7 +455,7 @@ def cmd_ri_chunk(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_parquet
+    from linkseval.data.store import write_parquet
 
     out = stages.ri_chunk(
         pd.read_parquet(args.panel),
@@ -483,7 +483,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.store import write_json
+    from linkseval.data.store import write_json
 
     out = stages.ri_gather(
         pd.read_parquet(args.panel),
@@ -509,7 +509,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
 def cmd_mc_chunk(args: argparse.Namespace) -> None:
     """Run one chunk of Monte Carlo replications (``linkseval monte-carlo-chunk``)."""
     from linkseval import stages
-    from linkseval.store import write_parquet
+    from linkseval.data.store import write_parquet
 
     rows, meta = stages.mc_chunk(json.loads(args.settings), args.scenario, args.run, args.chunk)
     write_parquet(rows, args.out, meta)

@@ -470,7 +470,7 @@ def write_tables(
     The summary CSV, the agreement CSV, the Markdown tables and (``reps``) the raw rows are
     written atomically; returns (summary, agreement).
     """
-    from linkseval.store import write_csv, write_text
+    from linkseval.data.store import write_csv, write_text
 
     summ, agree, md = tables(raw, check)
     if reps is not None:

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from linkseval.codebook import Instrument
 from linkseval.comparisons import PRACTICE_LEVEL_ONLY, as_comparison, members
-from linkseval.score import outcome_scale, to_percent
+from linkseval.data.codebook import Instrument
+from linkseval.data.score import outcome_scale, to_percent
 from linkseval.study import Comparison, section_defaults
 
 # keyword defaults: the config schema's

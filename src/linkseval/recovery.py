@@ -112,11 +112,11 @@ def study_panels(
     ``work``, as the rules do (Parquet written and read back). Returns the panel per
     instrument, truth.json and truth_practice_year.csv.
     """
-    from linkseval.clean import clean_extract
-    from linkseval.ingest import read_extract
-    from linkseval.register import read_register
-    from linkseval.score import practice_year_panel, score_respondents
-    from linkseval.store import write_parquet
+    from linkseval.data.clean import clean_extract
+    from linkseval.data.ingest import read_extract
+    from linkseval.data.register import read_register
+    from linkseval.data.score import practice_year_panel, score_respondents
+    from linkseval.data.store import write_parquet
     from linkseval.study import schema, with_defaults
     from linkseval.synthetic import extract_filename, write_synthetic
 

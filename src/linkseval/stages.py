@@ -21,8 +21,8 @@ from linkseval.errors import DisclosureError, LinksevalError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from linkseval.clean import CleanResult
-    from linkseval.codebook import Codebook, Instrument
+    from linkseval.data.clean import CleanResult
+    from linkseval.data.codebook import Codebook, Instrument
     from linkseval.did import Panel
     from linkseval.inference import TestResult
     from linkseval.montecarlo import MCSettings
@@ -73,7 +73,7 @@ def clean(
     instrument
         Its codebook instrument.
     register
-        The practice register (:func:`linkseval.register.read_register`).
+        The practice register (:func:`linkseval.data.register.read_register`).
     year
         The expected survey year, or None.
     code_width
@@ -88,9 +88,9 @@ def clean(
     CleanOutput
         Kept and quarantined rows, the accounting and the outputs' metadata.
     """
-    from linkseval.clean import clean_extract
-    from linkseval.ingest import read_extract
-    from linkseval.store import sha256
+    from linkseval.data.clean import clean_extract
+    from linkseval.data.ingest import read_extract
+    from linkseval.data.store import sha256
 
     raw = read_extract(extract, instrument, year)
     result = clean_extract(
@@ -158,7 +158,7 @@ def score(
     ScoreOutput
         Scores, panel and their metadata.
     """
-    from linkseval.score import practice_year_panel, score_respondents
+    from linkseval.data.score import practice_year_panel, score_respondents
 
     scores = score_respondents(clean, instrument, min_items_per_theme=min_items_per_theme)
     panel = practice_year_panel(
@@ -225,7 +225,7 @@ def quality(
     QualityOutput
         The three tables (first column ``data_label``) and the summary.
     """
-    from linkseval.quality import file_summary, panel_summary, reject_reasons
+    from linkseval.data.quality import file_summary, panel_summary, reject_reasons
 
     accountings = list(accountings)
     files = file_summary(accountings)
@@ -488,7 +488,7 @@ def describe(
     """
     from linkseval.analysis import Settings
     from linkseval.analysis import baseline_year as base_year
-    from linkseval.descriptive import percent_change, theme_means
+    from linkseval.report.descriptive import percent_change, theme_means
 
     means = theme_means(panel)
     change = percent_change(means, base_year(panel, Settings(baseline_year=baseline_year)))
@@ -663,7 +663,7 @@ def index(
     str
         The page.
     """
-    from linkseval.report import index_page, set_outcome_labels
+    from linkseval.report.core import index_page, set_outcome_labels
     from linkseval.study import Settings, outcome_labels
 
     s = Settings.from_config(config)
@@ -686,14 +686,14 @@ def disclosure(files: Sequence[str | Path], identifiers: set[str], *, min_respon
     Returns
     -------
     dict
-        The disclosure report (:func:`linkseval.disclosure.report`).
+        The disclosure report (:func:`linkseval.report.disclosure.report`).
 
     Raises
     ------
     DisclosureError
         If anything is found: the first 50 problems by file and place, never the identifier.
     """
-    from linkseval.disclosure import report, scan
+    from linkseval.report.disclosure import report, scan
 
     files = sorted(files)
     found = scan(files, identifiers=identifiers, min_respondents=min_respondents)

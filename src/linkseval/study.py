@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from linkseval.codebook import Codebook
+from linkseval.data.codebook import Codebook
 
 SCHEMA_FILE = "config.schema.yaml"
 

@@ -32,13 +32,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from linkseval.clean import REASONS, clean_extract
 from linkseval.cli import main
-from linkseval.codebook import load_codebook
+from linkseval.data.clean import REASONS, clean_extract
+from linkseval.data.codebook import load_codebook
+from linkseval.data.ingest import LINE, read_extract
+from linkseval.data.register import read_register
+from linkseval.data.score import practice_year_panel, score_respondents
 from linkseval.errors import ExtractError
-from linkseval.ingest import LINE, read_extract
-from linkseval.register import read_register
-from linkseval.score import practice_year_panel, score_respondents
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "bad"

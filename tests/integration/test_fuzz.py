@@ -37,10 +37,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings
 
-from linkseval.clean import REASONS, clean_extract
-from linkseval.codebook import load_codebook, normalise_header
+from linkseval.data.clean import REASONS, clean_extract
+from linkseval.data.codebook import load_codebook, normalise_header
+from linkseval.data.ingest import LINE, read_extract
 from linkseval.errors import ExtractError, LinksevalError
-from linkseval.ingest import LINE, read_extract
 
 ROOT = Path(__file__).resolve().parents[2]
 SQ = load_codebook(ROOT / "config" / "codebook.yaml")["safequest"]
@@ -592,7 +592,7 @@ def test_random_tables_xlsx(t, numbers):
     )
 )
 def test_clean_extract_never_breaks_accounting(rows):
-    from linkseval.ingest import RawExtract
+    from linkseval.data.ingest import RawExtract
 
     cols = ["practice_code", "respondent_id", "staff_group", *SQ.item_ids]
     df = pd.DataFrame([[c, r, g, *items] for c, r, g, items in rows], columns=cols, dtype=object)

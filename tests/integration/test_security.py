@@ -7,7 +7,7 @@ into a page (issue 15). docs/bad_input.md, "Security", states these guarantees.
   hostile codes (shell metacharacters, ``../``, markup, quotes, newlines, unicode).
 * Shell: every value in every rule's shell command is quoted (``{x:q}``), checked here over the
   rule files; the ``{code}`` wildcard is constrained to the same safe characters.
-* Pages: values enter markup only through ``linkseval.pages.fragment`` (escaping) or
+* Pages: values enter markup only through ``linkseval.report.pages.fragment`` (escaping) or
   ``report.table_html``; every page is parsed for active content before it is written.
 """
 
@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 from linkseval.cli import main
+from linkseval.data.practice_code import DEFAULT_PATTERN, SAFE
+from linkseval.data.register import read_register
 from linkseval.errors import ConfigError, ExtractError
-from linkseval.practice_code import DEFAULT_PATTERN, SAFE
-from linkseval.register import read_register
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = [
@@ -215,7 +215,7 @@ def test_every_shell_value_is_quoted():
 
 def test_the_code_wildcard_only_matches_safe_codes(tmp_path):
     """Defence in depth: asked for a practice page whose code is hostile, Snakemake finds no rule
-    (the ``{code}`` wildcard is constrained to linkseval.practice_code.SAFE)."""
+    (the ``{code}`` wildcard is constrained to linkseval.data.practice_code.SAFE)."""
     import subprocess
     import sys
 
@@ -238,7 +238,7 @@ def test_the_code_wildcard_only_matches_safe_codes(tmp_path):
 
 def test_active_content_is_found():
     """The page check finds what would run, and passes what the report uses."""
-    from linkseval.pages import active_content
+    from linkseval.report.pages import active_content
 
     bad = [
         "<script>x</script>",
@@ -259,7 +259,7 @@ def test_active_content_is_found():
 
 def test_a_page_with_raw_markup_is_refused():
     from linkseval.errors import PageError
-    from linkseval.pages import page
+    from linkseval.report.pages import page
 
     with pytest.raises(PageError, match="event handler onerror="):
         page("t", "<h2>Practice <img src=x onerror=alert(1)></h2>", "")
@@ -272,7 +272,7 @@ def test_a_page_with_raw_markup_is_refused():
 def test_fragment_escapes_every_value(value):
     """In text and in a quoted attribute, a value comes back exactly (html.unescape) and adds no
     tag or attribute; format specs still apply."""
-    from linkseval.pages import active_content, fragment
+    from linkseval.report.pages import active_content, fragment
 
     out = fragment("<p title='{0}'>Practice {0}: {1:.1f}</p>", value, 2.25)
     assert html.unescape(out) == f"<p title='{value}'>Practice {value}: 2.2</p>"
@@ -287,8 +287,8 @@ def test_fragment_escapes_every_value(value):
 def test_pages_and_tables_escape_every_value(value, other):
     """Title, banner, navigation, table cells, headers and caption, the index page's links:
     hostile values leave a script-free page (page() would refuse it otherwise)."""
-    from linkseval.pages import active_content, page
-    from linkseval.report import table_html
+    from linkseval.report.core import table_html
+    from linkseval.report.pages import active_content, page
 
     df = pd.DataFrame({value: [other, 1.5], "n": [value, other]})
     body = table_html(df, caption=value)
@@ -299,7 +299,7 @@ def test_pages_and_tables_escape_every_value(value, other):
 
 def test_a_link_that_would_run_script_is_refused():
     from linkseval.errors import PageError
-    from linkseval.pages import page
+    from linkseval.report.pages import page
 
     with pytest.raises(PageError, match="href='javascript:alert\\(1\\)' on <a>"):
         page("t", "", "", nav=[("x", "javascript:alert(1)")])
@@ -308,8 +308,8 @@ def test_a_link_that_would_run_script_is_refused():
 def test_the_index_page_escapes_page_titles_and_links():
     from test_report import _head
 
-    from linkseval.pages import active_content
-    from linkseval.report import index_page
+    from linkseval.report.core import index_page
+    from linkseval.report.pages import active_content
 
     hostile = "<img src=x onerror=alert(1)>"
     head = _head(p_holm_wcr=0.001).replace({"outcome": {"workload": hostile}})  # named as found
@@ -368,7 +368,7 @@ def _run_page(notebook: str, tmp: Path, params: dict) -> str:
     """Execute a report notebook as the rule does, render its page, return the HTML."""
     import papermill
 
-    from linkseval.pages import render_notebook
+    from linkseval.report.pages import render_notebook
 
     out = tmp / f"{notebook}.ipynb"
     papermill.execute_notebook(
@@ -389,9 +389,9 @@ def test_a_hostile_value_reaches_a_real_page_escaped(notebook, tmp_path):
     """The notebooks that showed a value raw (issue 15, item 3), executed on a hostile practice
     code (bypassing the register check) and a provenance record whose config holds markup (a
     raw_dir path, a comparison label): the page is written, script-free, the value visible."""
-    from linkseval.pages import active_content
-    from linkseval.provenance import provenance
-    from linkseval.store import write_json
+    from linkseval.data.store import write_json
+    from linkseval.report.pages import active_content
+    from linkseval.report.provenance import provenance
 
     if notebook == "practice_profile":
         panel = tmp_path / "panel.parquet"
@@ -474,7 +474,7 @@ def test_hostile_config_paths_and_label_run_to_the_end_without_running_anything(
     import yaml
     from studies import make_study
 
-    from linkseval.pages import active_content
+    from linkseval.report.pages import active_content
 
     # everything a shell would act on ({ } < > are refused before any job: test_configuration)
     raw = tmp_path / "in $(touch PWNED1) `touch PWNED2`; x='a\" | &"

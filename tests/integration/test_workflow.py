@@ -275,8 +275,8 @@ def test_nothing_published_discloses_ids_free_text_or_small_cells(study, codeboo
     """Every report page and published table (and the reviewers' notebooks, for identifiers),
     against every respondent id in the raw extracts (with the planted CANARY- ids) and every
     free-text comment the generator wrote (with the planted CANARY-COMMENTs)."""
-    from linkseval.disclosure import published_files, scan
-    from linkseval.ingest import read_extract
+    from linkseval.data.ingest import read_extract
+    from linkseval.report.disclosure import published_files, scan
     from linkseval.synthetic import CANARY_COMMENT, CANARY_ID_PREFIX, COMMENT_POOL
 
     raw = study / "results" / "synthetic" / "raw"

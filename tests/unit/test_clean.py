@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from linkseval.clean import REASONS, check_accounting, classify_tokens, clean_extract
+from linkseval.data.clean import REASONS, check_accounting, classify_tokens, clean_extract
+from linkseval.data.ingest import LINE, RawExtract
 from linkseval.errors import AccountingError
-from linkseval.ingest import LINE, RawExtract
 
 LABELS = [
     "Strongly disagree",

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from linkseval.codebook import load_codebook, normalise_header
+from linkseval.data.codebook import load_codebook, normalise_header
 from linkseval.errors import CodebookError
 
 

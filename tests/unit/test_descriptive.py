@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-from linkseval.descriptive import GROUPS, group_masks, percent_change, theme_means
-from linkseval.register import read_register
-from linkseval.score import practice_year_panel
+from linkseval.data.register import read_register
+from linkseval.data.score import practice_year_panel
+from linkseval.report.descriptive import GROUPS, group_masks, percent_change, theme_means
 
 MEANS_COLUMNS = [
     "instrument",

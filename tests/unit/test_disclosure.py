@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 
-from linkseval.disclosure import id_cells, identifiers_in, scan, small_cells, tables_in
+from linkseval.report.disclosure import id_cells, identifiers_in, scan, small_cells, tables_in
 
 IDS = {"Rf8c1a8fa", "CANARY-0a1b2c3d"}
 

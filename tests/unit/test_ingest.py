@@ -4,8 +4,8 @@ import openpyxl
 import pytest
 from conftest import sq_header, write_csv
 
+from linkseval.data.ingest import LINE, read_extract
 from linkseval.errors import ExtractError
-from linkseval.ingest import LINE, read_extract
 
 
 def _rows(n=3, code="01234"):
@@ -191,7 +191,7 @@ def test_xlsx_cells_read_as_openpyxl_shows_them(tmp_path):
     cell, blank rows and columns kept in place (row i = sheet row i + 1), merged ranges 1-based."""
     import datetime
 
-    from linkseval.ingest import _excel_text, _read_xlsx
+    from linkseval.data.ingest import _excel_text, _read_xlsx
 
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -246,7 +246,7 @@ def _with_error_cells(src: Path, dst: Path, cells: dict[str, str]) -> None:
 def test_excel_error_values_are_read_as_their_text(tmp_path, safequest):
     """python-calamine reads error cells as empty; the reader puts their text back, so a #N/A
     answer is an invalid value (quarantined by clean), not a missing answer."""
-    from linkseval.ingest import _error_cells, _read_xlsx
+    from linkseval.data.ingest import _error_cells, _read_xlsx
 
     wb, ws = _sheet(3)
     src = tmp_path / "src.xlsx"
@@ -277,7 +277,7 @@ def test_the_first_worksheet_is_read_even_after_a_chart_sheet(tmp_path, safeques
 def test_formulas_without_cached_values_are_found_in_any_chunking():
     """The XML pass finds the same uncached formula cells however the sheet is chunked, and
     not the formulas whose values Excel cached (issue 15 item 4)."""
-    from linkseval.ingest import _xml_cells
+    from linkseval.data.ingest import _xml_cells
 
     bad = Path(__file__).parents[1] / "data" / "bad"
     p = bad / "excel_formula_without_value" / "safequest_2013.xlsx"

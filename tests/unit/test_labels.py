@@ -6,12 +6,12 @@ import pytest
 import yaml
 
 from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER
-from linkseval.labels import (
+from linkseval.report.labels import (
     banner_text,
     is_synthetic_folder,
     resolve_data_label,
 )
-from linkseval.pages import label_note, page
+from linkseval.report.pages import label_note, page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_real_extracts_carry_the_configured_label_or_none():
 
 
 def test_the_label_rule_lives_in_one_place():
-    """The schema types data_label; only linkseval.labels says what a label may hold."""
+    """The schema types data_label; only linkseval.report.labels says what a label may hold."""
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     assert set(schema["properties"]["data_label"]) == {"description", "type", "default"}
 

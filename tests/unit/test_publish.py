@@ -2,7 +2,7 @@
 
 import pytest
 
-from linkseval.publish import publish
+from linkseval.report.publish import publish
 
 
 def pages(tmp_path, names, text):

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from linkseval.clean import REASONS
+from linkseval.data.clean import REASONS
+from linkseval.data.quality import file_summary, panel_summary, reject_reasons
 from linkseval.errors import AccountingError
-from linkseval.quality import file_summary, panel_summary, reject_reasons
 
 
 def _acc(read, kept, quar, **reasons):

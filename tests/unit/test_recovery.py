@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from linkseval.analysis import Settings
-from linkseval.codebook import load_codebook
+from linkseval.data.codebook import load_codebook
 from linkseval.expected import TOLERANCE, load, summarise
 from linkseval.recovery import coverage, headline_rows, misses, study_panels, true_effect
 

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from linkseval.data.register import absence_long, normalise_code, read_register
 from linkseval.errors import ExtractError
-from linkseval.register import absence_long, normalise_code, read_register
 
 
 def test_register_is_typed_and_sorted(register_file):

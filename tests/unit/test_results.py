@@ -99,7 +99,7 @@ def test_validator_rejects_an_unknown_column_a_missing_one_and_a_bad_dtype():
 
 
 def test_combine_and_read_back_keep_the_schema(tmp_path):
-    from linkseval.store import write_csv, write_parquet
+    from linkseval.data.store import write_csv, write_parquet
 
     a, b = frame(_rows()[:2]), frame(_rows()[2:])
     for t in (a, b):
@@ -130,7 +130,7 @@ def test_compare_estimates_maps_the_old_names_and_finds_a_changed_number(tmp_pat
     import sys
     from pathlib import Path
 
-    from linkseval.store import write_csv
+    from linkseval.data.store import write_csv
 
     sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
     import compare_estimates

@@ -17,6 +17,7 @@ from test_analysis import practice_panel
 from test_did import simulate
 
 from linkseval.analysis import Settings, estimate_outcome
+from linkseval.data.store import write_parquet
 from linkseval.did import ols, panel_from_frame, twfe_design
 from linkseval.errors import ConfigError
 from linkseval.inference import (
@@ -35,7 +36,6 @@ from linkseval.scatter import (
     ri_job_frame,
     ri_n_jobs,
 )
-from linkseval.store import write_parquet
 
 ROOT = Path(__file__).resolve().parents[2]
 DRAWS = 2 * CHUNK + 500  # not a multiple of CHUNK: the last seed chunk is short

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-from linkseval.register import read_register
-from linkseval.score import practice_year_panel, reverse_score, score_respondents, to_percent
+from linkseval.data.register import read_register
+from linkseval.data.score import practice_year_panel, reverse_score, score_respondents, to_percent
 
 
 @given(st.integers(1, 7))

@@ -14,12 +14,12 @@ from test_multilevel import simulate
 from linkseval import stages
 from linkseval.analysis import baseline_year
 from linkseval.cli import main
+from linkseval.data.register import read_register
+from linkseval.data.store import write_parquet
 from linkseval.did import ols, twfe_design
 from linkseval.errors import DisclosureError, LinksevalError
 from linkseval.inference import CHUNK, randomization_inference
 from linkseval.multilevel import multilevel_did, multilevel_note, multilevel_row
-from linkseval.register import read_register
-from linkseval.store import write_parquet
 from linkseval.study import section_defaults
 
 FAST = {

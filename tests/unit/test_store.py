@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from linkseval.store import atomic_path, sha256, write_csv, write_json, write_parquet
+from linkseval.data.store import atomic_path, sha256, write_csv, write_json, write_parquet
 
 
 def test_same_content_same_bytes(tmp_path):

@@ -10,9 +10,9 @@ import yaml
 
 from linkseval import comparisons
 from linkseval.analysis import comparison_frame
-from linkseval.codebook import load_codebook
-from linkseval.descriptive import group_masks
+from linkseval.data.codebook import load_codebook
 from linkseval.multilevel import comparison_practices
+from linkseval.report.descriptive import group_masks
 from linkseval.study import (
     Comparison,
     Settings,
@@ -110,16 +110,16 @@ def test_the_shipped_config_loads_with_labels_from_the_codebook():
 
 
 def test_report_labels_are_the_codebook_labels():
-    from linkseval import report
+    from linkseval.report import core
     from linkseval.study import outcome_labels
 
-    report.set_outcome_labels(outcome_labels(CODEBOOK))
+    core.set_outcome_labels(outcome_labels(CODEBOOK))
     try:
-        assert report.label("care_total") == CODEBOOK["care"].themes["care_total"]
-        assert report.label("overall") == CODEBOOK["safequest"].overall["label"]
+        assert core.label("care_total") == CODEBOOK["care"].themes["care_total"]
+        assert core.label("overall") == CODEBOOK["safequest"].overall["label"]
     finally:
-        report.set_outcome_labels({})
-    assert report.label("care_total") == "Care Total"  # no study: the id, readable
+        core.set_outcome_labels({})
+    assert core.label("care_total") == "Care Total"  # no study: the id, readable
 
 
 # ----------------------------------------------------------------------- comparison rules
@@ -208,9 +208,10 @@ def test_library_keyword_defaults_are_the_schema_defaults():
     """Functions a study calls default to the schema's values, not to their own copies."""
     import inspect
 
-    from linkseval import clean, multilevel, register, score
+    from linkseval import multilevel
+    from linkseval.data import clean, register, score
+    from linkseval.data.practice_code import DEFAULT_PATTERN
     from linkseval.montecarlo import MCSettings
-    from linkseval.practice_code import DEFAULT_PATTERN
 
     def default(fn, name):
         return inspect.signature(fn).parameters[name].default

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from linkseval import SYNTHETIC_MARKER
-from linkseval.codebook import normalise_header, normalise_label
+from linkseval.data.codebook import normalise_header, normalise_label
 from linkseval.errors import ConfigError
 from linkseval.synthetic import (
     BOARDS,

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from linkseval.codebook import load_codebook
+from linkseval.data.codebook import load_codebook
 from linkseval.configuration import coerce_to_schema, input_problems
 from linkseval.errors import LinksevalError
-from linkseval.labels import is_synthetic_folder, resolve_data_label
+from linkseval.report import site
+from linkseval.report.labels import is_synthetic_folder, resolve_data_label
 from linkseval.study import load_study, schema
 
 
@@ -62,8 +63,8 @@ INSTRUMENTS = list(STUDY.instruments)
 FILE_STEM = {name: ins.file_stem for name, ins in _codebook.instruments.items()}
 # rows per practice-year in an instrument's panel: one per theme, plus the overall score
 PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in _codebook.instruments.items()}
-# The label every output carries, decided in one place (linkseval.labels): SYNTHETIC DATA for
-# the embedded set or a folder with its marker, else the config's data_label (or none). The
+# The label every output carries, decided in one place (linkseval.report.labels): SYNTHETIC DATA
+# for the embedded set or a folder with its marker, else the config's data_label (or none). The
 # papermill rules take it as YAML (-y), so that an empty label still passes one argument.
 try:
     DATA_LABEL = resolve_data_label(
@@ -122,7 +123,7 @@ ANALYSIS_JSON = json.dumps(
 
 # comparison key -> the label the report shows (config analysis.comparisons.*.label)
 COMPARISON_LABELS = json.dumps(STUDY.comparison_labels, sort_keys=True)
-# outcome id -> its codebook label, for the pages (linkseval.report.set_outcome_labels)
+# outcome id -> its codebook label, for the pages (linkseval.report.core.set_outcome_labels)
 OUTCOME_LABELS = json.dumps(STUDY.labels, sort_keys=True)
 
 
@@ -228,36 +229,22 @@ def links_codes():
         return json.load(fh)
 
 
-def static_pages():
-    pages = [("Data quality", "data_quality.html"), ("Descriptive comparison", "descriptives.html")]
-    pages += [(f"DiD: {o.replace('_', ' ')}", f"did_{i}_{o}.html") for i, o in MODELS]
-    return pages
-
-
+# The site's pages, their titles and the navigation bar: linkseval.report.site.
 # TITLE=HREF words: a list, so that the shell command quotes each one ({params.nav:q})
-NAV = [
-    f"{t}={h}"
-    for t, h in [("Home", "index.html"), *static_pages()[:2], ("Methods", "methods.html")]
-]
+NAV = site.navigation(STUDY)
 
 
 def page_title(page):
     """Params function: the report page title of ``page`` (a name or a function of wildcards)."""
 
     def inner(wildcards):
-        name = page(wildcards) if callable(page) else page
-        titles = {h[:-5]: t for t, h in static_pages()}
-        titles["methods"] = "Methods and provenance"
-        return titles.get(name, name.replace("_", " ").capitalize())
+        return site.page_title(STUDY, page(wildcards) if callable(page) else page)
 
     return inner
 
 
 def all_pages():
-    pages = static_pages()
-    pages += [(f"Practice {c}", f"practice_{c}.html") for c in links_codes()]
-    pages.append(("Methods and provenance", "methods.html"))
-    return pages
+    return site.all_pages(STUDY, links_codes())
 
 
 def report_pages(wildcards):

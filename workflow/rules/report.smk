@@ -7,7 +7,7 @@
 # moves the finished notebook into place and renders its page: one process per page, and a full
 # disk or a failing cell is one `linkseval: error` line. A killed run never leaves a
 # half-executed notebook under the final name.
-from linkseval.practice_code import SAFE as PRACTICE_CODE
+from linkseval.data.practice_code import SAFE as PRACTICE_CODE
 
 
 # params: where papermill writes the executed notebook before `linkseval notebook` moves it

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from linkseval import SYNTHETIC_LABEL, SYNTHETIC_MARKER
-from linkseval.codebook import Codebook
+from linkseval.data.codebook import Codebook
 from linkseval.errors import ConfigError
 from linkseval.synthetic.extracts import (
     CANARY_COMMENT,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from linkseval.codebook import Instrument, normalise_header
+from linkseval.data.codebook import Instrument, normalise_header
 from linkseval.errors import CodebookError, ConfigError
 from linkseval.synthetic.model import Model
 from linkseval.synthetic.serialise import csv_bytes, label_names, xlsx_bytes

@@ -62,7 +62,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from linkseval import SYNTHETIC_LABEL
-from linkseval.codebook import Instrument
+from linkseval.data.codebook import Instrument
 from linkseval.errors import ConfigError
 from linkseval.synthetic.practices import BOARDS, Practices
 from linkseval.synthetic.serialise import jsonable, label_names, rounded

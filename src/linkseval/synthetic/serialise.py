@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from linkseval import SYNTHETIC_LABEL
-from linkseval.codebook import Instrument
+from linkseval.data.codebook import Instrument
 
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)  # xlsx created/modified; keeps bytes stable
 

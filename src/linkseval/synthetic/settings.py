@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from linkseval.codebook import Instrument
+from linkseval.data.codebook import Instrument
 from linkseval.errors import ConfigError
 
 GENERATOR_VERSION = 1

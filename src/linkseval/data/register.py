@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from linkseval.data.ingest import csv_records, decode, rectangular
+from linkseval.data.practice_code import DEFAULT_PATTERN, check_codes
 from linkseval.errors import ExtractError
-from linkseval.ingest import csv_records, decode, rectangular
-from linkseval.practice_code import DEFAULT_PATTERN, check_codes
 from linkseval.study import section_defaults
 
 _CODE_WIDTH = section_defaults("cleaning", "practice_code_width")  # the config schema's
@@ -111,9 +111,9 @@ def read_register(
 
     Adds ``deep_end`` (bool) and ``cohort`` (Links start year, 0 = never treated).
     Codes are zero-padded to ``code_width``, then must match ``code_pattern`` (and be file-safe:
-    :mod:`linkseval.practice_code`). With ``survey_years``, every Links start must leave at least
-    one survey year before it and one from it on (else a DiD cannot estimate that practice's
-    effect): an ``ExtractError`` names the first start outside, by line and column.
+    :mod:`linkseval.data.practice_code`). With ``survey_years``, every Links start must leave at
+    least one survey year before it and one from it on (else a DiD cannot estimate that
+    practice's effect): an ``ExtractError`` names the first start outside, by line and column.
 
     Parameters
     ----------

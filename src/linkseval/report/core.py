@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from linkseval.pages import fragment, label_note, page  # noqa: E402, F401
+from linkseval.report.pages import fragment, label_note, page  # noqa: E402, F401
 from linkseval.study import section_defaults  # noqa: E402
 
 _ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's

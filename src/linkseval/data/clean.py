@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from linkseval.codebook import Instrument, normalise_label
+from linkseval.data.codebook import Instrument, normalise_label
+from linkseval.data.ingest import LINE, RawExtract
+from linkseval.data.register import normalise_code
 from linkseval.errors import AccountingError
-from linkseval.ingest import LINE, RawExtract
-from linkseval.register import normalise_code
 from linkseval.study import section_defaults
 
 _CODE_WIDTH = section_defaults("cleaning", "practice_code_width")  # the config schema's
@@ -122,7 +122,7 @@ def clean_extract(
     Parameters
     ----------
     raw : RawExtract
-        The extract as read (:func:`linkseval.ingest.read_extract`).
+        The extract as read (:func:`linkseval.data.ingest.read_extract`).
     instrument : Instrument
         The extract's instrument (items, codes).
     practice_codes : set of str or Series

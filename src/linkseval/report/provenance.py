@@ -12,8 +12,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from linkseval.labels import is_synthetic_label
-from linkseval.store import sha256
+from linkseval.data.store import sha256
+from linkseval.report.labels import is_synthetic_label
 
 KEY_PACKAGES = [
     "linkseval",

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from linkseval.codebook import Instrument
+from linkseval.data.codebook import Instrument
+from linkseval.data.register import absence_long
 from linkseval.errors import ConfigError
-from linkseval.register import absence_long
 from linkseval.study import schema_enum, section_defaults
 
 _SCORING = section_defaults("scoring")  # keyword defaults: the config schema's
@@ -152,7 +152,7 @@ def practice_year_panel(
     instrument : Instrument
         The instrument.
     register : DataFrame
-        The practice register (:func:`linkseval.register.read_register`).
+        The practice register (:func:`linkseval.data.register.read_register`).
     min_respondents : int
         Practice-years with fewer respondents are flagged ``suppressed``.
     percent_formula : {"mean_over_max", "pomp"}

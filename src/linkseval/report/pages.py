@@ -1,6 +1,6 @@
 """Self-contained HTML pages and executed-notebook housekeeping (render, scrub).
 
-Kept apart from ``linkseval.report`` (figures and tables) so that the per-notebook jobs that
+Kept apart from ``linkseval.report.core`` (figures and tables) so that the per-notebook jobs that
 render or scrub do not import matplotlib and pandas.
 """
 
@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
 from linkseval.errors import PageError
-from linkseval.labels import banner_text, is_synthetic_label
+from linkseval.report.labels import banner_text, is_synthetic_label
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -58,7 +58,7 @@ def fragment(template: str, /, *args: object, **kwargs: object) -> str:
     ``template.format(*args, **kwargs)`` with every substituted value HTML-escaped (after its
     format spec: ``{:.1f}`` works). The template is trusted markup written in the code; every
     value from data, config or a file enters a page through here (or through
-    :func:`linkseval.report.table_html`, pandas' escaping ``to_html``), never by concatenation.
+    :func:`linkseval.report.core.table_html`, pandas' escaping ``to_html``), never by concatenation.
     """
     return _FORMATTER.format(template, *args, **kwargs)
 
@@ -192,7 +192,7 @@ def scrub_notebook(path: str, to: str | None = None) -> NotebookNode:
 
     import nbformat
 
-    from linkseval.store import write_text
+    from linkseval.data.store import write_text
 
     nb = nbformat.read(path, as_version=4)
     pm = nb.metadata.get("papermill", {})

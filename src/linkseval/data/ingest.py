@@ -2,8 +2,8 @@ r"""Read one raw survey extract (CSV or Excel) into canonical columns, with sour
 
 Structural problems (unreadable file, wrong name, missing required column, ragged CSV rows, year
 mismatch, no data rows) raise :class:`~linkseval.errors.ExtractError` naming the file, line and
-column. Row-level problems are left for :mod:`linkseval.clean`. Every value is kept as text here;
-nothing is dropped silently.
+column. Row-level problems are left for :mod:`linkseval.data.clean`. Every value is kept as text
+here; nothing is dropped silently.
 
 Line numbers are *physical* lines as a text editor shows them (CSV; ``\n``, ``\r\n`` and a lone
 ``\r`` end a line) or sheet rows (Excel). A record whose quoted field contains a line break spans
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from linkseval.codebook import Instrument, normalise_header
+from linkseval.data.codebook import Instrument, normalise_header
 from linkseval.errors import ExtractError
 
 HEADER_SEARCH_ROWS = 20

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from linkseval.clean import REASONS, check_accounting
+from linkseval.data.clean import REASONS, check_accounting
 
 FILE_COLUMNS = [
     "instrument",

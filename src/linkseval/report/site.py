@@ -1,0 +1,56 @@
+"""The report site: its pages, their order, their titles and the navigation bar.
+
+The workflow (``workflow/rules/common.smk``) asks here which pages a study has: the static pages
+(data quality, descriptives, one DiD page per modelled outcome), one profile per Links practice
+(known only once the register has been read) and the methods page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linkseval.study import Study
+
+METHODS_PAGE = ("Methods and provenance", "methods.html")
+
+
+def static_pages(study: Study) -> list[tuple[str, str]]:
+    """Return the pages every run of ``study`` has, as ``(title, href)``, in site order.
+
+    Data quality, the descriptive comparison and one DiD page per modelled outcome.
+    """
+    pages = [("Data quality", "data_quality.html"), ("Descriptive comparison", "descriptives.html")]
+    pages += [
+        (f"DiD: {o.name.replace('_', ' ')}", f"did_{o.instrument}_{o.name}.html")
+        for o in study.outcomes
+    ]
+    return pages
+
+
+def navigation(study: Study) -> list[str]:
+    """Return the navigation bar of every page as ``TITLE=HREF`` words.
+
+    Home, data quality, the descriptive comparison and the methods page.
+    """
+    links = [("Home", "index.html"), *static_pages(study)[:2], ("Methods", "methods.html")]
+    return [f"{title}={href}" for title, href in links]
+
+
+def page_title(study: Study, name: str) -> str:
+    """Return the title of the page ``name`` (its file name without ``.html``)."""
+    titles = {href[:-5]: title for title, href in static_pages(study)}
+    titles["methods"] = METHODS_PAGE[0]
+    return titles.get(name, name.replace("_", " ").capitalize())
+
+
+def all_pages(study: Study, links_codes: Iterable[str]) -> list[tuple[str, str]]:
+    """Return every page of the site as ``(title, href)``, in the order the index lists them.
+
+    The static pages, one profile per Links practice (``links_codes``) and the methods page.
+    """
+    pages = static_pages(study)
+    pages += [(f"Practice {code}", f"practice_{code}.html") for code in links_codes]
+    pages.append(METHODS_PAGE)
+    return pages
