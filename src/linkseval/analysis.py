@@ -188,7 +188,7 @@ def estimate_outcome(
     Parameters
     ----------
     frame : DataFrame
-        The instrument's practice-year panel (:func:`linkseval.score.practice_year_panel`).
+        The instrument's practice-year panel (:func:`linkseval.data.score.practice_year_panel`).
     s : Settings
         The analysis and inference settings.
     instrument : str
