@@ -200,7 +200,7 @@ def cmd_placebo(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from linkseval import stages
-    from linkseval.data.store import write_parquet
+    from linkseval.data.store import write_csv, write_parquet
 
     out = stages.placebo(
         pd.read_parquet(args.panel),
@@ -210,6 +210,8 @@ def cmd_placebo(args: argparse.Namespace) -> None:
         data_label=args.data_label,
     )
     write_parquet(out, args.out, {"data_label": args.data_label})
+    if args.out_csv:
+        write_csv(out, args.out_csv)
     _banner(args.data_label)
     print(f"{args.instrument}: placebo study of {len(args.outcome)} outcome(s)", file=sys.stderr)
 
@@ -398,6 +400,7 @@ def cmd_index(args: argparse.Namespace) -> None:
         load_codebook(args.codebook),
         args.page,
         data_label=args.data_label,
+        placebo=pd.concat([pd.read_parquet(f) for f in args.placebo]) if args.placebo else None,
     )
     write_text(text, args.out)
 
@@ -736,6 +739,7 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--outcome", required=True, nargs="+", help="one block per outcome, in order")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     _paths(p, "out")
+    p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
     p.set_defaults(func=cmd_placebo)
 
 
@@ -860,6 +864,9 @@ def _add_index(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     _paths(p, "headline", "out")
     p.add_argument("--page", nargs="+", type=_link, required=True, metavar="TITLE=HREF")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    p.add_argument(
+        "--placebo", nargs="*", default=[], metavar="FILE", help="placebo study tables (parquet)"
+    )
     p.set_defaults(func=cmd_index)
 
 

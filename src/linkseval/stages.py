@@ -642,6 +642,7 @@ def index(
     pages: Sequence[tuple[str, str]],
     *,
     data_label: str = "",
+    placebo: pd.DataFrame | None = None,
 ) -> str:
     """Return the report's entry page as HTML (``linkseval index``).
 
@@ -657,6 +658,8 @@ def index(
         The report pages as (title, href).
     data_label
         The data label shown on the page.
+    placebo
+        The placebo study's rows (:func:`placebo`), for its one-line verdict.
 
     Returns
     -------
@@ -668,7 +671,7 @@ def index(
 
     s = Settings.from_config(config)
     set_outcome_labels(outcome_labels(codebook))
-    return index_page(head, list(pages), data_label, s.family, s.alpha)
+    return index_page(head, list(pages), data_label, s.family, s.alpha, placebo)
 
 
 def disclosure(files: Sequence[str | Path], identifiers: set[str], *, min_respondents: int) -> dict:

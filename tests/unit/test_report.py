@@ -269,3 +269,46 @@ def test_a_withheld_leave_out_row_shows_a_dash_not_nan():
     ]
     t = core.estimate_table(frame(rows), "workload")
     assert t["Estimate"].tolist() == ["+1.00", "–"]
+
+
+def _placebo_rows():
+    rows = []
+    for pool in ("comparison", "deep_end"):
+        for outcome, base in (("workload", 0.13), ("teamwork", 0.15)):
+            for m, r in (
+                ("CR1", base),
+                ("WCR bootstrap", 0.05),
+                ("randomization inference", 0.04),
+                ("randomization inference (t)", 0.052),
+            ):
+                n = 200 if m == "WCR bootstrap" else 1000
+                rows.append(
+                    dict(
+                        instrument="safequest",
+                        outcome=outcome,
+                        comparison="scotland_other",
+                        pool=pool,
+                        pool_size=90,
+                        n_placebo=7,
+                        method=m,
+                        n_assignments=n,
+                        rejections=int(r * n),
+                        rate=r,
+                        mc_se=(r * (1 - r) / n) ** 0.5,
+                        alpha=0.05,
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def test_placebo_table_and_verdict_state_each_methods_rates():
+    pl = _placebo_rows()
+    t = core.placebo_table(pl)
+    assert list(t.columns) == ["Pool", "Outcome", "CR1", "WCR", "RI", "RI-t"]
+    assert len(t) == 4
+    row = t[(t.Pool == "Deep End practices") & (t.Outcome == core.label("teamwork"))].iloc[0]
+    assert row["CR1"] == "15.0% (1.1)" and row["RI-t"] == "5.2% (0.7)"
+    text = core.placebo_verdict(pl, 0.05)
+    assert "CR1 13–15%" in text and "RI-t 5%" in text and "WCR 5% on the first 200" in text
+    assert "1,000 reassignments to Deep End practices" in text
+    assert text.count("range over two outcomes") == 2

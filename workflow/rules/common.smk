@@ -195,6 +195,13 @@ def model_outputs():
     return out
 
 
+def placebo_tables(wildcards):
+    """The placebo study's tables, one per instrument (none with analysis.placebo.enabled false)."""
+    if not ANALYSIS["placebo"]["enabled"]:
+        return []
+    return [f"results/models/{i}/placebo.parquet" for i in dict(MODELS)]
+
+
 def baseline_arg(wildcards):
     """The optional flag as a list of words (each one quoted in the shell command)."""
     year = STUDY.settings.baseline_year

@@ -7,7 +7,8 @@ rule placebo_instrument:
     input:
         panel=rules.score_panel.output.panel,
     output:
-        "results/models/{instrument}/placebo.parquet",
+        parquet="results/models/{instrument}/placebo.parquet",
+        csv="results/models/{instrument}/placebo.csv",
     log:
         "results/logs/placebo_instrument/{instrument}.log",
     benchmark:
@@ -28,5 +29,7 @@ rule placebo_instrument:
     shell:
         "python -m linkseval placebo --panel {input.panel:q} "
         "--instrument {wildcards.instrument:q} --outcome {params.outcomes:q} "
-        "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
+        "--settings {params.settings:q} --data-label={params.label:q} --out {output.parquet:q} "
+        "--out-csv {output.csv:q} "
         "2> {log:q} || (cat {log:q} >&2; exit 1)"
+

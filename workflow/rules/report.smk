@@ -215,6 +215,7 @@ rule notebook_methods:
         provenance="results/provenance.json",
         links="results/pages/links_practices.json",
         monte_carlo=monte_carlo_table,
+        placebo=placebo_tables,
     output:
         notebook="results/notebooks/methods.ipynb",
         html="results/pages/methods.html",
@@ -227,6 +228,7 @@ rule notebook_methods:
         monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
+        placebo_yaml=lambda wildcards, input: json.dumps({"placebo": list(input.placebo)}),
     threads: 1
     resources:
         mem_mb=2000,
@@ -237,6 +239,7 @@ rule notebook_methods:
         "python -m linkseval notebook {input.notebook:q} --partial {params.partial:q} "
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
+        "-y {params.placebo_yaml:q} "
         "-p provenance {input.provenance:q} -p monte_carlo {params.monte_carlo:q} "
         "-p links_practices {input.links:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
@@ -283,6 +286,7 @@ rule report_index:
         codebook=CODEBOOK,
         pages=report_pages,
         disclosure="results/quality/disclosure.json",
+        placebo=placebo_tables,
     output:
         report("results/pages/index.html", caption="../report/index.rst", category="Report"),
     log:
@@ -301,7 +305,7 @@ rule report_index:
         "python -m linkseval index --headline {input.headline:q} --codebook {input.codebook:q} "
         "--page {params.pages:q} "
         "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
-        "2> {log:q} || (cat {log:q} >&2; exit 1)"
+        "--placebo {input.placebo:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule publish_report:

@@ -570,6 +570,72 @@ def summary_text(head: pd.DataFrame, family: list[str], alpha: float = _ALPHA) -
     return "\n".join(parts)
 
 
+# --------------------------------------------------------------------------- placebo study
+
+PLACEBO_POOLS = {"comparison": "all comparison practices", "deep_end": "Deep End practices"}
+_SHORT = {
+    "CR1": "CR1",
+    "WCR bootstrap": "WCR",
+    "randomization inference": "RI",
+    "randomization inference (t)": "RI-t",
+}
+
+
+def placebo_table(placebo: pd.DataFrame) -> pd.DataFrame:
+    """Tabulate the placebo study: per outcome and pool, each method's rejection rate (MC SE)."""
+    p = placebo.assign(
+        cell=[
+            f"{100 * r:.1f}% ({100 * se:.1f})" if n else "–"
+            for r, se, n in zip(
+                placebo["rate"], placebo["mc_se"], placebo["n_assignments"], strict=True
+            )
+        ],
+        Pool=placebo["pool"].map(PLACEBO_POOLS).fillna(placebo["pool"]),
+        Outcome=placebo["outcome"].map(label),
+        Method=placebo["method"].map(_SHORT).fillna(placebo["method"]),
+    )
+    order = [m for m in _SHORT.values() if m in set(p["Method"])]
+    t = p.pivot_table(
+        index=["Pool", "Outcome"], columns="Method", values="cell", aggfunc="first", sort=False
+    )
+    return t[order].reset_index()
+
+
+def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
+    """Say in one sentence (HTML) how often each method rejected placebo effects on this data."""
+    parts = []
+    for pool, g in placebo.groupby("pool", sort=False):
+        rates = []
+        n = int(g["n_assignments"].max())
+        for m in _SHORT:
+            sel = g["method"] == m
+            r = g.loc[sel, "rate"].dropna()
+            if len(r):
+                lo, hi = 100 * r.min(), 100 * r.max()
+                span = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
+                n_m = int(g.loc[sel, "n_assignments"].max())
+                on = f" on the first {n_m:,}" if n_m != n else ""
+                rates.append(f"{_SHORT[m]} {span}{on}")
+        parts.append(
+            fragment(
+                "{} ({} reassignments to {}; range over {} outcomes)",
+                ", ".join(rates),
+                f"{n:,}",
+                PLACEBO_POOLS.get(pool, pool),
+                _count(g["outcome"].nunique()),
+            )
+        )
+    return fragment(
+        "<p><b>Placebo study on this data:</b> with the programme reassigned at random to "
+        "never-treated practices with the real cohort sizes (no true effect), the methods "
+        "rejected at the {:g}% level this often: {}. A method whose rate is near {:g}% holds its "
+        "size on these data (methods page).</p>",
+        100 * alpha,
+        "; ".join(parts),
+        100 * alpha,
+    )
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -579,6 +645,7 @@ def index_page(
     data_label: str,
     family: list[str],
     alpha: float = _ALPHA,
+    placebo: pd.DataFrame | None = None,
 ) -> str:
     """Build the entry page: headline table, plain-language summary, links to every page."""
     table = table_html(
@@ -597,6 +664,7 @@ def index_page(
         + table
         + "<h2>What can and cannot be concluded</h2>"
         + summary_text(head, family, alpha)
+        + (placebo_verdict(placebo, alpha) if placebo is not None and len(placebo) else "")
         + f"<h2>Pages</h2><ul>{items}</ul>"
     )
     return page(
