@@ -109,13 +109,12 @@ def study_panels(
     """Build the synthetic study's panels as the pipeline does.
 
     Synth → clean → score for the synthetic study of ``config`` with generator ``seed``, in
-    ``work``, as the rules do (Parquet written and read back). Returns the panel per
+    ``work``, by the rules' own stages (:func:`linkseval.stages.clean`,
+    :func:`linkseval.stages.score`; Parquet written and read back). Returns the panel per
     instrument, truth.json and truth_practice_year.csv.
     """
-    from linkseval.data.clean import clean_extract
-    from linkseval.data.ingest import read_extract
+    from linkseval import stages
     from linkseval.data.register import read_register
-    from linkseval.data.score import practice_year_panel, score_respondents
     from linkseval.data.store import write_parquet
     from linkseval.study import schema, with_defaults
     from linkseval.synthetic import extract_filename, write_synthetic
@@ -135,29 +134,32 @@ def study_panels(
     for name in config["instruments"]:
         instrument = codebook[name]
         clean_paths = []
-        for year in years:  # rule clean_extract / `linkseval clean`
+        for year in years:  # rule clean_extract / `linkseval clean`: the same stage
             extract = raw / extract_filename(instrument.file_stem, year, synth)
-            res = clean_extract(
-                read_extract(extract, instrument, year),
+            res = stages.clean(
+                extract,
                 instrument,
-                register["practice_code"],
+                register,
+                year=year,
                 code_width=width,
                 max_missing_items=config["cleaning"]["max_missing_items"][name],
+                data_label="SYNTHETIC DATA",
             )
             path = work / "clean" / f"{name}_{year}.parquet"
-            write_parquet(res.kept, path, {"data_label": "SYNTHETIC DATA"})
+            write_parquet(res.result.kept, path, res.meta)
             clean_paths.append(path)
-        # rule score_panel / `linkseval score`
+        # rule score_panel / `linkseval score`: the same stage
         clean = pd.concat([pd.read_parquet(p) for p in clean_paths], ignore_index=True)
-        scores = score_respondents(clean, instrument, min_items_per_theme=sc["min_items_per_theme"])
-        panel = practice_year_panel(
-            scores,
+        scored = stages.score(
+            clean,
             instrument,
             register,
             min_respondents=sc["min_respondents"],
+            min_items_per_theme=sc["min_items_per_theme"],
             percent_formula=sc["percent_formula"],
+            data_label="SYNTHETIC DATA",
         )
-        panel.insert(0, "data_label", "SYNTHETIC DATA")
+        panel = scored.panel
         ppath = work / "panel" / f"{name}.parquet"
         write_parquet(panel, ppath, {"data_label": "SYNTHETIC DATA"})
         panels[name] = pd.read_parquet(ppath)
