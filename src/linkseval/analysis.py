@@ -409,3 +409,90 @@ def did_generic(
     for fields, q in variants:
         rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods)
     return result_frame(rows)
+
+
+# --------------------------------------------------------------------------- primary analysis
+
+PRIMARY_TERMS = {"twfe": "treated_post", "callaway_santanna": "simple", "imputation": "simple"}
+ANALYTIC_METHOD = {
+    "twfe": "CR1",
+    "callaway_santanna": "influence function (analytic)",
+    "imputation": "imputation (BJS analytic)",
+}
+METHOD_ROWS = {
+    "wild_bootstrap": "WCR bootstrap",
+    "randomization": "randomization inference",
+    "randomization_t": "randomization inference (t)",
+}
+PRIMARY_COLUMNS = [
+    "instrument",
+    "outcome",
+    "comparison",
+    "comparison_label",
+    "estimator",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "adjustment",
+    "p_adjusted",
+    "alpha",
+    "in_family",
+    "reject",
+    "note",
+]
+
+
+def primary_method(primary: dict) -> str:
+    """Return the result rows' method name of the primary analysis' registry method."""
+    if primary["method"] == "analytic":
+        return ANALYTIC_METHOD[primary["estimator"]]
+    return METHOD_ROWS[primary["method"]]
+
+
+def primary_analysis(results: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """Return the pre-specified primary analysis (``analysis.primary``): one row per outcome.
+
+    The rows of ``results`` (adjusted: :func:`adjust_family`) for the primary comparison,
+    estimator, its overall term and method; ``p_adjusted`` is the Holm or BH p-value for the
+    family outcomes (the raw p-value outside the family, or with ``adjustment: none``), and
+    ``reject`` says whether it is at most α. No other method enters the decision.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The combined, family-adjusted result rows (or the headline, for the default primary).
+    s : Settings
+        The settings (``primary``, ``alpha``, ``family``).
+
+    Returns
+    -------
+    DataFrame
+        :data:`PRIMARY_COLUMNS`, in the order of ``results``.
+    """
+    p = s.primary
+    keep = results["method"] == primary_method(p)
+    for col, want in (
+        ("comparison", p["comparison"]),
+        ("estimator", p["estimator"]),
+        ("term", PRIMARY_TERMS[p["estimator"]]),
+    ):
+        if col in results:
+            keep &= results[col] == want
+    rows = results[keep].drop_duplicates(["instrument", "outcome"]).copy()
+    fam = rows["outcome"].isin(s.family)
+    col = {"holm": "p_holm", "bh": "p_bh"}.get(p["adjustment"])
+    adjusted = rows[col] if col is not None and col in rows else rows["p_value"]
+    rows["p_adjusted"] = np.where(fam & (col is not None), adjusted, rows["p_value"])
+    rows["adjustment"] = np.where(fam, p["adjustment"], "none")
+    rows["alpha"] = s.alpha
+    rows["in_family"] = fam.to_numpy()
+    rows["reject"] = (rows["p_adjusted"] <= s.alpha).to_numpy()
+    rows["comparison"] = p["comparison"]
+    c = s.comparisons.get(p["comparison"])
+    rows["comparison_label"] = c.label if c is not None else p["comparison"]
+    rows["estimator"] = p["estimator"]
+    if "note" not in rows:
+        rows["note"] = ""
+    return rows[PRIMARY_COLUMNS].reset_index(drop=True)

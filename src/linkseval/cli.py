@@ -229,6 +229,8 @@ def cmd_combine(args: argparse.Namespace) -> None:
     write_csv(out.table, args.out_csv)
     write_csv(out.headline, args.out_headline)
     write_text(to_json_text(out.headline_doc), args.out_json)
+    if args.out_primary:
+        write_csv(out.primary, args.out_primary)
     _banner(args.data_label)
     print(f"{len(out.table)} estimate rows; headline: {len(out.headline)} rows", file=sys.stderr)
 
@@ -401,6 +403,7 @@ def cmd_index(args: argparse.Namespace) -> None:
         args.page,
         data_label=args.data_label,
         placebo=pd.concat([pd.read_parquet(f) for f in args.placebo]) if args.placebo else None,
+        primary=pd.read_csv(args.primary) if args.primary else None,
     )
     write_text(text, args.out)
 
@@ -753,6 +756,7 @@ def _add_combine(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     _paths(p, "estimates", nargs="+")
     p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
     _paths(p, "out-parquet", "out-csv", "out-headline", "out-json")
+    p.add_argument("--out-primary", metavar="FILE", help="the primary analysis (analysis.primary)")
     p.set_defaults(func=cmd_combine)
 
 
@@ -867,6 +871,7 @@ def _add_index(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument(
         "--placebo", nargs="*", default=[], metavar="FILE", help="placebo study tables (parquet)"
     )
+    p.add_argument("--primary", metavar="FILE", help="the primary analysis (primary.csv)")
     p.set_defaults(func=cmd_index)
 
 

@@ -423,11 +423,14 @@ class CombineOutput:
         The headline table (``data_label`` first).
     headline_doc
         The headline as JSON: ``{"data_label": ..., "headline": [records]}``.
+    primary
+        The pre-specified primary analysis (:func:`linkseval.analysis.primary_analysis`).
     """
 
     table: pd.DataFrame
     headline: pd.DataFrame
     headline_doc: dict
+    primary: pd.DataFrame
 
 
 def combine(tables: Sequence[pd.DataFrame], config: dict, *, data_label: str = "") -> CombineOutput:
@@ -450,7 +453,7 @@ def combine(tables: Sequence[pd.DataFrame], config: dict, *, data_label: str = "
     """
     import json
 
-    from linkseval.analysis import adjust_family, headline
+    from linkseval.analysis import adjust_family, headline, primary_analysis
     from linkseval.results import combine as combine_tables
     from linkseval.results import validate
     from linkseval.study import Settings
@@ -461,8 +464,13 @@ def combine(tables: Sequence[pd.DataFrame], config: dict, *, data_label: str = "
     head = headline(res, s.main_comparison)
     head.insert(0, "data_label", data_label)
     records = json.loads(head.to_json(orient="records", double_precision=10))
+    primary = primary_analysis(res, s)
+    primary.insert(0, "data_label", data_label)
     return CombineOutput(
-        table=res, headline=head, headline_doc={"data_label": data_label, "headline": records}
+        table=res,
+        headline=head,
+        headline_doc={"data_label": data_label, "headline": records},
+        primary=primary,
     )
 
 
@@ -643,6 +651,7 @@ def index(
     *,
     data_label: str = "",
     placebo: pd.DataFrame | None = None,
+    primary: pd.DataFrame | None = None,
 ) -> str:
     """Return the report's entry page as HTML (``linkseval index``).
 
@@ -660,6 +669,8 @@ def index(
         The data label shown on the page.
     placebo
         The placebo study's rows (:func:`placebo`), for its one-line verdict.
+    primary
+        The primary analysis (``primary.csv`` of :func:`combine`); None: the default one.
 
     Returns
     -------
@@ -671,7 +682,7 @@ def index(
 
     s = Settings.from_config(config)
     set_outcome_labels(outcome_labels(codebook))
-    return index_page(head, list(pages), data_label, s.family, s.alpha, placebo)
+    return index_page(head, list(pages), data_label, s.family, s.alpha, placebo, primary)
 
 
 def disclosure(files: Sequence[str | Path], identifiers: set[str], *, min_respondents: int) -> dict:

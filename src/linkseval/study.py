@@ -180,6 +180,7 @@ class Settings:
     dose: bool = _default("analysis", "sensitivity", "dose")
     honest: dict = _default("analysis", "honestdid")
     placebo: dict = _default("analysis", "placebo")
+    primary: dict = _default("analysis", "primary")
     family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
     estimators: list[str] = _default("analysis", "estimators")
     methods: list[str] = _default("analysis", "methods")
@@ -193,6 +194,26 @@ class Settings:
         object.__setattr__(self, "honest", honest)
         placebo = with_defaults(dict(self.placebo), _node(("analysis", "placebo")))
         object.__setattr__(self, "placebo", placebo)
+        primary = with_defaults(dict(self.primary), _node(("analysis", "primary")))
+        if primary["comparison"] is None:
+            primary["comparison"] = self.main_comparison
+        object.__setattr__(self, "primary", primary)
+
+    def primary_problems(self) -> list[str]:
+        """Return what makes ``analysis.primary`` impossible to run (empty: it is fine)."""
+        p, out = self.primary, []
+        if p["comparison"] not in self.comparisons:
+            out.append(
+                f"analysis.primary.comparison {p['comparison']!r} is not a comparison group "
+                f"(known: {list(self.comparisons)})"
+            )
+        if p["estimator"] not in self.estimators:
+            out.append(
+                f"analysis.primary.estimator {p['estimator']!r} is not in analysis.estimators"
+            )
+        if p["method"] not in self.methods:
+            out.append(f"analysis.primary.method {p['method']!r} is not in analysis.methods")
+        return out
 
     def family_alpha(self, outcome: str) -> float | None:
         """Return the Bonferroni level α/k for an outcome of the family, else None.
@@ -236,6 +257,7 @@ class Settings:
             dose=bool(sens["dose"]),
             honest=a["honestdid"],
             placebo=a["placebo"],
+            primary=a["primary"],
             family=family,
             estimators=list(a["estimators"]),
             methods=list(a["methods"]),
@@ -319,7 +341,8 @@ def load_study(config: dict, codebook: Codebook) -> Study:
     Raises
     ------
     ConfigError
-        If ``analysis.main_comparison`` is not one of ``analysis.comparisons``.
+        If ``analysis.main_comparison`` is not one of ``analysis.comparisons``, or
+        ``analysis.primary`` names a comparison, estimator or method the study does not run.
     """
     cfg = with_defaults(dict(config), schema())
     a = cfg["analysis"]
@@ -338,11 +361,17 @@ def load_study(config: dict, codebook: Codebook) -> Study:
         if instrument in instruments
         for name in names
     )
+    settings = Settings.from_config(config.get("analysis", {}))
+    problems = settings.primary_problems()
+    if problems:
+        from linkseval.errors import ConfigError
+
+        raise ConfigError("; ".join(problems))
     return Study(
         config=cfg,
         years=tuple(int(y) for y in cfg["years"]),
         instruments=instruments,
         outcomes=outcomes,
         labels=labels,
-        settings=Settings.from_config(config.get("analysis", {})),
+        settings=settings,
     )

@@ -317,7 +317,7 @@ def test_the_index_page_escapes_page_titles_and_links():
     out = index_page(head, pages, hostile, [hostile, "communication"])
     assert active_content(out) == []
     assert out.count("&lt;img src=x onerror=alert(1)&gt;") >= 4  # banner x2, link, summary
-    assert "(Holm), &lt;Img Src=X Onerror=Alert(1)&gt;, Communication show" in out
+    assert "<li><b>&lt;Img Src=X Onerror=Alert(1)&gt;</b>: +1.0 points" in out  # primary
     assert "practice_x.html&#x27; onclick=&#x27;alert(1)" in out
 
 

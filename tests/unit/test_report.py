@@ -91,16 +91,47 @@ def test_family_table_shows_the_family_wise_intervals_of_family_outcomes():
     assert "Simultaneous 95% CIs across the five themes" in page and "[-1.25, 3.50]" in page
 
 
-def test_summary_says_nothing_is_distinguishable_when_robust_methods_do_not_reject():
-    text = core.summary_text(_head(), ["communication", "workload"])
-    assert "<b>7</b> practices" in text and "No theme shows an effect" in text
+def test_summary_leads_with_the_primary_analysis_one_sentence_per_outcome():
+    fam = ["communication", "workload", "leadership", "teamwork", "safety_systems"]
+    text = core.summary_text(_head(), fam)
+    assert "<b>7</b> practices" in text and "<b>Primary analysis</b>" in text
+    assert "WCR bootstrap" in text and "at the 5% level" in text
+    assert text.count("<li>") == 6  # the five themes and the overall score
+    assert "<b>Workload</b>: +1.0 points (95% CI -0.5 to 2.5); p = 0.500, Holm-adjusted" in text
+    assert "not in the adjusted family" in text  # the overall score
+    assert "No theme shows an effect distinguishable from zero" in text
     assert "reject too often" in text  # CR1 p < 0.05 flagged as not to be trusted
+    assert "at least one of" not in text
 
 
-def test_summary_names_themes_that_survive_adjustment():
-    text = core.summary_text(_head(p_holm_wcr=0.01, p_cr1=0.5), ["workload", "teamwork"])
-    assert "Teamwork, Workload show effects" in text
-    assert "reject too often" not in text
+def test_only_the_primary_method_decides():
+    """A method other than the primary one rejecting changes nothing; the primary rejecting does."""
+    fam = ["workload", "teamwork"]
+    head = _head(p_holm_wcr=0.5, p_cr1=0.001)  # only CR1 rejects
+    assert "distinguishable from zero.</li>" not in core.summary_text(head, fam)
+    text = core.summary_text(_head(p_holm_wcr=0.01, p_cr1=0.5), fam)
+    assert text.count("distinguishable from zero.</li>") == 6
+    assert "No theme shows" not in text and "reject too often" not in text
+
+
+def test_primary_analysis_follows_the_config():
+    """analysis.primary picks comparison, estimator, method and adjustment; RI as primary."""
+    from linkseval.analysis import primary_analysis
+    from linkseval.study import Settings
+
+    est = _head().assign(comparison="scotland_other", estimator="twfe", term="treated_post")
+    est = pd.concat([est, est.assign(comparison="deep_end_other", p_value=0.001, p_holm=0.002)])
+    s = Settings(
+        family=["workload"],
+        primary={"method": "randomization", "adjustment": "none", "comparison": "deep_end_other"},
+    )
+    pr = primary_analysis(est, s).set_index("outcome")
+    assert (pr.method == "randomization inference").all()
+    assert (pr.comparison == "deep_end_other").all() and pr.loc["workload", "p_adjusted"] == 0.001
+    assert pr.loc["workload", "adjustment"] == "none" and pr.reject.all()
+    assert primary_analysis(est, Settings(family=["workload"])).p_adjusted.iloc[1] == 0.5
+    bad = Settings(primary={"method": "randomization_t"}).primary_problems()
+    assert bad == ["analysis.primary.method 'randomization_t' is not in analysis.methods"]
 
 
 def test_rendered_page_has_no_code_no_scripts_no_stderr(tmp_path):

@@ -142,10 +142,13 @@ rule combine_estimates:
             "results/models/headline.csv", caption="../report/headline.rst", category="Estimates"
         ),
         json="results/models/headline.json",
+        primary="results/models/primary.csv",
     log:
         "results/logs/combine_estimates.log",
     params:
-        settings=analysis_json("family", "main_comparison"),
+        settings=analysis_json(
+            "family", "main_comparison", "alpha", "comparisons", "estimators", "methods", "primary"
+        ),
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
@@ -157,7 +160,8 @@ rule combine_estimates:
     shell:
         "python -m linkseval combine --estimates {input:q} --settings {params.settings:q} "
         "--data-label={params.label:q} --out-parquet {output.parquet:q} --out-csv {output.csv:q} "
-        "--out-headline {output.headline:q} --out-json {output.json:q} 2> {log:q} "
+        "--out-headline {output.headline:q} --out-json {output.json:q} "
+        "--out-primary {output.primary:q} 2> {log:q} "
         "|| (cat {log:q} >&2; exit 1)"
 
 

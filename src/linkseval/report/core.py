@@ -513,14 +513,66 @@ def _count(n: int) -> str:
     return words[n] if 0 <= n < len(words) else str(n)
 
 
-def summary_text(head: pd.DataFrame, family: list[str], alpha: float = _ALPHA) -> str:
-    """Write what can and cannot be concluded from the headline numbers (HTML paragraphs)."""
+PRIMARY_ESTIMATORS = {
+    "twfe": "static two-way fixed effects",
+    "callaway_santanna": "Callaway–Sant'Anna (simple aggregate)",
+    "imputation": "the imputation estimator (overall effect)",
+}
+ADJUSTMENTS = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+
+
+def primary_sentences(primary: pd.DataFrame, n_family: int) -> str:
+    """Write one plain sentence per outcome of the primary analysis (HTML list)."""
+    items = []
+    for r in primary.itertuples():
+        if r.in_family and r.adjustment != "none":
+            adj = fragment(
+                ", {}-adjusted across the {} themes", ADJUSTMENTS[r.adjustment], _count(n_family)
+            )
+        else:
+            adj = "" if r.in_family else " (not in the adjusted family)"
+        verdict = (
+            "distinguishable from zero"
+            if r.reject
+            else "not distinguishable from zero: the data are consistent with no effect and with "
+            "any effect in the interval"
+        )
+        items.append(
+            fragment(
+                "<li><b>{}</b>: {} points (95% CI {} to {}); p = {}{}: {}.</li>",
+                label(r.outcome),
+                f"{r.estimate:+.1f}",
+                f"{r.ci_low:.1f}",
+                f"{r.ci_high:.1f}",
+                f"{r.p_adjusted:.3f}",
+                adj,
+                verdict,
+            )
+        )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def summary_text(
+    head: pd.DataFrame,
+    family: list[str],
+    alpha: float = _ALPHA,
+    primary: pd.DataFrame | None = None,
+) -> str:
+    """Write what can and cannot be concluded (HTML), led by the pre-specified primary analysis.
+
+    ``primary``: :func:`linkseval.analysis.primary_analysis`'s rows; None: the default primary
+    analysis computed from the headline (static TWFE, main comparison, WCR bootstrap, Holm). Only
+    the primary method decides; the other methods are sensitivity analyses.
+    """
+    from linkseval.analysis import primary_analysis
+    from linkseval.study import Settings
+
+    if primary is None:
+        primary = primary_analysis(head, Settings(alpha=alpha, family=list(family)))
     n_treated = int(head["n_treated"].max())
     n_units = int(head["n_units"].max())
-    fam = head[head["outcome"].isin(family)]
-    robust = fam[fam["method"] != "CR1"]
-    sig = robust[robust["p_holm"] < alpha]
     widths = (head["ci_high"] - head["ci_low"]).dropna()
+    first = primary.iloc[0] if len(primary) else None
     parts = [
         fragment(
             "<p>The Links programme ran in <b>{}</b> practices; they are compared with {} others. "
@@ -532,30 +584,31 @@ def summary_text(head: pd.DataFrame, family: list[str], alpha: float = _ALPHA) -
             widths.median(),
         )
     ]
-    if sig.empty:
+    if first is not None:
         parts.append(
             fragment(
-                "<p>No theme shows an effect that is distinguishable from zero once the {} themes "
-                "are tested together (Holm adjustment) under the inference methods that hold with "
-                "few treated practices (wild cluster bootstrap, randomization inference). The data "
-                "are consistent with no effect <i>and</i> with modest effects of either sign; they "
-                'cannot confirm the "links effect" that the descriptive comparison suggested.</p>',
-                _count(n_family(head, family)),
+                "<p><b>Primary analysis</b> (stated in advance, <code>analysis.primary</code>): "
+                "{} against <i>{}</i>, tested with the {} at the {:g}% level. In plain words:</p>",
+                PRIMARY_ESTIMATORS.get(first.estimator, first.estimator),
+                first.comparison_label,
+                first.method,
+                100 * alpha,
             )
         )
-    else:
-        names = ", ".join(sorted({label(o) for o in sig["outcome"]}))
+        parts.append(primary_sentences(primary, n_family(head, family)))
+        fam = primary[primary["in_family"]]
+        if len(fam) and not fam["reject"].any():
+            parts.append(
+                "<p>No theme shows an effect distinguishable from zero in the primary analysis; "
+                'the data cannot confirm the "links effect" that the descriptive comparison '
+                "suggested.</p>"
+            )
         parts.append(
-            fragment(
-                "<p>After adjustment for testing {} themes (Holm), {} show effects "
-                "distinguishable from zero under at least one of the few-cluster-robust methods "
-                "(wild cluster bootstrap or randomization inference). Read the interval, not only "
-                "the p-value: it shows how large or small the effect may plausibly be.</p>",
-                _count(n_family(head, family)),
-                names,
-            )
+            "<p>Every other estimate and method (the table above, the DiD pages) is a "
+            "sensitivity analysis: it shows how robust the primary result is, it does not "
+            "replace it.</p>"
         )
-    cr1 = fam[(fam["method"] == "CR1") & (fam["p_value"] < alpha)]
+    cr1 = head[head["outcome"].isin(family) & (head["method"] == "CR1") & (head["p_value"] < alpha)]
     if not cr1.empty:
         parts.append(
             "<p class='note'>Conventional cluster-robust (CR1) p-values are shown for comparison "
@@ -646,6 +699,7 @@ def index_page(
     family: list[str],
     alpha: float = _ALPHA,
     placebo: pd.DataFrame | None = None,
+    primary: pd.DataFrame | None = None,
 ) -> str:
     """Build the entry page: headline table, plain-language summary, links to every page."""
     table = table_html(
@@ -663,7 +717,7 @@ def index_page(
         "<h2>Headline</h2>"
         + table
         + "<h2>What can and cannot be concluded</h2>"
-        + summary_text(head, family, alpha)
+        + summary_text(head, family, alpha, primary)
         + (placebo_verdict(placebo, alpha) if placebo is not None and len(placebo) else "")
         + f"<h2>Pages</h2><ul>{items}</ul>"
     )
