@@ -782,7 +782,11 @@ def test_regression_byte_errors_name_the_physical_line(tmp_path, eol, bad, messa
 @fuzz(40)
 @given(
     text=st.text(
-        alphabet=st.one_of(st.sampled_from(list("aé’–€ß“")), st.characters(min_codepoint=32)),
+        # surrogates (U+D800-DFFF) cannot be written as UTF-8 at all: no file holds them
+        alphabet=st.one_of(
+            st.sampled_from(list("aé’–€ß“")),
+            st.characters(min_codepoint=32, exclude_categories=("Cs",)),
+        ),
         min_size=1,
         max_size=12,
     ),
