@@ -195,6 +195,21 @@ def model_outputs():
     return out
 
 
+# what the placebo jobs read: not the bootstrap draws (they use analysis.placebo.wild_draws)
+PLACEBO_SETTINGS = json.dumps(
+    {
+        **json.loads(
+            analysis_json(
+                "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha",
+                "randomization", "placebo",
+            )
+        ),
+        "bootstrap": {k: ANALYSIS["bootstrap"][k] for k in ("seed", "weights")},
+    },
+    sort_keys=True,
+)
+
+
 def placebo_tables(wildcards):
     """The placebo study's tables, one per instrument (none with analysis.placebo.enabled false)."""
     if not ANALYSIS["placebo"]["enabled"]:

@@ -15,10 +15,7 @@ rule placebo_instrument:
         "results/benchmarks/placebo_instrument/{instrument}.tsv"
     params:
         outcomes=modelled_outcomes,
-        settings=analysis_json(
-            "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha",
-            "randomization", "bootstrap", "placebo",
-        ),
+        settings=PLACEBO_SETTINGS,
         label=DATA_LABEL,
     threads: 1
     resources:
