@@ -14,17 +14,7 @@ import pandas as pd
 from linkseval.comparisons import as_comparison, matched_controls, members
 from linkseval.did import Panel, panel_from_frame
 from linkseval.errors import ConfigError
-from linkseval.estimators import (
-    ESTIMATORS,
-    get_estimator,
-    infer,
-    n_treated_clusters,
-    panel_counts,
-    result_row,
-)
-from linkseval.estimators.callaway_santanna import STAGGERED_NOTE
-from linkseval.estimators.event_study import HONEST_STAGGERED, honest_rows, infer_honest
-from linkseval.estimators.twfe import did2x2_variant
+from linkseval.estimators import get_estimator, infer
 from linkseval.results import COLUMNS, KEY
 from linkseval.results import STATISTICS as RESULT_STATISTICS
 from linkseval.results import frame as result_frame
@@ -35,21 +25,7 @@ TIDY_COLUMNS = list(COLUMNS)  # the schema lives in linkseval.results
 
 # The analysis settings are the study spec's (defaults: the config schema's); comparison rules
 # are linkseval.comparisons'. Both names stay importable from here.
-__all__ = [
-    "ESTIMATORS",
-    "HONEST_STAGGERED",
-    "STAGGERED_NOTE",
-    "Settings",
-    "comparison_frame",
-    "did2x2_variant",
-    "estimate_outcome",
-    "honest_rows",
-    "infer_honest",
-    "matched_controls",
-    "n_treated_clusters",
-    "panel_counts",
-    "result_row",
-]
+__all__ = ["Settings", "comparison_frame", "estimate_outcome", "matched_controls"]
 
 
 # --------------------------------------------------------------------------- comparison groups
@@ -104,16 +80,6 @@ def infer_twfe(
     """
     methods = [m for m in s.methods if ri or m != "randomization"]
     return infer("twfe", p, s, base, methods, family_alpha)
-
-
-def infer_event_study(p: Panel, s: Settings, base: dict, honest: bool = False) -> list[dict]:
-    """Estimate the event study with every inference method and its pre-trend tests."""
-    return infer("event_study", p, s, base, s.methods, honest=honest)
-
-
-def infer_staggered(p: Panel, s: Settings, base: dict) -> list[dict]:
-    """Estimate Callaway-Sant'Anna effects with every inference method."""
-    return infer("callaway_santanna", p, s, base, s.methods)
 
 
 def baseline_year(frame: pd.DataFrame, s: Settings) -> int:

@@ -881,8 +881,8 @@ def ri_gather(
     LinksevalError
         If a job is of another outcome, missing, repeated or made with other settings.
     """
-    from linkseval.analysis import panel_counts, result_row
     from linkseval.did import ols, twfe_design
+    from linkseval.estimators import panel_counts, result_row
     from linkseval.scatter import ri_from_jobs, ri_n_jobs
 
     settings, p = ri_panel(frame, config, instrument, outcome)

@@ -321,8 +321,8 @@ def test_the_index_page_escapes_page_titles_and_links():
     assert "practice_x.html&#x27; onclick=&#x27;alert(1)" in out
 
 
-# placebo_verdict builds its HTML with fragment (every value escaped)
-HTML_BUILDERS = {"fragment", "label_note", "table_html", "placebo_verdict"}
+# placebo_verdict and primary_statement build their HTML with fragment (every value escaped)
+HTML_BUILDERS = {"fragment", "label_note", "table_html", "placebo_verdict", "primary_statement"}
 
 
 def test_notebooks_put_values_into_markup_only_through_the_escaping_helpers():

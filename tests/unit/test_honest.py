@@ -225,7 +225,8 @@ def test_deterministic_bytes():
 
 
 def test_infer_honest_says_why_relative_magnitudes_are_missing():
-    from linkseval.analysis import Settings, infer_honest
+    from linkseval.estimators.event_study import infer_honest
+    from linkseval.study import Settings
 
     b, S = random_event_study(1, 2, seed=7)
     s = Settings(honest={"smoothness_m": [0.5], "relative_mbar": [0.5, 1.0]})

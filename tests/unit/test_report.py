@@ -343,3 +343,19 @@ def test_placebo_table_and_verdict_state_each_methods_rates():
     assert "CR1 13–15%" in text and "RI-t 5%" in text and "WCR 5% on the first 200" in text
     assert "1,000 reassignments to Deep End practices" in text
     assert text.count("range over two outcomes") == 2
+
+
+def test_primary_statement_reads_the_spec_and_the_monte_carlo_range():
+    mc = pd.DataFrame(
+        {
+            "method": ["WCR bootstrap"] * 3 + ["randomization inference"],
+            "true_effect": [0, 0, 2, 0],
+            "draws": [999, 999, 999, 999],
+            "rejection_rate": [0.0498, 0.0576, 0.99, 0.149],
+        }
+    )
+    text = core.primary_statement({}, mc)  # the schema's default primary analysis
+    assert "method <i>WCR bootstrap</i>" in text and "<code>scotland_other</code>" in text
+    assert "rejected 5.0–5.8% of true nulls at 5% across 2 null scenarios" in text
+    ri = core.primary_statement({"primary": {"method": "randomization"}}, mc)
+    assert "14.9–14.9%" in ri and "<i>randomization inference</i>" in ri

@@ -58,6 +58,24 @@ def _imputable(p: Panel) -> np.ndarray:
     return ~tr | (unit_ok[p.unit] & period_ok[per_idx])
 
 
+def _untreated_system(p: Panel):
+    """Return the untreated observations' weights (units × periods) and the period system.
+
+    ``(tr, per, W, has, Wn, M)``: treated rows, period index per row, the untreated weights,
+    units with an untreated observation, their weights over their total, and the Schur
+    complement M = diag(Σ_i W) − Σ_i W_i W_i'/W_i of the unit effects (λ of period 0 fixed).
+    """
+    tr = _treated_obs(p)
+    per = np.searchsorted(p.periods, p.time)
+    W = np.zeros((p.n_units, len(p.periods)))
+    W[p.unit[~tr], per[~tr]] = p.w[~tr]
+    Wi = W.sum(axis=1)
+    has = Wi > 0
+    Wn = W[has] / Wi[has, None]
+    M = np.diag(W.sum(axis=0)) - W[has].T @ Wn
+    return tr, per, W, has, Wn, M
+
+
 def untreated_effects(p: Panel, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fit y = α_i + λ_t on the untreated observations (weighted): α per unit, λ per period.
 
@@ -65,25 +83,16 @@ def untreated_effects(p: Panel, y: np.ndarray | None = None) -> tuple[np.ndarray
     λ of the first period = 0). Units without an untreated observation get α = NaN.
     """
     y = p.y if y is None else y
-    tr = _treated_obs(p)
-    T = len(p.periods)
-    per_idx = np.searchsorted(p.periods, p.time)
-    W = np.zeros((p.n_units, T))
-    Y = np.zeros((p.n_units, T))
-    u0, t0 = p.unit[~tr], per_idx[~tr]
-    W[u0, t0] = p.w[~tr]
-    Y[u0, t0] = y[~tr]
-    Wi = W.sum(axis=1)
-    has = Wi > 0
-    ybar = np.where(has, (W * Y).sum(axis=1) / np.where(has, Wi, 1.0), np.nan)
-    Wn = W[has] / Wi[has, None]
-    M = np.diag(W.sum(axis=0)) - W[has].T @ Wn
-    r = (W[has] * (Y[has] - ybar[has, None])).sum(axis=0)
-    lam = np.zeros(T)
-    if T > 1:
+    tr, per, W, has, Wn, M = _untreated_system(p)
+    Y = np.zeros_like(W)
+    Y[p.unit[~tr], per[~tr]] = y[~tr]
+    ybar = (Wn * Y[has]).sum(axis=1)
+    r = (W[has] * (Y[has] - ybar[:, None])).sum(axis=0)
+    lam = np.zeros(len(p.periods))
+    if len(lam) > 1:
         lam[1:] = np.linalg.solve(M[1:, 1:], r[1:])
     alpha = np.full(p.n_units, np.nan)
-    alpha[has] = ybar[has] - Wn @ lam
+    alpha[has] = ybar - Wn @ lam
     return alpha, lam
 
 
@@ -94,25 +103,17 @@ def untreated_weights(p: Panel, omega: np.ndarray) -> np.ndarray:
     elimination of the unit effects as :func:`untreated_effects` (``omega``: weights of the
     treated observations, zero elsewhere).
     """
-    tr = _treated_obs(p)
-    T = len(p.periods)
-    per_idx = np.searchsorted(p.periods, p.time)
-    W = np.zeros((p.n_units, T))
-    W[p.unit[~tr], per_idx[~tr]] = p.w[~tr]
-    Wi = W.sum(axis=1)
-    has = Wi > 0
+    tr, per, W, has, Wn, M = _untreated_system(p)
     c_unit = np.bincount(p.unit, weights=omega, minlength=p.n_units)
-    c_per = np.bincount(per_idx, weights=omega, minlength=T)
-    Wn = W[has] / Wi[has, None]
-    M = np.diag(W.sum(axis=0)) - W[has].T @ Wn
-    h_per = np.zeros(T)
-    if T > 1:
+    c_per = np.bincount(per, weights=omega, minlength=len(p.periods))
+    h_per = np.zeros(len(p.periods))
+    if len(h_per) > 1:
         rhs = c_per - Wn.T @ c_unit[has]
         h_per[1:] = np.linalg.solve(M[1:, 1:], rhs[1:])
     h_unit = np.zeros(p.n_units)
-    h_unit[has] = (c_unit[has] - W[has] @ h_per) / Wi[has]
+    h_unit[has] = (c_unit[has] - W[has] @ h_per) / W[has].sum(axis=1)
     v = np.zeros(p.n_obs)
-    v[~tr] = -p.w[~tr] * (h_unit[p.unit[~tr]] + h_per[per_idx[~tr]])
+    v[~tr] = -p.w[~tr] * (h_unit[p.unit[~tr]] + h_per[per[~tr]])
     return v
 
 
