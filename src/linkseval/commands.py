@@ -1,0 +1,527 @@
+"""The ``linkseval`` subcommands' file adapters: read the inputs, call a stage, write the outputs.
+
+Each ``cmd_*`` takes the parsed arguments of one subcommand (:mod:`linkseval.cli` holds the
+parser), reads its files, calls the matching function of :mod:`linkseval.stages` (where the work
+is) and writes every output atomically, only after all work succeeded. Heavy imports are inside
+the functions so that ``linkseval --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from linkseval import SYNTHETIC_LABEL
+from linkseval.report.labels import banner_text
+
+
+def _banner(label: str) -> None:
+    if label:
+        print(f"*** {banner_text(label)} ***", file=sys.stderr)
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    """Write the deterministic synthetic extracts (``linkseval synth``)."""
+    import yaml
+
+    from linkseval.data.codebook import load_codebook
+    from linkseval.synthetic import write_synthetic
+
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    settings = json.loads(args.settings) if args.settings else config["synthetic"]
+    years = args.years or config["years"]
+    _banner(SYNTHETIC_LABEL)
+    paths = write_synthetic(Path(args.out_dir), settings, years, load_codebook(args.codebook))
+    print(f"wrote {len(paths)} synthetic files to {args.out_dir}", file=sys.stderr)
+
+
+def cmd_clean(args: argparse.Namespace) -> None:
+    """Validate one extract and quarantine bad rows (``linkseval clean``)."""
+    from linkseval import stages
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_json, write_parquet
+
+    instrument = load_codebook(args.codebook)[args.instrument]
+    register = read_register(
+        args.register,
+        code_width=args.code_width,
+        code_pattern=args.code_pattern,
+        survey_years=args.survey_years,
+    )
+    out = stages.clean(
+        args.extract,
+        instrument,
+        register,
+        year=args.year,
+        code_width=args.code_width,
+        max_missing_items=args.max_missing_items,
+        data_label=args.data_label,
+    )
+    acc = out.accounting
+    write_parquet(out.result.kept, args.out_clean, out.meta)
+    write_parquet(out.result.rejects, args.out_rejects, out.meta)
+    write_json(acc, args.out_accounting)
+    _banner(args.data_label)
+    print(
+        f"{out.source.name}: read {acc['rows_read']}, kept {acc['rows_kept']}, "
+        f"quarantined {acc['rows_quarantined']} "
+        + json.dumps({k: v for k, v in acc["quarantined_by_reason"].items() if v}),
+        file=sys.stderr,
+    )
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    """Score respondents and build the panel (``linkseval score``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_parquet
+
+    instrument = load_codebook(args.codebook)[args.instrument]
+    register = read_register(
+        args.register,
+        code_width=args.code_width,
+        code_pattern=args.code_pattern,
+        survey_years=args.survey_years,
+    )
+    clean = pd.concat([pd.read_parquet(p) for p in args.clean], ignore_index=True)
+    out = stages.score(
+        clean,
+        instrument,
+        register,
+        min_respondents=args.min_respondents,
+        min_items_per_theme=args.min_items_per_theme,
+        percent_formula=args.percent_formula,
+        data_label=args.data_label,
+    )
+    write_parquet(out.scores, args.out_scores, out.meta)
+    write_parquet(out.panel, args.out_panel, out.meta)
+    _banner(args.data_label)
+    print(
+        f"{instrument.name}: {len(out.scores)} respondents scored, {len(out.panel)} "
+        f"practice-year-outcome rows, {int(out.panel['suppressed'].sum())} suppressed "
+        f"(< {args.min_respondents})",
+        file=sys.stderr,
+    )
+
+
+def cmd_quality(args: argparse.Namespace) -> None:
+    """Summarise data quality (``linkseval quality``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_csv, write_json
+
+    accountings = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.accounting]
+    panels = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
+    rejects = pd.concat([pd.read_parquet(p) for p in args.rejects], ignore_index=True)
+    out = stages.quality(accountings, panels, rejects, data_label=args.data_label)
+    write_csv(out.files, args.out_files)
+    write_csv(out.practice_years, args.out_practice_years)
+    write_csv(out.reasons, args.out_reasons)
+    write_json(out.summary, args.out_summary)
+    _banner(args.data_label)
+    print(f"data quality: {json.dumps(out.summary['totals'])}", file=sys.stderr)
+
+
+def cmd_estimate(args: argparse.Namespace) -> None:
+    """Write the DiD estimates for one outcome (``linkseval estimate``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_parquet
+
+    res = stages.estimate(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        comparisons=args.comparison,
+        data_label=args.data_label,
+    )
+    write_parquet(res, args.out, {"data_label": args.data_label, "settings": args.settings})
+    _banner(args.data_label)
+    print(f"{args.instrument}/{args.outcome}: {len(res)} estimate rows", file=sys.stderr)
+
+
+def cmd_multilevel(args: argparse.Namespace) -> None:
+    """Run the respondent-level MixedLM cross-check (``linkseval multilevel``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_parquet
+
+    instrument = load_codebook(args.codebook)[args.instrument]
+    register = read_register(
+        args.register, code_width=args.code_width, code_pattern=args.code_pattern
+    )
+    out = stages.multilevel(
+        pd.read_parquet(args.scores),
+        register,
+        instrument,
+        args.outcome,  # one process for several outcomes: imports and data once
+        json.loads(args.settings),
+        percent_formula=args.percent_formula,
+        data_label=args.data_label,
+    )
+    for line in out.messages:
+        print(line, file=sys.stderr)
+    write_parquet(out.table, args.out, {"data_label": args.data_label})
+    _banner(args.data_label)
+
+
+def cmd_placebo(args: argparse.Namespace) -> None:
+    """Write the placebo study's size per method (``linkseval placebo``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_csv, write_parquet
+
+    out = stages.placebo(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        data_label=args.data_label,
+    )
+    write_parquet(out, args.out, {"data_label": args.data_label})
+    if args.out_csv:
+        write_csv(out, args.out_csv)
+    _banner(args.data_label)
+    print(f"{args.instrument}: placebo study of {len(args.outcome)} outcome(s)", file=sys.stderr)
+
+
+def cmd_combine(args: argparse.Namespace) -> None:
+    """Gather outcome estimates, adjust them and write the headline (``linkseval combine``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import to_json_text, write_csv, write_parquet, write_text
+
+    tables = [pd.read_parquet(p) for p in args.estimates]  # each checked on the schema
+    out = stages.combine(tables, json.loads(args.settings), data_label=args.data_label)
+    write_parquet(out.table, args.out_parquet, {"data_label": args.data_label})
+    write_csv(out.table, args.out_csv)
+    write_csv(out.headline, args.out_headline)
+    write_text(to_json_text(out.headline_doc), args.out_json)
+    if args.out_primary:
+        write_csv(out.primary, args.out_primary)
+    _banner(args.data_label)
+    print(f"{len(out.table)} estimate rows; headline: {len(out.headline)} rows", file=sys.stderr)
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    """Write the report's descriptive figures' data (``linkseval describe``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_csv
+
+    panel = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
+    means, change = stages.describe(
+        panel, baseline_year=args.baseline_year, data_label=args.data_label
+    )
+    write_csv(means, args.out_means)
+    write_csv(change, args.out_change)
+    _banner(args.data_label)
+
+
+def _read_panel_file(path: Path):
+    """Read a long panel from .csv/.txt, .parquet or .dta (``linkseval did --panel``)."""
+    import pandas as pd
+
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix in (".csv", ".txt"):
+        return pd.read_csv(path)
+    if path.suffix == ".dta":
+        return pd.read_stata(path)
+    from linkseval.errors import ConfigError
+
+    raise ConfigError(f"{path}: panel must be .csv, .parquet or .dta")
+
+
+def cmd_did(args: argparse.Namespace) -> None:
+    """Run DiD on any unit × period panel (``linkseval did``)."""
+    from linkseval import stages
+    from linkseval.data.store import to_json_text, write_text
+
+    path = Path(args.panel)
+    records = stages.did(
+        _read_panel_file(path),
+        unit=args.unit,
+        time=args.time,
+        cohort=args.cohort,
+        outcome=args.outcome,
+        weights=args.weights,
+        cluster=args.cluster,
+        estimator=args.estimator,
+        draws=args.draws,
+        seed=args.seed,
+        alpha=args.alpha,
+    )
+    doc = {
+        "panel": str(path),
+        "call": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
+        "results": records,
+    }
+    text = to_json_text(doc)
+    if args.out:
+        write_text(text, args.out)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_links(args: argparse.Namespace) -> None:
+    """List the Links practices of a register (``linkseval links``)."""
+    from linkseval import stages
+    from linkseval.data.register import read_register
+    from linkseval.data.store import write_json
+
+    reg = read_register(
+        args.register,
+        code_width=args.code_width,
+        code_pattern=args.code_pattern,
+        survey_years=args.survey_years,
+    )
+    write_json(stages.links(reg), args.out)
+
+
+def cmd_expected(args: argparse.Namespace) -> None:
+    """Compare headline estimates with the committed expectation (``linkseval expected``)."""
+    from linkseval.data.store import write_json
+    from linkseval.expected import compare, load, summarise
+
+    actual = summarise(load(args.headline))
+    if args.update:
+        write_json(actual, args.expected)
+        print(f"updated {args.expected} ({len(actual['rows'])} rows)", file=sys.stderr)
+        return
+    diffs = compare(actual, load(args.expected))
+    if diffs:
+        print(f"headline estimates moved against {args.expected}:", file=sys.stderr)
+        for d in diffs:
+            print(f"  {d}", file=sys.stderr)
+        print("if the change is intended: make expected (and commit the file)", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"headline matches {args.expected} ({len(actual['rows'])} rows)", file=sys.stderr)
+
+
+def cmd_recovery(args: argparse.Namespace) -> None:
+    """Check that headline intervals cover the true effects (``linkseval recovery``)."""
+    import pandas as pd
+
+    from linkseval import stages
+
+    truth = json.loads(Path(args.truth).read_text(encoding="utf-8"))
+    head = pd.DataFrame(json.loads(Path(args.headline).read_text(encoding="utf-8"))["headline"])
+    out = stages.recovery(head, truth, args.methods)
+    print(out.text)
+    if out.misses:
+        print(f"the headline does not recover the generator's true effects ({args.truth}):")
+        for line in out.misses:
+            print(f"  {line}")
+        raise SystemExit(1)
+    print(
+        f"recovered: every {' and '.join(args.methods)} interval the report states covers the "
+        f"true effect ({out.n_checked} intervals)"
+    )
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    """Render an executed notebook as a report page (``linkseval render``)."""
+    from linkseval.data.store import write_text
+    from linkseval.report.pages import render_notebook
+
+    nav = args.nav or []
+    write_text(render_notebook(args.notebook, args.title, args.data_label, nav), args.out)
+
+
+def cmd_finish(args: argparse.Namespace) -> None:
+    """Scrub a papermill output and render its report page (``linkseval finish``)."""
+    from linkseval.data.store import write_text
+    from linkseval.report.pages import render_notebook, scrub_notebook
+
+    nb = scrub_notebook(args.partial, to=args.notebook)  # render what was written: no re-read
+    nav = args.nav or []
+    write_text(render_notebook(nb, args.title, args.data_label, nav), args.html)
+
+
+def cmd_notebook(args: argparse.Namespace) -> None:
+    """Execute a notebook with papermill, then finish it (scrub, move into place, render)."""
+    from linkseval.report.notebook import execute
+
+    execute(args.input, args.partial, args.papermill_args)
+    cmd_finish(args)
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    """Copy the staged, checked pages into the published folder, all at once."""
+    from linkseval.report.publish import publish
+
+    files = publish(args.pages, args.out)
+    print(f"published {len(files)} pages to {args.out}", file=sys.stderr)
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    """Write the report's entry page (``linkseval index``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.codebook import load_codebook
+    from linkseval.data.store import write_text
+
+    text = stages.index(
+        pd.read_csv(args.headline),
+        json.loads(args.settings),
+        load_codebook(args.codebook),
+        args.page,
+        data_label=args.data_label,
+        placebo=pd.concat([pd.read_parquet(f) for f in args.placebo]) if args.placebo else None,
+        primary=pd.read_csv(args.primary) if args.primary else None,
+    )
+    write_text(text, args.out)
+
+
+def cmd_disclosure(args: argparse.Namespace) -> None:
+    """Check published outputs for disclosure risks (``linkseval disclosure``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_json
+
+    ids: set[str] = set()
+    for path in args.identifiers_from:
+        ids.update(pd.read_parquet(path, columns=["respondent_id"])["respondent_id"].astype(str))
+    rep = stages.disclosure(args.files, ids, min_respondents=args.min_respondents)
+    write_json(rep, args.out)
+    print(f"disclosure check: {len(args.files)} published files, no problems", file=sys.stderr)
+
+
+def cmd_provenance(args: argparse.Namespace) -> None:
+    """Record inputs, config, code and packages (``linkseval provenance``)."""
+    from linkseval.data.store import write_json
+    from linkseval.report.provenance import provenance
+
+    rec = provenance(
+        args.inputs,
+        config=json.loads(args.config_json),
+        lock=args.lock,
+        root=args.root,
+        data_label=args.data_label,
+    )
+    write_json(rec, args.out)
+
+
+# --------------------------------------------------------------------------- scattered work
+
+
+def _parquet_meta(path: str | Path) -> dict:
+    """Return the key/value metadata :func:`linkseval.data.store.write_parquet` stored in a file."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode(): json.loads(v) for k, v in meta.items() if not k.startswith(b"pandas")}
+
+
+def _read_jobs(paths: list[str]) -> list[tuple[str, dict, object]]:
+    """Read scattered jobs' outputs as (path, metadata, frame)."""
+    import pandas as pd
+
+    return [(path, _parquet_meta(path), pd.read_parquet(path)) for path in paths]
+
+
+def cmd_ri_chunk(args: argparse.Namespace) -> None:
+    """Write the RI draws of one chunk job (``linkseval ri-chunk``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_parquet
+
+    out = stages.ri_chunk(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        seed=args.seed,
+        draws=args.draws,
+        chunk_draws=args.chunk_draws,
+        chunk=args.chunk,
+        data_label=args.data_label,
+    )
+    write_parquet(out.draws, args.out, out.meta)
+    _banner(args.data_label)
+    chunks = out.seed_chunks
+    print(
+        f"{args.instrument}/{args.outcome}: RI chunk job {args.chunk}: seed chunks "
+        f"{chunks.start}-{chunks.stop - 1}, {len(out.draws)} draws",
+        file=sys.stderr,
+    )
+
+
+def cmd_ri_gather(args: argparse.Namespace) -> None:
+    """Compute the RI p-value and CI from all chunk jobs (``linkseval ri-gather``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_json
+
+    out = stages.ri_gather(
+        pd.read_parquet(args.panel),
+        json.loads(args.settings),
+        args.instrument,
+        args.outcome,
+        _read_jobs(args.chunks),
+        seed=args.seed,
+        draws=args.draws,
+        chunk_draws=args.chunk_draws,
+        data_label=args.data_label,
+    )
+    write_json(out.doc, args.out)
+    _banner(args.data_label)
+    res = out.result
+    print(
+        f"{args.instrument}/{args.outcome}: RI from {len(args.chunks)} chunk jobs, "
+        f"{res.n_draws} draws: p = {res.p_value:.4g}, CI [{res.ci_low:.4g}, {res.ci_high:.4g}]",
+        file=sys.stderr,
+    )
+
+
+def cmd_mc_chunk(args: argparse.Namespace) -> None:
+    """Run one chunk of Monte Carlo replications (``linkseval monte-carlo-chunk``)."""
+    from linkseval import stages
+    from linkseval.data.store import write_parquet
+
+    rows, meta = stages.mc_chunk(json.loads(args.settings), args.scenario, args.run, args.chunk)
+    write_parquet(rows, args.out, meta)
+    reps = rows["rep"].unique()
+    print(
+        f"Monte Carlo {args.scenario}/{args.run} chunk {args.chunk}: replications "
+        f"{reps.min()}-{reps.max()}",
+        file=sys.stderr,
+    )
+
+
+def cmd_mc_gather(args: argparse.Namespace) -> None:
+    """Gather every Monte Carlo chunk into the summary tables (``linkseval monte-carlo-gather``)."""
+    from linkseval import stages
+    from linkseval.montecarlo import write_tables
+
+    out = stages.mc_gather(json.loads(args.settings), _read_jobs(args.chunks))
+    write_tables(
+        out.raw,
+        out.check,
+        summary=args.out_summary,
+        agreement=args.out_agreement,
+        table=args.out_table,
+        reps=args.out_reps,
+    )
+    n_rows = len(out.raw) + len(out.check)
+    print(f"Monte Carlo: {out.n_chunks} chunks, {n_rows} rows", file=sys.stderr)
