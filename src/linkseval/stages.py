@@ -677,7 +677,8 @@ def index(
     str
         The page.
     """
-    from linkseval.report.core import index_page, set_outcome_labels
+    from linkseval.report.narrative import index_page
+    from linkseval.report.outcomes import set_outcome_labels
     from linkseval.study import Settings, outcome_labels
 
     s = Settings.from_config(config)

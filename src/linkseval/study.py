@@ -13,6 +13,7 @@ values derived from them) rather than raw config keys.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -277,6 +278,23 @@ def outcome_labels(codebook: Codebook) -> dict[str, str]:
     return labels
 
 
+# The analysis settings each job reads, sent to it as JSON (its Snakemake params): a job reruns
+# when one of them changes and not when an unrelated value (e.g. the bootstrap draws) does.
+# None: every setting except how work is scattered (scatter_*), which changes no estimate.
+_PANEL = ("scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha")
+JOB_SETTINGS: dict[str, tuple[str, ...] | None] = {
+    "estimate": None,
+    "multilevel": ("scale", "alpha", "main_comparison", "comparisons"),  # the main group only
+    "placebo": (*_PANEL, "randomization", "placebo", "bootstrap"),  # bootstrap seed, weights
+    "combine": (
+        "family", "main_comparison", "alpha", "comparisons", "estimators", "methods", "primary",
+    ),
+    "index": ("family", "alpha"),
+    "ri_chunk": _PANEL,
+    "ri_gather": (*_PANEL, "family"),
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Study:
     """The whole study: what to read, how to score, what to estimate, with which inference."""
@@ -321,6 +339,36 @@ class Study:
     def label(self, outcome: str) -> str:
         """Return the label of ``outcome`` (the codebook's, else its name in title case)."""
         return self.labels.get(outcome, outcome.replace("_", " ").title())
+
+    def job_settings(self, job: str) -> str:
+        """Return the analysis settings ``job`` reads, as the JSON its command takes.
+
+        Parameters
+        ----------
+        job : str
+            A key of :data:`JOB_SETTINGS` (``estimate``, ``multilevel``, ``placebo``, ...).
+
+        Returns
+        -------
+        str
+            Sorted-key JSON of the effective ``analysis`` settings (schema defaults filled in)
+            that the job's stage reads; :meth:`Settings.from_config` of it gives the job the same
+            settings as the study for every field it uses.
+        """
+        a = self.config["analysis"]
+        keys = JOB_SETTINGS[job]
+        if keys is None:
+            d = {k: v for k, v in a.items() if not k.startswith("scatter_")}
+            d["randomization"] = {
+                k: v for k, v in a["randomization"].items() if not k.startswith("scatter_")
+            }
+        else:
+            d = {k: a[k] for k in keys if k in a}
+        if job == "multilevel":  # the respondent-level check compares with the main group only
+            d["comparisons"] = {a["main_comparison"]: a["comparisons"][a["main_comparison"]]}
+        if job == "placebo":  # the placebo WCR draws are analysis.placebo.wild_draws
+            d["bootstrap"] = {k: a["bootstrap"][k] for k in ("seed", "weights")}
+        return json.dumps(d, sort_keys=True)
 
 
 def load_study(config: dict, codebook: Codebook) -> Study:

@@ -287,8 +287,8 @@ def test_fragment_escapes_every_value(value):
 def test_pages_and_tables_escape_every_value(value, other):
     """Title, banner, navigation, table cells, headers and caption, the index page's links:
     hostile values leave a script-free page (page() would refuse it otherwise)."""
-    from linkseval.report.core import table_html
     from linkseval.report.pages import active_content, page
+    from linkseval.report.tables import table_html
 
     df = pd.DataFrame({value: [other, 1.5], "n": [value, other]})
     body = table_html(df, caption=value)
@@ -308,7 +308,7 @@ def test_a_link_that_would_run_script_is_refused():
 def test_the_index_page_escapes_page_titles_and_links():
     from test_report import _head
 
-    from linkseval.report.core import index_page
+    from linkseval.report.narrative import index_page
     from linkseval.report.pages import active_content
 
     hostile = "<img src=x onerror=alert(1)>"

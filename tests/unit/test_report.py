@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from linkseval.data.codebook import load_codebook
-from linkseval.report import core, pages
+from linkseval.report import figures, narrative, outcomes, pages, tables
 from linkseval.results import frame, make_row
 from linkseval.study import outcome_labels
 
@@ -18,9 +18,9 @@ CODEBOOK = Path(__file__).resolve().parents[2] / "config" / "codebook.yaml"
 @pytest.fixture(autouse=True)
 def _codebook_labels():
     """Pages get the study's outcome labels (the codebook's), as the notebooks set them."""
-    core.set_outcome_labels(outcome_labels(load_codebook(CODEBOOK)))
+    outcomes.set_outcome_labels(outcome_labels(load_codebook(CODEBOOK)))
     yield
-    core.set_outcome_labels({})
+    outcomes.set_outcome_labels({})
 
 
 def _head(p_holm_wcr=0.5, p_cr1=0.03):
@@ -54,13 +54,13 @@ def _head(p_holm_wcr=0.5, p_cr1=0.03):
 
 def test_suppress_small_hides_values_and_counts():
     df = pd.DataFrame({"year": [2013, 2014], "n_respondents": [3, 12], "percent": [88.1, 87.5]})
-    out = core.suppress_small(df, "n_respondents", 5, ["percent"])
+    out = tables.suppress_small(df, "n_respondents", 5, ["percent"])
     assert out["percent"].tolist() == ["suppressed", 87.5]
     assert out["n_respondents"].tolist() == ["<5", 12]
 
 
 def test_headline_table_has_every_method_and_adjusted_p():
-    t = core.headline_table(_head())
+    t = tables.headline_table(_head())
     assert len(t) == 6 and t["Outcome"].iloc[0] == "Communication"
     assert t["CR1: 95% CI"].iloc[0] == "[-0.50, 2.50]"
     assert t["WCR bootstrap: p"].iloc[0] == "0.500 (Holm 0.500)"
@@ -69,11 +69,11 @@ def test_headline_table_has_every_method_and_adjusted_p():
 
 def test_family_table_shows_the_family_wise_intervals_of_family_outcomes():
     head = _head()
-    assert core.family_table(head).empty  # a headline without them: no table
+    assert tables.family_table(head).empty  # a headline without them: no table
     fam = head["outcome"] != "overall"
     head["ci_low_fw"] = np.where(fam, -1.25, np.nan)
     head["ci_high_fw"] = np.where(fam, 3.5, np.nan)
-    t = core.family_table(head)
+    t = tables.family_table(head)
     assert t["Outcome"].tolist() == [
         "Communication",
         "Workload",
@@ -82,18 +82,18 @@ def test_family_table_shows_the_family_wise_intervals_of_family_outcomes():
         "Safety Systems & Learning",
     ]
     assert (t["WCR bootstrap"] == "[-1.25, 3.50]").all()
-    assert "each at 99%" in core.family_caption(5, 0.05)
+    assert "each at 99%" in narrative.family_caption(5, 0.05)
     est = head.assign(comparison="main", estimator="twfe", term="treated_post")
     est = pd.concat([est, est.assign(estimator="did2x2", variant="2013-2015")], ignore_index=True)
-    assert core.family_wise_rows(est, "main")["outcome"].nunique() == 5
-    assert core.family_wise_rows(est, "other").empty
-    page = core.index_page(head, [], "SYNTHETIC DATA", list(head.outcome.unique()[:5]))
+    assert tables.family_wise_rows(est, "main")["outcome"].nunique() == 5
+    assert tables.family_wise_rows(est, "other").empty
+    page = narrative.index_page(head, [], "SYNTHETIC DATA", list(head.outcome.unique()[:5]))
     assert "Simultaneous 95% CIs across the five themes" in page and "[-1.25, 3.50]" in page
 
 
 def test_summary_leads_with_the_primary_analysis_one_sentence_per_outcome():
     fam = ["communication", "workload", "leadership", "teamwork", "safety_systems"]
-    text = core.summary_text(_head(), fam)
+    text = narrative.summary_text(_head(), fam)
     assert "<b>7</b> practices" in text and "<b>Primary analysis</b>" in text
     assert "WCR bootstrap" in text and "at the 5% level" in text
     assert text.count("<li>") == 6  # the five themes and the overall score
@@ -108,8 +108,8 @@ def test_only_the_primary_method_decides():
     """A method other than the primary one rejecting changes nothing; the primary rejecting does."""
     fam = ["workload", "teamwork"]
     head = _head(p_holm_wcr=0.5, p_cr1=0.001)  # only CR1 rejects
-    assert "distinguishable from zero.</li>" not in core.summary_text(head, fam)
-    text = core.summary_text(_head(p_holm_wcr=0.01, p_cr1=0.5), fam)
+    assert "distinguishable from zero.</li>" not in narrative.summary_text(head, fam)
+    text = narrative.summary_text(_head(p_holm_wcr=0.01, p_cr1=0.5), fam)
     assert text.count("distinguishable from zero.</li>") == 6
     assert "No theme shows" not in text and "reject too often" not in text
 
@@ -199,9 +199,9 @@ def test_comparison_groups_show_their_config_labels():
             )
     est = frame(rows)
     labels = {"scotland_all": "All Scottish practices incl. Links (descriptive baseline)"}
-    t = core.estimate_table(est, "workload", labels)
+    t = tables.estimate_table(est, "workload", labels)
     assert t["Comparison"].tolist() == ["scotland_other", labels["scotland_all"]]
-    fig = core.fig_forest(est, "workload", "comparison", "scotland_other", labels=labels)
+    fig = figures.fig_forest(est, "workload", "comparison", "scotland_other", labels=labels)
     ticks = [x.get_text().replace("\n", " ") for x in fig.axes[0].get_yticklabels()]
     assert labels["scotland_all"] in ticks and "scotland_other" in ticks
 
@@ -216,14 +216,14 @@ def test_estimate_table_and_leave_out_forest_read_estimator_and_variant_columns(
     rows.append(_rec(**two, estimate=0.7, ci_low=-1, ci_high=2))
     rows.append(_rec(term="event", event_time=0, estimator="event_study", estimate=9.0))
     est = frame(rows)
-    t = core.estimate_table(est, "workload")
+    t = tables.estimate_table(est, "workload")
     assert t["Estimator"].tolist() == [
         "twfe",
         "leave_out (05283)",
         "leave_out (21420)",
         "did2x2 (2013-2014)",
     ]
-    fig = core.fig_forest(est, "workload", "leave_out", "scotland_other")
+    fig = figures.fig_forest(est, "workload", "leave_out", "scotland_other")
     ticks = [x.get_text() for x in fig.axes[0].get_yticklabels()]
     assert ticks == ["all Links", "without 05283", "without 21420"]  # top down
 
@@ -242,12 +242,12 @@ def test_honest_table_and_cross_checks_select_by_columns():
         _rec(estimate=5.0),  # twfe: not a cross-check
     ]
     est = frame(rows)
-    h = core.honest_table(est)
+    h = tables.honest_table(est)
     assert h["Restriction"].tolist() == ["original", "smoothness", "relative magnitude"]
     assert h["Bound (M, M̄)"].tolist() == ["–", "0.5", "1"]
     assert h["95% CI"].tolist() == ["[0.10, 1.90]", "[-1.00, 3.00]", "–"]
-    assert core.honest_table(est[est.estimator != "honestdid"]).empty
-    c = core.cross_checks(est)
+    assert tables.honest_table(est[est.estimator != "honestdid"]).empty
+    c = tables.cross_checks(est)
     assert c["estimator"].tolist() == ["multilevel", "dose", "callaway_santanna"]
     assert c["term"].tolist() == ["treated_post", "treated_post", "simple"]
 
@@ -277,7 +277,7 @@ def test_event_table_puts_methods_side_by_side_and_the_joint_tests_last():
         rows.append(_rec(**base, term="pretrend_joint", method=m, p_value=p, statistic=stat))
     rows.append(dict(rows[0], comparison="scotland_all", estimate=99.0))  # another comparison
     est = frame(rows)
-    t = core.event_table(est, "workload", "scotland_other")
+    t = tables.event_table(est, "workload", "scotland_other")
     assert t["Event time"].tolist() == ["-2", "0", "1", "joint pre-trend test"]
     first = t.iloc[0]
     assert first["Estimate"] == "+0.10"
@@ -288,7 +288,7 @@ def test_event_table_puts_methods_side_by_side_and_the_joint_tests_last():
     assert last["CR1"] == "F=3.25, p=0.070" and last["randomization inference"] == "W=1.50, p=0.200"
     assert last["WCR bootstrap"] == "–"
     # the figure places each coefficient at its event_time
-    fig = core.fig_event_study(est, "workload", "scotland_other")
+    fig = figures.fig_event_study(est, "workload", "scotland_other")
     xs = sorted({round(x) for line in fig.axes[0].lines for x in line.get_xdata()})
     assert {-2, 0, 1} <= set(xs)
 
@@ -298,7 +298,7 @@ def test_a_withheld_leave_out_row_shows_a_dash_not_nan():
         _rec(estimate=1.0, ci_low=0.0, ci_high=2.0, p_value=0.04),
         _rec(estimator="leave_out", variant="00002", note="not shown: the left-out practice"),
     ]
-    t = core.estimate_table(frame(rows), "workload")
+    t = tables.estimate_table(frame(rows), "workload")
     assert t["Estimate"].tolist() == ["+1.00", "–"]
 
 
@@ -334,12 +334,12 @@ def _placebo_rows():
 
 def test_placebo_table_and_verdict_state_each_methods_rates():
     pl = _placebo_rows()
-    t = core.placebo_table(pl)
+    t = tables.placebo_table(pl)
     assert list(t.columns) == ["Pool", "Outcome", "CR1", "WCR", "RI", "RI-t"]
     assert len(t) == 4
-    row = t[(t.Pool == "Deep End practices") & (t.Outcome == core.label("teamwork"))].iloc[0]
+    row = t[(t.Pool == "Deep End practices") & (t.Outcome == outcomes.label("teamwork"))].iloc[0]
     assert row["CR1"] == "15.0% (1.1)" and row["RI-t"] == "5.2% (0.7)"
-    text = core.placebo_verdict(pl, 0.05)
+    text = narrative.placebo_verdict(pl, 0.05)
     assert "CR1 13–15%" in text and "RI-t 5%" in text and "WCR 5% on the first 200" in text
     assert "1,000 reassignments to Deep End practices" in text
     assert text.count("range over two outcomes") == 2
@@ -354,8 +354,8 @@ def test_primary_statement_reads_the_spec_and_the_monte_carlo_range():
             "rejection_rate": [0.0498, 0.0576, 0.99, 0.149],
         }
     )
-    text = core.primary_statement({}, mc)  # the schema's default primary analysis
+    text = narrative.primary_statement({}, mc)  # the schema's default primary analysis
     assert "method <i>WCR bootstrap</i>" in text and "<code>scotland_other</code>" in text
     assert "rejected 5.0–5.8% of true nulls at 5% across 2 null scenarios" in text
-    ri = core.primary_statement({"primary": {"method": "randomization"}}, mc)
+    ri = narrative.primary_statement({"primary": {"method": "randomization"}}, mc)
     assert "14.9–14.9%" in ri and "<i>randomization inference</i>" in ri

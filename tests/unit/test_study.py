@@ -109,17 +109,53 @@ def test_the_shipped_config_loads_with_labels_from_the_codebook():
     assert study.settings.family == config["analysis"]["family"]
 
 
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/examples/extended.yaml"])
+def test_each_job_gets_the_study_settings_it_reads(path):
+    """The fit jobs' JSON gives the study's settings exactly; every other job's gives the same
+    value of each field its stage reads (and the multilevel job the main comparison only)."""
+    import json
+
+    study = load_study(yaml.safe_load((ROOT / path).read_text()), CODEBOOK)
+    s = study.settings
+    assert Settings.from_config(json.loads(study.job_settings("estimate"))) == s
+    fields = {
+        "placebo": ("scale", "weights", "baseline_year", "comparisons", "main_comparison",
+                    "alpha", "ri_draws", "ri_seed", "placebo", "bootstrap_seed",
+                    "bootstrap_weights"),
+        "combine": ("family", "main_comparison", "alpha", "comparisons", "estimators",
+                    "methods", "primary"),
+        "ri_gather": ("scale", "weights", "baseline_year", "comparisons", "main_comparison",
+                      "alpha", "family"),
+    }  # fmt: skip
+    for job, names in fields.items():
+        got = Settings.from_config(json.loads(study.job_settings(job)))
+        assert {n: getattr(got, n) for n in names} == {n: getattr(s, n) for n in names}, job
+    ml = Settings.from_config(json.loads(study.job_settings("multilevel")))
+    assert list(ml.comparisons) == [s.main_comparison]
+    assert ml.comparisons[s.main_comparison] == s.main
+
+
+def test_a_job_reruns_only_when_a_setting_it_reads_changes():
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    before = load_study(config, CODEBOOK)
+    config["analysis"].setdefault("bootstrap", {})["draws"] = 4999
+    after = load_study(config, CODEBOOK)
+    changed = {j for j in ("estimate", "placebo", "combine", "index", "ri_chunk", "multilevel")
+               if before.job_settings(j) != after.job_settings(j)}  # fmt: skip
+    assert changed == {"estimate"}
+
+
 def test_report_labels_are_the_codebook_labels():
-    from linkseval.report import core
+    from linkseval.report import outcomes
     from linkseval.study import outcome_labels
 
-    core.set_outcome_labels(outcome_labels(CODEBOOK))
+    outcomes.set_outcome_labels(outcome_labels(CODEBOOK))
     try:
-        assert core.label("care_total") == CODEBOOK["care"].themes["care_total"]
-        assert core.label("overall") == CODEBOOK["safequest"].overall["label"]
+        assert outcomes.label("care_total") == CODEBOOK["care"].themes["care_total"]
+        assert outcomes.label("overall") == CODEBOOK["safequest"].overall["label"]
     finally:
-        core.set_outcome_labels({})
-    assert core.label("care_total") == "Care Total"  # no study: the id, readable
+        outcomes.set_outcome_labels({})
+    assert outcomes.label("care_total") == "Care Total"  # no study: the id, readable
 
 
 # ----------------------------------------------------------------------- comparison rules

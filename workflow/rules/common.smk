@@ -75,7 +75,7 @@ except ValueError as exc:
 DATA_LABEL_YAML = json.dumps({"data_label": DATA_LABEL})
 
 
-ANALYSIS = config["analysis"]
+ANALYSIS = STUDY.config["analysis"]  # effective settings; each job gets STUDY.job_settings(job)
 _modelled = {o for outs in ANALYSIS["outcomes"].values() for o in outs}
 _stray = [o for o in ANALYSIS["family"] if o not in _modelled]
 if _stray:  # e.g. outcomes narrowed on the command line: the family is what is modelled
@@ -86,21 +86,6 @@ if _stray:  # e.g. outcomes narrowed on the command line: the family is what is 
     )
 
 
-def analysis_json(*keys):
-    """JSON of just the analysis settings a job reads (its params), so that it reruns when one
-    of them changes and not when an unrelated analysis value, e.g. the bootstrap draws, does."""
-    return json.dumps({k: ANALYSIS[k] for k in keys if k in ANALYSIS}, sort_keys=True)
-
-
-def multilevel_settings():
-    """analysis_json for the multilevel jobs with just the main comparison's group (which
-    practices the respondent-level model compares the Links practices with)."""
-    d = json.loads(analysis_json("scale", "alpha", "main_comparison"))
-    main = STUDY.main_comparison.name
-    d["comparisons"] = {main: ANALYSIS["comparisons"][main]}
-    return json.dumps(d, sort_keys=True)
-
-
 wildcard_constraints:
     instrument="|".join(INSTRUMENTS),
     outcome="|".join(sorted({o.name for o in STUDY.outcomes})),
@@ -108,22 +93,9 @@ wildcard_constraints:
     comparison="|".join(STUDY.comparisons),
 
 
-# The DiD fits read every analysis setting except how work is scattered (scatter_*: the
-# scattered-RI target's draws, the comparison grid), which changes no estimate.
-ANALYSIS_JSON = json.dumps(
-    {
-        **{k: v for k, v in ANALYSIS.items() if not k.startswith("scatter_")},
-        "randomization": {
-            k: v for k, v in ANALYSIS["randomization"].items() if not k.startswith("scatter_")
-        },
-    },
-    sort_keys=True,
-)
-
-
 # comparison key -> the label the report shows (config analysis.comparisons.*.label)
 COMPARISON_LABELS = json.dumps(STUDY.comparison_labels, sort_keys=True)
-# outcome id -> its codebook label, for the pages (linkseval.report.core.set_outcome_labels)
+# outcome id -> its codebook label, for the pages (linkseval.report.outcomes.set_outcome_labels)
 OUTCOME_LABELS = json.dumps(STUDY.labels, sort_keys=True)
 
 
@@ -193,21 +165,6 @@ def model_outputs():
         else:  # one per instrument: statsmodels and the respondents loaded once
             out += [f"results/models/{i}/multilevel.parquet" for i in dict(MODELS)]
     return out
-
-
-# what the placebo jobs read: not the bootstrap draws (they use analysis.placebo.wild_draws)
-PLACEBO_SETTINGS = json.dumps(
-    {
-        **json.loads(
-            analysis_json(
-                "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha",
-                "randomization", "placebo",
-            )
-        ),
-        "bootstrap": {k: ANALYSIS["bootstrap"][k] for k in ("seed", "weights")},
-    },
-    sort_keys=True,
-)
 
 
 def placebo_tables(wildcards):
@@ -311,3 +268,4 @@ def code_pattern(wildcards):
     """Params function: cleaning.practice_code_pattern (a plain value would have its braces,
     e.g. '{5}', read as a wildcard)."""
     return config["cleaning"]["practice_code_pattern"]
+

@@ -15,7 +15,7 @@ rule estimate_outcome:
     benchmark:
         "results/benchmarks/estimate_outcome/{instrument}_{outcome}.tsv"
     params:
-        settings=ANALYSIS_JSON,
+        settings=STUDY.job_settings("estimate"),
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
@@ -42,7 +42,7 @@ rule estimate_comparison:
     benchmark:
         "results/benchmarks/estimate_comparison/{instrument}_{outcome}_{comparison}.tsv"
     params:
-        settings=ANALYSIS_JSON,
+        settings=STUDY.job_settings("estimate"),
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
@@ -73,7 +73,7 @@ rule multilevel_instrument:
         "results/benchmarks/multilevel_instrument/{instrument}.tsv"
     params:
         outcomes=modelled_outcomes,
-        settings=multilevel_settings(),
+        settings=STUDY.job_settings("multilevel"),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         code_pattern=code_pattern,
         formula=lookup(dpath="scoring/percent_formula", within=config),
@@ -108,7 +108,7 @@ rule multilevel_outcome:
     benchmark:
         "results/benchmarks/multilevel_outcome/{instrument}_{outcome}.tsv"
     params:
-        settings=multilevel_settings(),
+        settings=STUDY.job_settings("multilevel"),
         code_width=lookup(dpath="cleaning/practice_code_width", within=config),
         code_pattern=code_pattern,
         formula=lookup(dpath="scoring/percent_formula", within=config),
@@ -146,9 +146,7 @@ rule combine_estimates:
     log:
         "results/logs/combine_estimates.log",
     params:
-        settings=analysis_json(
-            "family", "main_comparison", "alpha", "comparisons", "estimators", "methods", "primary"
-        ),
+        settings=STUDY.job_settings("combine"),
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1

@@ -15,7 +15,7 @@ rule placebo_instrument:
         "results/benchmarks/placebo_instrument/{instrument}.tsv"
     params:
         outcomes=modelled_outcomes,
-        settings=PLACEBO_SETTINGS,
+        settings=STUDY.job_settings("placebo"),
         label=DATA_LABEL,
     threads: 1
     resources:

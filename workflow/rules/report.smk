@@ -294,7 +294,7 @@ rule report_index:
         "results/logs/report_index.log",
     params:
         pages=page_args,
-        settings=analysis_json("family", "alpha"),
+        settings=STUDY.job_settings("index"),
         label=DATA_LABEL,
     threads: 1
     resources:

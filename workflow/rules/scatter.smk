@@ -15,13 +15,9 @@ from linkseval.scatter import ri_n_jobs
 RI_SCATTER = ANALYSIS["randomization"]
 RI_JOBS = ri_n_jobs(RI_SCATTER["scatter_draws"], RI_SCATTER["scatter_chunk_draws"])
 # the settings the main comparison's panel and the RI test read (rerun when one of them changes)
-RI_SETTINGS = analysis_json(
-    "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha"
-)
+RI_SETTINGS = STUDY.job_settings("ri_chunk")
 # the gather also gives the family-wise interval of the outcomes in analysis.family
-RI_GATHER_SETTINGS = analysis_json(
-    "scale", "weights", "baseline_year", "comparisons", "main_comparison", "alpha", "family"
-)
+RI_GATHER_SETTINGS = STUDY.job_settings("ri_gather")
 MC_CONFIG = config["monte_carlo"]
 MC_JSON = json.dumps(MC_CONFIG, sort_keys=True)
 MC_CHUNK = "results/scatter/monte_carlo/chunks/{scenario}/{run}/chunk_{chunk}.parquet"

@@ -2,8 +2,14 @@
 
 Modules
 -------
-core
-    Figures, tables and text for the report notebooks (matplotlib, HTML tables), and the index.
+figures
+    The report's figures (matplotlib), one style.
+tables
+    The report's tables as DataFrames, their formatting and escaping HTML, small-cell suppression.
+narrative
+    The report's sentences (primary analysis, summary, placebo verdict) and the index page.
+outcomes
+    The outcomes' codebook labels, set once per page.
 descriptive
     The descriptive comparison: theme means by group and year, percent changes.
 labels

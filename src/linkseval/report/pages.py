@@ -1,7 +1,7 @@
 """Self-contained HTML pages and executed-notebook housekeeping (render, scrub).
 
-Kept apart from ``linkseval.report.core`` (figures and tables) so that the per-notebook jobs that
-render or scrub do not import matplotlib and pandas.
+Kept apart from the figures and tables (:mod:`linkseval.report.figures`, ``.tables``) so that
+the per-notebook jobs that render or scrub do not import matplotlib and pandas.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def fragment(template: str, /, *args: object, **kwargs: object) -> str:
     ``template.format(*args, **kwargs)`` with every substituted value HTML-escaped (after its
     format spec: ``{:.1f}`` works). The template is trusted markup written in the code; every
     value from data, config or a file enters a page through here (or through
-    :func:`linkseval.report.core.table_html`, pandas' escaping ``to_html``), never by concatenation.
+    :func:`linkseval.report.tables.table_html`, pandas' escaping ``to_html``), never by
+    concatenation.
     """
     return _FORMATTER.format(template, *args, **kwargs)
 

@@ -1,0 +1,255 @@
+"""The report's figures (matplotlib, Agg backend, deterministic SVG/PNG output).
+
+Every figure calls :func:`style` first, labels outcomes by their codebook labels and colours the
+Links practices, Scotland and the Deep End alike on every page.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from linkseval.report.outcomes import label  # noqa: E402
+
+LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
+
+
+def style() -> None:
+    """Deterministic, readable defaults for every figure."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": 96,
+            "savefig.dpi": 96,
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "svg.hashsalt": "linkseval",
+            "figure.max_open_warning": 0,
+        }
+    )
+
+
+def fig_theme_means(means: pd.DataFrame, groups=("links", "scotland_all"), title: str = ""):
+    """Figure 1: mean % score by year per theme, one panel per outcome."""
+    style()
+    outcomes = list(dict.fromkeys(means["outcome"]))
+    n = len(outcomes)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    colors = {
+        "links": LINKS_COLOR,
+        "scotland_all": SCOT_COLOR,
+        "scotland_other": SCOT_COLOR,
+        "deep_end_other": DE_COLOR,
+    }
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        for gname in groups:
+            g = means[(means["outcome"] == outcome) & (means["group"] == gname)]
+            if g.empty:
+                continue
+            ax.plot(
+                g["year"],
+                g["percent"],
+                marker="o",
+                color=colors.get(gname, "k"),
+                label=g["group_label"].iloc[0],
+            )
+        ax.set_title(label(outcome))
+        ax.set_xticks(sorted(means["year"].unique()))
+        ax.set_ylabel("mean % score")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def fig_percent_change(change: pd.DataFrame, year: int, groups=("links", "scotland_all")):
+    """Figure 2: % change from baseline per theme, groups side by side."""
+    style()
+    c = change[change["year"] == year]
+    outcomes = list(dict.fromkeys(c["outcome"]))
+    x = np.arange(len(outcomes))
+    width = 0.8 / len(groups)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(outcomes)), 3.5))
+    colors = [LINKS_COLOR, SCOT_COLOR, DE_COLOR]
+    for k, gname in enumerate(groups):
+        g = c[c["group"] == gname].set_index("outcome").reindex(outcomes)
+        ax.bar(
+            x + k * width - 0.4 + width / 2,
+            g["change_percent"],
+            width,
+            color=colors[k],
+            label=g["group_label"].dropna().iloc[0] if g["group_label"].notna().any() else gname,
+        )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, [label(o) for o in outcomes], rotation=20, ha="right")
+    ax.set_ylabel(f"% change, {year} vs baseline")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
+    """Event-study coefficients with CR1 and WCR 95% CIs (reference: the year before start)."""
+    style()
+    e = est[
+        (est["outcome"] == outcome)
+        & (est["comparison"] == comparison)
+        & (est["estimator"] == "event_study")
+        & (est["term"] == "event")
+    ]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    if e.empty:
+        ax.text(0.5, 0.5, "no event-study terms", ha="center", transform=ax.transAxes)
+        return fig
+    e = e.assign(et=e["event_time"].astype(int))
+    for k, (m, color, off) in enumerate(
+        [("CR1", "k", -0.08), ("WCR bootstrap", LINKS_COLOR, 0.08)]
+    ):
+        g = e[e["method"] == m].sort_values("et")
+        ax.errorbar(
+            g["et"] + off,
+            g["estimate"],
+            yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]],
+            fmt="o",
+            color=color,
+            capsize=3,
+            label=f"95% CI: {m}",
+        )
+        if k == 0:
+            ax.scatter([-1], [0], color="k", marker="D", zorder=3, label="reference year (0)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(-0.5, color=DE_COLOR, ls="--", lw=0.8)
+    ax.set_xlabel("years since the Links programme started")
+    ax.set_ylabel("effect, % points")
+    ax.set_title(f"{label(outcome)}: event study vs {comparison}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_forest(
+    est: pd.DataFrame,
+    outcome: str,
+    kind: str,
+    main_comparison: str,
+    method="CR1",
+    labels: dict[str, str] | None = None,
+):
+    """Draw a forest plot of the static TWFE estimates.
+
+    Forest plot: ``kind='comparison'`` (TWFE per comparison group, by ``labels`` where
+    given) or ``'leave_out'``.
+    """
+    style()
+    e = est[
+        (est["outcome"] == outcome) & (est["term"] == "treated_post") & (est["method"] == method)
+    ]
+    if kind == "comparison":
+        e = e[e["estimator"] == "twfe"]
+        names = [textwrap.fill((labels or {}).get(c, c), 40) for c in e["comparison"]]
+    else:
+        e = e[(e["comparison"] == main_comparison) & e["estimator"].isin(["leave_out", "twfe"])]
+        names = [
+            f"without {v}" if s == "leave_out" else "all Links"
+            for s, v in zip(e["estimator"], e["variant"], strict=True)
+        ]
+    fig, ax = plt.subplots(figsize=(6, 0.45 * max(3, len(e)) + 1))
+    y = np.arange(len(e))[::-1]
+    ax.errorbar(
+        e["estimate"],
+        y,
+        xerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
+        fmt="o",
+        color="k",
+        capsize=3,
+    )
+    ax.axvline(0, color=DE_COLOR, lw=0.8)
+    ax.set_yticks(y, names)
+    ax.set_xlabel(f"effect, % points (95% CI, {method})")
+    ax.set_title(
+        f"{label(outcome)}: "
+        + ("by comparison group" if kind == "comparison" else "leaving out one Links practice")
+    )
+    fig.tight_layout()
+    return fig
+
+
+def fig_practice_trajectory(panel: pd.DataFrame, practice_code: str, min_respondents: int):
+    """Plot one practice's theme % over time against Deep End and Scotland bands.
+
+    One practice's theme % over time against Deep End and Scotland 10–90% bands.
+    Practice-years below ``min_respondents`` are not drawn (disclosure control).
+    """
+    style()
+    outcomes = list(dict.fromkeys(panel["outcome"]))
+    cols = min(3, len(outcomes))
+    rows = int(np.ceil(len(outcomes) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.7 * rows), squeeze=False)
+    ok = panel[panel["n_respondents"] >= min_respondents]
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        o = ok[ok["outcome"] == outcome]
+        for mask, color, name in [
+            (o["cohort"] == 0, SCOT_COLOR, "Scotland (non-Links) 10–90%"),
+            (
+                o["deep_end"].astype(bool) & (o["cohort"] == 0),
+                DE_COLOR,
+                "Deep End (non-Links) 10–90%",
+            ),
+        ]:
+            q = o[mask].groupby("year")["percent"].quantile([0.1, 0.9]).unstack()
+            ax.fill_between(q.index, q[0.1], q[0.9], color=color, alpha=0.15, label=name)
+        mine = o[o["practice_code"] == practice_code].sort_values("year")
+        ax.plot(mine["year"], mine["percent"], marker="o", color=LINKS_COLOR, label="this practice")
+        ax.set_title(label(outcome))
+        ax.set_xticks(sorted(panel["year"].unique()))
+    for ax in list(axes.flat)[len(outcomes) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def respondents_histogram(panel: pd.DataFrame, min_respondents: int):
+    """Histogram of respondents per practice-year, with the disclosure minimum marked."""
+    style()
+    p = panel.drop_duplicates(["instrument", "practice_code", "year"])
+    fig, axes = plt.subplots(1, p["instrument"].nunique(), figsize=(10, 3), squeeze=False)
+    for ax, (inst, g) in zip(axes.flat, p.groupby("instrument"), strict=True):
+        ax.hist(
+            g["n_respondents"], bins=range(0, int(g["n_respondents"].max()) + 2), color=SCOT_COLOR
+        )
+        ax.axvline(
+            min_respondents - 0.5,
+            color=LINKS_COLOR,
+            ls="--",
+            label=f"disclosure minimum ({min_respondents})",
+        )
+        ax.set_title(f"{inst}: respondents per practice-year")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show(fig) -> None:
+    """Display a figure in a notebook as an embedded PNG (deterministic bytes) and close it."""
+    import io
+
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    display(Image(buf.getvalue()))

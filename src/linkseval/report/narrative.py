@@ -1,0 +1,260 @@
+"""The report's sentences and its entry page: the primary analysis, the summary, the verdicts.
+
+Every count and design fact in a sentence is derived from the results or the spec; values reach
+the HTML only through :func:`linkseval.report.pages.fragment`, which escapes them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from linkseval.report.outcomes import label
+from linkseval.report.pages import fragment, page
+from linkseval.report.tables import (
+    METHOD_SHORT,
+    PLACEBO_POOLS,
+    family_table,
+    headline_table,
+    n_family,
+    table_html,
+)
+from linkseval.study import section_defaults
+
+_ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's
+
+
+def _count(n: int) -> str:
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    return words[n] if 0 <= n < len(words) else str(n)
+
+
+PRIMARY_ESTIMATORS = {
+    "twfe": "static two-way fixed effects",
+    "callaway_santanna": "Callaway–Sant'Anna (simple aggregate)",
+    "imputation": "the imputation estimator (overall effect)",
+}
+
+
+ADJUSTMENTS = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+
+
+def family_caption(n_family: int, alpha: float = _ALPHA) -> str:
+    """Say in words what the family-wise intervals promise."""
+    level = 100 * (1 - alpha / n_family)
+    return (
+        f"Simultaneous {100 * (1 - alpha):.0f}% CIs across the {_count(n_family)} themes "
+        f"(Bonferroni: "
+        f"each at {level:.4g}%): with probability at least {100 * (1 - alpha):.0f}%, all "
+        f"{_count(n_family)} intervals cover their true effects at once. An interval that "
+        "excludes 0 here is also significant after the Bonferroni (and so the Holm) adjustment."
+    )
+
+
+def primary_sentences(primary: pd.DataFrame, n_family: int) -> str:
+    """Write one plain sentence per outcome of the primary analysis (HTML list)."""
+    items = []
+    for r in primary.itertuples():
+        if r.in_family and r.adjustment != "none":
+            adj = fragment(
+                ", {}-adjusted across the {} themes", ADJUSTMENTS[r.adjustment], _count(n_family)
+            )
+        else:
+            adj = "" if r.in_family else " (not in the adjusted family)"
+        verdict = (
+            "distinguishable from zero"
+            if r.reject
+            else "not distinguishable from zero: the data are consistent with no effect and with "
+            "any effect in the interval"
+        )
+        items.append(
+            fragment(
+                "<li><b>{}</b>: {} points (95% CI {} to {}); p = {}{}: {}.</li>",
+                label(r.outcome),
+                f"{r.estimate:+.1f}",
+                f"{r.ci_low:.1f}",
+                f"{r.ci_high:.1f}",
+                f"{r.p_adjusted:.3f}",
+                adj,
+                verdict,
+            )
+        )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def summary_text(
+    head: pd.DataFrame,
+    family: list[str],
+    alpha: float = _ALPHA,
+    primary: pd.DataFrame | None = None,
+) -> str:
+    """Write what can and cannot be concluded (HTML), led by the pre-specified primary analysis.
+
+    ``primary``: :func:`linkseval.analysis.primary_analysis`'s rows; None: the default primary
+    analysis computed from the headline (static TWFE, main comparison, WCR bootstrap, Holm). Only
+    the primary method decides; the other methods are sensitivity analyses.
+    """
+    from linkseval.analysis import primary_analysis
+    from linkseval.study import Settings
+
+    if primary is None:
+        primary = primary_analysis(head, Settings(alpha=alpha, family=list(family)))
+    n_treated = int(head["n_treated"].max())
+    n_units = int(head["n_units"].max())
+    widths = (head["ci_high"] - head["ci_low"]).dropna()
+    first = primary.iloc[0] if len(primary) else None
+    parts = [
+        fragment(
+            "<p>The Links programme ran in <b>{}</b> practices; they are compared with {} others. "
+            "With so few treated practices, each estimate rests on a handful of practices' "
+            "year-to-year changes, and the 95% confidence intervals are wide: typically {:.1f} "
+            "percentage points from end to end.</p>",
+            n_treated,
+            n_units - n_treated,
+            widths.median(),
+        )
+    ]
+    if first is not None:
+        parts.append(
+            fragment(
+                "<p><b>Primary analysis</b> (stated in advance, <code>analysis.primary</code>): "
+                "{} against <i>{}</i>, tested with the {} at the {:g}% level. In plain words:</p>",
+                PRIMARY_ESTIMATORS.get(first.estimator, first.estimator),
+                first.comparison_label,
+                first.method,
+                100 * alpha,
+            )
+        )
+        parts.append(primary_sentences(primary, n_family(head, family)))
+        fam = primary[primary["in_family"]]
+        if len(fam) and not fam["reject"].any():
+            parts.append(
+                "<p>No theme shows an effect distinguishable from zero in the primary analysis; "
+                'the data cannot confirm the "links effect" that the descriptive comparison '
+                "suggested.</p>"
+            )
+        parts.append(
+            "<p>Every other estimate and method (the table above, the DiD pages) is a "
+            "sensitivity analysis: it shows how robust the primary result is, it does not "
+            "replace it.</p>"
+        )
+    cr1 = head[head["outcome"].isin(family) & (head["method"] == "CR1") & (head["p_value"] < alpha)]
+    if not cr1.empty:
+        parts.append(
+            "<p class='note'>Conventional cluster-robust (CR1) p-values are shown for comparison "
+            "only: with few treated clusters they reject too often (see the Monte Carlo table on "
+            "the methods page).</p>"
+        )
+    parts.append(
+        "<p>A difference-in-differences estimate is causal only if, without the programme, the "
+        "Links practices would have changed like the comparison practices; the event-study and "
+        "comparison-group pages show how far the data can check that.</p>"
+    )
+    return "\n".join(parts)
+
+
+def primary_statement(analysis: dict, monte_carlo: pd.DataFrame | None = None) -> str:
+    """State the pre-specified primary analysis and the Monte Carlo evidence for it (HTML).
+
+    ``analysis``: the run's ``analysis`` config (defaults: the schema's, through
+    :class:`~linkseval.study.Settings`); ``monte_carlo``: the Monte Carlo summary table, whose
+    null scenarios (true effect 0, the fewest draws) give the method's rejection range.
+    """
+    from linkseval.analysis import primary_method
+    from linkseval.study import Settings
+
+    pr = Settings.from_config(analysis).primary
+    name = primary_method(pr)
+    why = ""
+    if monte_carlo is not None:
+        m = monte_carlo[monte_carlo["method"] == name]
+        null = m[(m["true_effect"] == 0) & (m["draws"] == m["draws"].min())]
+        if len(null):
+            why = fragment(
+                " In the Monte Carlo study of this design it rejected {}–{}% of true nulls at 5% "
+                "across {} null scenarios.",
+                f"{100 * null['rejection_rate'].min():.1f}",
+                f"{100 * null['rejection_rate'].max():.1f}",
+                len(null),
+            )
+    head = fragment(
+        "<h2>The primary analysis</h2><p>Stated before the results "
+        "(<code>analysis.primary</code>): estimator <code>{}</code> against <code>{}</code>, "
+        "method <i>{}</i>, adjustment across the family: {}. The index leads with it, one sentence "
+        "per outcome; every other estimate and method is a sensitivity analysis, and no decision "
+        "takes the best of several methods.",
+        pr["estimator"],
+        pr["comparison"],
+        name,
+        pr["adjustment"],
+    )
+    return head + why + " The placebo study below shows how the same methods behave on this "
+    "study's own data.</p>"
+
+
+def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
+    """Say in one sentence (HTML) how often each method rejected placebo effects on this data."""
+    parts = []
+    for pool, g in placebo.groupby("pool", sort=False):
+        rates = []
+        n = int(g["n_assignments"].max())
+        for m in METHOD_SHORT:
+            sel = g["method"] == m
+            r = g.loc[sel, "rate"].dropna()
+            if len(r):
+                lo, hi = 100 * r.min(), 100 * r.max()
+                span = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
+                n_m = int(g.loc[sel, "n_assignments"].max())
+                on = f" on the first {n_m:,}" if n_m != n else ""
+                rates.append(f"{METHOD_SHORT[m]} {span}{on}")
+        parts.append(
+            fragment(
+                "{} ({} reassignments to {}; range over {} outcomes)",
+                ", ".join(rates),
+                f"{n:,}",
+                PLACEBO_POOLS.get(pool, pool),
+                _count(g["outcome"].nunique()),
+            )
+        )
+    return fragment(
+        "<p><b>Placebo study on this data:</b> with the programme reassigned at random to "
+        "never-treated practices with the real cohort sizes (no true effect), the methods "
+        "rejected at the {:g}% level this often: {}. A method whose rate is near {:g}% holds its "
+        "size on these data (methods page).</p>",
+        100 * alpha,
+        "; ".join(parts),
+        100 * alpha,
+    )
+
+
+def index_page(
+    head: pd.DataFrame,
+    pages: list[tuple[str, str]],
+    data_label: str,
+    family: list[str],
+    alpha: float = _ALPHA,
+    placebo: pd.DataFrame | None = None,
+    primary: pd.DataFrame | None = None,
+) -> str:
+    """Build the entry page: headline table, plain-language summary, links to every page."""
+    table = table_html(
+        headline_table(head),
+        "Links effect (percentage points of the % score; TWFE vs all other Scottish practices): "
+        "95% CI and p under each inference method; Holm-adjusted across the "
+        f"{_count(n_family(head, family))} themes",
+    )
+    fam = family_table(head)
+    if len(fam):
+        table += table_html(fam, family_caption(len(fam), alpha))
+    items = "".join(fragment("<li><a href='{}'>{}</a></li>", h, t) for t, h in pages)
+    body = (
+        "<h1>Links Worker Programme: safety-climate evaluation</h1>"
+        "<h2>Headline</h2>"
+        + table
+        + "<h2>What can and cannot be concluded</h2>"
+        + summary_text(head, family, alpha, primary)
+        + (placebo_verdict(placebo, alpha) if placebo is not None and len(placebo) else "")
+        + f"<h2>Pages</h2><ul>{items}</ul>"
+    )
+    return page(
+        "Links Worker Programme evaluation", body, data_label, [("Home", "index.html")] + pages
+    )
