@@ -6,8 +6,9 @@ on the comparison panel without the real Links practices, where the true effect 
 construction. Each method's rejection rate of those placebo "effects" at level α is its size on
 this data (MC SE √(r(1 − r)/n)). The static TWFE coefficient's CR1 t, randomization inference
 on coefficients (RI-β) and on CR1 t statistics (RI-t) come in closed form for every assignment
-at once (:func:`linkseval.inference.randomization.twfe_t_engine`); the wild bootstrap is run per
-assignment on the first ``wild_assignments`` of them.
+at once (:func:`linkseval.inference.randomization.twfe_t_engine`), and so does the WCR bootstrap
+(:func:`wild_pvalues`: under β = 0 every assignment shares the restricted model and the draws;
+on the first ``wild_assignments`` assignments, by default all).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from linkseval.did import Panel, twfe_design
-from linkseval.inference import n_chunks, ri_sample, sample_units, wild_cluster_bootstrap
+from linkseval.did import Panel
+from linkseval.inference import n_chunks, ri_sample, sample_units
 from linkseval.inference.randomization import twfe_t_engine
+from linkseval.inference.wild import wild_weights
 from linkseval.study import Settings
 
 METHOD_NAMES = {
@@ -63,7 +65,7 @@ def placebo_pvalues(
     *,
     n_assign: int = 1000,
     seed: int = 1,
-    wild_assignments: int = 200,
+    wild_assignments: int = 1000,
     wild_draws: int = 999,
 ) -> pd.DataFrame:
     """Return each placebo assignment's p-value under each inference method.
@@ -126,21 +128,54 @@ def placebo_pvalues(
     out["randomization"] = _p_share(ny_r[ok] / den_r[ok], beta)
     out["randomization_t"] = _p_share(ny_r[ok] / np.sqrt(q0_r[ok]), t)
     wild = np.full(n_assign, np.nan)
-    for j in range(min(wild_assignments, n_assign)):
-        coh = np.zeros(p0.n_units, dtype=p0.cohort.dtype)
-        coh[idx[j]] = cohorts
-        pj = replace(p0, cohort=coh)
-        r = wild_cluster_bootstrap(
-            twfe_design(pj),
-            0,
-            n_draws=wild_draws,
-            seed=s.bootstrap_seed,
-            weights=s.bootstrap_weights,
-            ci=False,
-        )
-        wild[j] = r.p_value
+    n_wild = min(wild_assignments, n_assign)
+    wild[:n_wild] = wild_pvalues(stats, rows[:n_wild], G, s, wild_draws)
     out["wild_bootstrap"] = wild
     return out
+
+
+def wild_pvalues(stats, rows: np.ndarray, G: int, s: Settings, n_draws: int) -> np.ndarray:
+    """Return the WCR bootstrap p-value of H0: β = 0 for every placebo assignment at once.
+
+    Under β = 0 the restricted model (unit and period effects only) is the same for every
+    assignment, so one set of wild draws v (the bootstrap seed's, as for
+    :func:`~linkseval.inference.wild_cluster_bootstrap` on each assignment's own design) serves
+    all of them. With x̃ the assignment's two-way residualised treatment and ẽ the restricted
+    residuals, draw b's numerator is Σ_g v_bg S_g (S_g = x̃_g'ẽ_g) and its unrestricted cluster
+    scores are v_bg S_g − W_g'z_b − K_g β*_b, with W_g = Ỹ_g'x̃_g, K_g = x̃_g'x̃_g and
+    z_b = (Ỹ'Ỹ)⁻¹ Σ_g v_bg Ỹ_g'ẽ_g; the sum of their squares expands into a few matrix products
+    over clusters for all assignments (no pass over the data per assignment). p = share of
+    |t*| ≥ |t| (the CR1 factor cancels).
+    """
+    if not len(rows):
+        return np.zeros(0)
+    QG = stats.Qe @ stats.Ginv  # G × tk
+    out = []
+    for start in range(0, len(rows), 100):  # assignments per block: memory A × G × tk
+        ny, _, _, den, (S, K, W) = stats(rows[start : start + 100], clusters=True)
+        U = S - (ny / den)[:, None] * K
+        t_obs = np.abs(ny) / np.sqrt((U * U).sum(1))
+        SK, S2 = (S * K).T, (S * S).T
+        SW = [(S * W[:, :, k]).T for k in range(W.shape[2])]
+        MW = np.einsum("agk,agl->akl", W, W)
+        WK = np.einsum("agk,ag->ak", W, K)
+        K2 = (K * K).sum(1)
+        count = np.zeros(len(ny))
+        n_total = 0
+        for V, V2 in wild_weights(s.bootstrap_seed, n_draws, s.bootstrap_weights, G):
+            Z = V @ QG  # B × tk
+            N = V @ S.T  # B × A
+            bs = N / den
+            ss = V2 @ S2 - 2 * bs * (V @ SK) + np.einsum("bk,akl,bl->ba", Z, MW, Z)
+            ss += 2 * bs * (Z @ WK.T) + bs * bs * K2
+            for k, SWk in enumerate(SW):
+                ss -= 2 * Z[:, k, None] * (V @ SWk)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t_star = np.abs(N) / np.sqrt(np.maximum(ss, 0.0))
+            count += np.count_nonzero(t_star >= t_obs - 1e-12 * np.maximum(1.0, t_obs), axis=0)
+            n_total += len(V)
+        out.append(count / n_total)
+    return np.concatenate(out)
 
 
 def placebo_size(pvalues: pd.DataFrame, alpha: float) -> pd.DataFrame:

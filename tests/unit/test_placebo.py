@@ -56,6 +56,35 @@ def test_placebo_pvalues_equal_a_plain_loop(cohorts):
             assert np.isnan(got.wild_bootstrap[j])
 
 
+@pytest.mark.parametrize(
+    ("weights", "cohorts"), [("webb", {2014: 5}), ("rademacher", {2014: 2, 2015: 3})]
+)
+def test_placebo_wild_pvalues_equal_a_bootstrap_per_assignment(weights, cohorts):
+    """The all-assignments-at-once WCR (one set of draws, per-cluster sums) gives exactly the
+    p-value of the pipeline's WCR run on each placebo-treated panel, across the 100-assignment
+    blocks, on an unbalanced, weighted panel."""
+    p0 = never_treated_panel(n=50, seed=11)
+    keep = np.random.default_rng(2).random(p0.n_obs) > 0.1  # unbalanced: some years missing
+    p0 = p0.subset(keep)
+    s = Settings(ri_draws=99, bootstrap_seed=3, bootstrap_weights=weights)
+    n = 130
+    got = placebo_pvalues(
+        p0, np.arange(p0.n_units), cohorts, s, n_assign=n, seed=4, wild_assignments=n,
+        wild_draws=199,
+    )  # fmt: skip
+    idx, coh = placebo_assignments(np.arange(p0.n_units), cohorts, n, 4)
+    want = []
+    for j in range(n):
+        c = np.zeros(p0.n_units, dtype=p0.cohort.dtype)
+        c[idx[j]] = coh
+        d = twfe_design(replace(p0, cohort=c))
+        want.append(
+            wild_cluster_bootstrap(d, 0, n_draws=199, seed=3, weights=weights, ci=False).p_value
+        )
+    np.testing.assert_allclose(got.wild_bootstrap.to_numpy(), want, rtol=0, atol=1e-12)
+    assert 0 < np.mean(np.array(want) <= 0.1) < 1  # p-values that vary: the check has teeth
+
+
 def test_placebo_size_counts_rejections_with_mc_se():
     import pandas as pd
 

@@ -628,7 +628,8 @@ def twfe_t_engine(p: Panel):
     The residualised treatment is x̃ = d − Ỹ(Ỹ'Ỹ)⁻¹Ỹ'd with d the drawn units' within-unit
     demeaned columns, so each cluster's score sums (x̃'ẽ and x̃'x̃) follow from per-unit pieces
     and per-cluster sums of the period dummies (Ỹ'ẽ, Ỹ'Ỹ): no refit. None where a unit spans
-    clusters (its score belongs to no single cluster).
+    clusters (its score belongs to no single cluster). ``stats(idx, clusters=True)`` also gives
+    the per-cluster sums the placebo study's wild bootstrap needs (:mod:`linkseval.placebo`).
     """
     u = ri_units(p)
     G = int(p.cluster.max()) + 1
@@ -660,7 +661,7 @@ def twfe_t_engine(p: Panel):
     n = p.n_obs
     ssc = G / (G - 1) * (n - 1) / (n - 1 - tk)  # the CR1 factor of the TWFE design (K = 1 + tk)
 
-    def stats(idx: np.ndarray):
+    def stats(idx: np.ndarray, clusters: bool = False):
         R = len(idx)
         a_pos, b_pos = pc.a[idx, col, 0], pc.b[idx, col, 0]
         q_pos, P_pos = pc.q[idx, col, 0, 0], pc.P[idx, col, :, 0]
@@ -678,8 +679,15 @@ def twfe_t_engine(p: Panel):
             U = S1y - (ny / den)[:, None] * S2
             V = S1d - (nd / den)[:, None] * S2
         q = (ssc * (U * U).sum(1), ssc * (U * V).sum(1), ssc * (V * V).sum(1))
-        return ny, nd, q, den
+        if not clusters:
+            return ny, nd, q, den
+        # per cluster: x̃_g'e_g, x̃_g'x̃_g and Ỹ_g'x̃_g (R × G × tk), for the placebo WCR
+        W = -np.einsum("rk,ckl->rcl", h, H)
+        np.add.at(W, (rows, c_pos), P_pos)
+        return ny, nd, q, den, (S1y, S2, W)
 
+    # the restricted (β = 0) model's pieces that every assignment shares: Ỹ_g'ẽ_g and (Ỹ'Ỹ)⁻¹
+    stats.Qe, stats.Ginv = Qe, pc.Ginv
     return stats, u, col
 
 
