@@ -452,9 +452,9 @@ def primary_analysis(results: pd.DataFrame, s: Settings) -> pd.DataFrame:
     adjusted = rows[col] if col is not None and col in rows else rows["p_value"]
     rows["p_adjusted"] = np.where(fam & (col is not None), adjusted, rows["p_value"])
     rows["adjustment"] = np.where(fam, p["adjustment"], "none")
-    rows["alpha"] = s.alpha
+    rows["alpha"] = p["alpha"]
     rows["in_family"] = fam.to_numpy()
-    rows["reject"] = (rows["p_adjusted"] <= s.alpha).to_numpy()
+    rows["reject"] = (rows["p_adjusted"] <= p["alpha"]).to_numpy()
     rows["comparison"] = p["comparison"]
     c = s.comparisons.get(p["comparison"])
     rows["comparison_label"] = c.label if c is not None else p["comparison"]

@@ -198,6 +198,8 @@ class Settings:
         primary = with_defaults(dict(self.primary), _node(("analysis", "primary")))
         if primary["comparison"] is None:
             primary["comparison"] = self.main_comparison
+        if primary["alpha"] is None:
+            primary["alpha"] = self.alpha
         object.__setattr__(self, "primary", primary)
 
     def primary_problems(self) -> list[str]:
@@ -214,6 +216,11 @@ class Settings:
             )
         if p["method"] not in self.methods:
             out.append(f"analysis.primary.method {p['method']!r} is not in analysis.methods")
+        if p["alpha"] != self.alpha:
+            out.append(
+                f"analysis.primary.alpha {p['alpha']} differs from analysis.alpha {self.alpha}: "
+                "the intervals are computed at analysis.alpha; set both to the pre-specified level"
+            )
         return out
 
     def family_alpha(self, outcome: str) -> float | None:

@@ -132,6 +132,23 @@ def test_primary_analysis_follows_the_config():
     assert primary_analysis(est, Settings(family=["workload"])).p_adjusted.iloc[1] == 0.5
     bad = Settings(primary={"method": "randomization_t"}).primary_problems()
     assert bad == ["analysis.primary.method 'randomization_t' is not in analysis.methods"]
+    assert Settings(alpha=0.1).primary["alpha"] == 0.1  # null: analysis.alpha
+    assert primary_analysis(est, Settings(alpha=0.1, family=["workload"])).alpha.eq(0.1).all()
+    (bad,) = Settings(alpha=0.05, primary={"alpha": 0.01}).primary_problems()
+    assert bad.startswith("analysis.primary.alpha 0.01 differs from analysis.alpha 0.05")
+
+
+def test_a_primary_alpha_unlike_analysis_alpha_stops_the_study_with_one_line():
+    import yaml
+
+    from linkseval.data.codebook import load_codebook
+    from linkseval.errors import ConfigError
+    from linkseval.study import load_study
+
+    cfg = yaml.safe_load((CODEBOOK.parents[0] / "config.yaml").read_text())
+    cfg["analysis"]["primary"] = {"alpha": 0.1}
+    with pytest.raises(ConfigError, match=r"analysis\.primary\.alpha 0\.1 differs"):
+        load_study(cfg, load_codebook(CODEBOOK))
 
 
 def test_rendered_page_has_no_code_no_scripts_no_stderr(tmp_path):
