@@ -389,6 +389,9 @@ def _add_index(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--placebo", nargs="*", default=[], metavar="FILE", help="placebo study tables (parquet)"
     )
     p.add_argument("--primary", metavar="FILE", help="the primary analysis (primary.csv)")
+    p.add_argument(
+        "--quality", metavar="FILE", help="the quality summary (summary.json): size, data quality"
+    )
     p.set_defaults(func=cmd_index)
 
 

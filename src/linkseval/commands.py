@@ -378,6 +378,7 @@ def cmd_index(args: argparse.Namespace) -> None:
     from linkseval.data.codebook import load_codebook
     from linkseval.data.store import write_text
 
+    quality = json.loads(Path(args.quality).read_text(encoding="utf-8")) if args.quality else None
     text = stages.index(
         pd.read_csv(args.headline),
         json.loads(args.settings),
@@ -386,6 +387,7 @@ def cmd_index(args: argparse.Namespace) -> None:
         data_label=args.data_label,
         placebo=pd.concat([pd.read_parquet(f) for f in args.placebo]) if args.placebo else None,
         primary=pd.read_csv(args.primary) if args.primary else None,
+        quality=quality,
     )
     write_text(text, args.out)
 

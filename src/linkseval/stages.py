@@ -652,6 +652,7 @@ def index(
     data_label: str = "",
     placebo: pd.DataFrame | None = None,
     primary: pd.DataFrame | None = None,
+    quality: dict | None = None,
 ) -> str:
     """Return the report's entry page as HTML (``linkseval index``).
 
@@ -671,6 +672,9 @@ def index(
         The placebo study's rows (:func:`placebo`), for its one-line verdict.
     primary
         The primary analysis (``primary.csv`` of :func:`combine`); None: the default one.
+    quality
+        The quality summary (``summary.json`` of :func:`quality`), for the study's size and
+        the data-quality line; None: neither line.
 
     Returns
     -------
@@ -683,7 +687,10 @@ def index(
 
     s = Settings.from_config(config)
     set_outcome_labels(outcome_labels(codebook))
-    return index_page(head, list(pages), data_label, s.family, s.alpha, placebo, primary)
+    names = {k: ins.label.split(" (")[0] for k, ins in codebook.instruments.items()}
+    return index_page(
+        head, list(pages), data_label, s.family, s.alpha, placebo, primary, quality, names
+    )
 
 
 def disclosure(files: Sequence[str | Path], identifiers: set[str], *, min_respondents: int) -> dict:

@@ -376,3 +376,66 @@ def test_primary_statement_reads_the_spec_and_the_monte_carlo_range():
     assert "rejected 5.0–5.8% of true nulls at 5% across 2 null scenarios" in text
     ri = narrative.primary_statement({"primary": {"method": "randomization"}}, mc)
     assert "14.9–14.9%" in ri and "<i>randomization inference</i>" in ri
+
+
+def _quality():
+    files = [
+        dict(instrument="safequest", year=2013, rows_kept=100, rows_read=104),
+        dict(instrument="safequest", year=2014, rows_kept=120, rows_read=121),
+        dict(instrument="safequest", year=2015, rows_kept=130, rows_read=130),
+        dict(instrument="care", year=2015, rows_kept=40, rows_read=41),
+    ]
+    read = sum(f["rows_read"] for f in files)
+    kept = sum(f["rows_kept"] for f in files)
+    totals = dict(rows_read=read, rows_kept=kept, rows_quarantined=read - kept)
+    return {"files": files, "totals": totals}
+
+
+def test_the_index_first_screen_answers_then_shows_figure_size_and_quality():
+    head = _head()
+    fam = ["communication", "workload", "leadership", "teamwork", "safety_systems"]
+    names = {"safequest": "Safequest", "care": "CARE"}
+    html = narrative.index_page(head, [("Data quality", "dq.html")], "SYNTHETIC DATA", fam,
+                                quality=_quality(), instruments=names)  # fmt: skip
+    order = [
+        html.index("<b>Primary analysis</b>"),
+        html.index("<figure><img src='data:image/png;base64,"),
+        html.index("<b>The study:</b> 1,000 practices in the primary comparison, 7 of them"),
+        html.index("Safequest: 3 survey years (2013–2015), 350 respondents; CARE: 1 survey year (2015)"),
+        html.index("<b>Data quality:</b> 396 rows read, 390 kept, 6 quarantined (1.5%)"),
+        html.index("<h2>Headline tables</h2>"),
+    ]
+    assert order == sorted(order)
+    assert "<a href='dq.html'>data quality</a>" in html
+    assert "alt='Forest plot: the Links effect on each outcome" in html
+    assert "Teamwork +1.0 (-0.5 to 2.5)" in html  # every outcome's numbers in the alt text
+    again = narrative.index_page(head, [("Data quality", "dq.html")], "SYNTHETIC DATA", fam,
+                                 quality=_quality(), instruments=names)  # fmt: skip
+    assert again == html  # the embedded figure's bytes are deterministic
+
+
+def test_the_primary_sentence_states_the_configured_level():
+    from linkseval.analysis import primary_analysis
+    from linkseval.study import Settings
+
+    pr = primary_analysis(_head(), Settings(alpha=0.1, family=["workload"]))
+    text = narrative.primary_sentences(pr, 1)
+    assert text.count("(90% CI ") == len(pr) and "95%" not in text
+
+
+def test_figure_html_escapes_alt_text_and_caption():
+    from linkseval.report.pages import active_content, page
+
+    hostile = "<img src=x onerror=alert(1)>'"
+    primary = _primary_rows()
+    out = figures.figure_html(figures.headline_forest(primary, _head()), hostile, hostile)
+    assert "<img src=x" not in out and "&lt;img src=x onerror=alert(1)&gt;&#x27;" in out
+    assert active_content(page("t", out, "")) == []
+    assert len(primary) == 6
+
+
+def _primary_rows():
+    from linkseval.analysis import primary_analysis
+    from linkseval.study import Settings
+
+    return primary_analysis(_head(), Settings(family=["workload"]))

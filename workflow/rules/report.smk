@@ -288,6 +288,7 @@ rule report_index:
         disclosure="results/quality/disclosure.json",
         placebo=placebo_tables,
         primary=rules.combine_estimates.output.primary,
+        quality=rules.quality_summary.output.summary,
     output:
         report("results/pages/index.html", caption="../report/index.rst", category="Report"),
     log:
@@ -306,7 +307,8 @@ rule report_index:
         "python -m linkseval index --headline {input.headline:q} --codebook {input.codebook:q} "
         "--page {params.pages:q} "
         "--settings {params.settings:q} --data-label={params.label:q} --out {output:q} "
-        "--placebo {input.placebo:q} --primary {input.primary:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
+        "--placebo {input.placebo:q} --primary {input.primary:q} --quality {input.quality:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule publish_report:

@@ -253,3 +253,74 @@ def show(fig) -> None:
     fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     display(Image(buf.getvalue()))
+
+
+def headline_forest(primary: pd.DataFrame, head: pd.DataFrame):
+    """Draw the index's headline figure: each outcome's primary effect and interval.
+
+    The primary analysis (:func:`linkseval.analysis.primary_analysis`'s rows) as black points
+    with their intervals; the headline's other methods for the same outcome as lighter, thinner
+    marks just below; zero marked. Outcomes top to bottom in the primary table's order. Greys
+    and black only (safe for colour-blind readers and in print).
+    """
+    style()
+    outcomes = list(primary["outcome"])
+    fig, ax = plt.subplots(figsize=(7, 0.55 * max(3, len(outcomes)) + 1.2))
+    y = np.arange(len(outcomes))[::-1].astype(float)
+    others = head[~head["method"].isin(primary["method"])] if len(head) else head
+    methods = list(dict.fromkeys(others["method"])) if len(others) else []
+    shades = ["#767676", "#a0a0a0", "#5a5a5a"]
+    for k, m in enumerate(methods):
+        e = others[others["method"] == m].set_index("outcome").reindex(outcomes)
+        off = 0.24 * (k + 1) / max(1, len(methods))
+        ax.errorbar(
+            e["estimate"],
+            y - off,
+            xerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
+            fmt="s",
+            ms=3,
+            lw=0.8,
+            color=shades[k % len(shades)],
+            capsize=0,
+            label=m,
+        )
+    ax.errorbar(
+        primary["estimate"],
+        y,
+        xerr=[primary["estimate"] - primary["ci_low"], primary["ci_high"] - primary["estimate"]],
+        fmt="o",
+        ms=6,
+        lw=2,
+        color="k",
+        capsize=4,
+        label=f"primary: {primary['method'].iloc[0]}" if len(primary) else "primary",
+    )
+    ax.axvline(0, color="k", lw=0.8, ls="--")
+    ax.set_yticks(y, [label(o) for o in outcomes])
+    level = 100 * (1 - float(primary["alpha"].iloc[0])) if len(primary) else 95
+    ax.set_xlabel(f"Links effect, percentage points ({level:g}% intervals)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure_html(fig, alt: str, caption: str = "") -> str:
+    """Return a figure as an HTML ``<figure>``: an embedded PNG with its alt text and caption.
+
+    Deterministic bytes (no software/date metadata); ``alt`` and ``caption`` are escaped.
+    """
+    import base64
+    import io
+
+    from linkseval.report.pages import fragment
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return fragment(
+        "<figure><img src='{}' alt='{}'><figcaption class='caption'>{}</figcaption></figure>",
+        uri,
+        alt,
+        caption,
+    )

@@ -68,9 +68,10 @@ def primary_sentences(primary: pd.DataFrame, n_family: int) -> str:
         )
         items.append(
             fragment(
-                "<li><b>{}</b>: {} points (95% CI {} to {}); p = {}{}: {}.</li>",
+                "<li><b>{}</b>: {} points ({:g}% CI {} to {}); p = {}{}: {}.</li>",
                 label(r.outcome),
                 f"{r.estimate:+.1f}",
+                100 * (1 - r.alpha),
                 f"{r.ci_low:.1f}",
                 f"{r.ci_high:.1f}",
                 f"{r.p_adjusted:.3f}",
@@ -133,7 +134,7 @@ def summary_text(
                 "suggested.</p>"
             )
         parts.append(
-            "<p>Every other estimate and method (the table above, the DiD pages) is a "
+            "<p>Every other estimate and method (the tables below, the DiD pages) is a "
             "sensitivity analysis: it shows how robust the primary result is, it does not "
             "replace it.</p>"
         )
@@ -226,6 +227,72 @@ def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
     )
 
 
+def forest_alt(primary: pd.DataFrame) -> str:
+    """Return the headline figure's alt text: what it shows, with every outcome's numbers."""
+    if not len(primary):
+        return "Forest plot: no primary analysis rows."
+    level = 100 * (1 - float(primary["alpha"].iloc[0]))
+    each = "; ".join(
+        f"{label(r.outcome)} {r.estimate:+.1f} ({r.ci_low:.1f} to {r.ci_high:.1f})"
+        for r in primary.itertuples()
+    )
+    return (
+        f"Forest plot: the Links effect on each outcome in percentage points with its {level:g}% "
+        f"interval under the primary analysis ({primary['method'].iloc[0]}), other methods as "
+        f"lighter marks, zero dashed. {each}."
+    )
+
+
+def study_size(
+    head: pd.DataFrame, quality: dict | None, instruments: dict[str, str] | None = None
+) -> str:
+    """Write the study's size in one line: practices, Links practices, years, respondents.
+
+    Practices from the headline (the primary comparison's panel); survey years and respondents
+    kept per instrument from the quality summary; ``instruments``: id -> name to show.
+    """
+    n_units = int(head["n_units"].max()) if len(head) else 0
+    n_treated = int(head["n_treated"].max()) if len(head) else 0
+    text = fragment(
+        "<p class='size'><b>The study:</b> {} practices in the primary comparison, {} of them "
+        "Links practices",
+        f"{n_units:,}",
+        n_treated,
+    )
+    files = (quality or {}).get("files", [])
+    for ins in dict.fromkeys(f["instrument"] for f in files):  # the study's order
+        mine = [f for f in files if f["instrument"] == ins]
+        years = sorted({int(f["year"]) for f in mine if f.get("year") is not None})
+        span = f"{years[0]}–{years[-1]}" if len(years) > 1 else (str(years[0]) if years else "")
+        text += fragment(
+            "; {}: {} survey year{} ({}), {} respondents",
+            (instruments or {}).get(ins, ins),
+            len(years),
+            "" if len(years) == 1 else "s",
+            span,
+            f"{sum(int(f['rows_kept']) for f in mine):,}",
+        )
+    return text + ".</p>"
+
+
+def quality_line(quality: dict | None, href: str = "data_quality.html") -> str:
+    """Write the data-quality line: rows read, kept and quarantined, linked to the reasons."""
+    if not quality:
+        return ""
+    t = quality["totals"]
+    read = int(t["rows_read"])
+    share = 100 * int(t["rows_quarantined"]) / read if read else 0.0
+    return fragment(
+        "<p class='size'><b>Data quality:</b> {} rows read, {} kept, {} quarantined ({:.1f}%), "
+        "each with its reason: <a href='{}'>data quality</a>.</p>",
+        f"{read:,}",
+        f"{int(t['rows_kept']):,}",
+        f"{int(t['rows_quarantined']):,}",
+        share,
+        href,
+    )
+
+
 def index_page(
     head: pd.DataFrame,
     pages: list[tuple[str, str]],
@@ -234,8 +301,21 @@ def index_page(
     alpha: float = _ALPHA,
     placebo: pd.DataFrame | None = None,
     primary: pd.DataFrame | None = None,
+    quality: dict | None = None,
+    instruments: dict[str, str] | None = None,
 ) -> str:
-    """Build the entry page: headline table, plain-language summary, links to every page."""
+    """Build the entry page.
+
+    First screen: the primary analysis in one sentence per outcome, the headline forest plot,
+    the study's size and one data-quality line; then the full headline tables, the placebo
+    verdict and links to every page.
+    """
+    from linkseval.analysis import primary_analysis
+    from linkseval.report.figures import figure_html, headline_forest
+    from linkseval.study import Settings
+
+    if primary is None:
+        primary = primary_analysis(head, Settings(alpha=alpha, family=list(family)))
     table = table_html(
         headline_table(head),
         "Links effect (percentage points of the % score; TWFE vs all other Scottish practices): "
@@ -246,13 +326,23 @@ def index_page(
     if len(fam):
         table += table_html(fam, family_caption(len(fam), alpha))
     items = "".join(fragment("<li><a href='{}'>{}</a></li>", h, t) for t, h in pages)
+    dq = next((h for t, h in pages if t == "Data quality"), "data_quality.html")
+    forest = figure_html(
+        headline_forest(primary, head),
+        forest_alt(primary),
+        "Figure 1. The Links effect on each outcome: the primary analysis (black) and the other "
+        "inference methods (grey).",
+    )
     body = (
         "<h1>Links Worker Programme: safety-climate evaluation</h1>"
-        "<h2>Headline</h2>"
-        + table
-        + "<h2>What can and cannot be concluded</h2>"
+        "<h2>What can and cannot be concluded</h2>"
         + summary_text(head, family, alpha, primary)
+        + forest
+        + study_size(head, quality, instruments)
+        + quality_line(quality, dq)
         + (placebo_verdict(placebo, alpha) if placebo is not None and len(placebo) else "")
+        + "<h2>Headline tables</h2>"
+        + table
         + f"<h2>Pages</h2><ul>{items}</ul>"
     )
     return page(
