@@ -401,7 +401,7 @@ def test_the_index_first_screen_answers_then_shows_figure_size_and_quality():
         html.index("<b>Primary analysis</b>"),
         html.index("<figure><img src='data:image/png;base64,"),
         html.index("<b>The study:</b> 1,000 practices in the primary comparison, 7 of them"),
-        html.index("Safequest: 3 survey years (2013–2015), 350 respondents; CARE: 1 survey year (2015)"),
+        html.index("Safequest: 3 survey years (2013–2015), 350 respondents; CARE: 1 survey year"),
         html.index("<b>Data quality:</b> 396 rows read, 390 kept, 6 quarantined (1.5%)"),
         html.index("<h2>Headline tables</h2>"),
     ]
