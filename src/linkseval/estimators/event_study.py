@@ -1,9 +1,10 @@
 """The TWFE event study: one coefficient per event time (reference: the year before the start).
 
-Hooks: CR1, the regression for the WCR bootstrap (all event times from one set of draws), and
-the closed-form reassigned coefficients for RI (p-values only). Joint tests: the pre-programme
-coefficients (CR1 Wald F and a randomization Wald test) and, on the main comparison, HonestDiD's
-robust intervals for the mean post-programme effect.
+Hooks: CR1, the regression for the WCR bootstrap (all event times from one set of draws), the
+closed-form reassigned coefficients for RI (p-values only) and their reassigned CR1 t statistics
+for RI-t (the same draws; CIs for the programme years under a constant effect). Joint tests: the
+pre-programme coefficients (CR1 Wald F and a randomization Wald test) and, on the main
+comparison, HonestDiD's robust intervals for the mean post-programme effect.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from linkseval.estimators.base import (
     result_row,
 )
 from linkseval.inference import RIStatistics, TestResult, ri_event_statistics
-from linkseval.inference.randomization import _ri_not_applicable, ri_joint_pretrend
+from linkseval.inference.randomization import (
+    RITStatistics,
+    _ri_not_applicable,
+    event_ri_t_statistics,
+    ri_joint_pretrend,
+)
 from linkseval.study import Settings
 
 
@@ -59,6 +65,10 @@ class EventStudyFit(Fitted):
     def ri_statistics(self, *, seed: int, n_draws: int) -> RIProblem:
         """Return every event-time coefficient under every reassignment (computed once)."""
         return RIProblem(self._statistics(seed, n_draws), list(range(len(self.es))))
+
+    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics] | None:
+        """Return each event time's CR1 t under the RI draws (None: unit spans clusters)."""
+        return event_ri_t_statistics(self.panel, self.es, seed=seed, n_draws=n_draws)
 
     def joint_rows(self, s: Settings, base: dict, methods: list[str]) -> list[dict]:
         """Return the joint pre-trend tests and (``honest``) the HonestDiD rows."""

@@ -603,7 +603,9 @@ class RITStatistics:
     (a[r] − τ·b[r]) / √(q0[r] − 2τ·q1[r] + τ²·q2[r]) and the observed one
     (observed − τ·slope) / √(oq[0] − 2τ·oq[1] + τ²·oq[2]): the coefficient's numerator is linear
     in the outcome and its CR1 variance a quadratic in τ. ``center`` and ``scale`` (the observed
-    coefficient and its CR1 SE) start the CI search; ``ok`` marks usable draws.
+    coefficient and its CR1 SE) start the CI search; ``ok`` marks usable draws. ``ci`` False:
+    p-value only (a pre-programme term, whose value under the constant-effect null is 0 whatever
+    τ, so inverting its test would not give an interval for the term).
     """
 
     a: np.ndarray
@@ -616,6 +618,7 @@ class RITStatistics:
     center: float
     scale: float
     note: str
+    ci: bool = True
 
 
 def twfe_t_engine(p: Panel):
@@ -726,13 +729,172 @@ def twfe_ri_t_statistics(p: Panel, *, seed: int, n_draws: int) -> RITStatistics 
     )
 
 
+def score_clusters(p: Panel, u: RIUnits) -> np.ndarray | None:
+    """Return the cluster of each drawable unit (or cluster) of ``u``.
+
+    None where a unit spans clusters (its score belongs to no single cluster).
+    """
+    if u.group is not None:
+        return np.arange(u.n)
+    cl_of = np.full(p.n_units, -1)
+    cl_of[p.unit] = p.cluster
+    return None if (cl_of[p.unit] != p.cluster).any() else cl_of
+
+
+def _scatter(values: np.ndarray, rows: np.ndarray, where: np.ndarray, R: int, G: int):
+    """Sum ``values`` (R × positions × ...) into an R × G × ... array at clusters ``where``."""
+    tail = values.shape[2:]
+    flat = (rows * G + where).ravel()
+    v = values.reshape(flat.size, -1)
+    out = np.empty((R * G, v.shape[1]))
+    for c in range(v.shape[1]):
+        out[:, c] = np.bincount(flat, weights=v[:, c], minlength=R * G)
+    return out.reshape((R, G) + tail)
+
+
+def event_t_engine(p: Panel, event_times: list[int]):
+    """Return the closed form of the event-study coefficients' CR1 t for any assignment.
+
+    ``(stats, units, col)`` as :func:`twfe_t_engine`; ``stats(idx)`` gives, per row of ``idx``
+    (draws) and event time, the coefficient on y and on the observed treatment (β_y, β_d: the
+    coefficient on y − τD is β_y − τβ_d), the three coefficients of its CR1 variance as a
+    quadratic in τ, and whether the draw's design is regular. With the event-time columns
+    residualised on both fixed effects, x̃ = d − Ỹh (h = (Ỹ'Ỹ)⁻¹Ỹ'd), each cluster's score
+    x̃_c'ẽ_c = Σ_i [a_i − q_i β + P_i'(hβ) + h'P_i β] − h'(Ỹ_c'ẽ_c + Ỹ_c'Ỹ_c hβ) (sums over the
+    cluster's drawn units of per-unit pieces, :func:`_ri_pieces`) and the CR1 variance of
+    coefficient j is ssc · Σ_c (e_j'(X̃'X̃)⁻¹ x̃_c'ẽ_c)², with the event study's factor
+    G/(G−1)·(N−1)/(N−K), K = event times + period dummies. The event times stay the observed
+    ones (as for RI on the coefficients). None where a unit spans clusters.
+    """
+    u = ri_units(p)
+    cl_of = score_clusters(p, u)
+    if cl_of is None:
+        return None
+    G = int(p.cluster.max()) + 1
+    pc = _ri_pieces(p, event_times)
+    sw = np.sqrt(p.w)
+    T, _ = period_dummies(p)
+    Yt = demean_by_unit(p, T) * sw[:, None] if T.size else np.zeros((p.n_obs, 0))
+
+    def two_way_resid(v: np.ndarray) -> np.ndarray:
+        vt = demean_by_unit(p, v) * sw
+        return vt - Yt @ (pc.Ginv @ (Yt.T @ vt)) if Yt.shape[1] else vt
+
+    e, md = two_way_resid(p.y), two_way_resid(p.treatment())
+    tk, K = Yt.shape[1], len(event_times)
+    Qe, Qd, H = np.zeros((G, tk)), np.zeros((G, tk)), np.zeros((G, tk, tk))
+    np.add.at(Qe, p.cluster, Yt * e[:, None])
+    np.add.at(Qd, p.cluster, Yt * md[:, None])
+    np.add.at(H, p.cluster, Yt[:, :, None] * Yt[:, None, :])
+    col = _ri_assignment(p, u)
+    n = p.n_obs
+    ssc = G / (G - 1) * (n - 1) / (n - K - tk)
+    den0, _ = _es_stats(pc, u.treated[None, :], col)
+    floor = 1e-10 * float(np.linalg.eigvalsh(den0[0]).min())
+
+    def block(idx: np.ndarray):
+        R = len(idx)
+        A, num_y = _es_stats(pc, idx, col)
+        num_d = _assigned_sum(pc.b, idx, col)
+        h = pc.Ginv @ _assigned_sum(pc.P, idx, col) if tk else np.zeros((R, 0, K))
+        ok = np.linalg.eigvalsh(A).min(axis=1) > floor
+        A = np.where(ok[:, None, None], A, np.eye(K))
+        Ainv = np.linalg.inv(A)
+        rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
+        where = cl_of[idx]
+        out = []
+        for num, pieces, Q in ((num_y, pc.a, Qe), (num_d, pc.b, Qd)):
+            beta = (Ainv @ num[..., None])[..., 0]  # R × K
+            v = (h @ beta[..., None])[..., 0]  # R × tk: hβ
+            base = Q[None] + (v @ H.reshape(G * tk, tk).T).reshape(R, G, tk)
+            S = -(base @ h) if tk else np.zeros((R, G, K))  # R × G × K
+            contrib = np.empty((R, len(col), K))
+            for j, c in enumerate(col):
+                i = idx[:, j]
+                Pi = pc.P[i, c]  # R × tk × K
+                contrib[:, j] = (
+                    pieces[i, c]
+                    - (pc.q[i, c] @ beta[..., None])[..., 0]
+                    + (np.swapaxes(Pi, 1, 2) @ v[..., None])[..., 0]
+                    + (np.swapaxes(h, 1, 2) @ (Pi @ beta[..., None]))[..., 0]
+                )
+            S += _scatter(contrib, rows, where, R, G)
+            out.append((beta, S @ Ainv))  # (S A⁻¹)_cj = e_j'A⁻¹ s_c (A symmetric)
+        (by, Uy), (bd, Ud) = out
+        q = (
+            ssc * (Uy * Uy).sum(axis=1),
+            ssc * (Uy * Ud).sum(axis=1),
+            ssc * (Ud * Ud).sum(axis=1),
+        )
+        return by, bd, q, ok
+
+    def stats(idx: np.ndarray):
+        step = max(1, int(4e6 // max(1, G * max(K, tk))))  # bounds the R × G × K temporaries
+        parts = [block(idx[s : s + step]) for s in range(0, len(idx), step)]
+        cat = np.concatenate
+        q = tuple(cat([x[2][i] for x in parts]) for i in range(3))
+        return cat([x[0] for x in parts]), cat([x[1] for x in parts]), q, cat([x[3] for x in parts])
+
+    return stats, u, col
+
+
+def event_ri_t_statistics(
+    p: Panel, event_times: list[int], *, seed: int, n_draws: int
+) -> list[RITStatistics] | None:
+    """Compute every event-study coefficient's CR1 t statistic under every reassignment.
+
+    The same reassignments as :func:`ri_event_statistics` (same seed → same draws), each in
+    closed form (:func:`event_t_engine`); one :class:`RITStatistics` per event time. The
+    sharp null of a constant effect τ shifts the outcome of the observed treated practice-years
+    by τ (y − τD); its CI is for that constant effect, so pre-programme coefficients (0 under
+    it) get a p-value only. Draws whose design is singular are skipped. None where a unit spans
+    clusters.
+    """
+    engine = event_t_engine(p, event_times)
+    if engine is None:
+        return None
+    stats, u, col = engine
+    by0, bd0, q_obs, _ = stats(u.treated[None, :])
+    parts = [stats(ri_sample(seed, n_draws, k, u.n, len(col))) for k in range(n_chunks(n_draws))]
+    by = np.concatenate([x[0] for x in parts])
+    bd = np.concatenate([x[1] for x in parts])
+    q = tuple(np.concatenate([x[2][i] for x in parts]) for i in range(3))
+    ok = np.concatenate([x[3] for x in parts])
+    note = f"studentised (MacKinnon & Webb 2020): CR1 t statistics; {u.describe()}"
+    out = []
+    for j, ev in enumerate(event_times):
+        with np.errstate(invalid="ignore"):
+            ok_j = ok & (q[0][:, j] > 0) & np.isfinite(q[0][:, j])
+        pre = ev < 0
+        out.append(
+            RITStatistics(
+                a=by[:, j],
+                b=bd[:, j],
+                q=(q[0][:, j], q[1][:, j], q[2][:, j]),
+                ok=ok_j,
+                observed=float(by0[0, j]),
+                slope=float(bd0[0, j]),
+                observed_q=(float(q_obs[0][0, j]), float(q_obs[1][0, j]), float(q_obs[2][0, j])),
+                center=float(by0[0, j]),
+                scale=float(np.sqrt(max(q_obs[0][0, j], 0.0))),
+                note=note + (PRE_NOTE if pre else CONSTANT_NOTE),
+                ci=not pre,
+            )
+        )
+    return out
+
+
+CONSTANT_NOTE = "; CI: sharp null of a constant effect in every programme year"
+PRE_NOTE = "; p-value only (pre-programme term: sharp null of no effect in any year)"
+
+
 def ri_t_test(
     stats: RITStatistics, *, alpha: float = 0.05, family_alpha: float | None = None
 ) -> TestResult:
     """Compute the two-sided RI-t p-value and CI (test inversion) from reassigned t statistics.
 
-    p(τ) = (1 + #|t_r(τ)| ≥ |t(τ)|) / (1 + R); the CI is {τ: p(τ) > α}. The result's statistic
-    is the observed CR1 t.
+    p(τ) = (1 + #|t_r(τ)| ≥ |t(τ)|) / (1 + R); the CI is {τ: p(τ) > α} (none where
+    ``stats.ci`` is False). The result's statistic is the observed t (estimate / analytic SE).
     """
     ok = stats.ok
     a, b = stats.a[ok], stats.b[ok]
@@ -758,10 +920,11 @@ def ri_t_test(
         return float((1 + count) / (1 + len(a)))
 
     pval = p_of(0.0)
-    lo, hi = _invert(p_of, stats.center, stats.scale, alpha)
-    lo_fw = hi_fw = np.nan
-    if family_alpha is not None:
-        lo_fw, hi_fw = _invert(p_of, stats.center, stats.scale, family_alpha)
+    lo = hi = lo_fw = hi_fw = np.nan
+    if stats.ci:
+        lo, hi = _invert(p_of, stats.center, stats.scale, alpha)
+        if family_alpha is not None:
+            lo_fw, hi_fw = _invert(p_of, stats.center, stats.scale, family_alpha)
     note = stats.note
     if (~ok).any():
         note += f"; {int((~ok).sum())} degenerate draws skipped"
