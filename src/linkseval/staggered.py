@@ -36,6 +36,7 @@ from linkseval.inference import (
     ri_units,
     wild_cluster_bootstrap_terms,
 )
+from linkseval.inference.randomization import CONSTANT_NOTE, PRE_NOTE, RITStatistics
 
 
 @dataclass
@@ -468,3 +469,162 @@ def cs_randomization(
     """
     stats, names = cs_ri_statistics(p, n_draws=n_draws, seed=seed)
     return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}
+
+
+def cs_ri_t_statistics(
+    p: Panel, *, n_draws: int, seed: int
+) -> tuple[list[RITStatistics], list[str]]:
+    """Compute every CS term's t statistic (estimate / influence-function SE) under every draw.
+
+    The RI-t hook of Callaway–Sant'Anna (MacKinnon & Webb 2020's studentised RI): the same
+    reassignments as :func:`cs_ri_statistics` (same seed → same draws), and for each the t of
+    :func:`callaway_santanna` refitted on the reassigned panel, in closed form. Under a draw, a
+    cell's influence function summed over cluster c is
+    Σ_{members in c} (Δ − m₁)/n₁ − Σ_{controls in c} (Δ − m₀)/n₀, the controls being all units
+    not drawn (so all clusters share one closed-form part and the drawn units' clusters get
+    corrections); an aggregate Σ_k w_k ATT_k adds its weights' influence function, which summed
+    over cluster c is Σ_k (ATT_k − θ)·M_{g_k,c} / Σ_k n_{g_k} (M_{g,c}: the cluster's units drawn
+    into cohort g; the −π_k N_c part of :func:`weights_influence` sums to 0 over k). With the
+    draw's cohort sizes and estimable cells, as the refit uses (the sizes change only when
+    whole clusters are reassigned). Every piece is linear in the outcome for a given draw, so
+    under the sharp null of a constant effect τ (y − τD, D the observed treatment) the estimate
+    is a − τb and the variance G/(G−1)·Σ_c (U_c − τV_c)², an exact quadratic in τ. Terms whose
+    observed value cannot be computed are left out; pre-programme terms (placebo cells and
+    dynamic effects before the start) get a p-value only. Returns one :class:`RITStatistics`
+    per term and the names of the terms.
+    """
+    cells = group_time_cells(p)
+    u = ri_units(p)
+    cohorts = np.unique(u.cohort[u.cohort > 0])
+    col = np.searchsorted(cohorts, u.cohort[u.treated])
+    uc = _unit_cluster(p)
+    G = int(uc.max()) + 1
+    cl_of = uc if u.group is None else np.arange(u.n)
+    missing = np.isnan(cells.delta)
+    dwide = np.zeros((p.n_units, len(p.periods)))
+    dwide[p.unit, np.searchsorted(p.periods, p.time)] = p.treatment()
+    per = list(p.periods)
+    Dd = np.array([dwide[:, per.index(t)] - dwide[:, per.index(b)] for _, t, b in cells.keys])
+    C = len(cells.keys)
+    unit_sums = [(~missing).astype(float)] + [
+        np.where(missing, 0.0, D).reshape(C, p.n_units) for D in (cells.delta, Dd)
+    ]  # observed count, Σ Δy, Σ ΔD per cell and unit
+    per_cluster = [np.array([np.bincount(uc, x, G) for x in X]).reshape(C, G) for X in unit_sums]
+    per_drawn = [group_sum(X, u.group, u.n, axis=1) for X in unit_sums]
+    size = group_sum(np.ones(p.n_units), u.group, u.n)
+    cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys], dtype=int)
+    factor = G / (G - 1)
+    terms = [
+        (term, ks, all(cells.keys[k][1] >= cells.keys[k][0] for k in ks))
+        for term, (ks, _) in _terms(p, cells).items()
+    ]
+
+    def block(idx: np.ndarray) -> list[tuple]:
+        """Per term (a, b, (q0, q1, q2), ok) for each row of ``idx``."""
+        R = len(idx)
+        rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
+        where = cl_of[idx]
+
+        def scatter(v: np.ndarray) -> np.ndarray:  # R × positions → R × G cluster sums
+            return np.bincount((rows * G + where).ravel(), v.ravel(), R * G).reshape(R, G)
+
+        sz = np.stack([size[idx[:, col == g]].sum(1) for g in range(len(cohorts))], 1)
+        N, Nc = per_drawn[0], per_cluster[0]
+        atts = np.zeros((2, R, C))
+        CL = np.zeros((2, C, R, G))
+        good = np.zeros((R, C), dtype=bool)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k in range(C):
+                mem = col == cell_g[k]
+                Ni = N[k][idx]
+                n1 = Ni[:, mem].sum(1)
+                n0 = N[k].sum() - Ni.sum(1)
+                good[:, k] = (n1 > 0) & (n0 > 0)
+                for v in (0, 1):
+                    S, Sc = per_drawn[1 + v][k], per_cluster[1 + v][k]
+                    Si = S[idx]
+                    m1 = Si[:, mem].sum(1) / n1
+                    m0 = (S.sum() - Si.sum(1)) / n0
+                    atts[v, :, k] = m1 - m0
+                    pos = (Si - m0[:, None] * Ni) / n0[:, None]
+                    pos[:, mem] += (Si[:, mem] - m1[:, None] * Ni[:, mem]) / n1[:, None]
+                    base = (m0[:, None] * Nc[k][None, :] - Sc[None, :]) / n0[:, None]
+                    CL[v, k] = np.where(good[:, k, None], base + scatter(pos), 0.0)
+        atts = np.where(good[None], atts, 0.0)
+        out = []
+        for _, ks, _ in terms:
+            if len(ks) == 1:  # a cell: its own influence function
+                est, U, ok = atts[:, :, ks[0]], CL[:, ks[0]], good[:, ks[0]]
+            else:
+                s = sz[:, cell_g[ks]] * good[:, ks]
+                tot = s.sum(1)
+                ok = tot > 0
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    w = s / tot[:, None]
+                w = np.where(ok[:, None], w, 0.0)
+                est = np.einsum("rk,vrk->vr", w, atts[:, :, ks])
+                U = np.einsum("rk,vkrg->vrg", w, CL[:, ks])
+                for v in (0, 1):  # the weights' influence function, at the drawn clusters
+                    dev = (atts[v][:, ks] - est[v][:, None]) * good[:, ks]
+                    by_g = np.zeros((R, len(cohorts)))
+                    np.add.at(by_g.T, cell_g[ks], dev.T)
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        wif = size[idx] * by_g[:, col] / tot[:, None]
+                    U[v] += scatter(np.where(ok[:, None], wif, 0.0))
+            Uy, Ud = U
+            q = (
+                factor * (Uy * Uy).sum(1),
+                factor * (Uy * Ud).sum(1),
+                factor * (Ud * Ud).sum(1),
+            )
+            out.append((est[0], est[1], q, ok))
+        return out
+
+    def stats(idx: np.ndarray) -> list[tuple]:
+        step = max(1, int(2e6 // max(1, G * C)))  # bounds the cells × draws × clusters arrays
+        parts = [block(idx[s : s + step]) for s in range(0, len(idx), step)]
+        cat = np.concatenate
+        return [
+            (
+                cat([x[j][0] for x in parts]),
+                cat([x[j][1] for x in parts]),
+                tuple(cat([x[j][2][i] for x in parts]) for i in range(3)),
+                cat([x[j][3] for x in parts]),
+            )
+            for j in range(len(terms))
+        ]
+
+    observed = stats(u.treated[None, :])
+    draws = [stats(ri_sample(seed, n_draws, k, u.n, len(col))) for k in range(n_chunks(n_draws))]
+    note = (
+        "studentised (MacKinnon & Webb 2020): estimate / influence-function SE; "
+        + u.describe().replace("programme", "cohorts")
+    )
+    out, names = [], []
+    for j, (term, _, post) in enumerate(terms):
+        a0, b0, q0, ok0 = observed[j]
+        if not ok0[0]:
+            continue
+        a = np.concatenate([d[j][0] for d in draws])
+        b = np.concatenate([d[j][1] for d in draws])
+        q = tuple(np.concatenate([d[j][2][i] for d in draws]) for i in range(3))
+        ok = np.concatenate([d[j][3] for d in draws])
+        with np.errstate(invalid="ignore"):
+            ok = ok & (q[0] > 0) & np.isfinite(q[0])
+        names.append(term)
+        out.append(
+            RITStatistics(
+                a=a,
+                b=b,
+                q=q,
+                ok=ok,
+                observed=float(a0[0]),
+                slope=float(b0[0]),
+                observed_q=(float(q0[0][0]), float(q0[1][0]), float(q0[2][0])),
+                center=float(a0[0]),
+                scale=float(np.sqrt(max(q0[0][0], 0.0))),
+                note=note + (CONSTANT_NOTE if post else PRE_NOTE),
+                ci=post,
+            )
+        )
+    return out, names

@@ -1,7 +1,8 @@
 """Callaway & Sant'Anna (2021) group-time ATTs and their aggregations (:mod:`linkseval.staggered`).
 
 Hooks: the influence-function SE (normal reference), the stacked cell regression for the WCR
-bootstrap, and the cohorts permuted among all units for RI. Applies with staggered starts and a
+bootstrap, the cohorts permuted among all units for RI, and the same draws' t statistics
+(estimate / influence-function SE) for RI-t. Applies with staggered starts and a
 comparison group of never-treated practices (not ``all_including_treated``).
 """
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from linkseval.did import Panel
 from linkseval.estimators.base import Fitted, RIProblem, Term, WildProblem, n_treated_clusters
+from linkseval.inference.randomization import RITStatistics
 from linkseval.study import Settings
 
 STAGGERED_NOTE = (
@@ -68,6 +70,16 @@ class CallawaySantAnnaFit(Fitted):
 
         stats, names = cs_ri_statistics(self.panel, n_draws=n_draws, seed=seed)
         return RIProblem(stats, self._rows(names))
+
+    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None]:
+        """Return every term's t (estimate / influence-function SE) under the RI draws."""
+        from linkseval.staggered import cs_ri_t_statistics
+
+        stats, names = cs_ri_t_statistics(self.panel, n_draws=n_draws, seed=seed)
+        out: list[RITStatistics | None] = [None] * len(self.terms)
+        for j, st in zip(self._rows(names), stats, strict=True):
+            out[j] = st
+        return out
 
 
 class CallawaySantAnna:
