@@ -130,7 +130,9 @@ def test_every_registered_estimator_gives_a_row_per_term_and_method(name):
 
 def test_ri_t_is_one_more_registry_method_for_twfe_and_says_why_elsewhere():
     frame = practice_panel()
-    s = small_settings(estimators=["twfe", "event_study"], methods=["analytic", "randomization_t"])
+    s = small_settings(
+        estimators=["twfe", "event_study", "imputation"], methods=["analytic", "randomization_t"]
+    )
     res = estimate_outcome(frame, s, "safequest", "workload")
     t = res[(res.estimator == "twfe") & (res.method == "randomization inference (t)")]
     assert len(t) == len(s.comparisons) and t.p_value.between(0, 1).all()
@@ -140,4 +142,6 @@ def test_ri_t_is_one_more_registry_method_for_twfe_and_says_why_elsewhere():
     for r in t.itertuples():
         assert r.statistic == pytest.approx(cr.loc[r.comparison, "statistic"], rel=1e-10)
     es = res[(res.estimator == "event_study") & (res.method == "randomization inference (t)")]
-    assert es.note.str.contains("no studentised reassignment statistic yet").all()
+    assert len(es) and es.p_value.between(0, 1).all()  # real rows since the event-study hook
+    imp = res[(res.estimator == "imputation") & (res.method == "randomization inference (t)")]
+    assert len(imp) and imp.note.str.contains("no studentised reassignment statistic yet").all()

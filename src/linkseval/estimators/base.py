@@ -7,7 +7,9 @@ hooks the inference methods (:mod:`linkseval.inference.registry`) need:
 - the wild cluster restricted bootstrap reads :meth:`Fitted.wild_problem` — the terms as linear
   combinations w'β of one clustered regression;
 - randomization inference reads :meth:`Fitted.ri_statistics` — every term recomputed under
-  random reassignments of the programme (:class:`~linkseval.inference.RIStatistics`).
+  random reassignments of the programme (:class:`~linkseval.inference.RIStatistics`);
+- RI-t reads :meth:`Fitted.ri_t_statistics` — every term's t statistic (estimate / analytic SE)
+  under the same reassignments (:class:`~linkseval.inference.RITStatistics`, one per term).
 
 An estimator without a hook gets that method's row with "not applicable" and the reason, so a
 new estimator is one module plus one line in :data:`linkseval.estimators.ESTIMATORS`, and a new
@@ -94,7 +96,7 @@ class Fitted:
         return None
 
     def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None] | None:
-        """Return per term the reassigned CR1 t statistics (the RI-t hook), or None (no RI-t)."""
+        """Return per term the reassigned t statistics (the RI-t hook), or None (no RI-t)."""
         return None
 
     def ri_unavailable(self) -> str:

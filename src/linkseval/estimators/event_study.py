@@ -66,9 +66,10 @@ class EventStudyFit(Fitted):
         """Return every event-time coefficient under every reassignment (computed once)."""
         return RIProblem(self._statistics(seed, n_draws), list(range(len(self.es))))
 
-    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics] | None:
-        """Return each event time's CR1 t under the RI draws (None: unit spans clusters)."""
-        return event_ri_t_statistics(self.panel, self.es, seed=seed, n_draws=n_draws)
+    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None]:
+        """Return each event time's CR1 t under the RI draws (None where a unit spans clusters)."""
+        stats = event_ri_t_statistics(self.panel, self.es, seed=seed, n_draws=n_draws)
+        return list(stats) if stats is not None else [None] * len(self.es)
 
     def joint_rows(self, s: Settings, base: dict, methods: list[str]) -> list[dict]:
         """Return the joint pre-trend tests and (``honest``) the HonestDiD rows."""

@@ -32,6 +32,7 @@ from linkseval.inference.randomization import (
     RITStatistics,
     RIUnits,
     _ri_pieces,
+    event_ri_t_statistics,
     group_sum,
     randomization_inference,
     ri_chunk,
@@ -67,6 +68,7 @@ from linkseval.inference.wild import (
 )
 
 __all__ = [
+    "event_ri_t_statistics",
     "CHUNK",
     "DRAW_CACHE_BYTES",
     "RADEMACHER",

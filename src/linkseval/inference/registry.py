@@ -8,9 +8,10 @@ the term has no row for that method); it reads only the hooks of
   for Callaway–Sant'Anna, ...): a t test with its degrees of freedom, or a z test;
 - ``wild_bootstrap`` — the WCR bootstrap on :meth:`~linkseval.estimators.base.Fitted.wild_problem`;
 - ``randomization`` — Fisher RI on :meth:`~linkseval.estimators.base.Fitted.ri_statistics`;
-- ``randomization_t`` — RI on cluster-robust t statistics (MacKinnon & Webb 2020), on
+- ``randomization_t`` — RI on t statistics (estimate / analytic SE: CR1, or the influence
+  function for Callaway–Sant'Anna; MacKinnon & Webb 2020), on
   :meth:`~linkseval.estimators.base.Fitted.ri_t_statistics` (TWFE and its 2×2 and leave-one-out
-  forms so far).
+  forms, the event study and Callaway–Sant'Anna; not the imputation estimator).
 
 The study runs the methods of ``analysis.methods`` in that order.
 """
@@ -95,7 +96,7 @@ def randomization(
 def randomization_t(
     f: Fitted, s: Settings, family_alpha: float | None = None
 ) -> list[TestResult | None]:
-    """Test every term by RI on cluster-robust t statistics (MacKinnon & Webb 2020)."""
+    """Test every term by RI on its t statistic (estimate / analytic SE; MacKinnon & Webb 2020)."""
     name = "randomization inference (t)"
     na = _ri_not_applicable(f.panel)
     if na is not None:
