@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import shutil
@@ -373,3 +374,52 @@ def test_report_opens_offline_in_chromium(study):
         page.screenshot(path=str(shots / "report_did_workload.png"), full_page=True)
         browser.close()
     assert failed == [] and external == []
+
+
+HEADING_LEVELS = "() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])"
+ALT_TEXTS = "() => [...document.querySelectorAll('img')].map(i => i.getAttribute('alt'))"
+
+
+def test_every_report_page_passes_axe_at_a_and_aa_and_fits_a_phone(study):
+    """axe-core (WCAG 2.0/2.1 levels A and AA, colour contrast included) finds no violation on
+    any published page; at 400 px nothing scrolls sideways (a wide table scrolls in its own
+    box); headings start at h1 and never skip a level; every image has alt text of its own.
+    Screenshots at 1,280 and 400 px go to results/test_artifacts/a11y/."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    report = study / "results" / "report"
+    pages = sorted(report.glob("*.html"))
+    assert len(pages) >= 12
+    shots = ROOT / "results" / "test_artifacts" / "a11y"
+    shots.mkdir(parents=True, exist_ok=True)
+    axe = Axe()
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    problems = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
+        )
+        for width in (1280, 400):
+            context = browser.new_context(offline=True, viewport={"width": width, "height": 900})
+            page = context.new_page()
+            for path in pages:
+                page.goto(path.as_uri())
+                page.screenshot(path=str(shots / f"{path.stem}_{width}.png"), full_page=True)
+                if width == 400:
+                    wide = page.evaluate("document.documentElement.scrollWidth")
+                    if wide > width:
+                        problems.append(f"{path.name}: {wide} px wide at {width} px")
+                    continue
+                for v in axe.run(page, options=options).response["violations"]:
+                    problems.append(f"{path.name}: {v['id']} ({len(v['nodes'])} nodes)")
+                levels = page.evaluate(HEADING_LEVELS)
+                skips = [b for a, b in itertools.pairwise(levels) if b > a + 1]
+                if not levels or levels[0] != 1 or skips:
+                    problems.append(f"{path.name}: heading levels {levels}")
+                for alt in page.evaluate(ALT_TEXTS):
+                    if not alt or alt.startswith("No description") or len(alt) < 12:
+                        problems.append(f"{path.name}: image alt {alt!r}")
+            context.close()
+        browser.close()
+    assert problems == []

@@ -439,3 +439,23 @@ def _primary_rows():
     from linkseval.study import Settings
 
     return primary_analysis(_head(), Settings(family=["workload"]))
+
+
+def test_table_html_has_caption_scoped_headers_right_aligned_numbers_and_its_own_scroll_box():
+    df = pd.DataFrame({"Outcome": ["Teamwork", "Workload"], "Effect": ["+1.90", "–"],
+                       "95% CI": ["[-0.7, 3.6]", "[1.0, 2.0]"], "p": [0.263, 0.04]})  # fmt: skip
+    html = tables.table_html(df, "Caption <b>")
+    assert html.startswith("<div class='tbl-wrap' tabindex='0' role='region' aria-label=")
+    assert "<caption>Caption &lt;b&gt;</caption>" in html
+    assert html.count("scope='col'") == 4
+    assert "<th scope='col'>Outcome</th>" in html  # text column: left
+    assert html.count("<td class='num'>") == 6 and "<td>Teamwork</td>" in html
+
+
+def test_figures_get_alt_text_from_their_titles_and_axes():
+    from linkseval.report.figures import describe
+
+    fig = figures.headline_forest(_primary_rows(), _head())
+    fig.axes[0].set_title("Headline")
+    alt = describe(fig)
+    assert alt.startswith("Chart: Headline; horizontal axis: Links effect, percentage points")

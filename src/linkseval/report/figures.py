@@ -243,16 +243,32 @@ def respondents_histogram(panel: pd.DataFrame, min_respondents: int):
     return fig
 
 
-def show(fig) -> None:
-    """Display a figure in a notebook as an embedded PNG (deterministic bytes) and close it."""
-    import io
+def describe(fig) -> str:
+    """Return alt text for a figure from its titles and axis labels (what it shows)."""
+    parts = []
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        parts.append(fig._suptitle.get_text())
+    for ax in fig.axes:
+        bits = [ax.get_title()] if ax.get_title() else []
+        if ax.get_xlabel():
+            bits.append(f"horizontal axis: {ax.get_xlabel()}")
+        if ax.get_ylabel():
+            bits.append(f"vertical axis: {ax.get_ylabel()}")
+        if bits:
+            parts.append("; ".join(bits))
+    text = ". ".join(p.replace("\n", " ") for p in parts)
+    return f"Chart: {text}." if text else "Chart."
 
-    from IPython.display import Image, display
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    display(Image(buf.getvalue()))
+def show(fig, alt: str | None = None) -> None:
+    """Display a figure in a notebook: an embedded PNG (deterministic bytes) with alt text.
+
+    ``alt`` says what the figure shows; by default it is made from the figure's titles and axis
+    labels (:func:`describe`).
+    """
+    from IPython.display import HTML, display
+
+    display(HTML(figure_html(fig, alt or describe(fig))))
 
 
 def headline_forest(primary: pd.DataFrame, head: pd.DataFrame):
@@ -318,9 +334,5 @@ def figure_html(fig, alt: str, caption: str = "") -> str:
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    return fragment(
-        "<figure><img src='{}' alt='{}'><figcaption class='caption'>{}</figcaption></figure>",
-        uri,
-        alt,
-        caption,
-    )
+    cap = fragment("<figcaption class='caption'>{}</figcaption>", caption) if caption else ""
+    return fragment("<figure><img src='{}' alt='{}'>", uri, alt) + cap + "</figure>"

@@ -31,7 +31,14 @@ table.tbl th,table.tbl td{border-bottom:1px solid #ddd;padding:.25rem .5rem;text
 vertical-align:top}
 table.tbl th{background:#fafafa}
 .caption{font-size:.85rem;color:#555;margin-bottom:0}
-img{max-width:100%}
+img{max-width:100%;height:auto}
+figure{margin:1rem 0}
+table.tbl caption{caption-side:top;text-align:left;font-size:.85rem;color:#555;padding:.25rem 0}
+table.tbl td.num,table.tbl th.num{text-align:right;font-variant-numeric:tabular-nums;
+white-space:nowrap}
+.tbl-wrap{overflow-x:auto;max-width:100%}
+pre{overflow-x:auto;max-width:100%}
+@media (max-width:600px){main{padding:.75rem}nav{padding:.5rem .75rem}}
 .note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
 """
 
@@ -176,6 +183,7 @@ def render_notebook(
     exporter.anchor_link_text = ""
     body, _ = exporter.from_notebook_node(nb)
     body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S)  # belt and braces: no JS
+    body = re.sub(r"<a class=\"anchor-link\" href=\"[^\"]*\"></a>", "", body)  # empty links
     return page(title, body, data_label, nav)
 
 

@@ -7,6 +7,8 @@ Estimates are selected by the columns of :mod:`linkseval.results` (``estimator``
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -65,11 +67,51 @@ def fmt_ci(lo: float, hi: float) -> str:
     return f"[{lo:.2f}, {hi:.2f}]"
 
 
+# a cell that reads as a number, an interval or a percentage (right-aligned in its column)
+_NUMERIC = re.compile(r"^[\s(\[]*[-+−–]?[0-9.,]+%?(?:[\s,;–−-]+[-+−–]?[0-9.,]+%?)*[)\]]*\s*$|^–$")
+
+
+def _numeric_columns(df: pd.DataFrame) -> list[bool]:
+    """Return, per column, whether every non-empty cell reads as a number (or an interval)."""
+    out = []
+    for col in df.columns:
+        cells = [str(v) for v in df[col] if not (isinstance(v, float) and np.isnan(v))]
+        out.append(bool(cells) and all(_NUMERIC.match(c) for c in cells if c != ""))
+    return out
+
+
 def table_html(df: pd.DataFrame, caption: str = "") -> str:
-    """Return a plain, deterministic HTML table; cells, headers and caption escaped."""
+    """Return a plain, deterministic HTML table; cells, headers and caption escaped.
+
+    The caption is the table's ``<caption>``; header cells carry ``scope='col'``; columns of
+    numbers are right-aligned (class ``num``); the table scrolls inside its own box on a narrow
+    screen, never the page.
+    """
     body = df.to_html(index=False, escape=True, border=0, classes="tbl", na_rep="–")
-    cap = fragment("<p class='caption'>{}</p>", caption) if caption else ""
-    return cap + body
+    numeric = _numeric_columns(df)
+    lines, col, in_head = [], 0, False
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("<thead"):
+            in_head = True
+        elif stripped.startswith("</thead"):
+            in_head = False
+        if stripped.startswith("<tr"):
+            col = 0
+        elif stripped.startswith(("<th", "<td")):
+            cls = " class='num'" if col < len(numeric) and numeric[col] else ""
+            scope = " scope='col'" if in_head else ""
+            line = line.replace("<th>", f"<th{scope}{cls}>", 1).replace("<td>", f"<td{cls}>", 1)
+            col += 1
+        lines.append(line)
+    body = "\n".join(lines)
+    if caption:
+        body = body.replace("<thead>", fragment("<caption>{}</caption>\n  <thead>", caption), 1)
+    # a scrolling box must be reachable by keyboard: focusable, a named region
+    box = fragment(
+        "<div class='tbl-wrap' tabindex='0' role='region' aria-label='{}'>", caption or "table"
+    )
+    return box + body + "</div>"
 
 
 def headline_table(head: pd.DataFrame) -> pd.DataFrame:
