@@ -55,6 +55,12 @@ class Scenario:
     missing: float = 0.05
     missing_treated: bool = False  # may the treated practices' years be missing too?
     small: bool = False  # the 200-practice scenarios (reps_small replications)
+    # Deep End pool: practices 0..pool-1 are the Deep End; the treated are drawn from them, and
+    # they differ from the rest in size (respondents), level and practice-year noise
+    pool: int | None = None
+    pool_n: tuple[int, int] | None = None  # (min, max) respondents of pool practices
+    pool_level: float = 0.0  # shift of the pool practices' level a_i
+    pool_py_sd: float = 0.0  # extra practice-year shock SD of the pool practices
 
 
 NOISY = {"py_sd": 1.5, "resp_sd": 9.0}  # calibrated to linkseval.synthetic defaults (see README)
@@ -71,6 +77,15 @@ SCENARIOS = [
     ),
     Scenario(9, "no_effect_missing_all", "H0, treated also 5% missing", missing_treated=True),
     Scenario(10, "no_effect_balanced", "H0, balanced panel (no missing years)", missing=0.0),
+    Scenario(
+        11,
+        "no_effect_deep_end",
+        "H0, treated from a Deep End pool of 100 (n 5–12, level −4, extra py SD 1.5)",
+        pool=100,
+        pool_n=(5, 12),
+        pool_level=-4.0,
+        pool_py_sd=1.5,
+    ),
 ]
 CHECK_SCENARIOS = ("no_effect", "effect_2", "no_effect_small_treated")
 
@@ -82,12 +97,16 @@ def simulate(sc: Scenario, rng: np.random.Generator) -> tuple[pd.DataFrame, np.n
     """One practice-year panel (long) and the per-row noise-free treatment signal τ_i·D_it."""
     N, T = sc.n_practices, len(YEARS)
     treated = np.zeros(N, dtype=bool)
-    treated[rng.choice(N, sc.n_treated, replace=False)] = True
+    treated[rng.choice(N if sc.pool is None else sc.pool, sc.n_treated, replace=False)] = True
+    deep = np.arange(N) < (sc.pool or 0)
     a = rng.normal(0.0, sc.practice_sd, N)
     trend = rng.normal(0.0, sc.trend_sd, N)
     size = rng.uniform(sc.n_min, sc.n_max, N)
     if sc.treated_n is not None:
         size[treated] = rng.uniform(*sc.treated_n, treated.sum())
+    if sc.pool_n is not None:
+        size[deep] = rng.uniform(*sc.pool_n, deep.sum())
+    a[deep] += sc.pool_level
     tau = np.where(treated, sc.effect + sc.effect_sd * rng.standard_normal(N), 0.0)
     unit = np.repeat(np.arange(N), T)
     year = np.tile(YEARS, N)
@@ -95,6 +114,8 @@ def simulate(sc: Scenario, rng: np.random.Generator) -> tuple[pd.DataFrame, np.n
     lo, hi = (np.full(N, sc.n_min), np.full(N, sc.n_max))
     if sc.treated_n is not None:
         lo[treated], hi[treated] = sc.treated_n
+    if sc.pool_n is not None:
+        lo[deep], hi[deep] = sc.pool_n
     n = np.clip(n, lo[unit], hi[unit])
     d = (treated[unit] & (year >= START)).astype(float)
     signal = tau[unit] * d
@@ -108,6 +129,8 @@ def simulate(sc: Scenario, rng: np.random.Generator) -> tuple[pd.DataFrame, np.n
         + rng.normal(0.0, sc.py_sd, N * T)
         + rng.normal(0.0, 1.0, N * T) * sc.resp_sd / np.sqrt(n)
     )
+    if sc.pool_py_sd:  # drawn last: the other scenarios' streams are unchanged
+        y = y + deep[unit] * rng.normal(0.0, sc.pool_py_sd, N * T)
     absent = rng.random(N * T) < sc.missing
     if not sc.missing_treated:
         absent &= ~treated[unit]
