@@ -25,15 +25,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-report: $(STAMP)  ## run the whole workflow on the embedded (synthetic) default data
+report: $(STAMP) browser  ## run the whole workflow on the embedded (synthetic) default data
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
 test: $(STAMP) browser  ## run the test suite
 	$(BIN)/python -m pytest
 
-browser:  ## Debian's Chromium for the report test (installed if missing; needs root/apt)
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian's Chromium prints the report's PDF and runs the browser tests, graphviz draws the
+# pipeline diagram, poppler-utils renders the PDF's pages in the tests
+browser:  ## Debian's chromium, graphviz and poppler-utils (installed if missing; needs root/apt)
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -z "$$missing" ] || { echo "installing Debian packages:$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 check-expected: $(STAMP)  ## compare the report's headline with tests/expected/ and with the synthetic truth
 	$(BIN)/python -m linkseval expected

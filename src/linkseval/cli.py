@@ -19,6 +19,7 @@ from linkseval.commands import (
     cmd_clean,
     cmd_combine,
     cmd_describe,
+    cmd_diagram,
     cmd_did,
     cmd_disclosure,
     cmd_estimate,
@@ -30,6 +31,7 @@ from linkseval.commands import (
     cmd_mc_gather,
     cmd_multilevel,
     cmd_notebook,
+    cmd_pdf,
     cmd_placebo,
     cmd_provenance,
     cmd_publish,
@@ -408,6 +410,41 @@ def _add_publish(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_publish)
 
 
+def _add_pdf(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval pdf``."""
+    p = sub.add_parser(
+        "pdf",
+        parents=[common],
+        help="the whole report as one printable PDF (Chromium's print-to-PDF)",
+        description="Join the checked report pages, in the order given, into one print document "
+        "(each page starts a new A4 sheet; links between them become links inside the PDF) and "
+        "print it with headless Chromium: the data label atop and 'Page n of N' below every "
+        "sheet. Same pages, same bytes. Needs Debian's chromium (or LINKSEVAL_CHROMIUM).",
+        epilog="example: linkseval pdf --pages results/pages/index.html "
+        "results/pages/methods.html --title 'Evaluation report' --out report.pdf",
+    )
+    _paths(p, "pages", nargs="+")
+    _paths(p, "out")
+    p.add_argument("--title", required=True, help="the document's title")
+    p.set_defaults(func=cmd_pdf)
+
+
+def _add_diagram(sub: argparse._SubParsersAction) -> None:
+    """Add ``linkseval diagram``."""
+    p = sub.add_parser(
+        "diagram",
+        help="a picture of the pipeline: Snakemake's rule graph drawn with graphviz",
+        description="Run `snakemake --rulegraph` on SNAKEFILE in DIR with the given config, "
+        "redraw the graph in one neutral style (arrows implied by a longer path left out) with "
+        "graphviz's dot, and write the PNG and a JSON with its alt text and rules.",
+    )
+    _paths(p, "snakefile", "directory", "out-png", "out-json")
+    p.add_argument(
+        "--config-json", required=True, metavar="JSON", help="the run's effective config"
+    )
+    p.set_defaults(func=cmd_diagram)
+
+
 def _add_disclosure(sub: argparse._SubParsersAction) -> None:
     """Add ``linkseval disclosure``."""
     scoring = section_defaults("scoring")
@@ -648,6 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_notebook(sub, common)
     _add_index(sub, common)
     _add_publish(sub)
+    _add_pdf(sub, common)
+    _add_diagram(sub)
     _add_disclosure(sub)
     _add_provenance(sub, common)
     _add_did(sub)

@@ -370,6 +370,33 @@ def cmd_publish(args: argparse.Namespace) -> None:
     print(f"published {len(files)} pages to {args.out}", file=sys.stderr)
 
 
+def cmd_pdf(args: argparse.Namespace) -> None:
+    """Print the checked pages as one PDF (``linkseval pdf``)."""
+    from linkseval.data.store import atomic_path
+    from linkseval.report.pdf import print_document, print_pdf
+
+    pages = [(Path(p).stem, Path(p).read_text(encoding="utf-8")) for p in args.pages]
+    data = print_pdf(print_document(pages, args.title, args.data_label))
+    with atomic_path(args.out) as tmp:
+        tmp.write_bytes(data)
+    print(f"printed {len(pages)} pages to {args.out} ({len(data):,} bytes)", file=sys.stderr)
+
+
+def cmd_diagram(args: argparse.Namespace) -> None:
+    """Draw the pipeline's rule graph (``linkseval diagram``)."""
+    from linkseval.data.store import atomic_path, write_json
+    from linkseval.report import diagram
+
+    text = diagram.rulegraph(args.snakefile, args.directory, json.loads(args.config_json))
+    graph = diagram.reduce(diagram.parse_rulegraph(text))
+    png = diagram.render_png(diagram.diagram_dot(graph))
+    with atomic_path(args.out_png) as tmp:
+        tmp.write_bytes(png)
+    info = {"alt": diagram.alt_text(graph), "rules": graph.order(), "edges": graph.edges}
+    write_json(info, args.out_json)
+    print(f"drew {len(graph.rules)} rules to {args.out_png}", file=sys.stderr)
+
+
 def cmd_index(args: argparse.Namespace) -> None:
     """Write the report's entry page (``linkseval index``)."""
     import pandas as pd

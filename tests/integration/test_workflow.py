@@ -423,3 +423,47 @@ def test_every_report_page_passes_axe_at_a_and_aa_and_fits_a_phone(study):
             context.close()
         browser.close()
     assert problems == []
+
+
+def test_the_report_pdf_has_every_page_numbered_labelled_and_none_blank(study, tmp_path):
+    """The published PDF, rendered to PNG with pdftoppm: one sheet or more per report page, each
+    page begins a sheet, no sheet is blank, and every sheet has the label's red line at the top
+    and 'Page n of N' at the bottom (read back with pdftotext)."""
+    from PIL import Image
+
+    report = study / "results" / "report"
+    pdf = report / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    pngs = sorted(tmp_path.glob("p-*.png"))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    sheets = text.split("\f")[:-1]
+    html_pages = sorted(report.glob("*.html"))
+    assert len(pngs) == len(sheets) >= len(html_pages)
+    problems = []
+    for n, (png, sheet) in enumerate(zip(pngs, sheets, strict=True), 1):
+        px = np.asarray(Image.open(png).convert("RGB")).astype(int)
+        h = px.shape[0]
+        body = px[int(h * 0.08) : int(h * 0.92)]
+        if (body.min(axis=2) < 128).mean() < 0.001:
+            problems.append(f"sheet {n} is blank")
+        top = px[: int(h * 0.06)]
+        red = (abs(top[..., 0] - 0xB2) < 50) & (top[..., 1] < 110) & (top[..., 2] < 120)
+        if red.sum() < 10:
+            problems.append(f"sheet {n}: no red label line at the top")
+        if "SYNTHETIC DATA" not in sheet or f"Page {n} of {len(pngs)}" not in sheet:
+            problems.append(f"sheet {n}: label or page number missing")
+    assert problems == []
+    # every page starts a sheet: as many sheets open with a page's heading as pages have it
+    lines = [[ln.strip() for ln in s.splitlines() if ln.strip()] for s in sheets]
+    firsts = [ls[1] for ls in lines if len(ls) > 1]  # the line below the label
+    titles = []
+    for page in html_pages:
+        h1 = re.search(r"<h1[^>]*>(.*?)</h1>", page.read_text(), re.S)
+        assert h1, page.name
+        titles.append(re.sub(r"<[^>]+>", "", h1.group(1)).replace("&amp;", "&").strip()[:30])
+    for title in set(titles):
+        opened = sum(line.startswith(title) for line in firsts)
+        assert opened >= titles.count(title), (title, opened, titles.count(title))

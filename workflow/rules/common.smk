@@ -33,6 +33,12 @@ shell.prefix(
 SYNTH_DIR = "results/synthetic/raw"
 
 
+def workflow_rule_files():
+    """The workflow's rule files (the pipeline diagram is redrawn when one changes)."""
+    rules_dir = Path(workflow.basedir) / "workflow" / "rules"
+    return sorted(repo_file(f"workflow/rules/{p.name}") for p in rules_dir.glob("*.smk"))
+
+
 def repo_file(relative):
     """A file shipped with the workflow (notebook, lock, validation table), relative to the
     working directory, so the workflow also runs with --directory elsewhere."""
@@ -211,6 +217,7 @@ def links_codes():
 # The site's pages, their titles and the navigation bar: linkseval.report.site.
 # TITLE=HREF words: a list, so that the shell command quotes each one ({params.nav:q})
 NAV = site.navigation(STUDY)
+REPORT_TITLE = site.REPORT_TITLE
 
 
 def page_title(page):

@@ -209,10 +209,35 @@ rule notebook_practice:
         "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
+rule pipeline_diagram:
+    input:
+        snakefile=repo_file("Snakefile"),
+        rules=workflow_rule_files(),
+    output:
+        png="results/diagram/pipeline.png",
+        json="results/diagram/pipeline.json",
+    log:
+        "results/logs/pipeline_diagram.log",
+    params:
+        config=lambda wildcards: json.dumps(config, sort_keys=True),  # a function: braces stay
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval diagram --snakefile {input.snakefile:q} --directory . "
+        "--config-json {params.config:q} --out-png {output.png:q} --out-json {output.json:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
+
+
 rule notebook_methods:
     input:
         notebook=repo_file("notebooks/methods.ipynb"),
         provenance="results/provenance.json",
+        diagram=rules.pipeline_diagram.output.png,
+        diagram_info=rules.pipeline_diagram.output.json,
         links="results/pages/links_practices.json",
         monte_carlo=monte_carlo_table,
         placebo=placebo_tables,
@@ -242,6 +267,7 @@ rule notebook_methods:
         "-y {params.placebo_yaml:q} "
         "-p provenance {input.provenance:q} -p monte_carlo {params.monte_carlo:q} "
         "-p links_practices {input.links:q} "
+        "-p diagram {input.diagram:q} -p diagram_info {input.diagram_info:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
@@ -311,10 +337,34 @@ rule report_index:
         "2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
+rule print_report:
+    input:
+        index="results/pages/index.html",
+        pages=report_pages,
+        disclosure="results/quality/disclosure.json",
+    output:
+        f"results/pages/{site.PDF_NAME}",
+    log:
+        "results/logs/print_report.log",
+    params:
+        title=REPORT_TITLE,
+        label=DATA_LABEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval pdf --pages {input.index:q} {input.pages:q} --title {params.title:q} "
+        "--data-label={params.label:q} --out {output:q} 2> {log:q} || (cat {log:q} >&2; exit 1)"
+
+
 rule publish_report:
     input:
         pages=report_pages,
         index="results/pages/index.html",
+        pdf=rules.print_report.output,
         disclosure="results/quality/disclosure.json",
     output:
         directory("results/report"),
@@ -327,5 +377,6 @@ rule publish_report:
     conda:
         "../envs/linkseval.yaml"
     shell:
-        "python -m linkseval publish --pages {input.pages:q} {input.index:q} --out {output:q} "
+        "python -m linkseval publish --pages {input.pages:q} {input.index:q} {input.pdf:q} "
+        "--out {output:q} "
         "2> {log:q} || (cat {log:q} >&2; exit 1)"

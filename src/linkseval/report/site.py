@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from linkseval.study import Study
 
 METHODS_PAGE = ("Methods and provenance", "methods.html")
+#: the report's title (its index page's and its PDF's)
+REPORT_TITLE = "Links Worker Programme evaluation"
+#: the printable PDF of the whole report, published beside the pages
+PDF_NAME = "report.pdf"
 
 
 def static_pages(study: Study) -> list[tuple[str, str]]:
