@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     from linkseval import stages
     from linkseval.data.codebook import load_codebook
     from linkseval.data.register import read_register
-    from linkseval.study import schema, with_defaults
+    from linkseval.study import Settings, schema, with_defaults
     from linkseval.synthetic import extract_filename, write_synthetic
 
     cfg = with_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text()), schema())
@@ -104,12 +104,12 @@ def run(args: argparse.Namespace) -> list[dict]:
             n=len(clean),
         )
         panel = scored.panel
-        analysis = cfg["analysis"]
+        settings = Settings.from_config(cfg["analysis"])
         outcomes = args.outcomes or sorted(panel["outcome"].unique())
         tables = [
             _timed(
                 f"estimate {o}",
-                lambda o=o: stages.estimate(panel, analysis, "safequest", o),
+                lambda o=o: stages.estimate(panel, settings, "safequest", o),
                 rows,
                 n=int((panel["outcome"] == o).sum()),
             )
@@ -117,10 +117,10 @@ def run(args: argparse.Namespace) -> list[dict]:
         ]
         _timed(
             f"placebo ({len(outcomes)} outcomes)",
-            lambda: stages.placebo(panel, analysis, "safequest", outcomes),
+            lambda: stages.placebo(panel, settings, "safequest", outcomes),
             rows,
         )
-        _timed("combine", lambda: stages.combine(tables, analysis), rows)
+        _timed("combine", lambda: stages.combine(tables, settings), rows)
     shape = {
         "practices": args.practices,
         "years": f"{years[0]}-{years[-1]}",

@@ -12,9 +12,33 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linkseval import SYNTHETIC_LABEL
 from linkseval.report.labels import banner_text
+
+if TYPE_CHECKING:
+    from linkseval.montecarlo import MCSettings
+    from linkseval.study import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Return the typed study settings of a job's ``--settings`` JSON, parsed once here.
+
+    The JSON is the job's part of the effective ``analysis`` config
+    (:meth:`linkseval.study.Study.job_settings`; Snakemake reruns a job when it changes);
+    missing keys take the schema's defaults.
+    """
+    from linkseval.study import Settings
+
+    return Settings.from_config(json.loads(args.settings))
+
+
+def _mc_settings(args: argparse.Namespace) -> MCSettings:
+    """Return the Monte Carlo settings of a job's ``--settings`` JSON (config ``monte_carlo``)."""
+    from linkseval.montecarlo import MCSettings
+
+    return MCSettings.from_config(json.loads(args.settings))
 
 
 def _banner(label: str) -> None:
@@ -138,7 +162,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
 
     res = stages.estimate(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         comparisons=args.comparison,
@@ -167,7 +191,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
         register,
         instrument,
         args.outcome,  # one process for several outcomes: imports and data once
-        json.loads(args.settings),
+        _settings(args),
         percent_formula=args.percent_formula,
         data_label=args.data_label,
     )
@@ -186,7 +210,7 @@ def cmd_placebo(args: argparse.Namespace) -> None:
 
     out = stages.placebo(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         data_label=args.data_label,
@@ -206,7 +230,7 @@ def cmd_combine(args: argparse.Namespace) -> None:
     from linkseval.data.store import to_json_text, write_csv, write_parquet, write_text
 
     tables = [pd.read_parquet(p) for p in args.estimates]  # each checked on the schema
-    out = stages.combine(tables, json.loads(args.settings), data_label=args.data_label)
+    out = stages.combine(tables, _settings(args), data_label=args.data_label)
     write_parquet(out.table, args.out_parquet, {"data_label": args.data_label})
     write_csv(out.table, args.out_csv)
     write_csv(out.headline, args.out_headline)
@@ -381,7 +405,7 @@ def cmd_index(args: argparse.Namespace) -> None:
     quality = json.loads(Path(args.quality).read_text(encoding="utf-8")) if args.quality else None
     text = stages.index(
         pd.read_csv(args.headline),
-        json.loads(args.settings),
+        _settings(args),
         load_codebook(args.codebook),
         args.page,
         data_label=args.data_label,
@@ -449,7 +473,7 @@ def cmd_ri_chunk(args: argparse.Namespace) -> None:
 
     out = stages.ri_chunk(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         seed=args.seed,
@@ -477,7 +501,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
 
     out = stages.ri_gather(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         _read_jobs(args.chunks),
@@ -501,7 +525,7 @@ def cmd_mc_chunk(args: argparse.Namespace) -> None:
     from linkseval import stages
     from linkseval.data.store import write_parquet
 
-    rows, meta = stages.mc_chunk(json.loads(args.settings), args.scenario, args.run, args.chunk)
+    rows, meta = stages.mc_chunk(_mc_settings(args), args.scenario, args.run, args.chunk)
     write_parquet(rows, args.out, meta)
     reps = rows["rep"].unique()
     print(
@@ -516,7 +540,7 @@ def cmd_mc_gather(args: argparse.Namespace) -> None:
     from linkseval import stages
     from linkseval.montecarlo import write_tables
 
-    out = stages.mc_gather(json.loads(args.settings), _read_jobs(args.chunks))
+    out = stages.mc_gather(_mc_settings(args), _read_jobs(args.chunks))
     write_tables(
         out.raw,
         out.check,
