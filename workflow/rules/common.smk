@@ -7,7 +7,6 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from linkseval.data.codebook import load_codebook
 from linkseval.configuration import coerce_to_schema, input_problems
 from linkseval.errors import LinksevalError
 from linkseval.report import site
@@ -39,51 +38,33 @@ def repo_file(relative):
     return os.path.relpath(Path(workflow.basedir) / relative)
 
 
-SYNTHETIC = config["raw_dir"] is None
-RAW_DIR = SYNTH_DIR if SYNTHETIC else config["raw_dir"]
-if config["register"] is not None:
-    REGISTER = config["register"]
-else:
-    REGISTER = f"{RAW_DIR}/practices.csv"
-CODEBOOK = config["codebook"]
+# The study, typed and loaded once with its codebook (linkseval.study): rules read it, not raw
+# config keys (only the provenance record keeps the effective config, STUDY.config).
 try:
-    _codebook = load_codebook(CODEBOOK)
+    STUDY = load_study(config)
 except LinksevalError as exc:
     sys.exit(f"linkseval: error: {exc}")
-_unknown = [i for i in config["instruments"] if i not in _codebook.instruments]
-if _unknown:
-    raise ValueError(f"config 'instruments': {_unknown} not defined in {CODEBOOK}")
-# The study, typed and loaded once (linkseval.study): rules read it, not raw config keys.
-try:
-    STUDY = load_study(config, _codebook)
-except LinksevalError as exc:
-    sys.exit(f"linkseval: error: {exc}")
+for _note in STUDY.notes:  # e.g. outcomes narrowed on the command line
+    print(f"note: {_note}", file=sys.stderr)
+SYNTHETIC = STUDY.synthetic_data
+RAW_DIR = SYNTH_DIR if SYNTHETIC else STUDY.raw_dir
+REGISTER = STUDY.register if STUDY.register is not None else f"{RAW_DIR}/practices.csv"
+CODEBOOK = STUDY.codebook
 YEARS = list(STUDY.years)
 INSTRUMENTS = list(STUDY.instruments)
-FILE_STEM = {name: ins.file_stem for name, ins in _codebook.instruments.items()}
+FILE_STEM = {name: ins.file_stem for name, ins in STUDY.instrument_specs.items()}
 # rows per practice-year in an instrument's panel: one per theme, plus the overall score
-PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in _codebook.instruments.items()}
+PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in STUDY.instrument_specs.items()}
 # The label every output carries, decided in one place (linkseval.report.labels): SYNTHETIC DATA
 # for the embedded set or a folder with its marker, else the config's data_label (or none). The
 # papermill rules take it as YAML (-y), so that an empty label still passes one argument.
 try:
     DATA_LABEL = resolve_data_label(
-        config.get("data_label"), is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
+        STUDY.data_label, is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
     )
 except ValueError as exc:
     sys.exit(f"linkseval: error: {exc}")
 DATA_LABEL_YAML = json.dumps({"data_label": DATA_LABEL})
-
-
-ANALYSIS = STUDY.config["analysis"]  # effective settings; each job gets STUDY.job_settings(job)
-_modelled = {o for outs in ANALYSIS["outcomes"].values() for o in outs}
-_stray = [o for o in ANALYSIS["family"] if o not in _modelled]
-if _stray:  # e.g. outcomes narrowed on the command line: the family is what is modelled
-    print(
-        f"note: analysis.family {_stray} not modelled (analysis.outcomes); Holm/BH and the "
-        "family-wise intervals are across the family's modelled outcomes",
-        file=sys.stderr,
-    )
 
 
 wildcard_constraints:
@@ -104,7 +85,7 @@ MODELS = [(o.instrument, o.name) for o in STUDY.outcomes]
 
 def synthetic_extracts():
     """Files the synthetic generator writes (Excel for the configured years, Safequest only)."""
-    xlsx = set(config["synthetic"]["xlsx_years"])
+    xlsx = set(STUDY.synthetic["xlsx_years"])
     out = []
     for instrument in INSTRUMENTS:
         for year in YEARS:
@@ -153,14 +134,14 @@ COMPARISONS = list(STUDY.comparisons)
 
 
 def model_outputs():
-    if ANALYSIS["scatter_comparisons"]:  # the grid: outcome x comparison group
+    if STUDY.scatter.comparisons:  # the grid: outcome x comparison group
         out = [
             f"results/models/{i}/{o}/{c}.estimates.parquet" for i, o in MODELS for c in COMPARISONS
         ]
     else:
         out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
-    if ANALYSIS["sensitivity"]["multilevel"]:
-        if ANALYSIS["scatter_multilevel"]:  # one job per outcome
+    if STUDY.settings.multilevel:
+        if STUDY.scatter.multilevel:  # one job per outcome
             out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
         else:  # one per instrument: statsmodels and the respondents loaded once
             out += [f"results/models/{i}/multilevel.parquet" for i in dict(MODELS)]
@@ -169,7 +150,7 @@ def model_outputs():
 
 def placebo_tables(wildcards):
     """The placebo study's tables, one per instrument (none with analysis.placebo.enabled false)."""
-    if not ANALYSIS["placebo"]["enabled"]:
+    if not STUDY.settings.placebo["enabled"]:
         return []
     return [f"results/models/{i}/placebo.parquet" for i in dict(MODELS)]
 
@@ -245,8 +226,9 @@ def final_outputs():
     ]
 
 
-def max_missing_items(wildcards):
-    return config["cleaning"]["max_missing_items"][wildcards.instrument]
+def get_max_missing_items(wildcards):
+    """Params function: cleaning.max_missing_items of the job's instrument."""
+    return STUDY.cleaning.max_missing_items[wildcards.instrument]
 
 
 def output_dir(wildcards, output):
@@ -264,8 +246,8 @@ def n_outcomes(wildcards):
     return len(modelled_outcomes(wildcards))
 
 
-def code_pattern(wildcards):
+def get_code_pattern(wildcards):
     """Params function: cleaning.practice_code_pattern (a plain value would have its braces,
     e.g. '{5}', read as a wildcard)."""
-    return config["cleaning"]["practice_code_pattern"]
+    return STUDY.cleaning.practice_code_pattern
 

@@ -74,9 +74,9 @@ rule multilevel_instrument:
     params:
         outcomes=modelled_outcomes,
         settings=STUDY.job_settings("multilevel"),
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
-        formula=lookup(dpath="scoring/percent_formula", within=config),
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
+        formula=STUDY.scoring.percent_formula,
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
@@ -109,9 +109,9 @@ rule multilevel_outcome:
         "results/benchmarks/multilevel_outcome/{instrument}_{outcome}.tsv"
     params:
         settings=STUDY.job_settings("multilevel"),
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
-        formula=lookup(dpath="scoring/percent_formula", within=config),
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
+        formula=STUDY.scoring.percent_formula,
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1

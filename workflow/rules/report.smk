@@ -23,8 +23,8 @@ checkpoint links_practices:
         "results/logs/links_practices.log",
     params:
         years=YEARS,
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
     threads: 1
     resources:
         mem_mb=500,
@@ -47,7 +47,7 @@ rule provenance:
     log:
         "results/logs/provenance.log",
     params:
-        config=lambda wildcards: json.dumps(config, sort_keys=True),  # a function: braces stay
+        config=lambda wildcards: json.dumps(STUDY.config, sort_keys=True),  # a function: braces stay
         root=repo_file("."),
         label=DATA_LABEL,
     threads: 1
@@ -84,7 +84,7 @@ rule notebook_data_quality:
         title=page_title("data_quality"),
         nav=NAV,
         lists=yaml_params("panels", "clean"),
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_respondents=STUDY.scoring.min_respondents,
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -190,7 +190,7 @@ rule notebook_practice:
         nav=NAV,
         lists=yaml_params("panels"),
         outcome_labels=OUTCOME_LABELS,
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_respondents=STUDY.scoring.min_respondents,
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -267,7 +267,7 @@ rule disclosure_check:
     log:
         "results/logs/disclosure_check.log",
     params:
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_respondents=STUDY.scoring.min_respondents,
     threads: 1
     resources:
         mem_mb=2000,

@@ -14,7 +14,7 @@ if SYNTHETIC:
         log:
             "results/logs/synthetic_data.log",
         params:
-            settings=json.dumps(config["synthetic"], sort_keys=True),
+            settings=STUDY.synthetic_settings(),
             years=YEARS,
             out_dir=output_dir,
         threads: 1
