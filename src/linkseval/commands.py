@@ -48,14 +48,17 @@ def _banner(label: str) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> None:
     """Write the deterministic synthetic extracts (``linkseval synth``)."""
-    import yaml
-
     from linkseval.data.codebook import load_codebook
+    from linkseval.study import load_study_file
+
+    settings = json.loads(args.settings) if args.settings else None
+    years = args.years
+    if settings is None or not years:  # what the flags do not give comes from the study
+        study = load_study_file(args.config, args.codebook)
+        settings = study.synthetic if settings is None else settings
+        years = years or list(study.years)
     from linkseval.synthetic import write_synthetic
 
-    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    settings = json.loads(args.settings) if args.settings else config["synthetic"]
-    years = args.years or config["years"]
     _banner(SYNTHETIC_LABEL)
     paths = write_synthetic(Path(args.out_dir), settings, years, load_codebook(args.codebook))
     print(f"wrote {len(paths)} synthetic files to {args.out_dir}", file=sys.stderr)

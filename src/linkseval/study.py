@@ -396,6 +396,11 @@ class Study:
     instrument_specs: dict[str, Instrument] = field(default_factory=dict)  # codebook's, by name
 
     @property
+    def book(self) -> Codebook:
+        """Return the study's codebook (its instruments; ``path``: the config's ``codebook``)."""
+        return Codebook(dict(self.instrument_specs), self.codebook)
+
+    @property
     def synthetic_data(self) -> bool:
         """Return whether the study runs on the embedded synthetic data (``raw_dir`` null)."""
         return self.raw_dir is None
@@ -559,7 +564,11 @@ def family_notes(analysis: dict) -> list[str]:
 
 
 def load_study_file(
-    config_path: str | Path, codebook_path: str | Path | None = None, **overrides: Any
+    config_path: str | Path,
+    codebook_path: str | Path | None = None,
+    *,
+    base: str | Path | None = None,
+    **overrides: Any,
 ) -> Study:
     """Load the study of a config file and its codebook: the one loader outside Snakemake.
 
@@ -568,8 +577,10 @@ def load_study_file(
     config_path : str or Path
         The config YAML (e.g. ``config/config.yaml``); missing keys take the schema's defaults.
     codebook_path : str or Path, optional
-        The codebook YAML; None: the config's ``codebook`` (relative paths are taken from the
-        working directory, as in a run).
+        The codebook YAML; None: the config's ``codebook``.
+    base : str or Path, optional
+        The folder a relative ``codebook`` of the config is taken from (None: the working
+        directory, as in a run).
     **overrides
         Top-level config keys that replace the file's (e.g. ``years=[2013, 2014]``).
 
@@ -588,6 +599,8 @@ def load_study_file(
     config = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
     config = {**config, **overrides}
     check_config(config, str(config_path))
+    if codebook_path is None and base is not None:
+        codebook_path = Path(base) / with_defaults(config, schema())["codebook"]
     return load_study(config, None if codebook_path is None else load_codebook(codebook_path))
 
 
