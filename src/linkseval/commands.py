@@ -9,17 +9,58 @@ the functions so that ``linkseval --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from linkseval import SYNTHETIC_LABEL
+from linkseval.errors import LinksevalError
 from linkseval.report.labels import banner_text
 
 if TYPE_CHECKING:
     from linkseval.montecarlo import MCSettings
     from linkseval.study import Settings
+
+
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand (its ``func``); an expected error is one line on stderr.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments of :func:`linkseval.cli.build_parser`.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 on a :class:`~linkseval.errors.LinksevalError` or a
+        full disk (``linkseval: error: ...``, no traceback); other errors propagate.
+    """
+    try:
+        args.func(args)
+    except LinksevalError as exc:
+        print(f"linkseval: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in DISK_FULL and "No space left on device" not in str(exc):
+            raise
+        print(disk_full_message(exc, args.command), file=sys.stderr)
+        return 1
+    return 0
+
+
+def disk_full_message(exc: OSError, command: str) -> str:
+    """Return the one line a full disk during ``command`` prints (the file named if known)."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return (
+        f"linkseval: error: {where}no space left on device ({command}); free space and "
+        "run again (no partial output is kept)"
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
