@@ -41,7 +41,7 @@ from linkseval.commands import (
     cmd_synth,
     run,
 )
-from linkseval.study import schema_enum, section_defaults
+from linkseval.study import CONFIG_FILE, schema_enum, section_defaults
 
 EPILOG = """\
 typical use (Snakemake runs these for you: `make report`):
@@ -75,7 +75,7 @@ def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--codebook",
-        default="config/codebook.yaml",
+        default=section_defaults("codebook"),
         metavar="FILE",
         help="codebook YAML (default: %(default)s)",
     )
@@ -120,7 +120,7 @@ def _add_synth(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
     p.add_argument(
         "--config",
-        default="config/config.yaml",
+        default=CONFIG_FILE,
         metavar="FILE",
         help="config whose 'synthetic' and 'years' keys are used (default: %(default)s)",
     )

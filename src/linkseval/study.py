@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from linkseval.montecarlo import MCSettings
 
 SCHEMA_FILE = "config.schema.yaml"
+CONFIG_FILE = "config/config.yaml"  # the workflow's config (Snakefile: configfile)
 
 
 @cache
