@@ -3,7 +3,7 @@
 
 rule clean_extract:
     input:
-        extract=extract_file,
+        extract=get_extract,
         register=REGISTER,
         codebook=CODEBOOK,
     output:

@@ -30,6 +30,7 @@ shell.prefix(
 )
 
 SYNTH_DIR = "results/synthetic/raw"
+PAGES = "results/pages"  # staged report pages (publish_report copies them to results/report)
 
 
 def repo_file(relative):
@@ -83,7 +84,7 @@ OUTCOME_LABELS = json.dumps(STUDY.labels, sort_keys=True)
 MODELS = [(o.instrument, o.name) for o in STUDY.outcomes]
 
 
-def synthetic_extracts():
+def get_synthetic_extracts():
     """Files the synthetic generator writes (Excel for the configured years, Safequest only)."""
     xlsx = set(STUDY.synthetic["xlsx_years"])
     out = []
@@ -94,7 +95,7 @@ def synthetic_extracts():
     return out
 
 
-def extract_file(wildcards):
+def get_extract(wildcards):
     """The raw extract for an instrument-year: <stem>_<year>.xlsx if present, else .csv."""
     return extract_path(wildcards.instrument, wildcards.year)
 
@@ -102,7 +103,7 @@ def extract_file(wildcards):
 def extract_path(instrument, year):
     stem = f"{RAW_DIR}/{FILE_STEM[instrument]}_{year}"
     if SYNTHETIC:
-        return next(p for p in synthetic_extracts() if p.startswith(f"{stem}."))
+        return next(p for p in get_synthetic_extracts() if p.startswith(f"{stem}."))
     return f"{stem}.xlsx" if Path(f"{stem}.xlsx").exists() else f"{stem}.csv"
 
 
@@ -118,56 +119,59 @@ if not SYNTHETIC:  # real extracts: every instrument-year and the register must 
         stop(_problem)
 
 
-def clean_files(wildcards):
-    return expand("results/clean/{{instrument}}_{year}.parquet", year=YEARS)
+def get_clean_files(wildcards):
+    """The cleaned extracts of the job's instrument, one per survey year."""
+    return expand(rules.clean_extract.output.clean, instrument=wildcards.instrument, year=YEARS)
 
 
-def quality_inputs(kind):
-    pattern = {
-        "accounting": "results/quality/accounting/{instrument}_{year}.json",
-        "rejects": "results/quality/rejects/{instrument}_{year}.parquet",
-    }[kind]
-    return expand(pattern, instrument=INSTRUMENTS, year=YEARS)
+def get_quality_inputs(kind):
+    """Every instrument-year's clean_extract output ``kind`` (accounting or rejects)."""
+    return expand(getattr(rules.clean_extract.output, kind), instrument=INSTRUMENTS, year=YEARS)
 
 
 COMPARISONS = list(STUDY.comparisons)
 
 
-def model_outputs():
+def _per_model(pattern, **wildcards):
+    """``pattern`` for every modelled (instrument, outcome), in config order."""
+    return [f for i, o in MODELS for f in expand(pattern, instrument=i, outcome=o, **wildcards)]
+
+
+def get_model_outputs():
+    """The tables combine_estimates gathers (the jobs depend on analysis.scatter_*)."""
     if STUDY.scatter.comparisons:  # the grid: outcome x comparison group
-        out = [
-            f"results/models/{i}/{o}/{c}.estimates.parquet" for i, o in MODELS for c in COMPARISONS
-        ]
+        out = _per_model(rules.estimate_comparison.output[0], comparison=COMPARISONS)
     else:
-        out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
+        out = _per_model(rules.estimate_outcome.output[0])
     if STUDY.settings.multilevel:
         if STUDY.scatter.multilevel:  # one job per outcome
-            out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
+            out += _per_model(rules.multilevel_outcome.output[0])
         else:  # one per instrument: statsmodels and the respondents loaded once
-            out += [f"results/models/{i}/multilevel.parquet" for i in dict(MODELS)]
+            out += expand(rules.multilevel_instrument.output[0], instrument=list(dict(MODELS)))
     return out
 
 
-def placebo_tables(wildcards):
+def get_placebo_tables(wildcards):
     """The placebo study's tables, one per instrument (none with analysis.placebo.enabled false)."""
     if not STUDY.settings.placebo["enabled"]:
         return []
-    return [f"results/models/{i}/placebo.parquet" for i in dict(MODELS)]
+    return expand(rules.placebo_instrument.output.parquet, instrument=list(dict(MODELS)))
 
 
-def baseline_arg(wildcards):
+def get_baseline_arg(wildcards):
     """The optional flag as a list of words (each one quoted in the shell command)."""
     year = STUDY.settings.baseline_year
     return ["--baseline-year", str(year)] if year is not None else []
 
 
-def monte_carlo_table(wildcards):
+def get_monte_carlo_table(wildcards):
     """The committed Monte Carlo summary, if present (the methods page says when it is not)."""
     path = repo_file("validation/monte_carlo_summary.csv")
     return [path] if Path(path).exists() else []
 
 
-def provenance_inputs():
+def get_provenance_inputs():
+    """The files the provenance record hashes: codebook, register and every extract."""
     files = [CODEBOOK, REGISTER]
     for instrument in INSTRUMENTS:
         for year in YEARS:
@@ -207,22 +211,24 @@ def all_pages():
     return site.all_pages(STUDY, links_codes())
 
 
-def report_pages(wildcards):
+def get_report_pages(wildcards):
     """The staged pages (results/pages/), which publish_report copies to results/report/."""
-    return [f"results/pages/{h}" for _, h in all_pages()]
+    return [f"{PAGES}/{h}" for _, h in all_pages()]
 
 
-def page_args(wildcards):
+def get_page_args(wildcards):
+    """The report pages as TITLE=HREF words (the index page's navigation)."""
     return [f"{t}={h}" for t, h in all_pages()]
 
 
-def final_outputs():
+def get_final_outputs():
+    """The default target's files (rule all, after every rule is defined)."""
     return [
-        *expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
-        "results/quality/summary.json",
-        "results/models/headline.json",
-        "results/provenance.json",
-        "results/report",
+        *expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
+        rules.quality_summary.output.summary,
+        rules.combine_estimates.output.json,
+        rules.provenance.output[0],
+        rules.publish_report.output[0],
     ]
 
 
@@ -231,19 +237,19 @@ def get_max_missing_items(wildcards):
     return STUDY.cleaning.max_missing_items[wildcards.instrument]
 
 
-def output_dir(wildcards, output):
+def get_output_dir(wildcards, output):
     """Folder of a rule's first output (for commands that write a set of files)."""
     return str(Path(output[0]).parent)
 
 
-def modelled_outcomes(wildcards):
+def get_modelled_outcomes(wildcards):
     """The modelled outcomes of the job's instrument (analysis.outcomes), in config order."""
     return [o.name for o in STUDY.outcomes if o.instrument == wildcards.instrument]
 
 
-def n_outcomes(wildcards):
+def get_n_outcomes(wildcards):
     """How many outcomes of the job's instrument are modelled."""
-    return len(modelled_outcomes(wildcards))
+    return len(get_modelled_outcomes(wildcards))
 
 
 def get_code_pattern(wildcards):

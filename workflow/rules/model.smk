@@ -72,7 +72,7 @@ rule multilevel_instrument:
     benchmark:
         "results/benchmarks/multilevel_instrument/{instrument}.tsv"
     params:
-        outcomes=modelled_outcomes,
+        outcomes=get_modelled_outcomes,
         settings=STUDY.job_settings("multilevel"),
         code_width=STUDY.cleaning.practice_code_width,
         code_pattern=get_code_pattern,
@@ -83,7 +83,7 @@ rule multilevel_instrument:
     resources:
         # fits one outcome after another: memory as for one, time for all
         mem_mb=mem_by_rows(500, 0.6, "scores"),
-        runtime=runtime_by_input(10, 0.5, key="scores", times=n_outcomes),
+        runtime=runtime_by_input(10, 0.5, key="scores", times=get_n_outcomes),
     conda:
         "../envs/linkseval.yaml"
     shell:
@@ -132,7 +132,7 @@ rule multilevel_outcome:
 
 rule combine_estimates:
     input:
-        model_outputs(),
+        get_model_outputs(),
     output:
         parquet="results/models/estimates.parquet",
         csv=report(
@@ -176,7 +176,7 @@ rule descriptive_comparison:
     log:
         "results/logs/descriptive_comparison.log",
     params:
-        baseline=baseline_arg,
+        baseline=get_baseline_arg,
         label=DATA_LABEL,
     priority: 1  # small; lets its notebook pair with others instead of running last
     threads: 1

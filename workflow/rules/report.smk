@@ -40,7 +40,7 @@ checkpoint links_practices:
 
 rule provenance:
     input:
-        data=provenance_inputs(),
+        data=get_provenance_inputs(),
         lock=repo_file("requirements.lock"),
     output:
         "results/provenance.json",
@@ -67,7 +67,7 @@ rule notebook_data_quality:
     input:
         notebook=repo_file("notebooks/data_quality.ipynb"),
         codebook=CODEBOOK,
-        files="results/quality/files.csv",
+        files=rules.quality_summary.output.files,
         reasons=rules.quality_summary.output.reasons,
         practice_years=rules.quality_summary.output.practice_years,
         panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
@@ -107,7 +107,7 @@ rule notebook_data_quality:
 rule notebook_descriptives:
     input:
         notebook=repo_file("notebooks/descriptives.ipynb"),
-        means="results/descriptive/theme_means.csv",
+        means=rules.descriptive_comparison.output.means,
         change=rules.descriptive_comparison.output.change,
     output:
         notebook="results/notebooks/descriptives.ipynb",
@@ -139,7 +139,7 @@ rule notebook_descriptives:
 rule notebook_did:
     input:
         notebook=repo_file("notebooks/did_outcome.ipynb"),
-        estimates="results/models/estimates.csv",
+        estimates=rules.combine_estimates.output.csv,
     output:
         notebook="results/notebooks/did_{instrument}_{outcome}.ipynb",
         html="results/pages/did_{instrument}_{outcome}.html",
@@ -212,10 +212,10 @@ rule notebook_practice:
 rule notebook_methods:
     input:
         notebook=repo_file("notebooks/methods.ipynb"),
-        provenance="results/provenance.json",
-        links="results/pages/links_practices.json",
-        monte_carlo=monte_carlo_table,
-        placebo=placebo_tables,
+        provenance=rules.provenance.output[0],
+        links=rules.links_practices.output[0],
+        monte_carlo=get_monte_carlo_table,
+        placebo=get_placebo_tables,
     output:
         notebook="results/notebooks/methods.ipynb",
         html="results/pages/methods.html",
@@ -228,7 +228,7 @@ rule notebook_methods:
         monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
-        placebo_yaml=lambda wildcards, input: json.dumps({"placebo": list(input.placebo)}),
+        placebo_yaml=yaml_params("placebo"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -247,14 +247,14 @@ rule notebook_methods:
 
 rule disclosure_check:
     input:
-        pages=report_pages,
+        pages=get_report_pages,
         tables=[
-            "results/models/estimates.csv",
-            "results/models/headline.csv",
+            rules.combine_estimates.output.csv,
+            rules.combine_estimates.output.headline,
             rules.combine_estimates.output.json,
-            "results/descriptive/theme_means.csv",
+            rules.descriptive_comparison.output.means,
             rules.descriptive_comparison.output.change,
-            "results/quality/files.csv",
+            rules.quality_summary.output.files,
             rules.quality_summary.output.reasons,
             rules.quality_summary.output.practice_years,
             rules.quality_summary.output.summary,
@@ -282,11 +282,11 @@ rule disclosure_check:
 
 rule report_index:
     input:
-        headline="results/models/headline.csv",
+        headline=rules.combine_estimates.output.headline,
         codebook=CODEBOOK,
-        pages=report_pages,
-        disclosure="results/quality/disclosure.json",
-        placebo=placebo_tables,
+        pages=get_report_pages,
+        disclosure=rules.disclosure_check.output[0],
+        placebo=get_placebo_tables,
         primary=rules.combine_estimates.output.primary,
         quality=rules.quality_summary.output.summary,
     output:
@@ -294,7 +294,7 @@ rule report_index:
     log:
         "results/logs/report_index.log",
     params:
-        pages=page_args,
+        pages=get_page_args,
         settings=STUDY.job_settings("index"),
         label=DATA_LABEL,
     threads: 1
@@ -313,9 +313,9 @@ rule report_index:
 
 rule publish_report:
     input:
-        pages=report_pages,
-        index="results/pages/index.html",
-        disclosure="results/quality/disclosure.json",
+        pages=get_report_pages,
+        index=rules.report_index.output[0],
+        disclosure=rules.disclosure_check.output[0],
     output:
         directory("results/report"),
     log:

@@ -56,10 +56,7 @@ rule ri_chunk:
 rule ri_gather:
     input:
         panel=rules.score_panel.output.panel,
-        chunks=expand(
-            "results/scatter/ri/{{instrument}}/{{outcome}}/chunk_{chunk}.parquet",
-            chunk=range(RI_JOBS),
-        ),
+        chunks=expand(rules.ri_chunk.output[0], chunk=range(RI_JOBS), allow_missing=True),
     output:
         "results/scatter/ri/{instrument}/{outcome}.json",
     log:
@@ -86,7 +83,7 @@ rule ri_gather:
 
 rule ri_scattered:
     input:
-        [f"results/scatter/ri/{instrument}/{outcome}.json" for instrument, outcome in MODELS],
+        _per_model(rules.ri_gather.output[0]),
 
 
 rule monte_carlo_chunk:

@@ -3,7 +3,7 @@
 
 rule score_panel:
     input:
-        clean=clean_files,
+        clean=get_clean_files,
         register=REGISTER,
         codebook=CODEBOOK,
     output:

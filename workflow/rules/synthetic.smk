@@ -6,7 +6,7 @@ if SYNTHETIC:
         input:
             codebook=CODEBOOK,
         output:
-            extracts=synthetic_extracts(),
+            extracts=get_synthetic_extracts(),
             register=f"{SYNTH_DIR}/practices.csv",
             truth=f"{SYNTH_DIR}/truth.json",
             truth_practice_year=f"{SYNTH_DIR}/truth_practice_year.csv",
@@ -16,7 +16,7 @@ if SYNTHETIC:
         params:
             settings=STUDY.synthetic_settings(),
             years=YEARS,
-            out_dir=output_dir,
+            out_dir=get_output_dir,
         threads: 1
         resources:
             mem_mb=2000,
