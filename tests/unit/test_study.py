@@ -29,6 +29,7 @@ from linkseval.study import (
     section_defaults,
     with_defaults,
 )
+from linkseval.synthetic import effective_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -131,7 +132,10 @@ def test_the_study_types_the_sections_the_rules_read():
     assert (mc.reps, mc.chunk_size, mc.scenarios) == (40, 10, ("baseline",))
     # the scattered Monte Carlo jobs' JSON gives the same settings back
     assert MCSettings.from_config(json.loads(study.monte_carlo_settings())) == mc
-    assert json.loads(study.synthetic_settings()) == study.synthetic
+    # the synth job's JSON (year keys as strings) gives the generator the same settings
+    want = effective_settings(study.synthetic)
+    assert effective_settings(json.loads(study.synthetic_settings())) == want
+    assert want["n_practices"] == 200 and want["links_cohorts"] == {2014: 7}
     assert study.instrument_specs["care"] is CODEBOOK["care"]
 
 
