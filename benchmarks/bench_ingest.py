@@ -28,17 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate(scale: int, out: Path) -> Path:
-    from linkseval.data.codebook import load_codebook
+    from linkseval.study import load_study_file
     from linkseval.synthetic import write_synthetic
 
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    settings = dict(cfg["synthetic"])
+    study = load_study_file(ROOT / "config/config.yaml", ROOT / "config/codebook.yaml")
+    settings = dict(study.synthetic)
     # Deep End is the 100 most deprived practices whatever the scale (ranks 1-100)
     settings.update(n_practices=1000 * scale, n_deep_end=100, xlsx_years=[])
     raw = out / f"scale_{scale}" / "raw"
     if not (raw / "truth.json").exists():
         t = time.perf_counter()
-        write_synthetic(raw, settings, cfg["years"], load_codebook(ROOT / "config/codebook.yaml"))
+        write_synthetic(raw, settings, list(study.years), study.book)
         print(f"  generated {scale}x in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return raw
 

@@ -47,6 +47,8 @@ import pandas as pd
 import psutil
 import yaml
 
+from linkseval.study import Study, load_study_file
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from studies import (  # noqa: E402  (the test suite's study helpers)
     copy_workflow_files,
@@ -66,9 +68,14 @@ def base_config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
+def base_study() -> Study:
+    """The shipped study (config/config.yaml and its codebook)."""
+    return load_study_file(ROOT / "config/config.yaml", ROOT / "config/codebook.yaml")
+
+
 def synth_settings(scale: int) -> dict:
     """bench_ingest.py's definition of scale: 1,000 x scale practices, 100 Deep End, CSV only."""
-    settings = dict(base_config()["synthetic"])
+    settings = dict(base_study().synthetic)
     settings.update(n_practices=1000 * scale, n_deep_end=100, xlsx_years=[])
     return settings
 
@@ -79,7 +86,7 @@ def raw_data(scale: int, workdir: Path) -> Path:
     raw = workdir / "data" / f"scale_{scale}" / "raw"
     if (raw / "truth.json").exists():
         return raw
-    settings, cfg = synth_settings(scale), base_config()
+    settings, study = synth_settings(scale), base_study()
     ingest = ROOT / "benchmarks" / "out" / f"scale_{scale}" / "raw"
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
         truth = json.loads((ingest / "truth.json").read_text())
@@ -88,17 +95,16 @@ def raw_data(scale: int, workdir: Path) -> Path:
         mine = json.loads(json.dumps(effective_settings(settings)))
         theirs = {k: truth["settings"][k] for k in mine}
         same_generator = truth["generator_version"] == GENERATOR_VERSION
-        if same_generator and theirs == mine and truth["years"] == cfg["years"]:
+        if same_generator and theirs == mine and truth["years"] == list(study.years):
             shutil.rmtree(raw, ignore_errors=True)
             shutil.copytree(ingest, raw, copy_function=os.link)
             print(f"  {scale}x: linked {ingest}", file=sys.stderr)
             return raw
-    from linkseval.data.codebook import load_codebook
     from linkseval.synthetic import write_synthetic
 
     t = time.perf_counter()
     shutil.rmtree(raw, ignore_errors=True)
-    write_synthetic(raw, settings, cfg["years"], load_codebook(ROOT / "config/codebook.yaml"))
+    write_synthetic(raw, settings, list(study.years), study.book)
     print(f"  {scale}x: generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return raw
 
@@ -188,7 +194,7 @@ def measure(
         "load_after": [round(x, 2) for x in load_after],
         "run_peak_rss_mb": round(sampler.peak / 2**20),
         "practices": 1000 * scale,
-        "years": len(base_config()["years"]),
+        "years": len(base_study().years),
         "ri_draws": RI_DRAWS,
         "bootstrap_draws": base_config()["analysis"]["bootstrap"]["draws"],
     }

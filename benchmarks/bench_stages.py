@@ -32,7 +32,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,18 +47,16 @@ def _timed(label: str, fn, rows: list[dict], **extra):
 def run(args: argparse.Namespace) -> list[dict]:
     """Generate the extracts, then time every stage once; return one row per timed call."""
     from linkseval import stages
-    from linkseval.data.codebook import load_codebook
     from linkseval.data.register import read_register
-    from linkseval.study import schema, with_defaults
+    from linkseval.study import load_study_file
     from linkseval.synthetic import extract_filename, write_synthetic
 
-    cfg = with_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text()), schema())
-    codebook = load_codebook(ROOT / "config/codebook.yaml")
-    years = args.years or [int(y) for y in cfg["years"]]
-    synth = dict(cfg["synthetic"], n_practices=args.practices, xlsx_years=[])
+    study = load_study_file(ROOT / "config/config.yaml", ROOT / "config/codebook.yaml")
+    codebook = study.book
+    years = args.years or list(study.years)
+    synth = dict(study.synthetic, n_practices=args.practices, xlsx_years=[])
     if args.cohorts:
         synth["links_cohorts"] = {int(c.split(":")[0]): int(c.split(":")[1]) for c in args.cohorts}
-    cfg["years"] = years
     instrument = codebook["safequest"]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +77,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                     register,
                     year=y,
                     code_width=width,
-                    max_missing_items=cfg["cleaning"]["max_missing_items"]["safequest"],
+                    max_missing_items=study.cleaning.max_missing_items["safequest"],
                     data_label="SYNTHETIC DATA",
                 ),
                 rows,
@@ -88,28 +85,28 @@ def run(args: argparse.Namespace) -> list[dict]:
             rows[-1]["n"] = len(res.result.kept) + len(res.result.rejects)
             kept.append(res.result.kept)
         clean = pd.concat(kept, ignore_index=True)
-        sc = cfg["scoring"]
+        sc = study.scoring
         scored = _timed(
             "score",
             lambda: stages.score(
                 clean,
                 instrument,
                 register,
-                min_respondents=sc["min_respondents"],
-                min_items_per_theme=sc["min_items_per_theme"],
-                percent_formula=sc["percent_formula"],
+                min_respondents=sc.min_respondents,
+                min_items_per_theme=sc.min_items_per_theme,
+                percent_formula=sc.percent_formula,
                 data_label="SYNTHETIC DATA",
             ),
             rows,
             n=len(clean),
         )
         panel = scored.panel
-        analysis = cfg["analysis"]
+        settings = study.settings
         outcomes = args.outcomes or sorted(panel["outcome"].unique())
         tables = [
             _timed(
                 f"estimate {o}",
-                lambda o=o: stages.estimate(panel, analysis, "safequest", o),
+                lambda o=o: stages.estimate(panel, settings, "safequest", o),
                 rows,
                 n=int((panel["outcome"] == o).sum()),
             )
@@ -117,10 +114,10 @@ def run(args: argparse.Namespace) -> list[dict]:
         ]
         _timed(
             f"placebo ({len(outcomes)} outcomes)",
-            lambda: stages.placebo(panel, analysis, "safequest", outcomes),
+            lambda: stages.placebo(panel, settings, "safequest", outcomes),
             rows,
         )
-        _timed("combine", lambda: stages.combine(tables, analysis), rows)
+        _timed("combine", lambda: stages.combine(tables, settings), rows)
     shape = {
         "practices": args.practices,
         "years": f"{years[0]}-{years[-1]}",

@@ -42,6 +42,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -51,23 +52,18 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from linkseval import __version__  # noqa: E402
 from linkseval.analysis import Settings  # noqa: E402
-from linkseval.data.codebook import load_codebook  # noqa: E402
 from linkseval.data.score import outcome_scale  # noqa: E402
 from linkseval.recovery import headline_rows, study_panels, true_effect  # noqa: E402
+from linkseval.study import Study, load_study_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "validation" / "out"
 METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
 SHORT = {"CR1": "CR1", "WCR bootstrap": "WCR", "randomization inference": "RI"}
-
-
-def load_config(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def counterfactual_did(
@@ -90,47 +86,45 @@ def counterfactual_did(
     return float(100.0 * (change[links].mean() - change[~links].mean()) / hi)
 
 
-def run_seed(config: dict, s: Settings, seed: int, codebook) -> list[dict]:
+def run_seed(study: Study, s: Settings, seed: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"seed_recovery_{seed}_") as tmp:
-        panels, truth, truth_py = study_panels(config, codebook, seed, Path(tmp))
+        panels, truth, truth_py = study_panels(study, seed, Path(tmp))
     start = min(int(p["start_year"]) for p in truth["links"])
     rows = []
-    for instrument, outcomes in config["analysis"]["outcomes"].items():
-        if instrument not in panels:
-            continue
-        for outcome in outcomes:
-            tau = true_effect(truth, outcome)
-            cf = counterfactual_did(truth_py, truth, codebook[instrument], outcome, start)
-            for r in headline_rows(panels[instrument], s, instrument, outcome):
-                covered = bool(r["ci_low"] <= tau <= r["ci_high"])
-                has_fw = not (np.isnan(r["ci_low_fw"]) or np.isnan(r["ci_high_fw"]))
-                covered_fw = bool(r["ci_low_fw"] <= tau <= r["ci_high_fw"]) if has_fw else None
-                rows.append(
-                    {
-                        "seed": seed,
-                        "instrument": instrument,
-                        "outcome": outcome,
-                        "method": r["method"],
-                        "estimate": r["estimate"],
-                        "std_error": r["std_error"],
-                        "ci_low": r["ci_low"],
-                        "ci_high": r["ci_high"],
-                        "p_value": r["p_value"],
-                        "truth": tau,
-                        "covered": covered,
-                        "ci_low_fw": r["ci_low_fw"],
-                        "ci_high_fw": r["ci_high_fw"],
-                        "covered_fw": covered_fw,
-                        # the verdict of `linkseval recovery`: family-wise interval for family
-                        # outcomes, the 1 - alpha interval for the others
-                        "covers": covered_fw if has_fw else covered,
-                        "bias": r["estimate"] - tau,
-                        "cf_did": cf,
-                        "n_units": r["n_units"],
-                        "n_treated": r["n_treated"],
-                        "n_draws": r["n_draws"],
-                    }
-                )
+    for o in study.outcomes:
+        instrument, outcome = o.instrument, o.name
+        tau = true_effect(truth, outcome)
+        cf = counterfactual_did(truth_py, truth, study.book[instrument], outcome, start)
+        for r in headline_rows(panels[instrument], s, instrument, outcome):
+            covered = bool(r["ci_low"] <= tau <= r["ci_high"])
+            has_fw = not (np.isnan(r["ci_low_fw"]) or np.isnan(r["ci_high_fw"]))
+            covered_fw = bool(r["ci_low_fw"] <= tau <= r["ci_high_fw"]) if has_fw else None
+            rows.append(
+                {
+                    "seed": seed,
+                    "instrument": instrument,
+                    "outcome": outcome,
+                    "method": r["method"],
+                    "estimate": r["estimate"],
+                    "std_error": r["std_error"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                    "p_value": r["p_value"],
+                    "truth": tau,
+                    "covered": covered,
+                    "ci_low_fw": r["ci_low_fw"],
+                    "ci_high_fw": r["ci_high_fw"],
+                    "covered_fw": covered_fw,
+                    # the verdict of `linkseval recovery`: family-wise interval for family
+                    # outcomes, the 1 - alpha interval for the others
+                    "covers": covered_fw if has_fw else covered,
+                    "bias": r["estimate"] - tau,
+                    "cf_did": cf,
+                    "n_units": r["n_units"],
+                    "n_treated": r["n_treated"],
+                    "n_draws": r["n_draws"],
+                }
+            )
     return rows
 
 
@@ -271,21 +265,17 @@ def main() -> None:
         "--prefix", default="seed_recovery", help="output file name prefix (default %(default)s)"
     )
     a = ap.parse_args()
-    config = load_config(Path(a.config))
-    if config.get("raw_dir") is not None:
+    study = load_study_file(a.config, base=ROOT)
+    if not study.synthetic_data:
         sys.exit("seed_recovery: config raw_dir must be null (the synthetic default)")
-    analysis = json.loads(json.dumps(config["analysis"]))
-    analysis["bootstrap"]["draws"] = a.draws
-    analysis["randomization"]["draws"] = a.draws
-    s = Settings.from_config(analysis)
-    codebook = load_codebook(ROOT / config["codebook"])
+    s = dataclasses.replace(study.settings, bootstrap_draws=a.draws, ri_draws=a.draws)
 
     t0 = time.perf_counter()
     rows: list[dict] = []
     seed_times = []
     for seed in tqdm(range(1, a.seeds + 1), desc="generator seeds", unit="seed"):
         ts = time.perf_counter()
-        rows += run_seed(config, s, seed, codebook)
+        rows += run_seed(study, s, seed)
         seed_times.append(time.perf_counter() - ts)
     elapsed = time.perf_counter() - t0
 

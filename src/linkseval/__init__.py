@@ -9,5 +9,8 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 SYNTHETIC_LABEL = "SYNTHETIC DATA"
 SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
+# the estimators of the generic `linkseval did` command (linkseval.analysis.did_generic), here
+# so that the command's parser offers them without importing pandas for --help
+GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs", "imputation")
 
-__all__ = ["SYNTHETIC_LABEL", "SYNTHETIC_MARKER", "__version__"]
+__all__ = ["GENERIC_ESTIMATORS", "SYNTHETIC_LABEL", "SYNTHETIC_MARKER", "__version__"]

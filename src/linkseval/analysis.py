@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from linkseval import GENERIC_ESTIMATORS
 from linkseval.comparisons import as_comparison, matched_controls, members
 from linkseval.did import Panel, panel_from_frame
 from linkseval.errors import ConfigError
@@ -324,7 +325,6 @@ def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- generic command
 
-GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs", "imputation")
 GENERIC_NAMES = {"cs": "callaway_santanna"}  # the command's short names
 
 

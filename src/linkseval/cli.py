@@ -10,11 +10,10 @@ without a traceback. Every output is written atomically and only after all work 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 
-from linkseval import __version__
+from linkseval import GENERIC_ESTIMATORS, __version__
 from linkseval.commands import (
     cmd_clean,
     cmd_combine,
@@ -42,13 +41,9 @@ from linkseval.commands import (
     cmd_ri_gather,
     cmd_score,
     cmd_synth,
+    run,
 )
-from linkseval.errors import LinksevalError
-from linkseval.study import schema_enum, section_defaults
-
-# linkseval.analysis.GENERIC_ESTIMATORS, without importing pandas for --help (tested equal)
-DID_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs", "imputation")
-DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
+from linkseval.study import CONFIG_FILE, schema_enum, section_defaults
 
 EPILOG = """\
 typical use (Snakemake runs these for you: `make report`):
@@ -82,7 +77,7 @@ def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--codebook",
-        default="config/codebook.yaml",
+        default=section_defaults("codebook"),
         metavar="FILE",
         help="codebook YAML (default: %(default)s)",
     )
@@ -127,7 +122,7 @@ def _add_synth(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
     p.add_argument(
         "--config",
-        default="config/config.yaml",
+        default=CONFIG_FILE,
         metavar="FILE",
         help="config whose 'synthetic' and 'years' keys are used (default: %(default)s)",
     )
@@ -495,7 +490,7 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--estimator",
         default="twfe",
-        choices=list(DID_ESTIMATORS),
+        choices=list(GENERIC_ESTIMATORS),
         help="twfe: static two-way FE; event_study: effects by period since the start (joint "
         "pre-trend test with >= 2 pre periods); did2x2: last pre period vs each post period "
         "(one cohort); cs: Callaway-Sant'Anna group-time ATTs with simple and dynamic "
@@ -708,23 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit status: 0 on success, 1 on an expected error (one line on stderr).
     """
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except LinksevalError as exc:
-        print(f"linkseval: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        if exc.errno not in DISK_FULL and "No space left on device" not in str(exc):
-            raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(
-            f"linkseval: error: {where}no space left on device ({args.command}); free space and "
-            "run again (no partial output is kept)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

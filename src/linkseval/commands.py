@@ -9,12 +9,77 @@ the functions so that ``linkseval --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linkseval import SYNTHETIC_LABEL
+from linkseval.errors import LinksevalError
 from linkseval.report.labels import banner_text
+
+if TYPE_CHECKING:
+    from linkseval.montecarlo import MCSettings
+    from linkseval.study import Settings
+
+
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: one line, no traceback
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand (its ``func``); an expected error is one line on stderr.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments of :func:`linkseval.cli.build_parser`.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 on a :class:`~linkseval.errors.LinksevalError` or a
+        full disk (``linkseval: error: ...``, no traceback); other errors propagate.
+    """
+    try:
+        args.func(args)
+    except LinksevalError as exc:
+        print(f"linkseval: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in DISK_FULL and "No space left on device" not in str(exc):
+            raise
+        print(disk_full_message(exc, args.command), file=sys.stderr)
+        return 1
+    return 0
+
+
+def disk_full_message(exc: OSError, command: str) -> str:
+    """Return the one line a full disk during ``command`` prints (the file named if known)."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return (
+        f"linkseval: error: {where}no space left on device ({command}); free space and "
+        "run again (no partial output is kept)"
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Return the typed study settings of a job's ``--settings`` JSON, parsed once here.
+
+    The JSON is the job's part of the effective ``analysis`` config
+    (:meth:`linkseval.study.Study.job_settings`; Snakemake reruns a job when it changes);
+    missing keys take the schema's defaults.
+    """
+    from linkseval.study import Settings
+
+    return Settings.from_config(json.loads(args.settings))
+
+
+def _mc_settings(args: argparse.Namespace) -> MCSettings:
+    """Return the Monte Carlo settings of a job's ``--settings`` JSON (config ``monte_carlo``)."""
+    from linkseval.montecarlo import MCSettings
+
+    return MCSettings.from_config(json.loads(args.settings))
 
 
 def _banner(label: str) -> None:
@@ -24,14 +89,17 @@ def _banner(label: str) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> None:
     """Write the deterministic synthetic extracts (``linkseval synth``)."""
-    import yaml
-
     from linkseval.data.codebook import load_codebook
+    from linkseval.study import load_study_file
+
+    settings = json.loads(args.settings) if args.settings else None
+    years = args.years
+    if settings is None or not years:  # what the flags do not give comes from the study
+        study = load_study_file(args.config, args.codebook)
+        settings = study.synthetic if settings is None else settings
+        years = years or list(study.years)
     from linkseval.synthetic import write_synthetic
 
-    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    settings = json.loads(args.settings) if args.settings else config["synthetic"]
-    years = args.years or config["years"]
     _banner(SYNTHETIC_LABEL)
     paths = write_synthetic(Path(args.out_dir), settings, years, load_codebook(args.codebook))
     print(f"wrote {len(paths)} synthetic files to {args.out_dir}", file=sys.stderr)
@@ -138,7 +206,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
 
     res = stages.estimate(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         comparisons=args.comparison,
@@ -167,7 +235,7 @@ def cmd_multilevel(args: argparse.Namespace) -> None:
         register,
         instrument,
         args.outcome,  # one process for several outcomes: imports and data once
-        json.loads(args.settings),
+        _settings(args),
         percent_formula=args.percent_formula,
         data_label=args.data_label,
     )
@@ -186,7 +254,7 @@ def cmd_placebo(args: argparse.Namespace) -> None:
 
     out = stages.placebo(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         data_label=args.data_label,
@@ -206,7 +274,7 @@ def cmd_combine(args: argparse.Namespace) -> None:
     from linkseval.data.store import to_json_text, write_csv, write_parquet, write_text
 
     tables = [pd.read_parquet(p) for p in args.estimates]  # each checked on the schema
-    out = stages.combine(tables, json.loads(args.settings), data_label=args.data_label)
+    out = stages.combine(tables, _settings(args), data_label=args.data_label)
     write_parquet(out.table, args.out_parquet, {"data_label": args.data_label})
     write_csv(out.table, args.out_csv)
     write_csv(out.headline, args.out_headline)
@@ -408,7 +476,7 @@ def cmd_index(args: argparse.Namespace) -> None:
     quality = json.loads(Path(args.quality).read_text(encoding="utf-8")) if args.quality else None
     text = stages.index(
         pd.read_csv(args.headline),
-        json.loads(args.settings),
+        _settings(args),
         load_codebook(args.codebook),
         args.page,
         data_label=args.data_label,
@@ -476,7 +544,7 @@ def cmd_ri_chunk(args: argparse.Namespace) -> None:
 
     out = stages.ri_chunk(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         seed=args.seed,
@@ -504,7 +572,7 @@ def cmd_ri_gather(args: argparse.Namespace) -> None:
 
     out = stages.ri_gather(
         pd.read_parquet(args.panel),
-        json.loads(args.settings),
+        _settings(args),
         args.instrument,
         args.outcome,
         _read_jobs(args.chunks),
@@ -528,7 +596,7 @@ def cmd_mc_chunk(args: argparse.Namespace) -> None:
     from linkseval import stages
     from linkseval.data.store import write_parquet
 
-    rows, meta = stages.mc_chunk(json.loads(args.settings), args.scenario, args.run, args.chunk)
+    rows, meta = stages.mc_chunk(_mc_settings(args), args.scenario, args.run, args.chunk)
     write_parquet(rows, args.out, meta)
     reps = rows["rep"].unique()
     print(
@@ -543,7 +611,7 @@ def cmd_mc_gather(args: argparse.Namespace) -> None:
     from linkseval import stages
     from linkseval.montecarlo import write_tables
 
-    out = stages.mc_gather(json.loads(args.settings), _read_jobs(args.chunks))
+    out = stages.mc_gather(_mc_settings(args), _read_jobs(args.chunks))
     write_tables(
         out.raw,
         out.check,

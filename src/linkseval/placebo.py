@@ -19,11 +19,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from linkseval.comparisons import members
 from linkseval.did import Panel
 from linkseval.inference import n_chunks, ri_sample, sample_units
 from linkseval.inference.randomization import twfe_t_engine
 from linkseval.inference.wild import wild_weights
-from linkseval.study import Settings
+from linkseval.study import Comparison, Settings
+
+# the placebo's Deep End pool: the practices of the ``deep_end`` comparison rule
+DEEP_END = Comparison(name="deep_end", label="Deep End", rule="deep_end")
 
 METHOD_NAMES = {
     "CR1": "CR1",
@@ -228,8 +232,8 @@ def placebo_study(frame: pd.DataFrame, s: Settings, instrument: str, outcome: st
     df0 = df[~df["practice_code"].isin(set(links["practice_code"])) & (df["cohort"] == 0)]
     p0 = comparison_panel(df0, s)
     pools = {"comparison": np.arange(p0.n_units)}
-    if "deep_end" in df0:
-        de = set(df0.loc[df0["deep_end"].astype(bool), "practice_code"])
+    if "deep_end" in df0:  # the deep_end comparison rule's practices among the never-treated
+        de = set(df0.loc[members(df0, DEEP_END), "practice_code"])
         pool = np.flatnonzero(np.isin(p0.unit_labels, sorted(de)))
         if len(pool) > sum(sizes.values()):
             pools["deep_end"] = pool

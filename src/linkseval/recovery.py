@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from linkseval.analysis import Settings, infer_twfe
+from linkseval.study import Study
 
 ROBUST_METHODS = ("WCR bootstrap", "randomization inference")
 
@@ -104,34 +105,46 @@ def coverage_text(cov: pd.DataFrame) -> str:
 
 
 def study_panels(
-    config: dict, codebook: dict, seed: int, work: Path
+    study: Study, seed: int, work: Path
 ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
     """Build the synthetic study's panels as the pipeline does.
 
-    Synth → clean → score for the synthetic study of ``config`` with generator ``seed``, in
-    ``work``, by the rules' own stages (:func:`linkseval.stages.clean`,
-    :func:`linkseval.stages.score`; Parquet written and read back). Returns the panel per
-    instrument, truth.json and truth_practice_year.csv.
+    Parameters
+    ----------
+    study : Study
+        The study (:func:`linkseval.study.load_study_file`): its years, instruments, codebook,
+        generator, cleaning and scoring settings.
+    seed : int
+        The generator seed (replaces ``synthetic.seed``).
+    work : Path
+        Folder for the extracts, cleaned files and panels.
+
+    Returns
+    -------
+    tuple
+        The panel per instrument, truth.json and truth_practice_year.csv: synth → clean →
+        score by the rules' own stages (:func:`linkseval.stages.clean`,
+        :func:`linkseval.stages.score`; Parquet written and read back).
     """
     from linkseval import stages
     from linkseval.data.register import read_register
     from linkseval.data.store import write_parquet
-    from linkseval.study import schema, with_defaults
     from linkseval.synthetic import extract_filename, write_synthetic
 
-    config = with_defaults(config, schema())  # missing keys: the schema's defaults, as in a run
-    years = [int(y) for y in config["years"]]
-    synth = {**config["synthetic"], "seed": int(seed)}
+    codebook = study.book
+    years = list(study.years)
+    synth = {**study.synthetic, "seed": int(seed)}
     raw = work / "raw"
     write_synthetic(raw, synth, years, codebook)  # rule synthetic_data / `linkseval synth`
     truth = json.loads((raw / "truth.json").read_text(encoding="utf-8"))
     truth_py = pd.read_csv(raw / "truth_practice_year.csv", dtype={"practice_code": str})
-    width = int(config["cleaning"]["practice_code_width"])
-    pattern = config["cleaning"]["practice_code_pattern"]
-    register = read_register(raw / "practices.csv", code_width=width, code_pattern=pattern)
-    sc = config["scoring"]
+    cl, sc = study.cleaning, study.scoring
+    width = cl.practice_code_width
+    register = read_register(
+        raw / "practices.csv", code_width=width, code_pattern=cl.practice_code_pattern
+    )
     panels = {}
-    for name in config["instruments"]:
+    for name in study.instruments:
         instrument = codebook[name]
         clean_paths = []
         for year in years:  # rule clean_extract / `linkseval clean`: the same stage
@@ -142,7 +155,7 @@ def study_panels(
                 register,
                 year=year,
                 code_width=width,
-                max_missing_items=config["cleaning"]["max_missing_items"][name],
+                max_missing_items=cl.max_missing_items[name],
                 data_label="SYNTHETIC DATA",
             )
             path = work / "clean" / f"{name}_{year}.parquet"
@@ -154,9 +167,9 @@ def study_panels(
             clean,
             instrument,
             register,
-            min_respondents=sc["min_respondents"],
-            min_items_per_theme=sc["min_items_per_theme"],
-            percent_formula=sc["percent_formula"],
+            min_respondents=sc.min_respondents,
+            min_items_per_theme=sc.min_items_per_theme,
+            percent_formula=sc.percent_formula,
             data_label="SYNTHETIC DATA",
         )
         panel = scored.panel

@@ -251,7 +251,7 @@ def quality(
 
 def placebo(
     panel: pd.DataFrame,
-    config: dict,
+    s: Settings,
     instrument: str,
     outcomes: Sequence[str],
     *,
@@ -263,8 +263,8 @@ def placebo(
     ----------
     panel
         A practice-year panel (rows of other instruments are ignored).
-    config
-        The ``analysis`` config (``placebo`` settings, main comparison, inference settings).
+    s
+        The study's settings (``placebo`` settings, main comparison, inference settings).
     instrument, outcomes
         The outcomes to study, in this order.
     data_label
@@ -277,10 +277,8 @@ def placebo(
     """
     import pandas as pd
 
-    from linkseval.analysis import Settings
     from linkseval.placebo import placebo_study
 
-    s = Settings.from_config(config)
     panel = panel[panel["instrument"] == instrument]
     out = pd.concat([placebo_study(panel, s, instrument, o) for o in outcomes], ignore_index=True)
     out.insert(0, "data_label", data_label)
@@ -289,7 +287,7 @@ def placebo(
 
 def estimate(
     panel: pd.DataFrame,
-    config: dict,
+    settings: Settings,
     instrument: str,
     outcome: str,
     *,
@@ -302,12 +300,12 @@ def estimate(
     ----------
     panel
         A practice-year panel (rows of other instruments are ignored).
-    config
-        The ``analysis`` config.
+    settings
+        The study's settings.
     instrument, outcome
         What to estimate.
     comparisons
-        Only these comparison groups (None: all in the config).
+        Only these comparison groups (None: all of the settings).
     data_label
         Label put in the first column.
 
@@ -316,9 +314,8 @@ def estimate(
     pandas.DataFrame
         The result rows of :func:`linkseval.analysis.estimate_outcome`, ``data_label`` first.
     """
-    from linkseval.analysis import Settings, estimate_outcome
+    from linkseval.analysis import estimate_outcome
 
-    settings = Settings.from_config(config)
     panel = panel[panel["instrument"] == instrument]
     comparison = list(comparisons) if comparisons is not None else None
     res = estimate_outcome(panel, settings, instrument, outcome, comparison)
@@ -347,7 +344,7 @@ def multilevel(
     register: pd.DataFrame,
     instrument: Instrument,
     outcomes: Sequence[str],
-    config: dict,
+    s: Settings,
     *,
     percent_formula: str,
     data_label: str = "",
@@ -364,8 +361,8 @@ def multilevel(
         The scores' codebook instrument.
     outcomes
         Outcomes to fit, one row each, in this order (data and imports once for all).
-    config
-        The ``analysis`` config: scale, alpha and the main comparison are used.
+    s
+        The study's settings: scale, alpha and the main comparison are used.
     percent_formula
         As in :func:`score`.
     data_label
@@ -384,10 +381,7 @@ def multilevel(
         multilevel_row,
     )
     from linkseval.results import frame
-    from linkseval.study import Settings, analysis_config
 
-    cfg = analysis_config(config)
-    s = Settings.from_config(cfg)
     practices, caveat = comparison_practices(register, s.main)
     rows, messages = [], []
     for outcome in outcomes:
@@ -401,7 +395,7 @@ def multilevel(
             alpha=s.alpha,
         )
         note = multilevel_note(r, caveat)
-        rows.append(multilevel_row(instrument.name, outcome, cfg["main_comparison"], note, r))
+        rows.append(multilevel_row(instrument.name, outcome, s.main_comparison, note, r))
         if "error" in r:
             messages.append(f"{instrument.name}/{outcome}: multilevel {note}")
         else:
@@ -433,7 +427,7 @@ class CombineOutput:
     primary: pd.DataFrame
 
 
-def combine(tables: Sequence[pd.DataFrame], config: dict, *, data_label: str = "") -> CombineOutput:
+def combine(tables: Sequence[pd.DataFrame], s: Settings, *, data_label: str = "") -> CombineOutput:
     """Gather the outcomes' result rows, adjust them and pick the headline (``linkseval combine``).
 
     Parameters
@@ -441,8 +435,8 @@ def combine(tables: Sequence[pd.DataFrame], config: dict, *, data_label: str = "
     tables
         The result tables of :func:`estimate` and :func:`multilevel` (each checked on the
         result schema).
-    config
-        The ``analysis`` config (the family and the main comparison are used).
+    s
+        The study's settings (the family and the main comparison are used).
     data_label
         Label put in the headline's first column.
 
@@ -456,9 +450,7 @@ def combine(tables: Sequence[pd.DataFrame], config: dict, *, data_label: str = "
     from linkseval.analysis import adjust_family, headline, primary_analysis
     from linkseval.results import combine as combine_tables
     from linkseval.results import validate
-    from linkseval.study import Settings
 
-    s = Settings.from_config(config)
     res = combine_tables(list(tables))
     res = validate(adjust_family(res, s.family))
     head = headline(res, s.main_comparison)
@@ -645,7 +637,7 @@ def recovery(head: pd.DataFrame, truth: dict, methods: Sequence[str]) -> Recover
 
 def index(
     head: pd.DataFrame,
-    config: dict,
+    s: Settings,
     codebook: Codebook,
     pages: Sequence[tuple[str, str]],
     *,
@@ -660,8 +652,8 @@ def index(
     ----------
     head
         The headline table (``headline.csv``).
-    config
-        The ``analysis`` config (family and alpha are used).
+    s
+        The study's settings (family and alpha are used).
     codebook
         The codebook (outcome labels).
     pages
@@ -683,9 +675,8 @@ def index(
     """
     from linkseval.report.narrative import index_page
     from linkseval.report.outcomes import set_outcome_labels
-    from linkseval.study import Settings, outcome_labels
+    from linkseval.study import outcome_labels
 
-    s = Settings.from_config(config)
     set_outcome_labels(outcome_labels(codebook))
     names = {k: ins.label.split(" (")[0] for k, ins in codebook.instruments.items()}
     return index_page(
@@ -731,31 +722,26 @@ def disclosure(files: Sequence[str | Path], identifiers: set[str], *, min_respon
 # --------------------------------------------------------------------------- scattered work
 
 
-def ri_panel(
-    frame: pd.DataFrame, config: dict, instrument: str, outcome: str
-) -> tuple[Settings, Panel]:
-    """Return the settings and the main comparison's TWFE panel of one outcome.
+def ri_panel(frame: pd.DataFrame, settings: Settings, instrument: str, outcome: str) -> Panel:
+    """Return the main comparison's TWFE panel of one outcome.
 
     Parameters
     ----------
     frame
         The practice-year panel of ``score``.
-    config
-        The ``analysis`` config.
+    settings
+        The study's settings.
     instrument, outcome
         Which outcome.
 
     Returns
     -------
-    tuple
-        The :class:`~linkseval.study.Settings` and the panel of
-        :func:`linkseval.scatter.main_comparison_panel`.
+    Panel
+        The panel of :func:`linkseval.scatter.main_comparison_panel`.
     """
-    from linkseval.analysis import Settings
     from linkseval.scatter import main_comparison_panel
 
-    settings = Settings.from_config(config)
-    return settings, main_comparison_panel(frame, settings, instrument, outcome)
+    return main_comparison_panel(frame, settings, instrument, outcome)
 
 
 @dataclass(frozen=True)
@@ -779,7 +765,7 @@ class RIChunkOutput:
 
 def ri_chunk(
     frame: pd.DataFrame,
-    config: dict,
+    settings: Settings,
     instrument: str,
     outcome: str,
     *,
@@ -795,8 +781,8 @@ def ri_chunk(
     ----------
     frame
         The practice-year panel of ``score``.
-    config
-        The ``analysis`` config.
+    settings
+        The study's settings.
     instrument, outcome
         Which outcome.
     seed
@@ -817,7 +803,7 @@ def ri_chunk(
     """
     from linkseval.scatter import ri_job_chunks, ri_job_frame
 
-    _, p = ri_panel(frame, config, instrument, outcome)
+    p = ri_panel(frame, settings, instrument, outcome)
     seed_chunks = ri_job_chunks(draws, chunk_draws, chunk)
     df = ri_job_frame(p, seed, draws, chunk_draws, chunk)
     meta = {
@@ -851,7 +837,7 @@ class RIGatherOutput:
 
 def ri_gather(
     frame: pd.DataFrame,
-    config: dict,
+    settings: Settings,
     instrument: str,
     outcome: str,
     jobs: Sequence[tuple[str, dict, pd.DataFrame]],
@@ -867,8 +853,8 @@ def ri_gather(
     ----------
     frame
         The practice-year panel of ``score``.
-    config
-        The ``analysis`` config.
+    settings
+        The study's settings.
     instrument, outcome
         Which outcome.
     jobs
@@ -893,7 +879,7 @@ def ri_gather(
     from linkseval.estimators import panel_counts, result_row
     from linkseval.scatter import ri_from_jobs, ri_n_jobs
 
-    settings, p = ri_panel(frame, config, instrument, outcome)
+    p = ri_panel(frame, settings, instrument, outcome)
     for name, meta, _ in jobs:
         if (meta.get("instrument"), meta.get("outcome")) != (instrument, outcome):
             raise LinksevalError(f"{name}: an RI chunk of another outcome")
@@ -928,13 +914,13 @@ def ri_gather(
     return RIGatherOutput(doc=doc, result=res)
 
 
-def mc_chunk(config: dict, scenario: str, run: str, chunk: int) -> tuple[pd.DataFrame, dict]:
+def mc_chunk(s: MCSettings, scenario: str, run: str, chunk: int) -> tuple[pd.DataFrame, dict]:
     """Run one chunk of Monte Carlo replications (``linkseval monte-carlo-chunk``).
 
     Parameters
     ----------
-    config
-        The ``monte_carlo`` config.
+    s
+        The Monte Carlo settings (config ``monte_carlo``).
     scenario
         Scenario name (:data:`linkseval.montecarlo.SCENARIOS`).
     run
@@ -950,9 +936,8 @@ def mc_chunk(config: dict, scenario: str, run: str, chunk: int) -> tuple[pd.Data
     """
     from dataclasses import asdict
 
-    from linkseval.montecarlo import MCSettings, run_chunk
+    from linkseval.montecarlo import run_chunk
 
-    s = MCSettings.from_config(config)
     rows = run_chunk(s, scenario, run, chunk)
     meta = {"scenario": scenario, "run": run, "chunk": chunk, "settings": asdict(s)}
     return rows, meta
@@ -979,13 +964,13 @@ class MCGatherOutput:
     n_chunks: int
 
 
-def mc_gather(config: dict, chunks: Sequence[tuple[str, dict, pd.DataFrame]]) -> MCGatherOutput:
+def mc_gather(s: MCSettings, chunks: Sequence[tuple[str, dict, pd.DataFrame]]) -> MCGatherOutput:
     """Gather every Monte Carlo chunk (``linkseval monte-carlo-gather``).
 
     Parameters
     ----------
-    config
-        The ``monte_carlo`` config.
+    s
+        The Monte Carlo settings (config ``monte_carlo``).
     chunks
         Every chunk as (name for errors, Parquet metadata, rows).
 
@@ -1002,9 +987,8 @@ def mc_gather(config: dict, chunks: Sequence[tuple[str, dict, pd.DataFrame]]) ->
     import json
     from dataclasses import asdict
 
-    from linkseval.montecarlo import MCSettings, gather
+    from linkseval.montecarlo import gather
 
-    s = MCSettings.from_config(config)
     settings = json.loads(json.dumps(asdict(s)))
     by_key = {}
     for name, meta, df in chunks:

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from linkseval.data.codebook import Codebook
+from linkseval.data.codebook import Codebook, Instrument
+
+if TYPE_CHECKING:
+    from linkseval.montecarlo import MCSettings
 
 SCHEMA_FILE = "config.schema.yaml"
+CONFIG_FILE = "config/config.yaml"  # the workflow's config (Snakefile: configfile)
 
 
 @cache
@@ -159,6 +164,71 @@ def family_outcomes(cfg: dict) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Cleaning:
+    """How extracts and the register are read (config ``cleaning``)."""
+
+    practice_code_width: int = _default("cleaning", "practice_code_width")
+    practice_code_pattern: str = _default("cleaning", "practice_code_pattern")
+    max_missing_items: dict[str, int] = _default("cleaning", "max_missing_items")
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> Cleaning:
+        """Build the cleaning settings from the ``cleaning`` section (schema defaults filled)."""
+        c = with_defaults(dict(cfg or {}), _node(("cleaning",)))
+        return cls(
+            practice_code_width=int(c["practice_code_width"]),
+            practice_code_pattern=str(c["practice_code_pattern"]),
+            max_missing_items={k: int(v) for k, v in c["max_missing_items"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How respondents are scored and practice-years suppressed (config ``scoring``)."""
+
+    min_respondents: int = _default("scoring", "min_respondents")
+    min_items_per_theme: float = _default("scoring", "min_items_per_theme")
+    percent_formula: str = _default("scoring", "percent_formula")
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> Scoring:
+        """Build the scoring settings from the ``scoring`` section (schema defaults filled)."""
+        c = with_defaults(dict(cfg or {}), _node(("scoring",)))
+        return cls(
+            min_respondents=int(c["min_respondents"]),
+            min_items_per_theme=c["min_items_per_theme"],
+            percent_formula=str(c["percent_formula"]),
+        )
+
+
+@dataclass(frozen=True)
+class Scatter:
+    """How work is scattered over jobs; changes no estimate (``analysis.scatter_*``).
+
+    ``comparisons``: one estimation job per outcome x comparison group; ``multilevel``: one
+    multilevel job per outcome; ``ri_draws`` and ``ri_chunk_draws``: the opt-in scattered
+    randomization inference (``analysis.randomization.scatter_draws``, ``scatter_chunk_draws``).
+    """
+
+    comparisons: bool = _default("analysis", "scatter_comparisons")
+    multilevel: bool = _default("analysis", "scatter_multilevel")
+    ri_draws: int = _default("analysis", "randomization", "scatter_draws")
+    ri_chunk_draws: int = _default("analysis", "randomization", "scatter_chunk_draws")
+
+    @classmethod
+    def from_config(cls, analysis: dict | None) -> Scatter:
+        """Build the scatter settings from the ``analysis`` section (schema defaults filled)."""
+        a = analysis_config(analysis)
+        ri = a["randomization"]
+        return cls(
+            comparisons=bool(a["scatter_comparisons"]),
+            multilevel=bool(a["scatter_multilevel"]),
+            ri_draws=int(ri["scatter_draws"]),
+            ri_chunk_draws=int(ri["scatter_chunk_draws"]),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Hold the analysis and inference settings.
 
@@ -179,6 +249,7 @@ class Settings:
     comparisons: dict[str, Comparison] = _default("analysis", "comparisons")
     leave_one_out: bool = _default("analysis", "sensitivity", "leave_one_out")
     dose: bool = _default("analysis", "sensitivity", "dose")
+    multilevel: bool = _default("analysis", "sensitivity", "multilevel")
     honest: dict = _default("analysis", "honestdid")
     placebo: dict = _default("analysis", "placebo")
     primary: dict = _default("analysis", "primary")
@@ -263,6 +334,7 @@ class Settings:
             comparisons=a["comparisons"],
             leave_one_out=bool(sens["leave_one_out"]),
             dose=bool(sens["dose"]),
+            multilevel=bool(sens["multilevel"]),
             honest=a["honestdid"],
             placebo=a["placebo"],
             primary=a["primary"],
@@ -306,12 +378,33 @@ JOB_SETTINGS: dict[str, tuple[str, ...] | None] = {
 class Study:
     """The whole study: what to read, how to score, what to estimate, with which inference."""
 
-    config: dict  # the effective config (schema defaults filled in)
+    config: dict  # the effective config (schema defaults filled in), for provenance
     years: tuple[int, ...]
     instruments: tuple[str, ...]
     outcomes: tuple[Outcome, ...]  # modelled outcomes (analysis.outcomes of the instruments)
     labels: dict[str, str]  # every codebook outcome id -> its label
     settings: Settings
+    raw_dir: str | None = None  # None: the embedded synthetic data
+    register: str | None = None  # None: practices.csv in raw_dir
+    codebook: str = _default("codebook")
+    data_label: str | None = None
+    cleaning: Cleaning = field(default_factory=Cleaning)
+    scoring: Scoring = field(default_factory=Scoring)
+    synthetic: dict = field(default_factory=dict)  # generator settings (linkseval.synthetic)
+    monte_carlo: MCSettings | None = None
+    scatter: Scatter = field(default_factory=Scatter)
+    notes: tuple[str, ...] = ()  # what a run should tell the user (e.g. an unmodelled family)
+    instrument_specs: dict[str, Instrument] = field(default_factory=dict)  # codebook's, by name
+
+    @property
+    def book(self) -> Codebook:
+        """Return the study's codebook (its instruments; ``path``: the config's ``codebook``)."""
+        return Codebook(dict(self.instrument_specs), self.codebook)
+
+    @property
+    def synthetic_data(self) -> bool:
+        """Return whether the study runs on the embedded synthetic data (``raw_dir`` null)."""
+        return self.raw_dir is None
 
     @property
     def comparisons(self) -> dict[str, Comparison]:
@@ -327,16 +420,6 @@ class Study:
     def comparison_labels(self) -> dict[str, str]:
         """Return the label of each comparison group, by config key."""
         return {k: c.label for k, c in self.comparisons.items()}
-
-    @property
-    def scoring(self) -> dict:
-        """Return the ``scoring`` config section."""
-        return self.config["scoring"]
-
-    @property
-    def cleaning(self) -> dict:
-        """Return the ``cleaning`` config section."""
-        return self.config["cleaning"]
 
     @property
     def family(self) -> list[str]:
@@ -377,16 +460,24 @@ class Study:
             d["bootstrap"] = {k: a["bootstrap"][k] for k in ("seed", "weights")}
         return json.dumps(d, sort_keys=True)
 
+    def synthetic_settings(self) -> str:
+        """Return the generator settings as the JSON ``linkseval synth --settings`` takes."""
+        return json.dumps(self.synthetic, sort_keys=True)
 
-def load_study(config: dict, codebook: Codebook) -> Study:
+    def monte_carlo_settings(self) -> str:
+        """Return the Monte Carlo settings as the JSON the scattered Monte Carlo jobs take."""
+        return json.dumps(asdict(self.monte_carlo), sort_keys=True)
+
+
+def load_study(config: dict, codebook: Codebook | None = None) -> Study:
     """Build the :class:`Study` of a (validated) config and its codebook.
 
     Parameters
     ----------
     config : dict
         The whole config; missing keys take the schema's defaults.
-    codebook : Codebook
-        The codebook (outcome labels).
+    codebook : Codebook, optional
+        The codebook (instruments, outcome labels); None: read the config's ``codebook`` file.
 
     Returns
     -------
@@ -396,10 +487,22 @@ def load_study(config: dict, codebook: Codebook) -> Study:
     Raises
     ------
     ConfigError
-        If ``analysis.main_comparison`` is not one of ``analysis.comparisons``, or
+        If ``instruments`` names an instrument the codebook does not define,
+        ``analysis.main_comparison`` is not one of ``analysis.comparisons``, or
         ``analysis.primary`` names a comparison, estimator or method the study does not run.
+    LinksevalError
+        If the codebook file cannot be read.
     """
+    from linkseval.errors import ConfigError
+
     cfg = with_defaults(dict(config), schema())
+    if codebook is None:
+        from linkseval.data.codebook import load_codebook
+
+        codebook = load_codebook(cfg["codebook"])
+    unknown = [i for i in cfg["instruments"] if i not in codebook.instruments]
+    if unknown:
+        raise ConfigError(f"config 'instruments': {unknown} not defined in {cfg['codebook']}")
     a = cfg["analysis"]
     if a["main_comparison"] not in a["comparisons"]:
         from linkseval.errors import ConfigError
@@ -422,6 +525,8 @@ def load_study(config: dict, codebook: Codebook) -> Study:
         from linkseval.errors import ConfigError
 
         raise ConfigError("; ".join(problems))
+    from linkseval.montecarlo import MCSettings
+
     return Study(
         config=cfg,
         years=tuple(int(y) for y in cfg["years"]),
@@ -429,4 +534,93 @@ def load_study(config: dict, codebook: Codebook) -> Study:
         outcomes=outcomes,
         labels=labels,
         settings=settings,
+        raw_dir=cfg["raw_dir"],
+        register=cfg["register"],
+        codebook=cfg["codebook"],
+        data_label=cfg["data_label"],
+        cleaning=Cleaning.from_config(cfg["cleaning"]),
+        scoring=Scoring.from_config(cfg["scoring"]),
+        synthetic=cfg["synthetic"],
+        monte_carlo=MCSettings.from_config(cfg["monte_carlo"]),
+        scatter=Scatter.from_config(a),
+        notes=tuple(family_notes(a)),
+        instrument_specs=dict(codebook.instruments),
     )
+
+
+def family_notes(analysis: dict) -> list[str]:
+    """Return a note if ``analysis.family`` names outcomes that are not modelled (else none).
+
+    E.g. outcomes narrowed on the command line: the family is what is modelled.
+    """
+    a = analysis_config(analysis)
+    modelled = {o for outs in a["outcomes"].values() for o in outs}
+    stray = [o for o in a["family"] if o not in modelled]
+    if not stray:
+        return []
+    return [
+        f"analysis.family {stray} not modelled (analysis.outcomes); Holm/BH and the "
+        "family-wise intervals are across the family's modelled outcomes"
+    ]
+
+
+def load_study_file(
+    config_path: str | Path,
+    codebook_path: str | Path | None = None,
+    *,
+    base: str | Path | None = None,
+    **overrides: Any,
+) -> Study:
+    """Load the study of a config file and its codebook: the one loader outside Snakemake.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The config YAML (e.g. ``config/config.yaml``); missing keys take the schema's defaults.
+    codebook_path : str or Path, optional
+        The codebook YAML; None: the config's ``codebook``.
+    base : str or Path, optional
+        The folder a relative ``codebook`` of the config is taken from (None: the working
+        directory, as in a run).
+    **overrides
+        Top-level config keys that replace the file's (e.g. ``years=[2013, 2014]``).
+
+    Returns
+    -------
+    Study
+        As :func:`load_study` of the file's config.
+
+    Raises
+    ------
+    ConfigError
+        If the config is not a mapping or does not follow the schema, or as :func:`load_study`.
+    """
+    from linkseval.data.codebook import load_codebook
+
+    config = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
+    config = {**config, **overrides}
+    check_config(config, str(config_path))
+    if codebook_path is None and base is not None:
+        codebook_path = Path(base) / with_defaults(config, schema())["codebook"]
+    return load_study(config, None if codebook_path is None else load_codebook(codebook_path))
+
+
+def check_config(config: Any, where: str = "config") -> None:
+    """Check a config against the schema (as Snakemake's ``validate`` does).
+
+    Raises
+    ------
+    ConfigError
+        Naming the first key that does not follow the schema.
+    """
+    import jsonschema
+
+    from linkseval.errors import ConfigError
+
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where}: not a mapping")
+    try:
+        jsonschema.validate(config, schema())
+    except jsonschema.ValidationError as exc:
+        key = ".".join(str(k) for k in exc.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {key}: {exc.message}") from exc

@@ -1,7 +1,10 @@
 import subprocess
 import sys
 
+import pytest
+
 from linkseval.cli import build_parser, main
+from linkseval.errors import ConfigError
 
 
 def test_help_lists_every_stage(capsys):
@@ -92,11 +95,17 @@ def test_did_command_offers_every_generic_estimator_and_runs_imputation(tmp_path
 
     from test_imputation import staggered
 
-    from linkseval.analysis import GENERIC_ESTIMATORS
-    from linkseval.cli import DID_ESTIMATORS, main
+    from linkseval import GENERIC_ESTIMATORS
+    from linkseval.analysis import GENERIC_NAMES, did_generic
+    from linkseval.cli import build_parser, main
 
-    assert DID_ESTIMATORS == GENERIC_ESTIMATORS
+    did = build_parser()._subparsers._group_actions[0].choices["did"]
+    (estimator,) = [a for a in did._actions if a.dest == "estimator"]
+    assert estimator.choices == list(GENERIC_ESTIMATORS)
+    assert set(GENERIC_NAMES) <= set(GENERIC_ESTIMATORS)
     df = staggered(n=50, seed=3)
+    with pytest.raises(ConfigError, match="unknown estimator 'nope'; choose from"):
+        did_generic(df, unit="unit", time="year", cohort="cohort", outcome="y", estimator="nope")
     src = tmp_path / "panel.csv"
     df.to_csv(src, index=False)
     out = tmp_path / "res.json"

@@ -118,6 +118,7 @@ def test_placebo_ri_size_is_nominal_when_drawn_like_ri():
 def test_placebo_study_of_an_outcome_uses_the_real_cohort_sizes_and_both_pools():
     from test_analysis import practice_panel
 
+    from linkseval import comparisons
     from linkseval.placebo import placebo_study
 
     frame = practice_panel(n=150)
@@ -129,6 +130,11 @@ def test_placebo_study_of_an_outcome_uses_the_real_cohort_sizes_and_both_pools()
     assert out.loc[out.pool == "comparison", "pool_size"].iloc[
         0
     ] == frame.practice_code.nunique() - len(links)
+    # the Deep End pool: the deep_end comparison rule's practices (linkseval.comparisons)
+    rule = comparisons.members(frame, {"rule": "deep_end"})
+    deep_end = set(frame.loc[rule, "practice_code"])
+    assert deep_end and not deep_end & links
+    assert out.loc[out.pool == "deep_end", "pool_size"].iloc[0] == len(deep_end)
     cr1 = out[out.method == "CR1"]
     assert (cr1.n_assignments == 60).all() and cr1.rate.between(0, 1).all()
     assert (out.loc[out.method == "WCR bootstrap", "n_assignments"] == 5).all()

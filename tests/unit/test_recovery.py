@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from linkseval.analysis import Settings
-from linkseval.data.codebook import load_codebook
 from linkseval.expected import TOLERANCE, load, summarise
 from linkseval.recovery import coverage, headline_rows, misses, study_panels, true_effect
+from linkseval.study import load_study_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUTH = {"att": {"a": {"2014": {"pct": 1.0}, "2015": {"pct": 3.0}}, "b": {"2015": {"pct": -1.0}}}}
@@ -76,15 +74,13 @@ def test_the_default_synthetic_study_recovers_the_true_effects(tmp_path):
     """The embedded default, end to end in one process with the config's settings (9,999
     draws): the headline equals the committed expectation (so this is the report's data and
     chain), and every WCR and RI interval the report states covers the generator's truth."""
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
-    codebook = load_codebook(ROOT / config["codebook"])
-    panels, truth, _ = study_panels(config, codebook, config["synthetic"]["seed"], tmp_path)
-    s = Settings.from_config(config["analysis"])
+    study = load_study_file(ROOT / "config/config.yaml", ROOT / "config/codebook.yaml")
+    panels, truth, _ = study_panels(study, study.synthetic["seed"], tmp_path)
+    s = study.settings
     rows = [
         r
-        for instrument, outcomes in config["analysis"]["outcomes"].items()
-        for outcome in outcomes
-        for r in headline_rows(panels[instrument], s, instrument, outcome)
+        for o in study.outcomes
+        for r in headline_rows(panels[o.instrument], s, o.instrument, o.name)
     ]
     head = pd.DataFrame(rows)
     mine = summarise({"headline": head.to_dict("records")})["rows"]
@@ -101,5 +97,5 @@ def test_the_default_synthetic_study_recovers_the_true_effects(tmp_path):
     assert misses(cov) == []
     # the family-wise intervals are wider than the 95% ones and come with the five themes only
     fam = cov[cov["interval"] == "family-wise"]
-    assert set(fam["outcome"]) == set(config["analysis"]["family"])
+    assert set(fam["outcome"]) == set(study.family)
     assert (fam["ci_low_fw"] < fam["ci_low"]).all() and (fam["ci_high"] < fam["ci_high_fw"]).all()

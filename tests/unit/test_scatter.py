@@ -214,6 +214,31 @@ def test_monte_carlo_chunks_gathered_equal_the_single_process_study(tmp_path, ca
         chunk_keys(MCSettings(scenarios=("bogus",)))
 
 
+def test_monte_carlo_stages_take_the_typed_settings():
+    """stages.mc_chunk / mc_gather take MCSettings (the command parses its JSON once): the
+    chunk's rows are run_chunk's, its metadata carries the settings the gather checks."""
+    from dataclasses import asdict, replace
+
+    from linkseval import stages
+    from linkseval.errors import LinksevalError
+
+    s = MCSettings.from_config({**MC_ARGS, "chunk_size": 2, "scenarios": ["no_effect"]})
+    assert MCSettings.from_config(json.loads(json.dumps(asdict(s)))) == s  # the job's JSON
+    keys = chunk_keys(s)
+    jobs = []
+    for key in keys:
+        rows, meta = stages.mc_chunk(s, *key)
+        pd.testing.assert_frame_equal(rows, run_chunk(s, *key))
+        assert meta == {"scenario": key[0], "run": key[1], "chunk": key[2], "settings": asdict(s)}
+        jobs.append(("_".join(map(str, key)), json.loads(json.dumps(meta)), rows))
+    out = stages.mc_gather(s, jobs)
+    assert out.settings == s and out.n_chunks == len(keys)
+    raw, check = gather(s, {k: rows for k, (_, _, rows) in zip(keys, jobs, strict=True)})
+    pd.testing.assert_frame_equal(out.raw, raw)
+    with pytest.raises(LinksevalError, match="made with other settings"):
+        stages.mc_gather(replace(s, seed=s.seed + 1), jobs)
+
+
 # --------------------------------------------------------------------------- the workflow
 
 RI_SCATTER = {"scatter_draws": 2500, "scatter_chunk_draws": 1000}  # 3 jobs per outcome

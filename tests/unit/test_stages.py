@@ -20,7 +20,7 @@ from linkseval.did import ols, twfe_design
 from linkseval.errors import DisclosureError, LinksevalError
 from linkseval.inference import CHUNK, randomization_inference
 from linkseval.multilevel import multilevel_did, multilevel_note, multilevel_row
-from linkseval.study import section_defaults
+from linkseval.study import Settings, section_defaults
 
 FAST = {
     "bootstrap": {"draws": 99},
@@ -64,7 +64,7 @@ def test_multilevel_stage_rows_are_what_the_cli_writes(multilevel_study, safeque
         register,
         safequest,
         ["workload", "teamwork"],
-        {"scale": "mean"},
+        Settings(scale="mean"),
         percent_formula=FORMULA,
         data_label="TEST",
     )
@@ -124,8 +124,10 @@ def test_estimate_stage_is_what_the_cli_writes_and_ignores_other_instruments(tmp
     both = pd.concat([panel, other], ignore_index=True)
     write_parquet(both, tmp_path / "panel.parquet", {})
     cfg = json.dumps(FAST)
-    res = stages.estimate(both, FAST, "safequest", "workload", data_label="X")
-    alone = stages.estimate(panel, FAST, "safequest", "workload", data_label="X")
+    settings = Settings.from_config(FAST)
+    assert (settings.bootstrap_draws, settings.ri_draws, settings.dose) == (99, 199, False)
+    res = stages.estimate(both, settings, "safequest", "workload", data_label="X")
+    alone = stages.estimate(panel, settings, "safequest", "workload", data_label="X")
     pd.testing.assert_frame_equal(res, alone)
     argv = ["estimate", "--panel", str(tmp_path / "panel.parquet"), "--instrument", "safequest"]
     argv += ["--outcome", "workload", "--settings", cfg, "--data-label", "X"]
@@ -133,14 +135,12 @@ def test_estimate_stage_is_what_the_cli_writes_and_ignores_other_instruments(tmp
     pd.testing.assert_frame_equal(res, pd.read_parquet(tmp_path / "est.parquet"))
     assert res.columns[0] == "data_label" and (res["data_label"] == "X").all()
     assert set(res["instrument"]) == {"safequest"}
-    one = stages.estimate(panel, FAST, "safequest", "workload", comparisons=[MAIN])
+    one = stages.estimate(panel, settings, "safequest", "workload", comparisons=[MAIN])
     assert set(one["comparison"]) == {MAIN}
 
 
 def test_describe_uses_the_estimates_baseline_year():
     panel = practice_panel(n=30, seed=1)  # Links start 2014: baseline 2013
-    from linkseval.analysis import Settings
-
     assert baseline_year(panel, Settings()) == 2013
     means, change = stages.describe(panel, data_label="D")
     _, change_2013 = stages.describe(panel, baseline_year=2013, data_label="D")
@@ -167,9 +167,9 @@ def test_ri_gather_stage_is_what_the_cli_writes(tmp_path):
     written = json.loads((tmp_path / "ri.json").read_text())
     jobs = [(p, *_meta_and_frame(p)) for p in reversed(paths)]
     kw = dict(seed=seed, draws=draws, chunk_draws=chunk_draws)
-    out = stages.ri_gather(frame, {}, "safequest", "workload", jobs, **kw)
+    out = stages.ri_gather(frame, Settings(), "safequest", "workload", jobs, **kw)
     assert out.doc == written
-    _, p = stages.ri_panel(frame, {}, "safequest", "workload")
+    p = stages.ri_panel(frame, Settings(), "safequest", "workload")
     ref = randomization_inference(p, n_draws=draws, seed=seed)
     assert (out.doc["p_value"], out.doc["ci_low"], out.doc["ci_high"]) == (
         ref.p_value,
@@ -182,9 +182,9 @@ def test_ri_gather_stage_is_what_the_cli_writes(tmp_path):
     name, meta, df = jobs[0]
     bad = [(name, {**meta, "outcome": "teamwork"}, df), *jobs[1:]]
     with pytest.raises(LinksevalError, match=f"{name}: an RI chunk of another outcome"):
-        stages.ri_gather(frame, {}, "safequest", "workload", bad, **kw)
+        stages.ri_gather(frame, Settings(), "safequest", "workload", bad, **kw)
     # ri_chunk: the draws and metadata the CLI wrote
-    chunk = stages.ri_chunk(frame, {}, "safequest", "workload", chunk=2, **kw)
+    chunk = stages.ri_chunk(frame, Settings(), "safequest", "workload", chunk=2, **kw)
     meta2, df2 = _meta_and_frame(paths[2])
     assert chunk.meta == meta2 and list(chunk.seed_chunks) == [2]
     pd.testing.assert_frame_equal(chunk.draws, df2)

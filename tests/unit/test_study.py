@@ -1,6 +1,8 @@
 """The typed study spec (linkseval.study): defaults from the schema only, labels from the
 codebook, comparison rules in one place (linkseval.comparisons)."""
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +13,23 @@ import yaml
 from linkseval import comparisons
 from linkseval.analysis import comparison_frame
 from linkseval.data.codebook import load_codebook
+from linkseval.errors import ConfigError
+from linkseval.montecarlo import MCSettings
 from linkseval.multilevel import comparison_practices
 from linkseval.report.descriptive import group_masks
 from linkseval.study import (
+    Cleaning,
     Comparison,
+    Scatter,
+    Scoring,
     Settings,
     load_study,
+    load_study_file,
     schema,
     section_defaults,
     with_defaults,
 )
+from linkseval.synthetic import effective_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -72,10 +81,91 @@ def test_a_config_missing_optional_keys_gets_the_schema_defaults():
     assert s.honest["relative_mbar"] == section_defaults("analysis", "honestdid", "relative_mbar")
     study = load_study({"years": [2013, 2014]}, CODEBOOK)
     assert study.instruments == tuple(_props("instruments")["default"])
-    assert study.scoring == {k: v["default"] for k, v in _props("scoring")["properties"].items()}
+    assert asdict(study.scoring) == {
+        k: v["default"] for k, v in _props("scoring")["properties"].items()
+    }
+    clean = _props("cleaning")["properties"]
+    assert study.cleaning == Cleaning() == Cleaning.from_config({})
+    assert study.cleaning.practice_code_width == clean["practice_code_width"]["default"]
+    assert study.cleaning.max_missing_items == clean["max_missing_items"]["default"]
+    ri = _props("analysis", "randomization")["properties"]
+    assert study.scatter == Scatter()
+    assert (study.scatter.ri_draws, study.scatter.ri_chunk_draws) == (
+        ri["scatter_draws"]["default"],
+        ri["scatter_chunk_draws"]["default"],
+    )
+    assert study.scatter.comparisons is _props("analysis", "scatter_comparisons")["default"]
+    mc = _props("monte_carlo")["properties"]
+    assert study.monte_carlo == MCSettings.from_config({})
+    assert study.monte_carlo.reps == mc["reps"]["default"]
+    assert study.synthetic_data and study.raw_dir is None and study.register is None
+    assert study.codebook == _props("codebook")["default"]
     default_outcomes = _props("analysis", "outcomes")["default"]["safequest"]
     assert [o.name for o in study.outcomes] == default_outcomes
     assert study.settings == Settings()
+
+
+def test_the_study_types_the_sections_the_rules_read():
+    config = {
+        "years": [2013, 2014],
+        "raw_dir": "extracts",
+        "register": "reg.csv",
+        "data_label": "OFFICIAL",
+        "cleaning": {"practice_code_width": 6, "max_missing_items": {"safequest": 3, "care": 2}},
+        "scoring": {"min_respondents": 8, "percent_formula": "pomp"},
+        "synthetic": {"n_practices": 200},
+        "monte_carlo": {"reps": 40, "chunk_size": 10, "scenarios": ["baseline"]},
+        "analysis": {
+            "scatter_comparisons": True,
+            "randomization": {"scatter_draws": 30000, "scatter_chunk_draws": 10000},
+            "sensitivity": {"multilevel": False},
+        },
+    }
+    study = load_study(config, CODEBOOK)
+    assert study.cleaning == Cleaning(6, "^[0-9]{5}$", {"safequest": 3, "care": 2})
+    assert study.scoring == Scoring(8, 0.5, "pomp")
+    assert study.scatter == Scatter(True, False, 30000, 10000)
+    assert not study.settings.multilevel and not study.synthetic_data
+    assert (study.raw_dir, study.register, study.data_label) == ("extracts", "reg.csv", "OFFICIAL")
+    assert study.synthetic["n_practices"] == 200
+    mc = study.monte_carlo
+    assert (mc.reps, mc.chunk_size, mc.scenarios) == (40, 10, ("baseline",))
+    # the scattered Monte Carlo jobs' JSON gives the same settings back
+    assert MCSettings.from_config(json.loads(study.monte_carlo_settings())) == mc
+    # the synth job's JSON (year keys as strings) gives the generator the same settings
+    want = effective_settings(study.synthetic)
+    assert effective_settings(json.loads(study.synthetic_settings())) == want
+    assert want["n_practices"] == 200 and want["links_cohorts"] == {2014: 7}
+    assert study.instrument_specs["care"] is CODEBOOK["care"]
+
+
+def test_the_family_note_comes_with_the_study():
+    family = ["communication", "workload", "teamwork"]
+    a = {"outcomes": {"safequest": ["workload"]}, "family": family}
+    study = load_study({"years": [2013, 2014], "analysis": a}, CODEBOOK)
+    (note,) = study.notes
+    assert note.startswith("analysis.family ['communication', 'teamwork'] not modelled")
+    assert study.settings.family == ["workload"]  # the family is what is modelled
+    assert load_study({"years": [2013, 2014]}, CODEBOOK).notes == ()
+
+
+def test_an_instrument_the_codebook_does_not_define_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"config 'instruments': \['nope'\] not defined in"):
+        load_study({"years": [2013], "instruments": ["safequest", "nope"]}, CODEBOOK)
+
+
+def test_load_study_file_reads_the_config_and_its_codebook(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the config's codebook path is relative to the working directory
+    study = load_study_file("config/config.yaml")
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    assert study == load_study(config, CODEBOOK)
+    book = ROOT / "config/codebook.yaml"
+    short = load_study_file(ROOT / "config/config.yaml", book, years=[2013])
+    assert short.years == (2013,) and short.settings == study.settings
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**config, "scoring": {"min_respondents": 0}}))
+    with pytest.raises(ConfigError, match=r"bad.yaml: scoring.min_respondents: 0 is less than"):
+        load_study_file(bad, book)
 
 
 def test_comparison_options_default_from_the_schema():

@@ -517,6 +517,27 @@ def test_bad_settings_are_named(settings, codebook):
                  YEARS, codebook)  # fmt: skip
 
 
+def test_every_generator_default_is_the_schemas(settings, codebook, data):
+    """The generator's defaults are the config schema's synthetic defaults (no second copy), and
+    the config's synthetic section with the schema's defaults filled in (what a run's
+    synthetic_data rule passes) generates the same bytes as the section alone."""
+    from linkseval.study import schema, section_defaults, with_defaults
+    from linkseval.synthetic import DEFAULTS, effective_settings
+
+    node = schema()["properties"]["synthetic"]
+    assert all("default" in sub for sub in node["properties"].values())
+    assert section_defaults("synthetic") == DEFAULTS
+    assert list(effective_settings({})) == list(node["properties"])
+    assert effective_settings({})["messiness"] == {
+        k: sub["default"] for k, sub in node["properties"]["messiness"]["properties"].items()
+    }
+    filled = with_defaults(settings, node)
+    assert set(filled) == set(DEFAULTS) and len(filled) > len(settings)
+    again = generate(json.loads(json.dumps(filled)), YEARS, codebook)
+    for name in ("safequest_2015.csv", "care_2013.csv"):
+        assert again.extracts[name].to_bytes() == data.extracts[name].to_bytes()
+
+
 def test_json_style_settings_work(settings, codebook, data):
     """Settings passed as JSON (string year keys) give the same data."""
     as_json = json.loads(json.dumps(settings))

@@ -3,7 +3,7 @@
 
 rule clean_extract:
     input:
-        extract=extract_file,
+        extract=get_extract,
         register=REGISTER,
         codebook=CODEBOOK,
     output:
@@ -18,9 +18,9 @@ rule clean_extract:
         year=r"\d{4}",
     params:
         years=YEARS,
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
-        max_missing=max_missing_items,
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
+        max_missing=get_max_missing_items,
         label=DATA_LABEL,
     threads: 1
     resources:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from linkseval.data.codebook import load_codebook
 from linkseval.configuration import coerce_to_schema, input_problems
 from linkseval.errors import LinksevalError
 from linkseval.report import site
@@ -31,6 +30,7 @@ shell.prefix(
 )
 
 SYNTH_DIR = "results/synthetic/raw"
+PAGES = "results/pages"  # staged report pages (publish_report copies them to results/report)
 
 
 def workflow_rule_files():
@@ -45,51 +45,33 @@ def repo_file(relative):
     return os.path.relpath(Path(workflow.basedir) / relative)
 
 
-SYNTHETIC = config["raw_dir"] is None
-RAW_DIR = SYNTH_DIR if SYNTHETIC else config["raw_dir"]
-if config["register"] is not None:
-    REGISTER = config["register"]
-else:
-    REGISTER = f"{RAW_DIR}/practices.csv"
-CODEBOOK = config["codebook"]
+# The study, typed and loaded once with its codebook (linkseval.study): rules read it, not raw
+# config keys (only the provenance record keeps the effective config, STUDY.config).
 try:
-    _codebook = load_codebook(CODEBOOK)
+    STUDY = load_study(config)
 except LinksevalError as exc:
     sys.exit(f"linkseval: error: {exc}")
-_unknown = [i for i in config["instruments"] if i not in _codebook.instruments]
-if _unknown:
-    raise ValueError(f"config 'instruments': {_unknown} not defined in {CODEBOOK}")
-# The study, typed and loaded once (linkseval.study): rules read it, not raw config keys.
-try:
-    STUDY = load_study(config, _codebook)
-except LinksevalError as exc:
-    sys.exit(f"linkseval: error: {exc}")
+for _note in STUDY.notes:  # e.g. outcomes narrowed on the command line
+    print(f"note: {_note}", file=sys.stderr)
+SYNTHETIC = STUDY.synthetic_data
+RAW_DIR = SYNTH_DIR if SYNTHETIC else STUDY.raw_dir
+REGISTER = STUDY.register if STUDY.register is not None else f"{RAW_DIR}/practices.csv"
+CODEBOOK = STUDY.codebook
 YEARS = list(STUDY.years)
 INSTRUMENTS = list(STUDY.instruments)
-FILE_STEM = {name: ins.file_stem for name, ins in _codebook.instruments.items()}
+FILE_STEM = {name: ins.file_stem for name, ins in STUDY.instrument_specs.items()}
 # rows per practice-year in an instrument's panel: one per theme, plus the overall score
-PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in _codebook.instruments.items()}
+PANEL_OUTCOMES = {name: len(ins.outcomes) for name, ins in STUDY.instrument_specs.items()}
 # The label every output carries, decided in one place (linkseval.report.labels): SYNTHETIC DATA
 # for the embedded set or a folder with its marker, else the config's data_label (or none). The
 # papermill rules take it as YAML (-y), so that an empty label still passes one argument.
 try:
     DATA_LABEL = resolve_data_label(
-        config.get("data_label"), is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
+        STUDY.data_label, is_synthetic_folder(None if SYNTHETIC else RAW_DIR)
     )
 except ValueError as exc:
     sys.exit(f"linkseval: error: {exc}")
 DATA_LABEL_YAML = json.dumps({"data_label": DATA_LABEL})
-
-
-ANALYSIS = STUDY.config["analysis"]  # effective settings; each job gets STUDY.job_settings(job)
-_modelled = {o for outs in ANALYSIS["outcomes"].values() for o in outs}
-_stray = [o for o in ANALYSIS["family"] if o not in _modelled]
-if _stray:  # e.g. outcomes narrowed on the command line: the family is what is modelled
-    print(
-        f"note: analysis.family {_stray} not modelled (analysis.outcomes); Holm/BH and the "
-        "family-wise intervals are across the family's modelled outcomes",
-        file=sys.stderr,
-    )
 
 
 wildcard_constraints:
@@ -108,9 +90,9 @@ OUTCOME_LABELS = json.dumps(STUDY.labels, sort_keys=True)
 MODELS = [(o.instrument, o.name) for o in STUDY.outcomes]
 
 
-def synthetic_extracts():
+def get_synthetic_extracts():
     """Files the synthetic generator writes (Excel for the configured years, Safequest only)."""
-    xlsx = set(config["synthetic"]["xlsx_years"])
+    xlsx = set(STUDY.synthetic["xlsx_years"])
     out = []
     for instrument in INSTRUMENTS:
         for year in YEARS:
@@ -119,7 +101,7 @@ def synthetic_extracts():
     return out
 
 
-def extract_file(wildcards):
+def get_extract(wildcards):
     """The raw extract for an instrument-year: <stem>_<year>.xlsx if present, else .csv."""
     return extract_path(wildcards.instrument, wildcards.year)
 
@@ -127,7 +109,7 @@ def extract_file(wildcards):
 def extract_path(instrument, year):
     stem = f"{RAW_DIR}/{FILE_STEM[instrument]}_{year}"
     if SYNTHETIC:
-        return next(p for p in synthetic_extracts() if p.startswith(f"{stem}."))
+        return next(p for p in get_synthetic_extracts() if p.startswith(f"{stem}."))
     return f"{stem}.xlsx" if Path(f"{stem}.xlsx").exists() else f"{stem}.csv"
 
 
@@ -143,56 +125,59 @@ if not SYNTHETIC:  # real extracts: every instrument-year and the register must 
         stop(_problem)
 
 
-def clean_files(wildcards):
-    return expand("results/clean/{{instrument}}_{year}.parquet", year=YEARS)
+def get_clean_files(wildcards):
+    """The cleaned extracts of the job's instrument, one per survey year."""
+    return expand(rules.clean_extract.output.clean, instrument=wildcards.instrument, year=YEARS)
 
 
-def quality_inputs(kind):
-    pattern = {
-        "accounting": "results/quality/accounting/{instrument}_{year}.json",
-        "rejects": "results/quality/rejects/{instrument}_{year}.parquet",
-    }[kind]
-    return expand(pattern, instrument=INSTRUMENTS, year=YEARS)
+def get_quality_inputs(kind):
+    """Every instrument-year's clean_extract output ``kind`` (accounting or rejects)."""
+    return expand(getattr(rules.clean_extract.output, kind), instrument=INSTRUMENTS, year=YEARS)
 
 
 COMPARISONS = list(STUDY.comparisons)
 
 
-def model_outputs():
-    if ANALYSIS["scatter_comparisons"]:  # the grid: outcome x comparison group
-        out = [
-            f"results/models/{i}/{o}/{c}.estimates.parquet" for i, o in MODELS for c in COMPARISONS
-        ]
+def _per_model(pattern, **wildcards):
+    """``pattern`` for every modelled (instrument, outcome), in config order."""
+    return [f for i, o in MODELS for f in expand(pattern, instrument=i, outcome=o, **wildcards)]
+
+
+def get_model_outputs():
+    """The tables combine_estimates gathers (the jobs depend on analysis.scatter_*)."""
+    if STUDY.scatter.comparisons:  # the grid: outcome x comparison group
+        out = _per_model(rules.estimate_comparison.output[0], comparison=COMPARISONS)
     else:
-        out = [f"results/models/{i}/{o}.estimates.parquet" for i, o in MODELS]
-    if ANALYSIS["sensitivity"]["multilevel"]:
-        if ANALYSIS["scatter_multilevel"]:  # one job per outcome
-            out += [f"results/models/{i}/{o}.multilevel.parquet" for i, o in MODELS]
+        out = _per_model(rules.estimate_outcome.output[0])
+    if STUDY.settings.multilevel:
+        if STUDY.scatter.multilevel:  # one job per outcome
+            out += _per_model(rules.multilevel_outcome.output[0])
         else:  # one per instrument: statsmodels and the respondents loaded once
-            out += [f"results/models/{i}/multilevel.parquet" for i in dict(MODELS)]
+            out += expand(rules.multilevel_instrument.output[0], instrument=list(dict(MODELS)))
     return out
 
 
-def placebo_tables(wildcards):
+def get_placebo_tables(wildcards):
     """The placebo study's tables, one per instrument (none with analysis.placebo.enabled false)."""
-    if not ANALYSIS["placebo"]["enabled"]:
+    if not STUDY.settings.placebo["enabled"]:
         return []
-    return [f"results/models/{i}/placebo.parquet" for i in dict(MODELS)]
+    return expand(rules.placebo_instrument.output.parquet, instrument=list(dict(MODELS)))
 
 
-def baseline_arg(wildcards):
+def get_baseline_arg(wildcards):
     """The optional flag as a list of words (each one quoted in the shell command)."""
     year = STUDY.settings.baseline_year
     return ["--baseline-year", str(year)] if year is not None else []
 
 
-def monte_carlo_table(wildcards):
+def get_monte_carlo_table(wildcards):
     """The committed Monte Carlo summary, if present (the methods page says when it is not)."""
     path = repo_file("validation/monte_carlo_summary.csv")
     return [path] if Path(path).exists() else []
 
 
-def provenance_inputs():
+def get_provenance_inputs():
+    """The files the provenance record hashes: codebook, register and every extract."""
     files = [CODEBOOK, REGISTER]
     for instrument in INSTRUMENTS:
         for year in YEARS:
@@ -233,46 +218,49 @@ def all_pages():
     return site.all_pages(STUDY, links_codes())
 
 
-def report_pages(wildcards):
+def get_report_pages(wildcards):
     """The staged pages (results/pages/), which publish_report copies to results/report/."""
-    return [f"results/pages/{h}" for _, h in all_pages()]
+    return [f"{PAGES}/{h}" for _, h in all_pages()]
 
 
-def page_args(wildcards):
+def get_page_args(wildcards):
+    """The report pages as TITLE=HREF words (the index page's navigation)."""
     return [f"{t}={h}" for t, h in all_pages()]
 
 
-def final_outputs():
+def get_final_outputs():
+    """The default target's files (rule all, after every rule is defined)."""
     return [
-        *expand("results/panel/{instrument}.parquet", instrument=INSTRUMENTS),
-        "results/quality/summary.json",
-        "results/models/headline.json",
-        "results/provenance.json",
-        "results/report",
+        *expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
+        rules.quality_summary.output.summary,
+        rules.combine_estimates.output.json,
+        rules.provenance.output[0],
+        rules.publish_report.output[0],
     ]
 
 
-def max_missing_items(wildcards):
-    return config["cleaning"]["max_missing_items"][wildcards.instrument]
+def get_max_missing_items(wildcards):
+    """Params function: cleaning.max_missing_items of the job's instrument."""
+    return STUDY.cleaning.max_missing_items[wildcards.instrument]
 
 
-def output_dir(wildcards, output):
+def get_output_dir(wildcards, output):
     """Folder of a rule's first output (for commands that write a set of files)."""
     return str(Path(output[0]).parent)
 
 
-def modelled_outcomes(wildcards):
+def get_modelled_outcomes(wildcards):
     """The modelled outcomes of the job's instrument (analysis.outcomes), in config order."""
     return [o.name for o in STUDY.outcomes if o.instrument == wildcards.instrument]
 
 
-def n_outcomes(wildcards):
+def get_n_outcomes(wildcards):
     """How many outcomes of the job's instrument are modelled."""
-    return len(modelled_outcomes(wildcards))
+    return len(get_modelled_outcomes(wildcards))
 
 
-def code_pattern(wildcards):
+def get_code_pattern(wildcards):
     """Params function: cleaning.practice_code_pattern (a plain value would have its braces,
     e.g. '{5}', read as a wildcard)."""
-    return config["cleaning"]["practice_code_pattern"]
+    return STUDY.cleaning.practice_code_pattern
 

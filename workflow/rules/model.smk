@@ -72,18 +72,18 @@ rule multilevel_instrument:
     benchmark:
         "results/benchmarks/multilevel_instrument/{instrument}.tsv"
     params:
-        outcomes=modelled_outcomes,
+        outcomes=get_modelled_outcomes,
         settings=STUDY.job_settings("multilevel"),
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
-        formula=lookup(dpath="scoring/percent_formula", within=config),
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
+        formula=STUDY.scoring.percent_formula,
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
         # fits one outcome after another: memory as for one, time for all
         mem_mb=mem_by_rows(500, 0.6, "scores"),
-        runtime=runtime_by_input(10, 0.5, key="scores", times=n_outcomes),
+        runtime=runtime_by_input(10, 0.5, key="scores", times=get_n_outcomes),
     conda:
         "../envs/linkseval.yaml"
     shell:
@@ -109,9 +109,9 @@ rule multilevel_outcome:
         "results/benchmarks/multilevel_outcome/{instrument}_{outcome}.tsv"
     params:
         settings=STUDY.job_settings("multilevel"),
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
-        formula=lookup(dpath="scoring/percent_formula", within=config),
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
+        formula=STUDY.scoring.percent_formula,
         label=DATA_LABEL,
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
@@ -132,7 +132,7 @@ rule multilevel_outcome:
 
 rule combine_estimates:
     input:
-        model_outputs(),
+        get_model_outputs(),
     output:
         parquet="results/models/estimates.parquet",
         csv=report(
@@ -176,7 +176,7 @@ rule descriptive_comparison:
     log:
         "results/logs/descriptive_comparison.log",
     params:
-        baseline=baseline_arg,
+        baseline=get_baseline_arg,
         label=DATA_LABEL,
     priority: 1  # small; lets its notebook pair with others instead of running last
     threads: 1

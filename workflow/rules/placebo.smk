@@ -14,7 +14,7 @@ rule placebo_instrument:
     benchmark:
         "results/benchmarks/placebo_instrument/{instrument}.tsv"
     params:
-        outcomes=modelled_outcomes,
+        outcomes=get_modelled_outcomes,
         settings=STUDY.job_settings("placebo"),
         label=DATA_LABEL,
     threads: 1

@@ -3,8 +3,8 @@
 
 rule quality_summary:
     input:
-        accounting=quality_inputs("accounting"),
-        rejects=quality_inputs("rejects"),
+        accounting=get_quality_inputs("accounting"),
+        rejects=get_quality_inputs("rejects"),
         panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
     output:
         files=report(

@@ -23,8 +23,8 @@ checkpoint links_practices:
         "results/logs/links_practices.log",
     params:
         years=YEARS,
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
     threads: 1
     resources:
         mem_mb=500,
@@ -40,14 +40,14 @@ checkpoint links_practices:
 
 rule provenance:
     input:
-        data=provenance_inputs(),
+        data=get_provenance_inputs(),
         lock=repo_file("requirements.lock"),
     output:
         "results/provenance.json",
     log:
         "results/logs/provenance.log",
     params:
-        config=lambda wildcards: json.dumps(config, sort_keys=True),  # a function: braces stay
+        config=lambda wildcards: json.dumps(STUDY.config, sort_keys=True),  # a function: braces stay
         root=repo_file("."),
         label=DATA_LABEL,
     threads: 1
@@ -67,7 +67,7 @@ rule notebook_data_quality:
     input:
         notebook=repo_file("notebooks/data_quality.ipynb"),
         codebook=CODEBOOK,
-        files="results/quality/files.csv",
+        files=rules.quality_summary.output.files,
         reasons=rules.quality_summary.output.reasons,
         practice_years=rules.quality_summary.output.practice_years,
         panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
@@ -84,7 +84,7 @@ rule notebook_data_quality:
         title=page_title("data_quality"),
         nav=NAV,
         lists=yaml_params("panels", "clean"),
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_respondents=STUDY.scoring.min_respondents,
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -107,7 +107,7 @@ rule notebook_data_quality:
 rule notebook_descriptives:
     input:
         notebook=repo_file("notebooks/descriptives.ipynb"),
-        means="results/descriptive/theme_means.csv",
+        means=rules.descriptive_comparison.output.means,
         change=rules.descriptive_comparison.output.change,
     output:
         notebook="results/notebooks/descriptives.ipynb",
@@ -139,7 +139,7 @@ rule notebook_descriptives:
 rule notebook_did:
     input:
         notebook=repo_file("notebooks/did_outcome.ipynb"),
-        estimates="results/models/estimates.csv",
+        estimates=rules.combine_estimates.output.csv,
     output:
         notebook="results/notebooks/did_{instrument}_{outcome}.ipynb",
         html="results/pages/did_{instrument}_{outcome}.html",
@@ -190,7 +190,7 @@ rule notebook_practice:
         nav=NAV,
         lists=yaml_params("panels"),
         outcome_labels=OUTCOME_LABELS,
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_respondents=STUDY.scoring.min_respondents,
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -219,7 +219,7 @@ rule pipeline_diagram:
     log:
         "results/logs/pipeline_diagram.log",
     params:
-        config=lambda wildcards: json.dumps(config, sort_keys=True),  # a function: braces stay
+        config=lambda wildcards: json.dumps(STUDY.config, sort_keys=True),  # a function: braces stay
     threads: 1
     resources:
         mem_mb=1000,
@@ -235,12 +235,12 @@ rule pipeline_diagram:
 rule notebook_methods:
     input:
         notebook=repo_file("notebooks/methods.ipynb"),
-        provenance="results/provenance.json",
+        provenance=rules.provenance.output[0],
         diagram=rules.pipeline_diagram.output.png,
         diagram_info=rules.pipeline_diagram.output.json,
-        links="results/pages/links_practices.json",
-        monte_carlo=monte_carlo_table,
-        placebo=placebo_tables,
+        links=rules.links_practices.output[0],
+        monte_carlo=get_monte_carlo_table,
+        placebo=get_placebo_tables,
     output:
         notebook="results/notebooks/methods.ipynb",
         html="results/pages/methods.html",
@@ -253,7 +253,7 @@ rule notebook_methods:
         monte_carlo=repo_file("validation/monte_carlo_summary.csv"),
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
-        placebo_yaml=lambda wildcards, input: json.dumps({"placebo": list(input.placebo)}),
+        placebo_yaml=yaml_params("placebo"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -273,14 +273,14 @@ rule notebook_methods:
 
 rule disclosure_check:
     input:
-        pages=report_pages,
+        pages=get_report_pages,
         tables=[
-            "results/models/estimates.csv",
-            "results/models/headline.csv",
+            rules.combine_estimates.output.csv,
+            rules.combine_estimates.output.headline,
             rules.combine_estimates.output.json,
-            "results/descriptive/theme_means.csv",
+            rules.descriptive_comparison.output.means,
             rules.descriptive_comparison.output.change,
-            "results/quality/files.csv",
+            rules.quality_summary.output.files,
             rules.quality_summary.output.reasons,
             rules.quality_summary.output.practice_years,
             rules.quality_summary.output.summary,
@@ -293,7 +293,7 @@ rule disclosure_check:
     log:
         "results/logs/disclosure_check.log",
     params:
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
+        min_respondents=STUDY.scoring.min_respondents,
     threads: 1
     resources:
         mem_mb=2000,
@@ -308,11 +308,11 @@ rule disclosure_check:
 
 rule report_index:
     input:
-        headline="results/models/headline.csv",
+        headline=rules.combine_estimates.output.headline,
         codebook=CODEBOOK,
-        pages=report_pages,
-        disclosure="results/quality/disclosure.json",
-        placebo=placebo_tables,
+        pages=get_report_pages,
+        disclosure=rules.disclosure_check.output[0],
+        placebo=get_placebo_tables,
         primary=rules.combine_estimates.output.primary,
         quality=rules.quality_summary.output.summary,
     output:
@@ -320,7 +320,7 @@ rule report_index:
     log:
         "results/logs/report_index.log",
     params:
-        pages=page_args,
+        pages=get_page_args,
         settings=STUDY.job_settings("index"),
         label=DATA_LABEL,
     threads: 1
@@ -339,9 +339,9 @@ rule report_index:
 
 rule print_report:
     input:
-        index="results/pages/index.html",
-        pages=report_pages,
-        disclosure="results/quality/disclosure.json",
+        index=rules.report_index.output[0],
+        pages=get_report_pages,
+        disclosure=rules.disclosure_check.output[0],
     output:
         f"results/pages/{site.PDF_NAME}",
     log:
@@ -362,10 +362,10 @@ rule print_report:
 
 rule publish_report:
     input:
-        pages=report_pages,
-        index="results/pages/index.html",
-        pdf=rules.print_report.output,
-        disclosure="results/quality/disclosure.json",
+        pages=get_report_pages,
+        index=rules.report_index.output[0],
+        pdf=rules.print_report.output[0],
+        disclosure=rules.disclosure_check.output[0],
     output:
         directory("results/report"),
     log:

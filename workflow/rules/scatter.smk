@@ -9,17 +9,15 @@
 # Every chunk is seeded on its own (RI: seed chunks of 1,000 draws from the RI seed; Monte Carlo:
 # each replication from the study seed and scenario key), and each gather concatenates in a fixed
 # order, so the results equal a single-process run exactly (tests/unit/test_scatter.py).
-from linkseval.montecarlo import MCSettings, chunk_keys as mc_chunk_keys
+from linkseval.montecarlo import chunk_keys as mc_chunk_keys
 from linkseval.scatter import ri_n_jobs
 
-RI_SCATTER = ANALYSIS["randomization"]
-RI_JOBS = ri_n_jobs(RI_SCATTER["scatter_draws"], RI_SCATTER["scatter_chunk_draws"])
+RI_JOBS = ri_n_jobs(STUDY.scatter.ri_draws, STUDY.scatter.ri_chunk_draws)
 # the settings the main comparison's panel and the RI test read (rerun when one of them changes)
 RI_SETTINGS = STUDY.job_settings("ri_chunk")
 # the gather also gives the family-wise interval of the outcomes in analysis.family
 RI_GATHER_SETTINGS = STUDY.job_settings("ri_gather")
-MC_CONFIG = config["monte_carlo"]
-MC_JSON = json.dumps(MC_CONFIG, sort_keys=True)
+MC_JSON = STUDY.monte_carlo_settings()
 MC_CHUNK = "results/scatter/monte_carlo/chunks/{scenario}/{run}/chunk_{chunk}.parquet"
 MC_OUT = "results/scatter/monte_carlo"
 
@@ -37,9 +35,9 @@ rule ri_chunk:
         chunk=r"\d+",
     params:
         settings=RI_SETTINGS,
-        seed=RI_SCATTER["seed"],
-        draws=RI_SCATTER["scatter_draws"],
-        chunk_draws=RI_SCATTER["scatter_chunk_draws"],
+        seed=STUDY.settings.ri_seed,
+        draws=STUDY.scatter.ri_draws,
+        chunk_draws=STUDY.scatter.ri_chunk_draws,
         label=DATA_LABEL,
     threads: 1
     resources:
@@ -58,19 +56,16 @@ rule ri_chunk:
 rule ri_gather:
     input:
         panel=rules.score_panel.output.panel,
-        chunks=expand(
-            "results/scatter/ri/{{instrument}}/{{outcome}}/chunk_{chunk}.parquet",
-            chunk=range(RI_JOBS),
-        ),
+        chunks=expand(rules.ri_chunk.output[0], chunk=range(RI_JOBS), allow_missing=True),
     output:
         "results/scatter/ri/{instrument}/{outcome}.json",
     log:
         "results/logs/scatter/ri_gather/{instrument}_{outcome}.log",
     params:
         settings=RI_GATHER_SETTINGS,
-        seed=RI_SCATTER["seed"],
-        draws=RI_SCATTER["scatter_draws"],
-        chunk_draws=RI_SCATTER["scatter_chunk_draws"],
+        seed=STUDY.settings.ri_seed,
+        draws=STUDY.scatter.ri_draws,
+        chunk_draws=STUDY.scatter.ri_chunk_draws,
         label=DATA_LABEL,
     threads: 1
     resources:
@@ -88,7 +83,7 @@ rule ri_gather:
 
 rule ri_scattered:
     input:
-        [f"results/scatter/ri/{instrument}/{outcome}.json" for instrument, outcome in MODELS],
+        _per_model(rules.ri_gather.output[0]),
 
 
 rule monte_carlo_chunk:
@@ -122,7 +117,7 @@ rule monte_carlo_gather:
         # this target, not the default one
         lambda wildcards: [
             MC_CHUNK.format(scenario=s, run=r, chunk=k)
-            for s, r, k in mc_chunk_keys(MCSettings.from_config(MC_CONFIG))
+            for s, r, k in mc_chunk_keys(STUDY.monte_carlo)
         ],
     output:
         summary=f"{MC_OUT}/monte_carlo_summary.csv",

@@ -3,7 +3,7 @@
 
 rule score_panel:
     input:
-        clean=clean_files,
+        clean=get_clean_files,
         register=REGISTER,
         codebook=CODEBOOK,
     output:
@@ -15,11 +15,11 @@ rule score_panel:
         "results/benchmarks/score_panel/{instrument}.tsv"
     params:
         years=YEARS,
-        code_width=lookup(dpath="cleaning/practice_code_width", within=config),
-        code_pattern=code_pattern,
-        min_respondents=lookup(dpath="scoring/min_respondents", within=config),
-        min_items=lookup(dpath="scoring/min_items_per_theme", within=config),
-        formula=lookup(dpath="scoring/percent_formula", within=config),
+        code_width=STUDY.cleaning.practice_code_width,
+        code_pattern=get_code_pattern,
+        min_respondents=STUDY.scoring.min_respondents,
+        min_items=STUDY.scoring.min_items_per_theme,
+        formula=STUDY.scoring.percent_formula,
         label=DATA_LABEL,
     threads: 1
     resources:

@@ -6,7 +6,7 @@ if SYNTHETIC:
         input:
             codebook=CODEBOOK,
         output:
-            extracts=synthetic_extracts(),
+            extracts=get_synthetic_extracts(),
             register=f"{SYNTH_DIR}/practices.csv",
             truth=f"{SYNTH_DIR}/truth.json",
             truth_practice_year=f"{SYNTH_DIR}/truth_practice_year.csv",
@@ -14,9 +14,9 @@ if SYNTHETIC:
         log:
             "results/logs/synthetic_data.log",
         params:
-            settings=json.dumps(config["synthetic"], sort_keys=True),
+            settings=STUDY.synthetic_settings(),
             years=YEARS,
-            out_dir=output_dir,
+            out_dir=get_output_dir,
         threads: 1
         resources:
             mem_mb=2000,

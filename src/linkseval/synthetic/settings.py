@@ -1,4 +1,4 @@
-"""Generator settings: defaults, overlay and checks, and the seeded random streams."""
+"""Generator settings: the schema's defaults, overlay and checks, and the seeded random streams."""
 
 from __future__ import annotations
 
@@ -9,88 +9,14 @@ import numpy as np
 
 from linkseval.data.codebook import Instrument
 from linkseval.errors import ConfigError
+from linkseval.study import section_defaults
 
 GENERATOR_VERSION = 1
 STAFF_GROUPS = ("GP", "Practice Manager", "Practice Nurse", "Admin/Reception", "Other")
 
-DEFAULTS: dict[str, Any] = {
-    "seed": 20140401,
-    "n_practices": 1000,
-    "n_deep_end": 100,
-    "code_width": None,  # None: 5, or wider when n_practices > half of the 10**width codes
-    "links_cohorts": {2014: 7},
-    "xlsx_years": [],
-    "text_label_years": [],
-    "cp1252_years": [],
-    "care_respondents": [10, 40],
-    "theme_level_pct": {
-        "communication": 84.5,
-        "workload": 84.0,
-        "leadership": 88.5,
-        "teamwork": 88.0,
-        "safety_systems": 88.5,
-    },
-    "year_effects_pct": {},
-    "treatment_effect_pct": {},
-    "care_level": 40.0,
-    "care_year_effects": {},
-    "care_treatment_effect": [0.0],
-    "links_level_pct": 2.5,
-    "deep_end_pct": -1.0,
-    "clp_absence": [],
-    "calibrate_to_observed": True,
-    "respondent_sd": 0.6,
-    "item_sd": 0.8,
-    "item_offset_sd_pct": 1.5,
-    "practice_sd_pct": 3.0,
-    "practice_year_sd_pct": 1.5,
-    "theme_correlation": 0.7,
-    "board_sd_pct": 1.0,
-    "list_size_pct_per_doubling": -0.75,
-    "list_size_median": 6000,
-    "list_size_sdlog": 0.45,
-    "list_size_range": [1000, 20000],
-    "patients_per_staff": 550,
-    "staff_shares": {
-        "GP": 0.22,
-        "Practice Manager": 0.08,
-        "Practice Nurse": 0.15,
-        "Admin/Reception": 0.45,
-        "Other": 0.10,
-    },
-    "staff_effects_pct": {
-        "GP": 2.5,
-        "Practice Manager": 4.0,
-        "Practice Nurse": 0.5,
-        "Admin/Reception": -1.5,
-        "Other": -2.0,
-    },
-    "response_rate": 0.75,
-    "absent_rate": 0.05,
-    "links_min_respondents": 5,
-    "care_practice_sd": 1.0,
-    "care_practice_year_sd": 0.5,
-    "care_respondent_sd": 0.55,
-    "care_item_sd": 0.45,
-    "messiness": {
-        "item_missing_rate": 0.03,
-        "na_share": 0.5,
-        "care_dna_rate": 0.03,
-        "care_blank_rate": 0.01,
-        "partial_completion_rate": 0.002,
-        "partial_min_missing": 16,
-        "out_of_range_rate": 0.001,
-        "exact_duplicate_rate": 0.003,
-        "conflicting_duplicates": 2,
-        "whitespace_code_rate": 0.02,
-        "unknown_practice_rows": 3,
-        "leading_zero_years": None,  # None: the last CSV year that is not a cp1252 year
-        "canary_ids": 3,
-        "canary_comments": 3,
-        "comments_years": None,  # None: the cp1252 years, else the first year
-        "comment_rate": 0.08,
-    },
-}
+# every generator default, from the config schema's ``synthetic`` section (the one place
+# defaults live, linkseval.study); the values of a config's ``synthetic`` section override them
+DEFAULTS: dict[str, Any] = section_defaults("synthetic")
 STREAMS = {
     "practices": 1,
     "effects": 2,
