@@ -5,7 +5,9 @@ Maps every row of a new ``estimates.csv`` (structured columns: ``estimator``, ``
 tables written before issue 16 (``leave_out[05283]``, ``did2x2[2013-2014]``, ``event[-1]``,
 ``att[2014,2015]``, ``smoothness[0.5]``, ``Wald F (CR1)``, ...) by *formatting* the old names from
 the columns, and asserts that the two tables agree row for row: the same identity in the same
-order, every number exactly equal (NaN = NaN, ±inf = ±inf), no row lost or added.
+order, every number exactly equal (NaN = NaN, ±inf = ±inf), no row lost or added. A column the
+baseline does not have is not compared, except ``applicable`` (issue 16): where the new table has
+it, it must be False exactly on the rows whose baseline ``note`` says ``not applicable``.
 
     .venv/bin/python benchmarks/compare_estimates.py results/models/estimates.csv \\
         /work/baseline/default_estimates.csv
@@ -99,6 +101,11 @@ def compare(new_path: str, old_path: str, by_key: bool = False) -> list[str]:
         a, b = legacy[col].to_numpy()[:n], old[col].to_numpy()[:n]
         for i in np.flatnonzero(a != b)[:10]:
             problems.append(f"row {i}: {col} {a[i]!r} != baseline {b[i]!r}")
+    if "applicable" in new.columns:
+        flag = new["applicable"].astype(str).str.lower().to_numpy()[:n] == "true"
+        said = ~old["note"].str.startswith("not applicable").to_numpy()[:n]
+        for i in np.flatnonzero(flag != said)[:10]:
+            problems.append(f"row {i}: applicable {flag[i]} but baseline note {old['note'][i]!r}")
     for col in NUMBERS + COUNTS:
         a = new[col].to_numpy(dtype=float)[:n]
         b = old[col].to_numpy(dtype=float)[:n]

@@ -689,7 +689,16 @@ def index(
     set_outcome_labels(outcome_labels(codebook))
     names = {k: ins.label.split(" (")[0] for k, ins in codebook.instruments.items()}
     return index_page(
-        head, list(pages), data_label, s.family, s.alpha, placebo, primary, quality, names
+        head,
+        list(pages),
+        data_label,
+        s.family,
+        s.alpha,
+        placebo,
+        primary,
+        quality,
+        names,
+        s.main.label,
     )
 
 
