@@ -322,7 +322,14 @@ def test_the_index_page_escapes_page_titles_and_links():
 
 
 # placebo_verdict and primary_statement build their HTML with fragment (every value escaped)
-HTML_BUILDERS = {"fragment", "label_note", "table_html", "placebo_verdict", "primary_statement"}
+HTML_BUILDERS = {
+    "fragment",
+    "label_note",
+    "table_html",
+    "placebo_verdict",
+    "primary_statement",
+    "inference_sentence",  # narrative: built by fragment
+}
 
 
 def test_notebooks_put_values_into_markup_only_through_the_escaping_helpers():

@@ -142,8 +142,7 @@ METHOD_LABELS: dict[str, MethodLabel] = {
     "analytic": MethodLabel(
         None,
         None,
-        "cluster-robust (CR1) standard errors (conventional; they over-reject with few treated "
-        "practices)",
+        "CR1 cluster-robust (conventional; over-rejects with few treated practices)",
     ),
     "wild_bootstrap": MethodLabel(
         "WCR bootstrap", "WCR", "the wild cluster restricted bootstrap ({weights} weights)"

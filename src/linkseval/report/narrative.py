@@ -25,6 +25,58 @@ from linkseval.study import section_defaults
 _ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's
 
 
+def join_words(items: list[str]) -> str:
+    """Join phrases as a sentence lists them: ``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def inference_sentence(methods: list[str], bootstrap_weights: str = "webb") -> str:
+    """Say which inference the DiD page shows side by side (HTML paragraph).
+
+    ``methods``: the spec's ``analysis.methods`` (registry names), described by the registry
+    (:data:`linkseval.inference.registry.METHOD_LABELS`).
+    """
+    from linkseval.inference.registry import method_description
+
+    kinds = [method_description(m, bootstrap_weights) for m in methods]
+    return fragment(
+        "<p>The Links effect on this outcome, in percentage points of the % score, with {} "
+        "kind{} of inference side by side: {}.</p>",
+        _count(len(kinds)),
+        "" if len(kinds) == 1 else "s",
+        join_words(kinds),
+    )
+
+
+# the study's checks besides its estimators, by config switch (analysis.sensitivity, honestdid)
+SENSITIVITY_PHRASES = {
+    "multilevel": "a respondent-level multilevel model",
+    "leave_one_out": "leave-one-out",
+    "dose": "a dose by practitioner presence",
+}
+
+
+def design_complements(analysis: dict) -> str:
+    """List what completes the static TWFE effect in this run, from the ``analysis`` config.
+
+    The other estimators of ``analysis.estimators`` by their registry labels, then the
+    sensitivity analyses that are switched on and HonestDiD bounds if enabled.
+    """
+    from linkseval.analysis import HEADLINE_ESTIMATOR
+    from linkseval.study import analysis_config
+
+    a = analysis_config(analysis)
+    parts = [estimator_label(e) for e in a["estimators"] if e != HEADLINE_ESTIMATOR]
+    sens = a["sensitivity"]
+    parts += [p for key, p in SENSITIVITY_PHRASES.items() if sens.get(key)]
+    if a["honestdid"].get("enabled") and "event_study" in a["estimators"]:
+        parts.append("HonestDiD bounds")
+    return join_words(parts)
+
+
 def _count(n: int) -> str:
     words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
     return words[n] if 0 <= n < len(words) else str(n)
