@@ -165,8 +165,8 @@ def summary_text(
             "year-to-year changes, and the {} confidence intervals are wide: typically {:.1f} "
             "percentage points from end to end.</p>",
             n_treated,
-            level(alpha),
             n_units - n_treated,
+            level(alpha),
             widths.median(),
         )
     ]
