@@ -5,7 +5,11 @@ Maps every row of a new ``estimates.csv`` (structured columns: ``estimator``, ``
 tables written before issue 16 (``leave_out[05283]``, ``did2x2[2013-2014]``, ``event[-1]``,
 ``att[2014,2015]``, ``smoothness[0.5]``, ``Wald F (CR1)``, ...) by *formatting* the old names from
 the columns, and asserts that the two tables agree row for row: the same identity in the same
-order, every number exactly equal (NaN = NaN, ±inf = ±inf), no row lost or added.
+order, every number exactly equal (NaN = NaN, ±inf = ±inf), no row lost or added. A baseline that
+already has the structured columns (``variant``) is compared name for name, the structured
+columns included. A column the
+baseline does not have is not compared, except ``applicable`` (issue 16): where the new table has
+it, it must be False exactly on the rows whose baseline ``note`` says ``not applicable``.
 
     .venv/bin/python benchmarks/compare_estimates.py results/models/estimates.csv \\
         /work/baseline/default_estimates.csv
@@ -69,6 +73,8 @@ def _read(path: str) -> pd.DataFrame:
 
 
 KEY = ["instrument", "outcome", "comparison", "estimator", "term", "method"]
+# the structured identity columns of a table written after issue 16 (compared as text)
+STRUCTURED = ["variant", "event_time", "cohort", "period", "base_period", "bound"]
 
 
 def compare(new_path: str, old_path: str, by_key: bool = False) -> list[str]:
@@ -79,12 +85,14 @@ def compare(new_path: str, old_path: str, by_key: bool = False) -> list[str]:
     problems = []
     if len(new) != len(old):
         problems.append(f"row count: new {len(new)}, baseline {len(old)}")
-    legacy = to_legacy(new)
-    if legacy[KEY].duplicated().any() or old[KEY].duplicated().any():
+    structured = "variant" in old.columns  # a baseline written after issue 16: same names
+    legacy = new.copy() if structured else to_legacy(new)
+    key = KEY + STRUCTURED if structured else KEY
+    if legacy[key].duplicated().any() or old[key].duplicated().any():
         problems.append("duplicate row identities")
     if by_key:
-        old_keys = list(map(tuple, old[KEY].to_numpy()))
-        position = {k: i for i, k in enumerate(map(tuple, legacy[KEY].to_numpy()))}
+        old_keys = list(map(tuple, old[key].to_numpy()))
+        position = {k: i for i, k in enumerate(map(tuple, legacy[key].to_numpy()))}
         lost = [k for k in old_keys if k not in position]
         problems += [f"baseline row not in the new table: {k}" for k in lost[:10]]
         added = set(position) - set(old_keys)
@@ -95,10 +103,15 @@ def compare(new_path: str, old_path: str, by_key: bool = False) -> list[str]:
         new, legacy = new.iloc[order].reset_index(drop=True), legacy.iloc[order]
         legacy = legacy.reset_index(drop=True)
     n = min(len(new), len(old))
-    for col in TEXT:
-        a, b = legacy[col].to_numpy()[:n], old[col].to_numpy()[:n]
+    for col in TEXT + (STRUCTURED if structured else []):
+        a, b = legacy[col].astype(str).to_numpy()[:n], old[col].astype(str).to_numpy()[:n]
         for i in np.flatnonzero(a != b)[:10]:
             problems.append(f"row {i}: {col} {a[i]!r} != baseline {b[i]!r}")
+    if "applicable" in new.columns:
+        flag = new["applicable"].astype(str).str.lower().to_numpy()[:n] == "true"
+        said = ~old["note"].str.startswith("not applicable").to_numpy()[:n]
+        for i in np.flatnonzero(flag != said)[:10]:
+            problems.append(f"row {i}: applicable {flag[i]} but baseline note {old['note'][i]!r}")
     for col in NUMBERS + COUNTS:
         a = new[col].to_numpy(dtype=float)[:n]
         b = old[col].to_numpy(dtype=float)[:n]

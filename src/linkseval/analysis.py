@@ -15,7 +15,7 @@ from linkseval import GENERIC_ESTIMATORS
 from linkseval.comparisons import as_comparison, matched_controls, members
 from linkseval.did import Panel, panel_from_frame
 from linkseval.errors import ConfigError
-from linkseval.estimators import get_estimator, infer
+from linkseval.estimators import get_estimator, infer, method_row, overall_term
 from linkseval.results import COLUMNS, KEY
 from linkseval.results import STATISTICS as RESULT_STATISTICS
 from linkseval.results import frame as result_frame
@@ -282,6 +282,9 @@ def adjust_family(results: pd.DataFrame, family: list[str]) -> pd.DataFrame:
     return out
 
 
+HEADLINE_ESTIMATOR = "twfe"  # the headline: this estimator's overall term vs the main group
+
+
 def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
     """Return the headline: static TWFE vs the main comparison, one row per outcome × method.
 
@@ -299,8 +302,8 @@ def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
     """
     h = results[
         (results["comparison"] == main_comparison)
-        & (results["estimator"] == "twfe")
-        & (results["term"] == "treated_post")
+        & (results["estimator"] == HEADLINE_ESTIMATOR)
+        & (results["term"] == overall_term(HEADLINE_ESTIMATOR))
     ]
     cols = [
         "instrument",
@@ -318,6 +321,7 @@ def headline(results: pd.DataFrame, main_comparison: str) -> pd.DataFrame:
         "n_units",
         "n_treated",
         "n_draws",
+        "applicable",
         "note",
     ]
     return h[cols].reset_index(drop=True)
@@ -379,17 +383,6 @@ def did_generic(
 
 # --------------------------------------------------------------------------- primary analysis
 
-PRIMARY_TERMS = {"twfe": "treated_post", "callaway_santanna": "simple", "imputation": "simple"}
-ANALYTIC_METHOD = {
-    "twfe": "CR1",
-    "callaway_santanna": "influence function (analytic)",
-    "imputation": "imputation (BJS analytic)",
-}
-METHOD_ROWS = {
-    "wild_bootstrap": "WCR bootstrap",
-    "randomization": "randomization inference",
-    "randomization_t": "randomization inference (t)",
-}
 PRIMARY_COLUMNS = [
     "instrument",
     "outcome",
@@ -412,9 +405,7 @@ PRIMARY_COLUMNS = [
 
 def primary_method(primary: dict) -> str:
     """Return the result rows' method name of the primary analysis' registry method."""
-    if primary["method"] == "analytic":
-        return ANALYTIC_METHOD[primary["estimator"]]
-    return METHOD_ROWS[primary["method"]]
+    return method_row(primary["method"], primary["estimator"])
 
 
 def primary_analysis(results: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -442,7 +433,7 @@ def primary_analysis(results: pd.DataFrame, s: Settings) -> pd.DataFrame:
     for col, want in (
         ("comparison", p["comparison"]),
         ("estimator", p["estimator"]),
-        ("term", PRIMARY_TERMS[p["estimator"]]),
+        ("term", overall_term(p["estimator"])),
     ):
         if col in results:
             keep &= results[col] == want

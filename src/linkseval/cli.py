@@ -283,6 +283,7 @@ def _add_describe(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     _paths(p, "panel", nargs="+")
     p.add_argument("--baseline-year", type=int, default=None)
+    p.add_argument("--settings", metavar="JSON", help="the 'analysis' config (its comparisons)")
     _paths(p, "out-means", "out-change")
     p.set_defaults(func=cmd_describe)
 

@@ -294,7 +294,10 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
     panel = pd.concat([pd.read_parquet(p) for p in args.panel], ignore_index=True)
     means, change = stages.describe(
-        panel, baseline_year=args.baseline_year, data_label=args.data_label
+        panel,
+        baseline_year=args.baseline_year,
+        data_label=args.data_label,
+        config=json.loads(args.settings) if args.settings else None,
     )
     write_csv(means, args.out_means)
     write_csv(change, args.out_change)

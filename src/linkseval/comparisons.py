@@ -2,7 +2,7 @@
 
 The practice-level estimation (:func:`linkseval.analysis.comparison_frame`), the
 respondent-level multilevel check (:func:`linkseval.multilevel.comparison_practices`) and the
-descriptive figures (:data:`linkseval.report.descriptive.GROUPS`) all take their practices from
+descriptive figures (:func:`linkseval.report.descriptive.group_masks`) all take their practices from
 :func:`members`.
 
 Rules (config ``analysis.comparisons.<name>.rule``):

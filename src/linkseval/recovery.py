@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from linkseval.analysis import Settings, infer_twfe
+from linkseval.estimators import method_rows
 from linkseval.study import Study
 
-ROBUST_METHODS = ("WCR bootstrap", "randomization inference")
+# the few-cluster-robust methods (registry names), as the headline rows name them
+ROBUST_METHODS = tuple(method_rows(("wild_bootstrap", "randomization")))
 
 
 def true_effect(truth: dict, outcome: str) -> float:

@@ -47,6 +47,7 @@ COLUMNS: dict[str, str] = {
     "n_treated": "Int64",
     "n_clusters": "Int64",
     "n_draws": "Int64",
+    "applicable": "bool",
     "note": "str",
 }
 # written by the stages around the estimators: the label first, the adjusted p-values last
@@ -152,12 +153,15 @@ def make_row(
     n_treated: int | None = None,
     n_clusters: int | None = None,
     n_draws: int | None = 0,
+    applicable: bool = True,
     note: str = "",
 ) -> dict:
     """Build one result record.
 
     One result record: every column of :data:`COLUMNS`, in order, checked against the
     vocabulary (estimator, term, method and the structured columns the term needs).
+    ``applicable`` is False where the method cannot test the term (its numbers are empty and
+    ``note`` says why).
     """
     if estimator not in ESTIMATORS:
         raise ResultSchemaError(f"result record: unknown estimator {estimator!r}")
@@ -199,8 +203,25 @@ def make_row(
         "n_treated": _int_or_none("n_treated", n_treated),
         "n_clusters": _int_or_none("n_clusters", n_clusters),
         "n_draws": _int_or_none("n_draws", n_draws),
+        "applicable": bool(applicable),
         "note": "" if _missing(note) else str(note),
     }
+
+
+def _booleans(col: str, v: pd.Series) -> pd.Series:
+    """Type a boolean column: missing cells are True, text ``True``/``False`` (CSV) is parsed."""
+    words = {"true": True, "false": False}
+    out = []
+    for x in v.tolist():
+        if _missing(x):
+            out.append(True)
+        elif isinstance(x, bool | np.bool_):
+            out.append(bool(x))
+        elif str(x).strip().lower() in words:
+            out.append(words[str(x).strip().lower()])
+        else:
+            raise ResultSchemaError(f"result table: column {col} holds {x!r}, not a boolean")
+    return pd.Series(out, index=v.index, dtype="bool")
 
 
 def _schema(df: pd.DataFrame) -> dict[str, str]:
@@ -220,7 +241,8 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Type ``df`` as the result schema says.
 
     ``df`` (records, a table read back from CSV or Parquet) with every schema column in
-    order and its dtype; missing columns are added empty. Values are not changed, only typed.
+    order and its dtype; missing columns are added empty (``applicable``: True, what a table
+    written before the column existed means by a row). Values are not changed, only typed.
     """
     schema = _schema(df)
     unknown = [c for c in df.columns if c not in schema]
@@ -235,6 +257,8 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
                 out[col] = out[col].fillna("")
         elif dtype == "Int64":
             out[col] = pd.to_numeric(v, errors="raise").astype("Int64")
+        elif dtype == "bool":
+            out[col] = _booleans(col, v)
         else:
             out[col] = pd.to_numeric(v, errors="raise").astype(dtype)
     return out
@@ -255,6 +279,8 @@ def _dtype_ok(s: pd.Series, dtype: str) -> bool:
         )
     if dtype == "Int64":
         return str(s.dtype) == "Int64"
+    if dtype == "bool":
+        return str(s.dtype) == "bool"
     return str(s.dtype) == dtype
 
 

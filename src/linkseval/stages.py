@@ -467,7 +467,11 @@ def combine(tables: Sequence[pd.DataFrame], s: Settings, *, data_label: str = ""
 
 
 def describe(
-    panel: pd.DataFrame, *, baseline_year: int | None = None, data_label: str = ""
+    panel: pd.DataFrame,
+    *,
+    baseline_year: int | None = None,
+    data_label: str = "",
+    config: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compute the report's descriptive figures' data (``linkseval describe``).
 
@@ -480,6 +484,8 @@ def describe(
         (:func:`linkseval.analysis.baseline_year`: the last year before a Links start).
     data_label
         Label put in the first column.
+    config
+        The ``analysis`` config (its ``comparisons`` are the groups); None: the schema's.
 
     Returns
     -------
@@ -490,7 +496,7 @@ def describe(
     from linkseval.analysis import baseline_year as base_year
     from linkseval.report.descriptive import percent_change, theme_means
 
-    means = theme_means(panel)
+    means = theme_means(panel, Settings.from_config(config or {}).comparisons)
     change = percent_change(means, base_year(panel, Settings(baseline_year=baseline_year)))
     for df in (means, change):
         df.insert(0, "data_label", data_label)
@@ -680,7 +686,16 @@ def index(
     set_outcome_labels(outcome_labels(codebook))
     names = {k: ins.label.split(" (")[0] for k, ins in codebook.instruments.items()}
     return index_page(
-        head, list(pages), data_label, s.family, s.alpha, placebo, primary, quality, names
+        head,
+        list(pages),
+        data_label,
+        s.family,
+        s.alpha,
+        placebo,
+        primary,
+        quality,
+        names,
+        s.main.label,
     )
 
 

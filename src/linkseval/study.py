@@ -368,7 +368,8 @@ JOB_SETTINGS: dict[str, tuple[str, ...] | None] = {
     "combine": (
         "family", "main_comparison", "alpha", "comparisons", "estimators", "methods", "primary",
     ),
-    "index": ("family", "alpha"),
+    "index": ("family", "alpha", "main_comparison", "comparisons"),
+    "describe": ("comparisons",),
     "ri_chunk": _PANEL,
     "ri_gather": (*_PANEL, "family"),
 }  # fmt: skip

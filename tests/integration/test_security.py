@@ -322,8 +322,15 @@ def test_the_index_page_escapes_page_titles_and_links():
 
 
 # placebo_verdict and primary_statement build their HTML with fragment (every value escaped)
-HTML_BUILDERS = {"fragment", "label_note", "table_html", "placebo_verdict", "primary_statement"}
-HTML_BUILDERS |= {"png_figure_html"}  # an embedded PNG with escaped alt text and caption
+HTML_BUILDERS = {
+    "fragment",
+    "label_note",
+    "table_html",
+    "placebo_verdict",
+    "primary_statement",
+    "inference_sentence",  # narrative: built by fragment
+    "png_figure_html",  # an embedded PNG with escaped alt text and caption
+}
 
 
 def test_notebooks_put_values_into_markup_only_through_the_escaping_helpers():

@@ -4,16 +4,33 @@ plain-Python recomputation."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import given, settings
 
 from linkseval.data.register import read_register
 from linkseval.data.score import practice_year_panel
-from linkseval.report.descriptive import GROUPS, group_masks, percent_change, theme_means
+from linkseval.report.descriptive import (
+    comparison_groups,
+    group_labels,
+    group_masks,
+    groups,
+    percent_change,
+    report_groups,
+    theme_means,
+)
+from linkseval.study import Settings
+
+# the groups are the study's comparisons (the project config's; "matched" has no one group)
+CONFIG = yaml.safe_load((Path(__file__).parents[2] / "config/config.yaml").read_text())
+COMPARISONS = Settings.from_config(CONFIG["analysis"]).comparisons
+GROUPS = group_labels(COMPARISONS)
+RULE = {"links": "treated", **{k: c.rule for k, c in groups(COMPARISONS).items()}}
 
 MEANS_COLUMNS = [
     "instrument",
@@ -24,6 +41,7 @@ MEANS_COLUMNS = [
     "respondents",
     "group",
     "group_label",
+    "rule",
 ]
 CHANGE_COLUMNS = MEANS_COLUMNS + ["percent_baseline", "change_points", "change_percent"]
 
@@ -113,7 +131,7 @@ def test_group_masks_select_the_report_groups_and_keep_the_index():
         },
         index=[10, 20, 30, 40, 50],
     )
-    masks = group_masks(panel)
+    masks = group_masks(panel, COMPARISONS)
     assert list(masks) == list(GROUPS)
     want = {
         "links": [True, True, False, False, False],
@@ -146,7 +164,7 @@ def test_theme_means_hand_computed_one_year():
             ("safequest", "teamwork", "S1", 2013, 2, 0.0),  # suppressed: never in a mean
         ]
     )
-    got = _cells(theme_means(panel))
+    got = _cells(theme_means(panel, COMPARISONS))
     # unweighted means over practices (a respondent-weighted Links mean would be 75, not 70)
     want = {
         ("safequest", "teamwork", "links", 2013): (70.0, 2, 40),
@@ -174,7 +192,7 @@ def test_theme_means_missing_years_and_empty_groups():
             ("safequest", "workload", "L2", 2015, 5, 68.0),
         ]
     )
-    got = _cells(theme_means(panel))
+    got = _cells(theme_means(panel, COMPARISONS))
     w = ("safequest", "workload")
     want = {
         (*w, "links", 2013): (60.0, 2, 12),
@@ -204,7 +222,7 @@ def test_theme_means_keep_instruments_and_outcomes_apart():
             ("care", "overall", "O1", 2013, 5, 70.0),
         ]
     )
-    got = _cells(theme_means(panel))
+    got = _cells(theme_means(panel, COMPARISONS))
     assert got[("safequest", "teamwork", "scotland_all", 2013)] == (15.0, 2, 10)
     assert got[("safequest", "overall", "scotland_all", 2013)] == (40.0, 2, 10)
     assert got[("care", "overall", "scotland_all", 2013)] == (80.0, 2, 10)
@@ -219,7 +237,7 @@ def test_theme_means_columns_labels_and_order():
         for outcome in ("workload", "communication"):
             for code in ("O1", "L1", "D1"):
                 rows.append(("safequest", outcome, code, year, 5, 50.0))
-    means = theme_means(_panel(rows))
+    means = theme_means(_panel(rows), COMPARISONS)
     assert list(means.columns) == MEANS_COLUMNS
     assert list(means.index) == list(range(len(means)))
     keys = list(means[["instrument", "outcome", "group", "year"]].itertuples(index=False))
@@ -247,7 +265,7 @@ def test_theme_means_min_group(min_group, kept):
             ("safequest", "teamwork", "S1", 2013, 1, 0.0),  # suppressed: does not count
         ]
     )
-    means = theme_means(panel, min_group=min_group)
+    means = theme_means(panel, COMPARISONS, min_group=min_group)
     assert set(means["group"]) == kept
     assert list(means.columns) == MEANS_COLUMNS
     want = {"links": 60.0, "scotland_all": 60.0, "scotland_other": 60.0, "deep_end_other": 40.0}
@@ -263,7 +281,7 @@ def test_theme_means_skip_a_missing_percent():
             ("safequest", "teamwork", "O1", 2013, 5, 80.0),
         ]
     )
-    got = _cells(theme_means(panel))
+    got = _cells(theme_means(panel, COMPARISONS))
     assert got[("safequest", "teamwork", "scotland_all", 2013)][0] == pytest.approx(70.0)
     assert got[("safequest", "teamwork", "scotland_other", 2013)][0] == pytest.approx(80.0)
     assert got[("safequest", "teamwork", "links", 2013)][0] == pytest.approx(60.0)
@@ -281,7 +299,7 @@ def test_theme_means_skip_a_missing_percent():
     ids=["all-suppressed", "no-rows"],
 )
 def test_theme_means_nothing_to_show_gives_an_empty_table(rows):
-    means = theme_means(_panel(rows))
+    means = theme_means(_panel(rows), COMPARISONS)
     assert means.empty
     assert list(means.columns) == MEANS_COLUMNS
     assert percent_change(means, 2013).empty
@@ -295,7 +313,7 @@ def test_theme_means_does_not_change_its_input():
         ]
     )
     before = panel.copy()
-    theme_means(panel)
+    theme_means(panel, COMPARISONS)
     pd.testing.assert_frame_equal(panel, before)
 
 
@@ -325,7 +343,7 @@ def test_theme_means_on_a_real_panel(safequest, register_file):
     )
     scores["teamwork"] = [s[2] for s in scored]
     panel = practice_year_panel(scores, safequest, reg, min_respondents=2)
-    means = theme_means(panel)
+    means = theme_means(panel, COMPARISONS)
     assert set(means["outcome"]) == {"teamwork"}
     t = ("safequest", "teamwork")
     want = {  # % = 100 * mean / 7
@@ -361,6 +379,7 @@ def _means(rows) -> pd.DataFrame:
                 "respondents": 30,
                 "group": group,
                 "group_label": GROUPS[group],
+                "rule": RULE[group],
             }
             for inst, outcome, group, year, pct in rows
         ]
@@ -555,7 +574,7 @@ def test_means_and_changes_match_a_plain_python_recomputation(data, min_group, b
     practices, rows = data
     panel = _panel(rows, practices)
     want = _by_hand(practices, rows, min_group)
-    means = theme_means(panel, min_group=min_group)
+    means = theme_means(panel, COMPARISONS, min_group=min_group)
     assert list(means.columns) == MEANS_COLUMNS
     got = _cells(means)
     assert set(got) == set(want)
@@ -583,3 +602,31 @@ def test_means_and_changes_match_a_plain_python_recomputation(data, min_group, b
         assert g_pts == pytest.approx(pts, rel=1e-9, abs=1e-9), key
         if rel is not None:
             assert g_rel == pytest.approx(rel, rel=1e-7, abs=1e-7), key
+
+
+# --- the groups are the spec's comparisons --------------------------------------------------
+
+
+def test_descriptive_groups_equal_the_specs_comparisons():
+    # every comparison of the spec with one practice set, by its key, label and rule
+    assert list(GROUPS) == ["links", *(k for k, c in COMPARISONS.items() if c.rule != "matched")]
+    for key, c in groups(COMPARISONS).items():
+        assert GROUPS[key] == c.label == COMPARISONS[key].label
+    # a study with other comparison groups gets those groups, not a fixed list
+    other = Settings(
+        comparisons={"everyone": {"label": "Everyone", "rule": "all_including_treated"}},
+        main_comparison="everyone",
+    ).comparisons
+    assert group_labels(other) == {"links": "Links practices", "everyone": "Everyone"}
+    rows = [("safequest", "teamwork", c, 2013, 5, 50.0) for c in ("L1", "O1", "D1")]
+    means = theme_means(_panel(rows), other)
+    assert set(means["group"]) == {"links", "everyone"}
+    assert report_groups(means) == ["links", "everyone"]
+    assert comparison_groups(means) == ["links"]
+
+
+def test_report_and_comparison_groups_by_rule():
+    rows = [("safequest", "teamwork", c, 2013, 5, 50.0) for c in ("L1", "O1", "D1")]
+    means = theme_means(_panel(rows), COMPARISONS)
+    assert report_groups(means) == ["links", "scotland_all"]
+    assert comparison_groups(means) == ["links", "scotland_other", "deep_end_other"]

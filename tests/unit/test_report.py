@@ -459,3 +459,95 @@ def test_figures_get_alt_text_from_their_titles_and_axes():
     fig.axes[0].set_title("Headline")
     alt = describe(fig)
     assert alt.startswith("Chart: Headline; horizontal axis: Links effect, percentage points")
+
+
+# --- issue 16: names from the registries, design text from the spec -------------------------
+
+
+def _head_with(method: str, p: float = 0.2) -> pd.DataFrame:
+    """The headline of :func:`_head` with one more method's rows (its intervals family-wise)."""
+    head = _head()
+    extra = head[head["method"] == "CR1"].assign(method=method, p_value=p, p_holm=p)
+    return pd.concat([head, extra], ignore_index=True)
+
+
+def test_headline_and_family_tables_show_every_method_run_including_ri_t():
+    head = _head_with("randomization inference (t)")
+    head = head.assign(ci_low_fw=-1.0, ci_high_fw=3.0)
+    t = tables.headline_table(head)
+    assert "randomization inference (t): 95% CI" in t.columns  # old: three fixed methods only
+    assert t["randomization inference (t): p"].iloc[0] == "0.200 (Holm 0.200)"
+    methods = [c.removesuffix(": p") for c in t.columns if c.endswith(": p")]
+    assert methods == [
+        "CR1",
+        "WCR bootstrap",
+        "randomization inference",
+        "randomization inference (t)",
+    ]  # the registry's order
+    assert "randomization inference (t)" in tables.family_table(head).columns
+
+
+def test_texts_state_the_level_of_the_spec_alpha():
+    head = _head()
+    fam = ["communication", "workload", "leadership", "teamwork", "safety_systems"]
+    t = tables.headline_table(head, alpha=0.10)
+    assert "CR1: 90% CI" in t.columns and not any("95%" in c for c in t.columns)
+    summary = narrative.summary_text(head, fam, alpha=0.10)
+    assert "the 90% confidence intervals are wide" in summary and "95%" not in summary
+    caption = narrative.headline_caption(head, fam, 0.10, "All other Scottish practices")
+    assert "90% CI and p" in caption and "vs all other Scottish practices" in caption
+    html = narrative.index_page(head, [], "", fam, alpha=0.10)
+    assert "95%" not in html.split("<h2>Headline tables</h2>")[1]
+    est = frame(
+        [
+            _rec(estimator="honestdid", variant="original", term="mean_post",
+                 method="HonestDiD normal", ci_low=-1.0, ci_high=1.0)
+        ]
+    )  # fmt: skip
+    assert "90% CI" in tables.honest_table(est, alpha=0.10).columns
+    assert tables.level(0.05) == "95%" and tables.level(0.1) == "90%"
+
+
+def test_the_headline_caption_names_the_main_comparison_of_the_spec():
+    head = _head()
+    fam = ["communication", "workload", "leadership", "teamwork", "safety_systems"]
+    html = narrative.index_page(head, [], "", fam, comparison_label="Non-Links Deep End practices")
+    assert "static two-way fixed effects vs non-Links Deep End practices" in html
+    assert "TWFE vs all other Scottish practices" not in html
+
+
+def test_not_applicable_is_read_from_the_applicable_column_not_the_note():
+    rows = [
+        _rec(method="CR1", estimate=1.0, ci_low=0.0, ci_high=2.0, p_value=0.04,
+             note="not applicable would be a misleading caveat here"),
+        _rec(method="WCR bootstrap", estimate=1.0, applicable=False, note="one treated cluster"),
+    ]  # fmt: skip
+    t = tables.estimate_table(frame(rows), "workload")
+    assert t["CR1"].iloc[0] == "[0.00, 2.00], p=0.040"
+    assert t["WCR bootstrap"].iloc[0] == "not applicable"
+
+
+def test_placebo_verdict_and_table_name_methods_by_the_registry():
+    from linkseval.estimators import method_short
+
+    assert [method_short(m) for m in ("CR1", "WCR bootstrap", "randomization inference")] == [
+        "CR1",
+        "WCR",
+        "RI",
+    ]
+    assert method_short("randomization inference (t)") == "RI-t"
+
+
+def test_inference_paragraph_and_design_follow_the_spec():
+    text = narrative.inference_sentence(["analytic", "wild_bootstrap"], "rademacher")
+    assert "two kinds of inference" in text and "(Rademacher weights)" in text
+    assert "randomization" not in text
+    four = narrative.inference_sentence(
+        ["analytic", "wild_bootstrap", "randomization", "randomization_t"]
+    )
+    assert "four kinds" in four and "t statistics" in four
+    design = narrative.design_complements(
+        {"estimators": ["twfe", "imputation"], "sensitivity": {"dose": False}}
+    )
+    assert "imputation estimator" in design and "event study" not in design
+    assert "dose" not in design and "HonestDiD" not in design  # no event study, no bounds

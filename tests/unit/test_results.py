@@ -169,3 +169,38 @@ def test_compare_estimates_maps_the_old_names_and_finds_a_changed_number(tmp_pat
     assert any("estimate" in p for p in problems)
     write_csv(old.iloc[:-1], tmp_path / "short.csv")
     assert "row count" in compare_estimates.compare(tmp_path / "new.csv", tmp_path / "short.csv")[0]
+
+
+def test_applicable_is_a_column_set_by_the_inference_result_and_kept_in_csv(tmp_path):
+    from linkseval.estimators import result_row
+    from linkseval.inference.base import TestResult
+
+    base = dict(instrument="safequest", outcome="workload", comparison="scotland_other")
+    base.update(estimator="twfe")
+    na = result_row(base, "treated_post", TestResult.not_applicable("CR1", "one cluster"), 1, 1)
+    ok = result_row(base, "treated_post", TestResult("CR1", 0.5, -1.0, 1.0), 1, 1)
+    assert (na["applicable"], ok["applicable"]) == (False, True)
+    df = frame([na, ok])
+    assert str(df["applicable"].dtype) == "bool"
+    path = tmp_path / "estimates.csv"
+    df.to_csv(path, index=False)
+    assert results.read(path)["applicable"].tolist() == [False, True]
+    # a table written before the column existed reads as applicable everywhere
+    df.drop(columns="applicable").to_csv(path, index=False)
+    assert results.read(path)["applicable"].tolist() == [True, True]
+
+
+def test_method_rows_come_from_the_registries():
+    from linkseval.analysis import primary_method
+    from linkseval.estimators import ESTIMATORS, method_row, overall_term
+    from linkseval.inference.registry import METHOD_LABELS, METHODS
+
+    assert list(METHOD_LABELS) == list(METHODS)  # every method has its labels
+    for name in METHODS:
+        for est in ESTIMATORS:
+            assert method_row(name, est) in results.METHODS
+    assert method_row("analytic", "callaway_santanna") == "influence function (analytic)"
+    assert method_row("randomization_t") == "randomization inference (t)"
+    primary = {"method": "analytic", "estimator": "imputation"}
+    assert primary_method(primary) == "imputation (BJS analytic)"
+    assert overall_term("callaway_santanna") == "simple" and overall_term("dose") == "treated_post"

@@ -303,7 +303,8 @@ def test_the_rules_give_the_same_practices_everywhere(rule):
 
 def test_descriptive_groups_are_the_comparison_rules():
     df = _frame()
-    masks = group_masks(df)
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    masks = group_masks(df, Settings.from_config(config["analysis"]).comparisons)
     for key, rule in {
         "scotland_all": "all_including_treated",
         "scotland_other": "never_treated",

@@ -148,6 +148,7 @@ rule combine_estimates:
     params:
         settings=STUDY.job_settings("combine"),
         label=DATA_LABEL,
+        methods=site.method_names(STUDY.settings.methods),  # for the headline's caption
     priority: 2  # on the way to the DiD notebooks, the run's critical path
     threads: 1
     resources:
@@ -178,6 +179,7 @@ rule descriptive_comparison:
     params:
         baseline=get_baseline_arg,
         label=DATA_LABEL,
+        settings=STUDY.job_settings("describe"),
     priority: 1  # small; lets its notebook pair with others instead of running last
     threads: 1
     resources:
@@ -187,5 +189,6 @@ rule descriptive_comparison:
         "../envs/linkseval.yaml"
     shell:
         "python -m linkseval describe --panel {input:q} {params.baseline:q} "
+        "--settings {params.settings:q} "
         "--data-label={params.label:q} --out-means {output.means:q} --out-change {output.change:q} "
         "2> {log:q} || (cat {log:q} >&2; exit 1)"

@@ -119,6 +119,7 @@ rule notebook_descriptives:
         title=page_title("descriptives"),
         nav=NAV,
         outcome_labels=OUTCOME_LABELS,
+        instrument=INSTRUMENTS[0],  # the study's first instrument (config `instruments`)
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -132,7 +133,7 @@ rule notebook_descriptives:
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-p theme_means {input.means:q} -p percent_change {input.change:q} "
-        "-p outcome_labels {params.outcome_labels:q} "
+        "-p outcome_labels {params.outcome_labels:q} -p instrument {params.instrument:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 
@@ -151,6 +152,8 @@ rule notebook_did:
         nav=NAV,
         main=STUDY.main_comparison.name,
         alpha=STUDY.settings.alpha,
+        methods=json.dumps(STUDY.settings.methods),
+        weights=STUDY.settings.bootstrap_weights,
         labels=COMPARISON_LABELS,
         outcome_labels=OUTCOME_LABELS,
         label=DATA_LABEL,
@@ -169,6 +172,7 @@ rule notebook_did:
         "-p instrument {wildcards.instrument:q} -p outcome {wildcards.outcome:q} "
         "-p estimates {input.estimates:q} -p main_comparison {params.main:q} "
         "-p alpha {params.alpha:q} -p comparison_labels {params.labels:q} "
+        "-p methods {params.methods:q} -p bootstrap_weights {params.weights:q} "
         "-p outcome_labels {params.outcome_labels:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
@@ -191,6 +195,7 @@ rule notebook_practice:
         lists=yaml_params("panels"),
         outcome_labels=OUTCOME_LABELS,
         min_respondents=STUDY.scoring.min_respondents,
+        instrument=INSTRUMENTS[0],  # the study's first instrument (config `instruments`)
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -205,7 +210,7 @@ rule notebook_practice:
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-r practice_code {wildcards.code:q} -y {params.lists:q} "
         "-p min_respondents {params.min_respondents:q} -p outcome_labels {params.outcome_labels:q} "
-        "-y {params.label_yaml:q} "
+        "-p instrument {params.instrument:q} -y {params.label_yaml:q} "
         "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 

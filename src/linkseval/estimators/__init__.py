@@ -47,6 +47,11 @@ __all__ = [
     "get_estimator",
     "infer",
     "infer_fitted",
+    "method_order",
+    "method_row",
+    "method_rows",
+    "method_short",
+    "overall_term",
     "n_treated_clusters",
     "panel_counts",
     "result_row",
@@ -59,6 +64,59 @@ def get_estimator(name: str) -> Estimator:
         return ESTIMATORS[name]
     except KeyError:
         raise ConfigError(f"unknown estimator {name!r}; known: {list(ESTIMATORS)}") from None
+
+
+def overall_term(estimator: str) -> str:
+    """Return the term that is ``estimator``'s overall (static) effect.
+
+    Registry estimators say it themselves (:attr:`Estimator.overall_term`); the study's other
+    static estimates (``leave_out``, ``dose``, ``multilevel``) are TWFE-like: ``treated_post``.
+    """
+    est = ESTIMATORS.get(estimator)
+    term = est.overall_term if est is not None else "treated_post"
+    if term is None:
+        raise ConfigError(f"estimator {estimator!r} has no overall effect")
+    return term
+
+
+def method_row(method: str, estimator: str = "twfe") -> str:
+    """Return the result rows' ``method`` of registry method ``method`` applied to ``estimator``.
+
+    ``analytic`` is the estimator's own standard error (``CR1``, ``influence function
+    (analytic)``, ...); the others have one name whatever the estimator.
+    """
+    from linkseval.inference.registry import METHOD_LABELS
+
+    if method not in METHOD_LABELS:
+        raise ConfigError(f"unknown inference method {method!r}; known: {list(METHOD_LABELS)}")
+    row = METHOD_LABELS[method].row
+    return get_estimator(estimator).analytic_method if row is None else row
+
+
+def method_rows(methods: list[str] | tuple[str, ...], estimator: str = "twfe") -> list[str]:
+    """Return the result rows' ``method`` of each registry method, in the given order."""
+    return [method_row(m, estimator) for m in methods]
+
+
+def method_short(row: str) -> str:
+    """Return a result row's method as a narrow column calls it (``WCR``, ``RI-t``; ``CR1``)."""
+    from linkseval.inference.registry import METHOD_LABELS
+
+    for lab in METHOD_LABELS.values():
+        if lab.row == row:
+            return lab.short or row
+    return row
+
+
+def method_order(row: str) -> int:
+    """Return a result row's method's place in the registry (analytic first; unknown last)."""
+    from linkseval.inference.registry import METHOD_LABELS
+
+    rows = [lab.row for lab in METHOD_LABELS.values()]
+    if row in rows:
+        return rows.index(row)
+    analytic = {e.analytic_method for e in ESTIMATORS.values()}
+    return rows.index(None) if row in analytic else len(rows)
 
 
 def infer_fitted(

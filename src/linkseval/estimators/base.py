@@ -112,6 +112,9 @@ class Estimator(Protocol):
     """What every estimator provides (registered in :data:`~linkseval.estimators.ESTIMATORS`)."""
 
     name: str
+    label: str  # what the report calls it
+    overall_term: str | None  # the term that is its overall (static) effect; None: none
+    analytic_method: str  # the result rows' ``method`` of its analytic standard error
 
     def applies(self, p: Panel, rule: str) -> bool:
         """Whether the estimator applies to a panel against a comparison of rule ``rule``."""
@@ -152,6 +155,7 @@ def result_row(
         p_value=method.p_value,
         statistic=method.statistic,
         n_draws=method.n_draws,
+        applicable=method.applicable,
         note=method.note,
     )
 

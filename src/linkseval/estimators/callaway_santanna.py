@@ -86,6 +86,9 @@ class CallawaySantAnna:
     """Callaway–Sant'Anna (registered as ``callaway_santanna``)."""
 
     name = "callaway_santanna"
+    label = "Callaway–Sant'Anna (simple aggregate)"
+    overall_term: str | None = "simple"
+    analytic_method = "influence function (analytic)"
 
     def applies(self, p: Panel, rule: str) -> bool:
         """Return True with staggered starts against never-treated comparison practices."""

@@ -115,6 +115,9 @@ class EventStudy:
     """The TWFE event study (registered as ``event_study``)."""
 
     name = "event_study"
+    label = "event study"
+    overall_term: str | None = None  # one coefficient per event time, no overall effect
+    analytic_method = "CR1"
 
     def applies(self, p: Panel, rule: str) -> bool:
         """Return True: the event study applies to every panel."""

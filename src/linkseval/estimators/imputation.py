@@ -330,6 +330,9 @@ class Imputation:
     """The imputation estimator (registered as ``imputation``)."""
 
     name = "imputation"
+    label = "the imputation estimator (overall effect)"
+    overall_term: str | None = "simple"
+    analytic_method = METHOD
 
     def applies(self, p: Panel, rule: str) -> bool:
         """Return True unless the comparison includes the treated (``all_including_treated``)."""

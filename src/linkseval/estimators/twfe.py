@@ -54,6 +54,9 @@ class TWFE:
     """The static TWFE estimator (registered as ``twfe``)."""
 
     name = "twfe"
+    label = "static two-way fixed effects"
+    overall_term: str | None = "treated_post"  # the term that is the overall effect
+    analytic_method = "CR1"  # the result rows' method of its analytic standard error
 
     def applies(self, p: Panel, rule: str) -> bool:
         """Return True: TWFE applies to every panel."""
@@ -81,6 +84,7 @@ class DiD2x2(TWFE):
     """
 
     name = "did2x2"
+    label = "2×2 difference-in-differences (baseline vs each post year)"
 
     def applies(self, p: Panel, rule: str) -> bool:
         """Return True with a single treated cohort."""

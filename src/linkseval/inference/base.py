@@ -33,11 +33,12 @@ class TestResult:
     note: str = ""  # why a method does not apply, or a caveat
     ci_low_fw: float = np.nan  # the CI at level 1 - family_alpha (a family-wise interval)
     ci_high_fw: float = np.nan
+    applicable: bool = True  # False: the method cannot test this term (numbers NaN, note: why)
 
     @classmethod
     def not_applicable(cls, method: str, why: str) -> TestResult:
         """Return a result with NaN numbers and the note ``not applicable: <why>``."""
-        return cls(method, np.nan, np.nan, np.nan, note=f"not applicable: {why}")
+        return cls(method, np.nan, np.nan, np.nan, note=f"not applicable: {why}", applicable=False)
 
 
 def n_chunks(n_draws: int) -> int:

@@ -19,6 +19,7 @@ The study runs the methods of ``analysis.methods`` in that order.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from linkseval.inference.base import TestResult, wald_test
@@ -121,6 +122,49 @@ METHODS: dict[str, Method] = {
     "randomization": randomization,
     "randomization_t": randomization_t,
 }
+
+
+@dataclass(frozen=True)
+class MethodLabel:
+    """How the results and the report name an inference method.
+
+    ``row`` is the result rows' ``method`` (None for ``analytic``: the estimator's own, e.g.
+    ``CR1``; :attr:`~linkseval.estimators.base.Estimator.analytic_method`); ``short`` its name in
+    a narrow table column (None: the row name); ``description`` a plain phrase for a sentence.
+    """
+
+    row: str | None
+    short: str | None
+    description: str
+
+
+METHOD_LABELS: dict[str, MethodLabel] = {
+    "analytic": MethodLabel(
+        None,
+        None,
+        "CR1 cluster-robust (conventional; over-rejects with few treated practices)",
+    ),
+    "wild_bootstrap": MethodLabel(
+        "WCR bootstrap", "WCR", "the wild cluster restricted bootstrap ({weights} weights)"
+    ),
+    "randomization": MethodLabel(
+        "randomization inference",
+        "RI",
+        "randomization inference (the programme reassigned to random sets of practices)",
+    ),
+    "randomization_t": MethodLabel(
+        "randomization inference (t)",
+        "RI-t",
+        "randomization inference on t statistics (MacKinnon & Webb 2020)",
+    ),
+}
+WEIGHT_LABELS = {"webb": "Webb", "rademacher": "Rademacher"}
+
+
+def method_description(name: str, bootstrap_weights: str = "webb") -> str:
+    """Return the plain description of registry method ``name`` for a sentence."""
+    weights = WEIGHT_LABELS.get(bootstrap_weights, bootstrap_weights)
+    return METHOD_LABELS[name].description.format(weights=weights)
 
 
 def get_method(name: str) -> Method:

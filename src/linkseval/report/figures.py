@@ -16,8 +16,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from linkseval.report.outcomes import label  # noqa: E402
+from linkseval.report.tables import _ALPHA, level, methods_in  # noqa: E402
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
+# a descriptive group's colour by its rule (linkseval.report.descriptive: ``rule`` column)
+RULE_COLORS = {
+    "treated": LINKS_COLOR,
+    "all_including_treated": SCOT_COLOR,
+    "never_treated": SCOT_COLOR,
+    "deep_end": DE_COLOR,
+}
 
 
 def style() -> None:
@@ -45,12 +53,6 @@ def fig_theme_means(means: pd.DataFrame, groups=("links", "scotland_all"), title
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
-    colors = {
-        "links": LINKS_COLOR,
-        "scotland_all": SCOT_COLOR,
-        "scotland_other": SCOT_COLOR,
-        "deep_end_other": DE_COLOR,
-    }
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
         for gname in groups:
             g = means[(means["outcome"] == outcome) & (means["group"] == gname)]
@@ -60,7 +62,7 @@ def fig_theme_means(means: pd.DataFrame, groups=("links", "scotland_all"), title
                 g["year"],
                 g["percent"],
                 marker="o",
-                color=colors.get(gname, "k"),
+                color=RULE_COLORS.get(g["rule"].iloc[0], "k") if "rule" in g else "k",
                 label=g["group_label"].iloc[0],
             )
         ax.set_title(label(outcome))
@@ -101,8 +103,18 @@ def fig_percent_change(change: pd.DataFrame, year: int, groups=("links", "scotla
     return fig
 
 
-def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
-    """Event-study coefficients with CR1 and WCR 95% CIs (reference: the year before start)."""
+def interval_methods(rows: pd.DataFrame) -> list[str]:
+    """Return the methods of ``rows`` that give intervals, in the registry's order."""
+    has_ci = rows.dropna(subset=["ci_low", "ci_high"], how="all")
+    return methods_in(has_ci)
+
+
+def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str, alpha: float = _ALPHA):
+    """Draw the event-study coefficients with each method's interval at ``alpha``.
+
+    One marker per method that gives event-time intervals (RI on coefficients gives p-values
+    only), in the registry's order; reference: the year before start.
+    """
     style()
     e = est[
         (est["outcome"] == outcome)
@@ -115,9 +127,10 @@ def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
         ax.text(0.5, 0.5, "no event-study terms", ha="center", transform=ax.transAxes)
         return fig
     e = e.assign(et=e["event_time"].astype(int))
-    for k, (m, color, off) in enumerate(
-        [("CR1", "k", -0.08), ("WCR bootstrap", LINKS_COLOR, 0.08)]
-    ):
+    methods = interval_methods(e)
+    colors = ["k", LINKS_COLOR, DE_COLOR, "#767676"]
+    for k, m in enumerate(methods):
+        color, off = colors[k % len(colors)], 0.16 * (k - (len(methods) - 1) / 2)
         g = e[e["method"] == m].sort_values("et")
         ax.errorbar(
             g["et"] + off,
@@ -126,7 +139,7 @@ def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str):
             fmt="o",
             color=color,
             capsize=3,
-            label=f"95% CI: {m}",
+            label=f"{level(alpha)} CI: {m}",
         )
         if k == 0:
             ax.scatter([-1], [0], color="k", marker="D", zorder=3, label="reference year (0)")
@@ -147,6 +160,7 @@ def fig_forest(
     main_comparison: str,
     method="CR1",
     labels: dict[str, str] | None = None,
+    alpha: float = _ALPHA,
 ):
     """Draw a forest plot of the static TWFE estimates.
 
@@ -178,7 +192,7 @@ def fig_forest(
     )
     ax.axvline(0, color=DE_COLOR, lw=0.8)
     ax.set_yticks(y, names)
-    ax.set_xlabel(f"effect, % points (95% CI, {method})")
+    ax.set_xlabel(f"effect, % points ({level(alpha)} CI, {method})")
     ax.set_title(
         f"{label(outcome)}: "
         + ("by comparison group" if kind == "comparison" else "leaving out one Links practice")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from linkseval.estimators import get_estimator, method_short
 from linkseval.report.outcomes import label
 from linkseval.report.pages import fragment, page
 from linkseval.report.tables import (
-    METHOD_SHORT,
     PLACEBO_POOLS,
     family_table,
     headline_table,
+    level,
+    methods_in,
     n_family,
     table_html,
 )
@@ -23,16 +25,69 @@ from linkseval.study import section_defaults
 _ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's
 
 
+def join_words(items: list[str]) -> str:
+    """Join phrases as a sentence lists them: ``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def inference_sentence(methods: list[str], bootstrap_weights: str = "webb") -> str:
+    """Say which inference the DiD page shows side by side (HTML paragraph).
+
+    ``methods``: the spec's ``analysis.methods`` (registry names), described by the registry
+    (:data:`linkseval.inference.registry.METHOD_LABELS`).
+    """
+    from linkseval.inference.registry import method_description
+
+    kinds = [method_description(m, bootstrap_weights) for m in methods]
+    return fragment(
+        "<p>The Links effect on this outcome, in percentage points of the % score, with {} "
+        "kind{} of inference side by side: {}.</p>",
+        _count(len(kinds)),
+        "" if len(kinds) == 1 else "s",
+        join_words(kinds),
+    )
+
+
+# the study's checks besides its estimators, by config switch (analysis.sensitivity, honestdid)
+SENSITIVITY_PHRASES = {
+    "multilevel": "a respondent-level multilevel model",
+    "leave_one_out": "leave-one-out",
+    "dose": "a dose by practitioner presence",
+}
+
+
+def design_complements(analysis: dict) -> str:
+    """List what completes the static TWFE effect in this run, from the ``analysis`` config.
+
+    The other estimators of ``analysis.estimators`` by their registry labels, then the
+    sensitivity analyses that are switched on and HonestDiD bounds if enabled.
+    """
+    from linkseval.analysis import HEADLINE_ESTIMATOR
+    from linkseval.study import analysis_config
+
+    a = analysis_config(analysis)
+    parts = [estimator_label(e) for e in a["estimators"] if e != HEADLINE_ESTIMATOR]
+    sens = a["sensitivity"]
+    parts += [p for key, p in SENSITIVITY_PHRASES.items() if sens.get(key)]
+    if a["honestdid"].get("enabled") and "event_study" in a["estimators"]:
+        parts.append("HonestDiD bounds")
+    return join_words(parts)
+
+
 def _count(n: int) -> str:
     words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
     return words[n] if 0 <= n < len(words) else str(n)
 
 
-PRIMARY_ESTIMATORS = {
-    "twfe": "static two-way fixed effects",
-    "callaway_santanna": "Callaway–Sant'Anna (simple aggregate)",
-    "imputation": "the imputation estimator (overall effect)",
-}
+def estimator_label(estimator: str) -> str:
+    """Return what the report calls a registered estimator (its registry ``label``)."""
+    try:
+        return get_estimator(estimator).label
+    except Exception:  # not a registry estimator (e.g. a cross-check): its name
+        return estimator
 
 
 ADJUSTMENTS = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
@@ -107,10 +162,11 @@ def summary_text(
         fragment(
             "<p>The Links programme ran in <b>{}</b> practices; they are compared with {} others. "
             "With so few treated practices, each estimate rests on a handful of practices' "
-            "year-to-year changes, and the 95% confidence intervals are wide: typically {:.1f} "
+            "year-to-year changes, and the {} confidence intervals are wide: typically {:.1f} "
             "percentage points from end to end.</p>",
             n_treated,
             n_units - n_treated,
+            level(alpha),
             widths.median(),
         )
     ]
@@ -119,7 +175,7 @@ def summary_text(
             fragment(
                 "<p><b>Primary analysis</b> (stated in advance, <code>analysis.primary</code>): "
                 "{} against <i>{}</i>, tested with the {} at the {:g}% level. In plain words:</p>",
-                PRIMARY_ESTIMATORS.get(first.estimator, first.estimator),
+                estimator_label(first.estimator),
                 first.comparison_label,
                 first.method,
                 100 * alpha,
@@ -198,7 +254,7 @@ def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
     for pool, g in placebo.groupby("pool", sort=False):
         rates = []
         n = int(g["n_assignments"].max())
-        for m in METHOD_SHORT:
+        for m in methods_in(g):
             sel = g["method"] == m
             r = g.loc[sel, "rate"].dropna()
             if len(r):
@@ -206,7 +262,7 @@ def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
                 span = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
                 n_m = int(g.loc[sel, "n_assignments"].max())
                 on = f" on the first {n_m:,}" if n_m != n else ""
-                rates.append(f"{METHOD_SHORT[m]} {span}{on}")
+                rates.append(f"{method_short(m)} {span}{on}")
         parts.append(
             fragment(
                 "{} ({} reassignments to {}; range over {} outcomes)",
@@ -293,6 +349,21 @@ def quality_line(quality: dict | None, href: str = "data_quality.html") -> str:
     )
 
 
+def headline_caption(
+    head: pd.DataFrame, family: list[str], alpha: float = _ALPHA, comparison_label: str = ""
+) -> str:
+    """Say what the headline table holds: its estimator and comparison, level and adjustment."""
+    from linkseval.analysis import HEADLINE_ESTIMATOR
+
+    return (
+        f"Links effect (percentage points of the % score; "
+        f"{estimator_label(HEADLINE_ESTIMATOR)} vs {comparison_label[:1].lower()}"
+        f"{comparison_label[1:]}): "
+        f"{level(alpha)} CI and p under each inference method; Holm-adjusted across the "
+        f"{_count(n_family(head, family))} themes"
+    )
+
+
 def index_page(
     head: pd.DataFrame,
     pages: list[tuple[str, str]],
@@ -303,12 +374,14 @@ def index_page(
     primary: pd.DataFrame | None = None,
     quality: dict | None = None,
     instruments: dict[str, str] | None = None,
+    comparison_label: str | None = None,
 ) -> str:
     """Build the entry page.
 
     First screen: the primary analysis in one sentence per outcome, the headline forest plot,
     the study's size and one data-quality line; then the full headline tables, the placebo
-    verdict and links to every page.
+    verdict and links to every page. ``comparison_label``: the main comparison's label (the
+    headline's design: :func:`linkseval.analysis.headline`); None: the primary analysis'.
     """
     from linkseval.analysis import primary_analysis
     from linkseval.report.figures import figure_html, headline_forest
@@ -316,12 +389,10 @@ def index_page(
 
     if primary is None:
         primary = primary_analysis(head, Settings(alpha=alpha, family=list(family)))
-    table = table_html(
-        headline_table(head),
-        "Links effect (percentage points of the % score; TWFE vs all other Scottish practices): "
-        "95% CI and p under each inference method; Holm-adjusted across the "
-        f"{_count(n_family(head, family))} themes",
-    )
+    against = comparison_label
+    if against is None:
+        against = str(primary["comparison_label"].iloc[0]) if len(primary) else ""
+    table = table_html(headline_table(head, alpha), headline_caption(head, family, alpha, against))
     fam = family_table(head)
     if len(fam):
         table += table_html(fam, family_caption(len(fam), alpha))

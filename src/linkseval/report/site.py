@@ -58,3 +58,15 @@ def all_pages(study: Study, links_codes: Iterable[str]) -> list[tuple[str, str]]
     pages += [(f"Practice {code}", f"practice_{code}.html") for code in links_codes]
     pages.append(METHODS_PAGE)
     return pages
+
+
+def method_names(methods: Iterable[str], estimator: str = "twfe") -> str:
+    """Name the inference methods of a run in words, for a caption: ``CR1, WCR bootstrap and ...``.
+
+    ``methods``: ``analysis.methods`` (registry names); each by the name its result rows carry
+    for ``estimator`` (:func:`linkseval.estimators.method_row`).
+    """
+    from linkseval.estimators import method_rows
+    from linkseval.report.narrative import join_words
+
+    return join_words(method_rows(tuple(methods), estimator))

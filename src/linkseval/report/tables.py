@@ -12,30 +12,29 @@ import re
 import numpy as np
 import pandas as pd
 
+from linkseval.estimators import method_order, method_short, overall_term
 from linkseval.report.outcomes import label
 from linkseval.report.pages import fragment
+from linkseval.study import section_defaults
 
-METHODS = ["CR1", "WCR bootstrap", "randomization inference"]
+_ALPHA = section_defaults("analysis", "alpha")  # keyword defaults: the config schema's
 
-
-# the cross-checks of the static effect (did_outcome's last table): estimator -> its term
-CROSS_CHECKS = {
-    "multilevel": "treated_post",
-    "dose": "treated_post",
-    "callaway_santanna": "simple",
-    "imputation": "simple",
-}
+# the cross-checks of the static effect (did_outcome's last table), each at its overall term
+# (linkseval.estimators.overall_term); only those the run estimated have rows
+CROSS_CHECKS = ("multilevel", "dose", "callaway_santanna", "imputation")
 
 
 PLACEBO_POOLS = {"comparison": "all comparison practices", "deep_end": "Deep End practices"}
 
 
-METHOD_SHORT = {
-    "CR1": "CR1",
-    "WCR bootstrap": "WCR",
-    "randomization inference": "RI",
-    "randomization inference (t)": "RI-t",
-}
+def level(alpha: float = _ALPHA) -> str:
+    """Return the confidence level of intervals at ``alpha`` in words: ``95%`` for 0.05."""
+    return f"{100 * (1 - alpha):g}%"
+
+
+def methods_in(rows: pd.DataFrame) -> list[str]:
+    """Return the result rows' methods in the registry's order (analytic first, then as run)."""
+    return sorted(dict.fromkeys(rows["method"]), key=method_order) if len(rows) else []
 
 
 def suppress_small(df: pd.DataFrame, n_col: str, min_n: int, value_cols: list[str]) -> pd.DataFrame:
@@ -114,17 +113,22 @@ def table_html(df: pd.DataFrame, caption: str = "") -> str:
     return box + body + "</div>"
 
 
-def headline_table(head: pd.DataFrame) -> pd.DataFrame:
-    """Effect per outcome with 95% CI and p (adjusted) under each inference method, wide."""
+def headline_table(head: pd.DataFrame, alpha: float = _ALPHA) -> pd.DataFrame:
+    """Effect per outcome with its CI at ``alpha`` and p (adjusted) under each method, wide.
+
+    One column pair per method the headline holds (every method of ``analysis.methods``), in
+    the registry's order.
+    """
     rows = []
+    methods = methods_in(head)
     for outcome, g in head.groupby("outcome", sort=False):
         g = g.set_index("method")
         row = {"Outcome": label(outcome), "Effect (% points)": f"{g['estimate'].iloc[0]:+.2f}"}
-        for m in METHODS:
+        for m in methods:
             if m not in g.index:
                 continue
             r = g.loc[m]
-            row[f"{m}: 95% CI"] = fmt_ci(r["ci_low"], r["ci_high"])
+            row[f"{m}: {level(alpha)} CI"] = fmt_ci(r["ci_low"], r["ci_high"])
             adj = "" if pd.isna(r.get("p_holm")) else f" (Holm {fmt_p(r['p_holm'])})"
             row[f"{m}: p"] = fmt_p(r["p_value"]) + adj
         rows.append(row)
@@ -144,7 +148,7 @@ def family_table(head: pd.DataFrame) -> pd.DataFrame:
     for outcome, g in fam.groupby("outcome", sort=False):
         g = g.set_index("method")
         row = {"Outcome": label(outcome), "Effect (% points)": f"{g['estimate'].iloc[0]:+.2f}"}
-        for m in METHODS:
+        for m in methods_in(fam):
             if m in g.index:
                 row[m] = fmt_ci(g.loc[m, "ci_low_fw"], g.loc[m, "ci_high_fw"])
         rows.append(row)
@@ -201,7 +205,7 @@ def _method_cells(g: pd.DataFrame) -> dict[str, str]:
     out = {}
     for m in g.index:
         r = g.loc[m]
-        if str(r["note"]).startswith("not applicable"):
+        if not r["applicable"]:
             out[m] = "not applicable"
         elif np.isnan(r["ci_low"]) and np.isnan(r["ci_high"]):
             out[m] = f"p={fmt_p(r['p_value'])}"
@@ -234,14 +238,14 @@ def event_table(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFram
         for r in joint.itertuples():  # CR1: Wald F; randomization inference: Wald W
             row[r.method] = (
                 "not applicable"
-                if str(r.note).startswith("not applicable")
+                if not r.applicable
                 else f"{'F' if r.method == 'CR1' else 'W'}={r.statistic:.2f}, p={fmt_p(r.p_value)}"
             )
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
 
 
-def honest_table(est: pd.DataFrame) -> pd.DataFrame:
+def honest_table(est: pd.DataFrame, alpha: float = _ALPHA) -> pd.DataFrame:
     """Tabulate HonestDiD's robust CIs for the mean post-programme effect.
 
     HonestDiD's robust CIs for the mean post-programme effect, one row per restriction ×
@@ -255,7 +259,9 @@ def honest_table(est: pd.DataFrame) -> pd.DataFrame:
             "Restriction": h["variant"].str.replace("_", " "),
             "Bound (M, M̄)": [("–" if pd.isna(b) else f"{b:g}") for b in h["bound"]],
             "Method": h["method"],
-            "95% CI": [fmt_ci(lo, hi) for lo, hi in zip(h["ci_low"], h["ci_high"], strict=True)],
+            f"{level(alpha)} CI": [
+                fmt_ci(lo, hi) for lo, hi in zip(h["ci_low"], h["ci_high"], strict=True)
+            ],
             "Note": h["note"].fillna(""),
         }
     ).reset_index(drop=True)
@@ -264,7 +270,8 @@ def honest_table(est: pd.DataFrame) -> pd.DataFrame:
 def cross_checks(est: pd.DataFrame) -> pd.DataFrame:
     """Tabulate the static effect by the cross-check estimators (:data:`CROSS_CHECKS`), rounded."""
     pick = np.zeros(len(est), dtype=bool)
-    for estimator, term in CROSS_CHECKS.items():
+    for estimator in CROSS_CHECKS:
+        term = overall_term(estimator)
         pick |= ((est["estimator"] == estimator) & (est["term"] == term)).to_numpy()
     cols = ["estimator", "variant", "term", "method", "estimate", "ci_low", "ci_high"]
     return est.loc[pick, cols + ["p_value", "note"]].round(3).reset_index(drop=True)
@@ -295,9 +302,9 @@ def placebo_table(placebo: pd.DataFrame) -> pd.DataFrame:
         ],
         Pool=placebo["pool"].map(PLACEBO_POOLS).fillna(placebo["pool"]),
         Outcome=placebo["outcome"].map(label),
-        Method=placebo["method"].map(METHOD_SHORT).fillna(placebo["method"]),
+        Method=placebo["method"].map(method_short),
     )
-    order = [m for m in METHOD_SHORT.values() if m in set(p["Method"])]
+    order = [method_short(m) for m in methods_in(placebo)]
     t = p.pivot_table(
         index=["Pool", "Outcome"], columns="Method", values="cell", aggfunc="first", sort=False
     )
