@@ -297,7 +297,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
         panel,
         baseline_year=args.baseline_year,
         data_label=args.data_label,
-        config=json.loads(args.settings) if args.settings else None,
+        s=_settings(args) if args.settings else None,
     )
     write_csv(means, args.out_means)
     write_csv(change, args.out_change)

@@ -471,7 +471,7 @@ def describe(
     *,
     baseline_year: int | None = None,
     data_label: str = "",
-    config: dict | None = None,
+    s: Settings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compute the report's descriptive figures' data (``linkseval describe``).
 
@@ -484,8 +484,8 @@ def describe(
         (:func:`linkseval.analysis.baseline_year`: the last year before a Links start).
     data_label
         Label put in the first column.
-    config
-        The ``analysis`` config (its ``comparisons`` are the groups); None: the schema's.
+    s
+        The study settings (their ``comparisons`` are the groups); None: the schema's.
 
     Returns
     -------
@@ -496,7 +496,7 @@ def describe(
     from linkseval.analysis import baseline_year as base_year
     from linkseval.report.descriptive import percent_change, theme_means
 
-    means = theme_means(panel, Settings.from_config(config or {}).comparisons)
+    means = theme_means(panel, (s or Settings.from_config({})).comparisons)
     change = percent_change(means, base_year(panel, Settings(baseline_year=baseline_year)))
     for df in (means, change):
         df.insert(0, "data_label", data_label)

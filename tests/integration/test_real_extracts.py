@@ -192,11 +192,19 @@ def test_every_page_is_written_and_the_disclosure_check_is_clean(real):
     assert expected <= {p.name for p in report.glob("*.html")}
     assert not list(report.glob("did_care_*"))
     staged = {p.name: p.read_bytes() for p in (work / "results/pages").glob("*.html")}
-    # all pages, as checked; the one other file is the empty marker Snakemake writes into a
-    # directory() output
+    staged["report.pdf"] = (work / "results/pages/report.pdf").read_bytes()
+    # all pages, as checked, and their PDF; the one other file is the empty marker Snakemake
+    # writes into a directory() output
     published = {p.name: p.read_bytes() for p in report.iterdir()}
     assert published.pop(".snakemake_timestamp") == b""
     assert published == staged
+    # the PDF carries the real extracts' marking on every sheet, and never the synthetic banner
+    text = subprocess.run(
+        ["pdftotext", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    sheets = text.split("\f")[:-1]
+    assert len(sheets) >= len(staged) - 1 and "SYNTHETIC" not in text
+    assert all(LABEL in sheet for sheet in sheets)
     disclosure = json.loads((work / "results/quality/disclosure.json").read_text())
     assert disclosure["by_kind"] == {}
     assert len(disclosure["files_scanned"]) > len(expected)

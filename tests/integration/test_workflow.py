@@ -239,6 +239,8 @@ def test_changing_one_config_value_reruns_exactly_its_dependants(study):
         "notebook_methods": 1,  # with the DiD notebooks: their pages too
         "disclosure_check": 1,
         "report_index": 1,
+        "print_report": 1,  # the PDF of the changed pages
+        "pipeline_diagram": 1,  # redrawn from the run's config (a few seconds; same rules)
         "publish_report": 1,
     }
     proc = snakemake(study, "--dry-run", "--config", "scoring={'min_respondents': 6}")
