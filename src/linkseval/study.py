@@ -370,6 +370,7 @@ JOB_SETTINGS: dict[str, tuple[str, ...] | None] = {
     ),
     "index": ("family", "alpha", "main_comparison", "comparisons"),
     "describe": ("comparisons",),
+    "practice": ("main_comparison", "comparisons"),
     "ri_chunk": _PANEL,
     "ri_gather": (*_PANEL, "family"),
 }  # fmt: skip

@@ -1,5 +1,6 @@
 """Report helpers: disclosure control, tables, plain-language summary, rendering."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -446,10 +447,28 @@ def test_table_html_has_caption_scoped_headers_right_aligned_numbers_and_its_own
                        "95% CI": ["[-0.7, 3.6]", "[1.0, 2.0]"], "p": [0.263, 0.04]})  # fmt: skip
     html = tables.table_html(df, "Caption <b>")
     assert html.startswith("<div class='tbl-wrap' tabindex='0' role='region' aria-label=")
-    assert "<caption>Caption &lt;b&gt;</caption>" in html
+    assert "<caption>Caption &lt;b&gt; <a class='csv' download='caption_b.csv'" in html
     assert html.count("scope='col'") == 4
     assert "<th scope='col'>Outcome</th>" in html  # text column: left
     assert html.count("<td class='num'>") == 6 and "<td>Teamwork</td>" in html
+
+
+def test_every_table_links_its_own_csv_with_the_cells_as_shown():
+    from io import StringIO
+    from urllib.parse import unquote
+
+    from linkseval.report.pages import active_content, page
+
+    df = pd.DataFrame({"Outcome": ["Safety <Systems>", "A, B"], "p": ["0.040", "<0.001"]})
+    html = tables.table_html(df, "Effects 'quoted'")
+    href = re.search(r"href='data:text/csv;charset=utf-8,([^']*)'", html).group(1)
+    assert "<" not in href and "," not in href and "'" not in href  # percent-encoded
+    back = pd.read_csv(StringIO(unquote(href)), dtype=str)
+    assert back.equals(df)  # the same cells, in the same order
+    assert "download='effects_quoted.csv'" in html
+    assert active_content(page("T", html, "")) == []  # a CSV data URL cannot run script
+    bad = "<a href='data:text/html;charset=utf-8,<script>x</script>'>x</a>"
+    assert active_content(bad) != []  # only CSV (and images) are allowed as data URLs
 
 
 def test_figures_get_alt_text_from_their_titles_and_axes():

@@ -181,6 +181,8 @@ rule notebook_practice:
     input:
         notebook=repo_file("notebooks/practice_profile.ipynb"),
         panels=expand(rules.score_panel.output.panel, instrument=INSTRUMENTS),
+        estimates=rules.combine_estimates.output.csv,
+        links=rules.links_practices.output[0],
     output:
         notebook="results/notebooks/practice_{code}.ipynb",
         html="results/pages/practice_{code}.html",
@@ -196,6 +198,7 @@ rule notebook_practice:
         outcome_labels=OUTCOME_LABELS,
         min_respondents=STUDY.scoring.min_respondents,
         instrument=INSTRUMENTS[0],  # the study's first instrument (config `instruments`)
+        settings=STUDY.job_settings("practice"),
         label=DATA_LABEL,
         label_yaml=DATA_LABEL_YAML,
     threads: 1
@@ -209,6 +212,8 @@ rule notebook_practice:
         "--notebook {output.notebook:q} --html {output.html:q} --title {params.title:q} "
         "--nav {params.nav:q} --data-label={params.label:q} --papermill "
         "-r practice_code {wildcards.code:q} -y {params.lists:q} "
+        "-p estimates {input.estimates:q} -r settings {params.settings:q} "
+        "-p links_practices {input.links:q} "
         "-p min_respondents {params.min_respondents:q} -p outcome_labels {params.outcome_labels:q} "
         "-p instrument {params.instrument:q} -y {params.label_yaml:q} "
         "> {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"

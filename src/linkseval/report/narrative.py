@@ -11,6 +11,7 @@ import pandas as pd
 from linkseval.estimators import get_estimator, method_short
 from linkseval.report.outcomes import label
 from linkseval.report.pages import fragment, page
+from linkseval.report.site import PDF_NAME, REPORT_TITLE
 from linkseval.report.tables import (
     PLACEBO_POOLS,
     family_table,
@@ -404,9 +405,15 @@ def index_page(
         "Figure 1. The Links effect on each outcome: the primary analysis (black) and the other "
         "inference methods (grey).",
     )
+    pdf = fragment(
+        "<p class='caption'>To print or pass round: <a href='{}'>the whole report as one PDF</a>"
+        " (every page, numbered, with the data label on each).</p>",
+        PDF_NAME,
+    )
     body = (
         "<h1>Links Worker Programme: safety-climate evaluation</h1>"
-        "<h2>What can and cannot be concluded</h2>"
+        + pdf
+        + "<h2>What can and cannot be concluded</h2>"
         + summary_text(head, family, alpha, primary)
         + forest
         + study_size(head, quality, instruments)
@@ -416,6 +423,4 @@ def index_page(
         + table
         + f"<h2>Pages</h2><ul>{items}</ul>"
     )
-    return page(
-        "Links Worker Programme evaluation", body, data_label, [("Home", "index.html")] + pages
-    )
+    return page(REPORT_TITLE, body, data_label, [("Home", "index.html")] + pages)

@@ -31,6 +31,7 @@ table.tbl th,table.tbl td{border-bottom:1px solid #ddd;padding:.25rem .5rem;text
 vertical-align:top}
 table.tbl th{background:#fafafa}
 .caption{font-size:.85rem;color:#555;margin-bottom:0}
+a.csv{font-size:.8rem;margin-left:.25rem}
 img{max-width:100%;height:auto}
 figure{margin:1rem 0}
 table.tbl caption{caption-side:top;text-align:left;font-size:.85rem;color:#555;padding:.25rem 0}
@@ -92,7 +93,8 @@ def label_note(data_label: str) -> str:
 
 _ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "applet", "base", "form"}
 _URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "srcset", "poster", "data"}
-_SAFE_DATA_URL = re.compile(r"data:image/(png|jpeg|gif);base64,", re.I)
+# images, and tables as CSV (report.tables.csv_link): data that cannot run script
+_SAFE_DATA_URL = re.compile(r"data:(image/(png|jpeg|gif);base64|text/csv;charset=utf-8),", re.I)
 
 
 class _ActiveContent(HTMLParser):

@@ -41,6 +41,7 @@ CHROMIUM_FLAGS = (
 )
 _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:[0-9]{14}[^)]{0,10}\)")
 _MAIN = re.compile(r"<main>(.*)</main>", re.S)
+_CSV_LINK = re.compile(r"<a class='csv' [^>]*>CSV</a>")  # a download link means nothing on paper
 _PAGE_LINK = re.compile(r"""href=(['"])([A-Za-z0-9_.-]+)\.html\1""")
 
 
@@ -105,7 +106,7 @@ def print_document(pages: Sequence[tuple[str, str]], title: str, data_label: str
             raise PageError(f"{name}.html: not a report page (no <main>)")
         body = _PAGE_LINK.sub(
             lambda m: f"href='#{m.group(2)}'" if m.group(2) in names else m.group(0),
-            found.group(1),
+            _CSV_LINK.sub("", found.group(1)),
         )
         sections.append(fragment("<section class='sheet' id='{}'>", name) + body + "</section>")
     doc = (

@@ -15,8 +15,24 @@ import pandas as pd
 
 from linkseval.comparisons import Comparison, members
 from linkseval.report.pages import fragment
+from linkseval.study import Settings
 
 SUPPRESSED = "suppressed"
+
+
+def page_comparisons(s: Settings) -> dict[str, Comparison]:
+    """Return the groups a practice page shows beside the practice, label -> comparison.
+
+    The main comparison, then every Deep End comparison: groups of never-treated practices that
+    do not depend on the outcome (``matched`` does, ``all_including_treated`` holds the Links
+    practices themselves).
+    """
+    main = s.comparisons[s.main_comparison]
+    out = {main.label: main}
+    for c in s.comparisons.values():
+        if c.rule == "deep_end":
+            out.setdefault(c.label, c)
+    return out
 
 
 def practice_table(
@@ -179,3 +195,25 @@ def practice_statement(
             min_respondents,
         )
     )
+
+
+def practice_note(
+    panel: pd.DataFrame,
+    code: str,
+    s: Settings,
+    labels: Mapping[str, str],
+    min_respondents: int,
+    n_links: int,
+    instrument: str,
+) -> str:
+    """Return :func:`practice_statement` for the instrument's overall score (or first outcome).
+
+    The year-to-year change is that of the main comparison's practices.
+    """
+    outcomes = list(dict.fromkeys(panel.loc[panel["instrument"] == instrument, "outcome"]))
+    if not outcomes:
+        outcomes = list(dict.fromkeys(panel["outcome"]))
+    key = "overall" if "overall" in outcomes else outcomes[0]
+    rule = s.comparisons[s.main_comparison]
+    change = year_to_year_change(panel, rule, key, min_respondents)
+    return practice_statement(code, n_links, change, labels.get(key, key), min_respondents)

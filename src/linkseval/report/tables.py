@@ -79,12 +79,39 @@ def _numeric_columns(df: pd.DataFrame) -> list[bool]:
     return out
 
 
+CSV_DATA_URL = "data:text/csv;charset=utf-8,"
+
+
+def csv_name(caption: str) -> str:
+    """Return a download file name made from a table's caption: 'Rows per extract' -> ..."""
+    words = re.findall(r"[A-Za-z0-9]+", caption.lower())[:8]
+    return ("_".join(words) or "table") + ".csv"
+
+
+def csv_link(df: pd.DataFrame, caption: str = "") -> str:
+    """Return a link that downloads ``df`` as CSV (percent-encoded in a ``data:`` URL).
+
+    The CSV holds the cells as the table shows them (missing as empty), UTF-8, newline line
+    ends: the same table, the same bytes.
+    """
+    from urllib.parse import quote
+
+    text = df.to_csv(index=False, lineterminator="\n")
+    return fragment(
+        "<a class='csv' download='{}' href='{}' aria-label='{}'>CSV</a>",
+        csv_name(caption),
+        CSV_DATA_URL + quote(text, safe=""),
+        f"Download this table as CSV: {caption}" if caption else "Download this table as CSV",
+    )
+
+
 def table_html(df: pd.DataFrame, caption: str = "") -> str:
     """Return a plain, deterministic HTML table; cells, headers and caption escaped.
 
-    The caption is the table's ``<caption>``; header cells carry ``scope='col'``; columns of
-    numbers are right-aligned (class ``num``); the table scrolls inside its own box on a narrow
-    screen, never the page.
+    The caption is the table's ``<caption>``, with a link that downloads the table as CSV
+    (:func:`csv_link`: the cells as shown, in the page itself, so it travels with the page);
+    header cells carry ``scope='col'``; columns of numbers are right-aligned (class ``num``);
+    the table scrolls inside its own box on a narrow screen, never the page.
     """
     body = df.to_html(index=False, escape=True, border=0, classes="tbl", na_rep="–")
     numeric = _numeric_columns(df)
@@ -104,8 +131,8 @@ def table_html(df: pd.DataFrame, caption: str = "") -> str:
             col += 1
         lines.append(line)
     body = "\n".join(lines)
-    if caption:
-        body = body.replace("<thead>", fragment("<caption>{}</caption>\n  <thead>", caption), 1)
+    cap = fragment("<caption>{} ", caption) if caption else "<caption>"
+    body = body.replace("<thead>", cap + csv_link(df, caption) + "</caption>\n  <thead>", 1)
     # a scrolling box must be reachable by keyboard: focusable, a named region
     box = fragment(
         "<div class='tbl-wrap' tabindex='0' role='region' aria-label='{}'>", caption or "table"
