@@ -323,6 +323,7 @@ def test_the_index_page_escapes_page_titles_and_links():
 
 # placebo_verdict and primary_statement build their HTML with fragment (every value escaped)
 HTML_BUILDERS = {
+    "design_section",  # narrative: built by fragment
     "practice_note",  # report.practice: built by fragment
     "fragment",
     "label_note",

@@ -570,3 +570,17 @@ def test_inference_paragraph_and_design_follow_the_spec():
     )
     assert "imputation estimator" in design and "event study" not in design
     assert "dose" not in design and "HonestDiD" not in design  # no event study, no bounds
+
+
+def test_the_design_section_is_derived_from_the_config_and_the_register():
+    cfg = {
+        "years": [2015, 2012, 2013, 2014, 2016],
+        "scoring": {"percent_formula": "pomp"},
+        "analysis": {"methods": ["analytic", "randomization_t"], "estimators": ["twfe"]},
+    }
+    html = narrative.design_section(cfg, 19)
+    assert "In every survey year of 2012–2016" in html and "each of the 19 Links practices" in html
+    assert "(All other Scottish practices)" in html and "(the Links programme has 19)" in html
+    assert "randomization inference on t statistics" in html and "bootstrap" not in html
+    assert "100·(mean − min)/(max − min)" in html
+    assert "7" not in re.sub(r"&#x[0-9a-f]+;", "", html)  # no count written into the text

@@ -424,3 +424,69 @@ def index_page(
         + f"<h2>Pages</h2><ul>{items}</ul>"
     )
     return page(REPORT_TITLE, body, data_label, [("Home", "index.html")] + pages)
+
+
+PERCENT_FORMULAS = {
+    "mean_over_max": "100·mean/max of the scale",
+    "pomp": "100·(mean − min)/(max − min)",
+}
+
+
+def design_section(config: dict, n_links: int) -> str:
+    """Return the methods page's design: in plain words first, then technically (HTML).
+
+    Parameters
+    ----------
+    config : dict
+        The run's effective config (``years``, ``scoring``, ``analysis``; the provenance record).
+    n_links : int
+        How many Links practices the register names.
+    """
+    from linkseval.inference.registry import method_description
+    from linkseval.study import analysis_config
+
+    a = analysis_config(config.get("analysis", {}))
+    scoring = config.get("scoring", {})
+    years = sorted(int(y) for y in config.get("years", []))
+    span = f"{years[0]}–{years[-1]}" if years else "the survey years"
+    main = a["comparisons"][a["main_comparison"]]
+    formula = PERCENT_FORMULAS.get(scoring.get("percent_formula", ""), "the scale's score")
+    score = (
+        f"% scores (mean of respondents' theme scores, {formula})"
+        if a["scale"] == "percent"
+        else "mean scores (mean of respondents' theme scores)"
+    )
+    weighted = "weighted by respondents" if a["weights"] == "n_respondents" else "unweighted"
+    methods = [m for m in a["methods"] if m != "analytic"]
+    robust = join_words([method_description(m, a["bootstrap"]["weights"]) for m in methods])
+    plain = fragment(
+        "<h2>Design</h2><p><b>In plain words.</b> In every survey year of {}, staff in every "
+        "practice answered the survey. For each of the {} Links practices we compare how its scores "
+        "changed after its Links practitioner started with how the scores of the comparison "
+        "practices ({}) changed over the same years. If the Links practices improved by more than "
+        "the comparison practices, the difference is the estimated effect of the programme; it is "
+        "an effect only if, without the programme, the Links practices would have changed like "
+        "the others. With {} Links practices an estimate rests on few practices' year-to-year "
+        "changes, so the report says how sure it can be with methods that hold for so few, and "
+        "checks that those methods do not find effects where there are none.</p>",
+        span,
+        n_links,
+        main.get("label", a["main_comparison"]),
+        n_links,
+    )
+    technical = fragment(
+        "<p><b>Technically.</b> Practice-year {} for the Links practices and comparison "
+        "practices, before and after each programme start. The static effect is the coefficient "
+        "on <em>Links × after start</em> in a two-way fixed-effects regression (practice and year "
+        "effects), {}; {} complete it.</p>"
+        "<h2>Inference with few treated practices</h2><p>Cluster-robust (CR1) standard errors "
+        "rely on many treated clusters. With few (the Links programme has {}), they reject a "
+        "true null too often. This run also reports {}; the table below is a Monte Carlo study "
+        "of a design like this one (its size in the caption).</p>",
+        score,
+        weighted,
+        design_complements(a),
+        n_links,
+        robust or "no other inference method",
+    )
+    return plain + technical
