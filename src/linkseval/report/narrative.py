@@ -461,14 +461,15 @@ def design_section(config: dict, n_links: int) -> str:
     robust = join_words([method_description(m, a["bootstrap"]["weights"]) for m in methods])
     plain = fragment(
         "<h2>Design</h2><p><b>In plain words.</b> In every survey year of {}, staff in every "
-        "practice answered the survey. For each of the {} Links practices we compare how its scores "
-        "changed after its Links practitioner started with how the scores of the comparison "
-        "practices ({}) changed over the same years. If the Links practices improved by more than "
-        "the comparison practices, the difference is the estimated effect of the programme; it is "
-        "an effect only if, without the programme, the Links practices would have changed like "
-        "the others. With {} Links practices an estimate rests on few practices' year-to-year "
-        "changes, so the report says how sure it can be with methods that hold for so few, and "
-        "checks that those methods do not find effects where there are none.</p>",
+        "practice answered the survey. For each of the {} Links practices we compare how its "
+        "scores changed after its Links practitioner started with how the scores of the "
+        "comparison practices ({}) changed over the same years. If the Links practices improved "
+        "by more than the comparison practices, the difference is the estimated effect of the "
+        "programme; it is an effect only if, without the programme, the Links practices would "
+        "have changed like the others. With {} Links practices an estimate rests on few "
+        "practices' year-to-year changes, so the report says how sure it can be with methods "
+        "that hold for so few, and checks that those methods do not find effects where there "
+        "are none.</p>",
         span,
         n_links,
         main.get("label", a["main_comparison"]),
