@@ -241,6 +241,7 @@ def test_changing_one_config_value_reruns_exactly_its_dependants(study):
         "report_index": 1,
         "print_report": 1,  # the PDF of the changed pages
         "pipeline_diagram": 1,  # redrawn from the run's config (a few seconds; same rules)
+        "notebook_practice": 7,  # they show the leave-one-out estimates
         "publish_report": 1,
     }
     proc = snakemake(study, "--dry-run", "--config", "scoring={'min_respondents': 6}")
@@ -267,6 +268,7 @@ def test_editing_one_notebook_reruns_only_its_pages(study):
             "notebook_practice": 7,  # executes each notebook and renders its page
             "disclosure_check": 1,
             "report_index": 1,
+            "print_report": 1,  # the PDF holds the pages
             "publish_report": 1,
         }
     finally:
@@ -448,8 +450,8 @@ def test_the_report_pdf_has_every_page_numbered_labelled_and_none_blank(study, t
     for n, (png, sheet) in enumerate(zip(pngs, sheets, strict=True), 1):
         px = np.asarray(Image.open(png).convert("RGB")).astype(int)
         h = px.shape[0]
-        body = px[int(h * 0.08) : int(h * 0.92)]
-        if (body.min(axis=2) < 128).mean() < 0.001:
+        body = px[int(h * 0.08) : int(h * 0.92)]  # between the label and the page number
+        if (body.min(axis=2) < 200).sum() < 50:  # not even a line of small grey text
             problems.append(f"sheet {n} is blank")
         top = px[: int(h * 0.06)]
         red = (abs(top[..., 0] - 0xB2) < 50) & (top[..., 1] < 110) & (top[..., 2] < 120)

@@ -41,7 +41,7 @@ def test_print_document_joins_pages_and_links_them_inside_the_pdf():
     doc = pdf.print_document(pages, "Report", LABEL)
     assert doc.count("<section class='sheet'") == 2
     assert "href='#methods'" in doc  # a printed page: a link inside the PDF
-    assert 'href="other.html"' in doc  # not printed: left as it was
+    assert "other.html" not in doc and ">x</a>" in doc  # not printed: text without its link
     assert "<nav>" not in doc and doc.index("id='index'") < doc.index("id='methods'")
 
 
@@ -74,7 +74,7 @@ def test_a_missing_chromium_is_one_clear_error(monkeypatch):
 )
 def test_chromium_prints_numbered_labelled_sheets_with_the_same_bytes_twice(tmp_path):
     pages = [
-        ("index", _page("Home", "<h1>First page</h1><p>one</p>")),
+        ("index", _page("Home", "<h1>First page</h1><p><a href='report.pdf'>one</a></p>")),
         ("methods", _page("Methods", "<h1>Second page</h1><p>two</p>")),
     ]
     doc = pdf.print_document(pages, "Report", LABEL)

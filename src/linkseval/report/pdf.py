@@ -43,6 +43,9 @@ _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:[0-9]{14}[^)]{0,10}\)")
 _MAIN = re.compile(r"<main>(.*)</main>", re.S)
 _CSV_LINK = re.compile(r"<a class='csv' [^>]*>CSV</a>")  # a download link means nothing on paper
 _PAGE_LINK = re.compile(r"""href=(['"])([A-Za-z0-9_.-]+)\.html\1""")
+# any other link to a file beside the pages: no target inside the PDF, and Chromium would write
+# the temporary print folder's path into the PDF (different bytes every run)
+_FILE_LINK = re.compile(r"""\shref=(['"])(?!#|https?:)[^'"]*\1""")
 
 
 class PrintError(LinksevalError):
@@ -108,6 +111,7 @@ def print_document(pages: Sequence[tuple[str, str]], title: str, data_label: str
             lambda m: f"href='#{m.group(2)}'" if m.group(2) in names else m.group(0),
             _CSV_LINK.sub("", found.group(1)),
         )
+        body = _FILE_LINK.sub("", body)  # the link's text stays, as plain text
         sections.append(fragment("<section class='sheet' id='{}'>", name) + body + "</section>")
     doc = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
