@@ -318,9 +318,10 @@ def _add_recovery(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--methods",
         nargs="+",
-        default=["WCR bootstrap", "randomization inference"],
-        choices=["CR1", "WCR bootstrap", "randomization inference"],
-        help="methods held to the check (default: the two few-cluster-robust ones)",
+        default=["WCR bootstrap", "randomization inference", "randomization inference (t)"],
+        choices=["CR1", "WCR bootstrap", "randomization inference", "randomization inference (t)"],
+        help="methods held to the check (default: the three few-cluster-robust ones; "
+        "recovery.ROBUST_METHODS, tested equal)",
     )
     p.set_defaults(func=cmd_recovery)
 

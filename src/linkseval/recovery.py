@@ -5,11 +5,12 @@ each outcome, per post year, in % points). Two uses:
 
 - :func:`coverage` / :func:`misses` — which headline intervals cover the true effect. The check
   (``linkseval recovery``, run by CI after the default pipeline) holds the few-cluster-robust
-  methods (WCR bootstrap, randomization inference) to the interval the report states for each
-  outcome: the family-wise interval for the outcomes tested as a family (``analysis.family``,
-  the themes: Bonferroni, all cover together with probability ≥ 1 − α) and the outcome's own
-  1 − α interval for the others. CR1 is shown, not held to it: with 7 treated clusters it
-  under-covers (validation/README.md, Monte Carlo study).
+  methods (WCR bootstrap, randomization inference on the coefficient and on t) to the
+  interval the report states for each outcome: the family-wise interval for the outcomes
+  tested as a family (``analysis.family``, the themes: Bonferroni, all cover together with
+  probability ≥ 1 − α) and the outcome's own 1 − α interval for the others. CR1 is shown, not
+  held to it: with 7 treated clusters it under-covers (validation/README.md, Monte Carlo
+  study).
 - :func:`study_panels` and :func:`headline_rows` — the pipeline's chain from raw extracts to the
   headline rows in one process (synth → clean → score → static TWFE of the main comparison),
   calling the same functions as the Snakemake rules, for validation studies over generator
@@ -29,7 +30,7 @@ from linkseval.estimators import method_rows
 from linkseval.study import Study
 
 # the few-cluster-robust methods (registry names), as the headline rows name them
-ROBUST_METHODS = tuple(method_rows(("wild_bootstrap", "randomization")))
+ROBUST_METHODS = tuple(method_rows(("wild_bootstrap", "randomization", "randomization_t")))
 
 
 def true_effect(truth: dict, outcome: str) -> float:

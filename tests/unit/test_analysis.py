@@ -79,7 +79,9 @@ def test_estimate_outcome_is_tidy_and_recovers_the_effect():
     res = estimate_outcome(df, s, "safequest", "workload")
     assert list(res.columns) == TIDY_COLUMNS
     tw = res[(res.estimator == "twfe")].set_index("method")
-    assert set(tw.index) == {"CR1", "WCR bootstrap", "randomization inference"}
+    assert set(tw.index) == {
+        "CR1", "WCR bootstrap", "randomization inference", "randomization inference (t)"
+    }  # fmt: skip
     assert tw["estimate"].nunique() == 1
     est = tw.loc["CR1", "estimate"]
     assert tw.loc["CR1", "ci_low"] < 2.0 < tw.loc["CR1", "ci_high"], est
@@ -88,7 +90,7 @@ def test_estimate_outcome_is_tidy_and_recovers_the_effect():
     assert set(two.variant) == {"2013-2014", "2013-2015"} and set(two.base_period) == {2013}
     assert set(two.period) == {2014, 2015}
     assert set(res.loc[res.estimator == "dose", "variant"]) == {"clp_presence"}
-    assert (res.estimator == "leave_out").sum() == 7 * 3  # CR1, WCR and RI each
+    assert (res.estimator == "leave_out").sum() == 7 * 4  # CR1, WCR, RI and RI-t each
     assert set(res.loc[res.estimator == "event_study", "term"]) == {"event", "pretrend_joint"}
     ev = res[res.term == "event"]
     assert set(ev.event_time) == {0, 1} and str(ev.event_time.dtype) == "Int64"
@@ -155,13 +157,14 @@ def test_staggered_adoption_end_to_end():
         "influence function (analytic)",
         "WCR bootstrap",
         "randomization inference",
+        "randomization inference (t)",
     }
-    for m in ("WCR bootstrap", "randomization inference"):
+    for m in ("WCR bootstrap", "randomization inference", "randomization inference (t)"):
         r = cs[cs.method == m].iloc[0]
         assert r["ci_low"] < 2.0 < r["ci_high"] and 0 <= r["p_value"] < 0.05, m
     every = main[main.estimator == "callaway_santanna"]
     by_term = ["term", "cohort", "period", "event_time"]
-    assert every.groupby(by_term, dropna=False)["method"].nunique().eq(3).all()  # side by side
+    assert every.groupby(by_term, dropna=False)["method"].nunique().eq(4).all()  # side by side
     att = every[every.term == "att"]
     assert (att.event_time == att.period - att.cohort).all() and set(att.cohort) == {2014, 2016}
     analytic = cs[cs.method == "influence function (analytic)"].iloc[0]
@@ -240,7 +243,8 @@ def test_adjust_family_only_within_family():
 
 def test_generic_one_treated_unit_says_not_applicable():
     """One treated unit: no cluster-robust, bootstrap or analytic CS inference and no CR1 SE or
-    pre-trend F; RI still applies, and its CI is said to be unbounded rather than left blank."""
+    pre-trend F; RI (on the coefficient and on t: a Fisher test is exact with any statistic)
+    still applies, and its CI is said to be unbounded rather than left blank."""
     df = simulate(n=12, years=(2011, 2012, 2013, 2014, 2015), cohorts=((2014, 1),), missing=0.0)
     kw = dict(unit="unit", time="year", cohort="cohort", outcome="y", settings=FAST)
     res = did_generic(df, **kw)
@@ -255,7 +259,7 @@ def test_generic_one_treated_unit_says_not_applicable():
     es = did_generic(df, estimator="event_study", **kw)
     pre = es[es.term == "pretrend_joint"].iloc[0]
     assert np.isnan(pre["p_value"]) and pre["note"].startswith("not applicable")
-    ri_rows = es.method == "randomization inference"
+    ri_rows = es.method.isin(["randomization inference", "randomization inference (t)"])
     assert es["std_error"].isna().all() and es.loc[~ri_rows, "p_value"].isna().all()
     # RI needs no clusters: a p-value (>= 1/12) for every event time and the joint pre-trend test
     assert set(es.loc[ri_rows, "term"]) == set(es.term)
@@ -403,7 +407,7 @@ def test_leave_one_out_shows_no_numbers_for_a_practice_with_suppressed_cells():
     lo = out[out["estimator"] == "leave_out"]
     assert set(lo["variant"]) == {f"{i:05d}" for i in range(7)}
     hidden = lo[lo["variant"] == "00002"]
-    assert len(hidden) == 3 and hidden[STATISTICS].isna().all().all()
+    assert len(hidden) == len(s.methods) and hidden[STATISTICS].isna().all().all()
     assert hidden["note"].str.startswith("not shown: the left-out practice").all()
     assert (hidden["n_treated"] == 6).all()
     shown = lo[lo["variant"] != "00002"]

@@ -118,5 +118,6 @@ def test_did_command_offers_every_generic_estimator_and_runs_imputation(tmp_path
         "imputation (BJS analytic)",
         "WCR bootstrap",
         "randomization inference",
+        "randomization inference (t)",
     ]
     assert simple[0]["ci_low"] < simple[0]["estimate"] < simple[0]["ci_high"]

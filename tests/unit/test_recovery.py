@@ -73,7 +73,7 @@ def test_the_recovery_command_fails_on_a_miss(tmp_path, capsys):
 def test_the_default_synthetic_study_recovers_the_true_effects(tmp_path):
     """The embedded default, end to end in one process with the config's settings (9,999
     draws): the headline equals the committed expectation (so this is the report's data and
-    chain), and every WCR and RI interval the report states covers the generator's truth."""
+    chain), and every WCR, RI and RI-t interval the report states covers the generator's truth."""
     study = load_study_file(ROOT / "config/config.yaml", ROOT / "config/codebook.yaml")
     panels, truth, _ = study_panels(study, study.synthetic["seed"], tmp_path)
     s = study.settings
@@ -99,3 +99,12 @@ def test_the_default_synthetic_study_recovers_the_true_effects(tmp_path):
     fam = cov[cov["interval"] == "family-wise"]
     assert set(fam["outcome"]) == set(study.family)
     assert (fam["ci_low_fw"] < fam["ci_low"]).all() and (fam["ci_high"] < fam["ci_high_fw"]).all()
+
+
+def test_the_cli_checks_the_robust_methods_by_default():
+    from linkseval.cli import build_parser
+    from linkseval.recovery import ROBUST_METHODS
+
+    args = build_parser().parse_args(["recovery"])
+    assert tuple(args.methods) == ROBUST_METHODS
+    assert "randomization inference (t)" in ROBUST_METHODS  # the primary method is held to it

@@ -25,12 +25,15 @@ def _codebook_labels():
 
 
 def _head(p_holm_wcr=0.5, p_cr1=0.03):
+    """A headline table; ``p_holm_wcr`` is the p-value of the robust methods WCR and RI-t (the
+    default primary method), ``p_cr1`` CR1's; RI's is 0.6."""
     rows = []
     for o in ["communication", "workload", "leadership", "teamwork", "safety_systems", "overall"]:
         for m, p in [
             ("CR1", p_cr1),
             ("WCR bootstrap", p_holm_wcr),
             ("randomization inference", 0.6),
+            ("randomization inference (t)", p_holm_wcr),
         ]:
             rows.append(
                 dict(
@@ -96,7 +99,7 @@ def test_summary_leads_with_the_primary_analysis_one_sentence_per_outcome():
     fam = ["communication", "workload", "leadership", "teamwork", "safety_systems"]
     text = narrative.summary_text(_head(), fam)
     assert "<b>7</b> practices" in text and "<b>Primary analysis</b>" in text
-    assert "WCR bootstrap" in text and "at the 5% level" in text
+    assert "randomization inference on t statistics" in text and "at the 5% level" in text
     assert text.count("<li>") == 6  # the five themes and the overall score
     assert "<b>Workload</b>: +1.0 points (95% CI -0.5 to 2.5); p = 0.500, Holm-adjusted" in text
     assert "not in the adjusted family" in text  # the overall score
@@ -131,7 +134,9 @@ def test_primary_analysis_follows_the_config():
     assert (pr.comparison == "deep_end_other").all() and pr.loc["workload", "p_adjusted"] == 0.001
     assert pr.loc["workload", "adjustment"] == "none" and pr.reject.all()
     assert primary_analysis(est, Settings(family=["workload"])).p_adjusted.iloc[1] == 0.5
-    bad = Settings(primary={"method": "randomization_t"}).primary_problems()
+    bad = Settings(
+        methods=["analytic", "wild_bootstrap"], primary={"method": "randomization_t"}
+    ).primary_problems()
     assert bad == ["analysis.primary.method 'randomization_t' is not in analysis.methods"]
     assert Settings(alpha=0.1).primary["alpha"] == 0.1  # null: analysis.alpha
     assert primary_analysis(est, Settings(alpha=0.1, family=["workload"])).alpha.eq(0.1).all()
@@ -366,17 +371,22 @@ def test_placebo_table_and_verdict_state_each_methods_rates():
 def test_primary_statement_reads_the_spec_and_the_monte_carlo_range():
     mc = pd.DataFrame(
         {
-            "method": ["WCR bootstrap"] * 3 + ["randomization inference"],
-            "true_effect": [0, 0, 2, 0],
-            "draws": [999, 999, 999, 999],
-            "rejection_rate": [0.0498, 0.0576, 0.99, 0.149],
+            "method": ["WCR bootstrap"] * 3 + ["randomization inference"]
+            + ["randomization inference (t)"] * 2,
+            "true_effect": [0, 0, 2, 0, 0, 0],
+            "draws": [999] * 6,
+            "rejection_rate": [0.0498, 0.0626, 0.99, 0.149, 0.0396, 0.0516],
         }
-    )
-    text = narrative.primary_statement({}, mc)  # the schema's default primary analysis
-    assert "method <i>WCR bootstrap</i>" in text and "<code>scotland_other</code>" in text
-    assert "rejected 5.0–5.8% of true nulls at 5% across 2 null scenarios" in text
+    )  # fmt: skip
+    text = narrative.primary_statement({}, mc)  # the schema's default primary analysis: RI-t
+    assert "method <i>randomization inference (t)</i>" in text
+    assert "<code>scotland_other</code>" in text
+    assert "rejected 4.0–5.2% of true nulls at 5% across 2 null scenarios" in text
+    assert "WCR bootstrap 5.0–6.3%, randomization inference 14.9–14.9%" in text
+    assert "the one that stays nearest 5% in every scenario" in text
     ri = narrative.primary_statement({"primary": {"method": "randomization"}}, mc)
     assert "14.9–14.9%" in ri and "<i>randomization inference</i>" in ri
+    assert "another method stays nearer 5%" in ri and "nearest 5%" not in ri
 
 
 def _quality():
@@ -486,6 +496,7 @@ def test_figures_get_alt_text_from_their_titles_and_axes():
 def _head_with(method: str, p: float = 0.2) -> pd.DataFrame:
     """The headline of :func:`_head` with one more method's rows (its intervals family-wise)."""
     head = _head()
+    head = head[head["method"] != method]
     extra = head[head["method"] == "CR1"].assign(method=method, p_value=p, p_holm=p)
     return pd.concat([head, extra], ignore_index=True)
 
