@@ -407,7 +407,18 @@ def test_a_hostile_value_reaches_a_real_page_escaped(notebook, tmp_path):
     if notebook == "practice_profile":
         panel = tmp_path / "panel.parquet"
         _panel(MARKUP).to_parquet(panel)
+        base = dict(comparison="scotland_other", method="CR1", term="treated_post")
+        estimates = pd.DataFrame(
+            [
+                dict(base, outcome="overall", estimator="twfe", variant="", estimate=1.5),
+                dict(base, outcome="overall", estimator="leave_out", variant=MARKUP, estimate=1.0),
+            ]
+        )
+        estimates.to_csv(tmp_path / "estimates.csv", index=False)
+        (tmp_path / "links.json").write_text(json.dumps([MARKUP, "20001"]))
         params = {"practice_code": MARKUP, "panels": [str(panel)], "data_label": MARKUP}
+        params["estimates"] = str(tmp_path / "estimates.csv")
+        params["links_practices"] = str(tmp_path / "links.json")
     else:
         import yaml
 
