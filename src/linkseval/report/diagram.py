@@ -162,14 +162,3 @@ def render_png(dot_source: str, dpi: int = 110) -> bytes:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         raise DiagramError(f"graphviz could not draw the pipeline diagram: {msg[0]}")
     return proc.stdout
-
-
-def png_figure_html(png: bytes, alt: str, caption: str = "") -> str:
-    """Return a PNG as an embedded ``<figure>`` with its alt text and caption (escaped)."""
-    import base64
-
-    from linkseval.report.pages import fragment
-
-    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    cap = fragment("<figcaption class='caption'>{}</figcaption>", caption) if caption else ""
-    return fragment("<figure><img src='{}' alt='{}'>", uri, alt) + cap + "</figure>"

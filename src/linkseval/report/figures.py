@@ -339,14 +339,11 @@ def figure_html(fig, alt: str, caption: str = "") -> str:
 
     Deterministic bytes (no software/date metadata); ``alt`` and ``caption`` are escaped.
     """
-    import base64
     import io
 
-    from linkseval.report.pages import fragment
+    from linkseval.report.pages import png_figure_html
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    cap = fragment("<figcaption class='caption'>{}</figcaption>", caption) if caption else ""
-    return fragment("<figure><img src='{}' alt='{}'>", uri, alt) + cap + "</figure>"
+    return png_figure_html(buf.getvalue(), alt, caption)

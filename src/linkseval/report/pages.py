@@ -72,6 +72,15 @@ def fragment(template: str, /, *args: object, **kwargs: object) -> str:
     return _FORMATTER.format(template, *args, **kwargs)
 
 
+def png_figure_html(png: bytes, alt: str, caption: str = "") -> str:
+    """Return a PNG as an embedded ``<figure>`` with its alt text and caption (escaped)."""
+    import base64
+
+    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    cap = fragment("<figcaption class='caption'>{}</figcaption>", caption) if caption else ""
+    return fragment("<figure><img src='{}' alt='{}'>", uri, alt) + cap + "</figure>"
+
+
 def label_note(data_label: str) -> str:
     """Return the note a report page opens with.
 
