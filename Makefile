@@ -35,7 +35,10 @@ test: $(STAMP) browser  ## run the test suite
 # pipeline diagram, poppler-utils renders the PDF's pages in the tests
 browser:  ## Debian's chromium, graphviz and poppler-utils (installed if missing; needs root/apt)
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	browser="$$LINKSEVAL_CHROMIUM"; \
+	for c in chromium chromium-browser google-chrome google-chrome-stable; do \
+	  command -v $$c >/dev/null 2>&1 && browser=$$c; done; \
+	[ -n "$$browser" ] || missing="$$missing chromium"; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	[ -z "$$missing" ] || { echo "installing Debian packages:$$missing"; apt-get update -qq && \

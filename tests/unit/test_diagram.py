@@ -80,3 +80,7 @@ def test_a_missing_graphviz_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(diagram.shutil, "which", lambda name: None)
     with pytest.raises(diagram.DiagramError, match="graphviz.*not installed"):
         diagram.render_png("digraph x {}")
+
+
+def test_the_caption_counts_the_steps():
+    assert diagram.caption({"rules": ["a", "b", "c"]}).startswith("The pipeline: 3 steps")

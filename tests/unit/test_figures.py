@@ -49,18 +49,23 @@ def test_lab_of_known_colours():
     assert _lab(_linear("#ff0000")) == pytest.approx([53.24, 80.09, 67.20], abs=0.1)
 
 
+PALETTES = {
+    # the groups' lines of the descriptive and practice figures, with black
+    "groups": ("#000000", figures.LINKS_COLOR, figures.SCOT_COLOR, figures.DE_COLOR),
+    # the inference methods of one event-study figure (four with RI-t on)
+    "methods": figures.METHOD_COLORS,
+}
+
+
 @pytest.mark.parametrize("vision", sorted(CVD))
-def test_the_colours_shown_together_stay_apart_under_every_colour_vision(vision):
-    """Links, all other practices, Deep End and black (the lines drawn on one figure): every pair
-    at least 20 CIELAB units apart (a clearly visible difference) after simulating protanopia,
-    deuteranopia and tritanopia."""
-    palette = {
-        "links": figures.LINKS_COLOR,
-        "scotland": figures.SCOT_COLOR,
-        "deep_end": figures.DE_COLOR,
-        "black": "#000000",
-    }
+@pytest.mark.parametrize("palette", sorted(PALETTES))
+def test_the_colours_shown_together_stay_apart_under_every_colour_vision(vision, palette):
+    """The colours drawn on one figure: every pair at least 20 CIELAB units apart (a clearly
+    visible difference) after simulating protanopia, deuteranopia and tritanopia. (The event
+    study's fourth method used to be #767676 beside the Deep End grey #7f7f7f: 2 units.)"""
+    colours = PALETTES[palette]
+    assert len(set(colours)) == len(colours)
     m = np.array(CVD[vision])
-    for a, b in itertools.combinations(palette, 2):
-        dist = np.linalg.norm(_lab(m @ _linear(palette[a])) - _lab(m @ _linear(palette[b])))
+    for a, b in itertools.combinations(colours, 2):
+        dist = np.linalg.norm(_lab(m @ _linear(a)) - _lab(m @ _linear(b)))
         assert dist >= 20, (vision, a, b, round(float(dist), 1))

@@ -53,3 +53,19 @@ def test_the_estimator_is_unbiased_with_the_closed_form_spread_of_a_two_period_d
     # the SD of a sample SD of R normal draws is about sd / sqrt(2 (R - 1))
     assert abs(got - sd) < 3.5 * sd / np.sqrt(2 * (reps - 1))
     assert abs(s.loc["CR1", "mean_estimate"]) < 3.5 * sd / np.sqrt(reps)
+
+
+def test_the_deep_end_scenario_draws_the_treated_from_a_smaller_lower_noisier_pool():
+    """Scenario 11: the treated practices are drawn from practices 0..pool-1, whose respondent
+    counts lie in pool_n; the pool's level is lower."""
+    sc = next(s for s in mc.SCENARIOS if s.name == "no_effect_deep_end")
+    df, _ = mc.simulate(sc, np.random.default_rng(5))
+    unit = df["practice"].str[1:].astype(int)
+    treated = set(unit[df["cohort"] > 0])
+    assert len(treated) == sc.n_treated and max(treated) < sc.pool
+    deep = unit < sc.pool
+    assert df.loc[deep, "n"].between(*sc.pool_n).all()
+    assert not df.loc[~deep, "n"].between(*sc.pool_n).all()  # the rest are not confined
+    # level -4 and extra noise: the pool's mean is clearly lower (SE of the difference ~0.3)
+    gap = df.loc[deep, "y"].mean() - df.loc[~deep, "y"].mean()
+    assert -5.5 < gap < -2.5

@@ -25,7 +25,8 @@ def _panel() -> pd.DataFrame:
             for year, p, n in zip([2013, 2014, 2015], pct, ns, strict=True):
                 rows.append(
                     dict(instrument="safequest", outcome=outcome, practice_code=code, year=year,
-                         n_respondents=n, percent=p, cohort=cohort, deep_end=deep)
+                         n_respondents=n, percent=p, cohort=cohort, deep_end=deep,
+                         suppressed=n < 5)
                 )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -46,16 +47,44 @@ def test_practice_table_suppresses_small_years_and_sets_the_comparisons_beside()
     assert row13["This practice (%)"] == "80.0" and row13["respondents"] == "10"
     assert row13["All other practices (mean %)"] == "80.0"  # (70 + 90) / 2: never-treated only
     assert row13["Other Deep End (mean %)"] == "70.0"  # 22222 alone
+    # a comparison practice's suppressed year is left out of the mean, as in theme_means
+    p = _panel()
+    p.loc[(p.practice_code == "33333") & (p.year == 2013), "suppressed"] = True
+    t2 = practice.practice_table(p, "11111", comps, labels, 5)
+    assert t2.iloc[0]["All other practices (mean %)"] == "70.0"
+
+
+def test_page_comparisons_are_the_outcome_free_never_treated_groups_main_first():
+    from linkseval.study import Settings
+
+    s = Settings(
+        main_comparison="m",
+        comparisons={
+            "m": {"label": "Matched", "rule": "matched"},  # depends on the outcome: left out
+            "all": {"label": "All incl. Links", "rule": "all_including_treated"},
+            "de": {"label": "Deep End", "rule": "deep_end"},
+            "other": {"label": "All other", "rule": "never_treated"},
+        },
+    )
+    assert list(practice.page_comparisons(s)) == ["Deep End", "All other"]
+    s2 = Settings(
+        main_comparison="other",
+        comparisons={
+            "de": {"label": "Deep End", "rule": "deep_end"},
+            "other": {"label": "All other", "rule": "never_treated"},
+        },
+    )
+    assert list(practice.page_comparisons(s2)) == ["All other", "Deep End"]  # main first
 
 
 def test_year_to_year_change_is_the_90th_percentile_of_absolute_changes():
-    got = practice.year_to_year_change(_panel(), NEVER, "workload", 5)
+    got = practice.year_to_year_change(_panel(), NEVER, "workload")
     # never-treated changes: 22222 +1, +4; 33333 -2, +1 -> |.| = 1, 4, 2, 1
     assert got == pytest.approx(np.quantile([1, 4, 2, 1], 0.9))
     # a change across a suppressed year is not a change between consecutive surveys
     p = _panel()
-    p.loc[(p.practice_code == "22222") & (p.year == 2014), "n_respondents"] = 2
-    assert practice.year_to_year_change(p, NEVER, "workload", 5) == pytest.approx(
+    p.loc[(p.practice_code == "22222") & (p.year == 2014), "suppressed"] = True
+    assert practice.year_to_year_change(p, NEVER, "workload") == pytest.approx(
         np.quantile([2, 1], 0.9)
     )
 

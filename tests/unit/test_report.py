@@ -383,7 +383,7 @@ def test_primary_statement_reads_the_spec_and_the_monte_carlo_range():
     assert "<code>scotland_other</code>" in text
     assert "rejected 4.0–5.2% of true nulls at 5% across 2 null scenarios" in text
     assert "WCR bootstrap 5.0–6.3%, randomization inference 14.9–14.9%" in text
-    assert "the one that stays nearest 5% in every scenario" in text
+    assert "the one whose worst scenario is nearest 5%" in text
     ri = narrative.primary_statement({"primary": {"method": "randomization"}}, mc)
     assert "14.9–14.9%" in ri and "<i>randomization inference</i>" in ri
     assert "another method stays nearer 5%" in ri and "nearest 5%" not in ri
@@ -594,4 +594,6 @@ def test_the_design_section_is_derived_from_the_config_and_the_register():
     assert "(All other Scottish practices)" in html and "(the Links programme has 19)" in html
     assert "randomization inference on t statistics" in html and "bootstrap" not in html
     assert "100·(mean − min)/(max − min)" in html
+    default = narrative.design_section({"analysis": {}}, 3)  # no scoring key: the schema's formula
+    assert "100·mean/max of the scale" in default
     assert "7" not in re.sub(r"&#x[0-9a-f]+;", "", html)  # no count written into the text

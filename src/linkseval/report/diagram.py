@@ -120,6 +120,15 @@ def alt_text(graph: RuleGraph) -> str:
     )
 
 
+def caption(info: dict) -> str:
+    """Return the diagram's caption from its JSON (``linkseval diagram --out-json``)."""
+    return (
+        f"The pipeline: {len(info['rules'])} steps (Snakemake rules), each arrow the files one "
+        "step hands to the next (arrows implied by a longer path are left out). Each step's log "
+        "and timing are under results/logs and results/benchmarks."
+    )
+
+
 def rulegraph(snakefile: str | Path, workdir: str | Path, config: dict) -> str:
     """Return ``snakemake --rulegraph`` of ``snakefile`` in ``workdir`` with ``config``."""
     with tempfile.TemporaryDirectory(prefix="linkseval-diagram-") as tmp:

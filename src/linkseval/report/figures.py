@@ -19,6 +19,8 @@ from linkseval.report.outcomes import label  # noqa: E402
 from linkseval.report.tables import _ALPHA, level, methods_in  # noqa: E402
 
 LINKS_COLOR, SCOT_COLOR, DE_COLOR = "#b2182b", "#2166ac", "#7f7f7f"
+#: the inference methods' colours in one event-study figure, in method order
+METHOD_COLORS = ("#000000", LINKS_COLOR, SCOT_COLOR, DE_COLOR)
 # a descriptive group's colour by its rule (linkseval.report.descriptive: ``rule`` column)
 RULE_COLORS = {
     "treated": LINKS_COLOR,
@@ -128,9 +130,9 @@ def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str, alpha: flo
         return fig
     e = e.assign(et=e["event_time"].astype(int))
     methods = interval_methods(e)
-    colors = ["k", LINKS_COLOR, DE_COLOR, "#767676"]
     for k, m in enumerate(methods):
-        color, off = colors[k % len(colors)], 0.16 * (k - (len(methods) - 1) / 2)
+        color = METHOD_COLORS[k % len(METHOD_COLORS)]
+        off = 0.16 * (k - (len(methods) - 1) / 2)
         g = e[e["method"] == m].sort_values("et")
         ax.errorbar(
             g["et"] + off,

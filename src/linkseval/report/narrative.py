@@ -268,7 +268,7 @@ def primary_statement(analysis: dict, monte_carlo: pd.DataFrame | None = None) -
                 hi,
                 n,
                 others or "none",
-                ": of the methods run, the one that stays nearest 5% in every scenario"
+                ": of the methods run, the one whose worst scenario is nearest 5%"
                 if nearest
                 else "; another method stays nearer 5% (validation/README.md)",
             )
@@ -484,7 +484,7 @@ def design_section(config: dict, n_links: int) -> str:
     from linkseval.study import analysis_config
 
     a = analysis_config(config.get("analysis", {}))
-    scoring = config.get("scoring", {})
+    scoring = {**section_defaults("scoring"), **config.get("scoring", {})}
     years = sorted(int(y) for y in config.get("years", []))
     span = f"{years[0]}–{years[-1]}" if years else "the survey years"
     main = a["comparisons"][a["main_comparison"]]

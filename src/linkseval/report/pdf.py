@@ -41,7 +41,6 @@ CHROMIUM_FLAGS = (
 )
 _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:[0-9]{14}[^)]{0,10}\)")
 _MAIN = re.compile(r"<main>(.*)</main>", re.S)
-_CSV_LINK = re.compile(r"<a class='csv' [^>]*>CSV</a>")  # a download link means nothing on paper
 _PAGE_LINK = re.compile(r"""href=(['"])([A-Za-z0-9_.-]+)\.html\1""")
 # any other link to a file beside the pages: no target inside the PDF, and Chromium would write
 # the temporary print folder's path into the PDF (different bytes every run)
@@ -76,7 +75,7 @@ def print_css(data_label: str) -> str:
     return (
         "@page{size:A4;margin:18mm 14mm 16mm;" + top + '@bottom-center{content:"Page " '
         'counter(page) " of " counter(pages);font:8pt sans-serif;color:#444}}'
-        "nav,.banner{display:none}main{max-width:none;padding:0}"
+        "nav,.banner,a.csv{display:none}main{max-width:none;padding:0}"  # CSV: no use on paper
         ".tbl-wrap{overflow:visible}table.tbl{font-size:7.5pt}table.tbl td.num{white-space:normal}"
         "section.sheet+section.sheet{break-before:page}"
         "img{max-width:100%;break-inside:avoid}h1,h2,h3{break-after:avoid}tr{break-inside:avoid}"
@@ -109,7 +108,7 @@ def print_document(pages: Sequence[tuple[str, str]], title: str, data_label: str
             raise PageError(f"{name}.html: not a report page (no <main>)")
         body = _PAGE_LINK.sub(
             lambda m: f"href='#{m.group(2)}'" if m.group(2) in names else m.group(0),
-            _CSV_LINK.sub("", found.group(1)),
+            found.group(1),
         )
         body = _FILE_LINK.sub("", body)  # the link's text stays, as plain text
         sections.append(fragment("<section class='sheet' id='{}'>", name) + body + "</section>")

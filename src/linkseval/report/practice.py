@@ -20,17 +20,22 @@ from linkseval.study import Settings
 SUPPRESSED = "suppressed"
 
 
+#: the comparison rules a practice page can show: groups of never-treated practices that do not
+#: depend on the outcome (``matched`` does; ``all_including_treated`` holds the Links practices)
+PAGE_RULES = ("never_treated", "deep_end")
+
+
 def page_comparisons(s: Settings) -> dict[str, Comparison]:
     """Return the groups a practice page shows beside the practice, label -> comparison.
 
-    The main comparison, then every Deep End comparison: groups of never-treated practices that
-    do not depend on the outcome (``matched`` does, ``all_including_treated`` holds the Links
-    practices themselves).
+    The main comparison first where its rule is one of :data:`PAGE_RULES`, then the spec's
+    other comparisons with such a rule.
     """
     main = s.comparisons[s.main_comparison]
-    out = {main.label: main}
-    for c in s.comparisons.values():
-        if c.rule == "deep_end":
+    ordered = [main, *(c for c in s.comparisons.values() if c is not main)]
+    out: dict[str, Comparison] = {}
+    for c in ordered:
+        if c.rule in PAGE_RULES:
             out.setdefault(c.label, c)
     return out
 
@@ -53,11 +58,13 @@ def practice_table(
         The practice.
     comparisons : mapping
         Column label -> comparison rule (:func:`linkseval.comparisons.members`); each column is
-        the mean of its practices' % scores in that year.
+        the mean of its practices' shown (not suppressed) % scores in that year, as the
+        descriptive figures' group means (:func:`linkseval.report.descriptive.theme_means`).
     labels : mapping
         Outcome id -> label.
     min_respondents : int
-        Practice-years with fewer respondents show ``suppressed`` and ``<min``.
+        The disclosure minimum: the practice's ``suppressed`` years show ``suppressed`` and
+        ``<min``.
 
     Returns
     -------
@@ -70,14 +77,14 @@ def practice_table(
     order = list(dict.fromkeys(panel["outcome"]))
     for (outcome, year), g in own.groupby(["outcome", "year"], sort=False):
         n = int(g["n_respondents"].iloc[0])
-        shown = n >= min_respondents
+        shown = not bool(g["suppressed"].iloc[0])
         row = {
             "Outcome": labels.get(outcome, outcome),
             "Year": str(int(year)),
             "respondents": str(n) if shown else f"<{min_respondents}",
             "This practice (%)": f"{g['percent'].iloc[0]:.1f}" if shown else SUPPRESSED,
         }
-        same = panel[(panel["outcome"] == outcome) & (panel["year"] == year)]
+        same = panel[(panel["outcome"] == outcome) & (panel["year"] == year) & ~panel["suppressed"]]
         for name, rule in comparisons.items():
             pool = same[members(same, rule)]
             pool = pool[pool["practice_code"] != code]
@@ -90,16 +97,14 @@ def practice_table(
     return out.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
-def year_to_year_change(
-    panel: pd.DataFrame, rule: Comparison | dict, outcome: str, min_respondents: int
-) -> float:
+def year_to_year_change(panel: pd.DataFrame, rule: Comparison | dict, outcome: str) -> float:
     """Return the 90th percentile of |change| of comparison practices' % score between surveys.
 
-    Consecutive survey years of the same practice, both with at least ``min_respondents``
-    respondents; NaN when there are none. 1 in 10 such changes is larger: a change of this size
-    in one practice needs no programme to explain it.
+    Consecutive survey years of the same practice, both shown (not ``suppressed``: fewer
+    respondents than the disclosure minimum); NaN when there are none. 1 in 10 such changes is
+    larger: a change of this size in one practice needs no programme to explain it.
     """
-    sub = panel[(panel["outcome"] == outcome) & (panel["n_respondents"] >= min_respondents)]
+    sub = panel[(panel["outcome"] == outcome) & ~panel["suppressed"]]
     sub = sub[members(sub, rule)].sort_values(["practice_code", "year"])
     years = sorted(panel["year"].unique())
     nxt = {a: b for a, b in zip(years, years[1:], strict=False)}
@@ -121,12 +126,19 @@ def leave_out_table(
 ) -> pd.DataFrame:
     """Return the pooled static effect per outcome with and without this practice.
 
-    From the estimates table: TWFE (all Links practices) and leave-one-out with ``variant`` =
-    ``code``, main comparison, CR1 rows (the point estimate does not depend on the method). An
-    outcome whose leave-one-out row is withheld or missing shows ``not shown``.
+    From the estimates table: the headline estimator's overall term (all Links practices) and
+    leave-one-out with ``variant`` = ``code``, main comparison, the analytic method's rows (the
+    point estimate does not depend on the method). An outcome whose leave-one-out row is
+    withheld or missing shows ``not shown``.
     """
-    est = estimates[(estimates["comparison"] == comparison) & (estimates["method"] == "CR1")]
-    full = est[(est["estimator"] == "twfe") & (est["term"] == "treated_post")]
+    from linkseval.analysis import HEADLINE_ESTIMATOR
+    from linkseval.estimators import method_row, overall_term
+
+    analytic = method_row("analytic", HEADLINE_ESTIMATOR)
+    est = estimates[(estimates["comparison"] == comparison) & (estimates["method"] == analytic)]
+    full = est[
+        (est["estimator"] == HEADLINE_ESTIMATOR) & (est["term"] == overall_term(HEADLINE_ESTIMATOR))
+    ]
     out = est[(est["estimator"] == "leave_out") & (est["variant"].astype(str) == code)]
     rows = []
     for outcome in dict.fromkeys(full["outcome"]):
@@ -214,6 +226,7 @@ def practice_note(
     if not outcomes:
         outcomes = list(dict.fromkeys(panel["outcome"]))
     key = "overall" if "overall" in outcomes else outcomes[0]
-    rule = s.comparisons[s.main_comparison]
-    change = year_to_year_change(panel, rule, key, min_respondents)
+    groups = page_comparisons(s)
+    rule = next(iter(groups.values())) if groups else {"rule": "never_treated"}
+    change = year_to_year_change(panel, rule, key)
     return practice_statement(code, n_links, change, labels.get(key, key), min_respondents)
