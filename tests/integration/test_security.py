@@ -367,7 +367,8 @@ MARKUP = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 def _panel(code: str) -> pd.DataFrame:
     rows = [
         dict(instrument="safequest", outcome=o, practice_code=c, year=y, n_respondents=8,
-             percent=80.0 + i, cohort=2014 if c == code else 0, deep_end=i % 2 == 0)
+             percent=80.0 + i, cohort=2014 if c == code else 0, deep_end=i % 2 == 0,
+             suppressed=False)
         for o in ["communication", "overall"]
         for i, c in enumerate([code, "20001", "30002", "40003"])
         for y in [2013, 2014]
