@@ -32,6 +32,8 @@ from linkseval.commands import (
     cmd_notebook,
     cmd_pdf,
     cmd_placebo,
+    cmd_placebo_chunk,
+    cmd_placebo_gather,
     cmd_provenance,
     cmd_publish,
     cmd_quality,
@@ -258,6 +260,45 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     _paths(p, "out")
     p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
     p.set_defaults(func=cmd_placebo)
+
+    p = sub.add_parser(
+        "placebo-chunk",
+        parents=[common],
+        help="scattered placebo study: one job's assignments (p-values per method)",
+        description="The placebo study scattered over jobs: compute the p-values of every "
+        "inference method for job --chunk's share of the placebo assignments "
+        "(analysis.placebo.scatter_assignments of them) of one outcome, both pools. Every job "
+        "draws the same seeded assignments and RI reference, so 'placebo-gather' gives the "
+        "table of 'placebo' exactly.",
+        epilog="example (job 2 of 5): linkseval placebo-chunk --panel "
+        "results/panel/safequest.parquet --instrument safequest --outcome workload "
+        '--settings "$(cat analysis.json)" --chunk 2 --out chunk_2.parquet',
+    )
+    _paths(p, "panel")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True)
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    p.add_argument("--chunk", type=int, required=True, metavar="K", help="job, 0 .. jobs - 1")
+    _paths(p, "out")
+    p.set_defaults(func=cmd_placebo_chunk)
+
+    p = sub.add_parser(
+        "placebo-gather",
+        parents=[common],
+        help="scattered placebo study: the size table from all jobs",
+        description="Gather the jobs of 'placebo-chunk' (every outcome's assignments once, any "
+        "order; their placebo settings are checked against --settings) into the placebo "
+        "study's table: the same rows as 'placebo' in one process.",
+    )
+    p.add_argument(
+        "--chunks", required=True, nargs="+", metavar="FILE", help="every 'placebo-chunk' output"
+    )
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True, nargs="+", help="the outcomes, in table order")
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _paths(p, "out")
+    p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
+    p.set_defaults(func=cmd_placebo_gather)
 
 
 def _add_combine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

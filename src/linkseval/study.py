@@ -207,13 +207,17 @@ class Scatter:
 
     ``comparisons``: one estimation job per outcome x comparison group; ``multilevel``: one
     multilevel job per outcome; ``ri_draws`` and ``ri_chunk_draws``: the opt-in scattered
-    randomization inference (``analysis.randomization.scatter_draws``, ``scatter_chunk_draws``).
+    randomization inference (``analysis.randomization.scatter_draws``, ``scatter_chunk_draws``);
+    ``placebo_assignments`` and ``placebo_chunk``: the opt-in scattered placebo study
+    (``analysis.placebo.assignments``, ``scatter_assignments``).
     """
 
     comparisons: bool = _default("analysis", "scatter_comparisons")
     multilevel: bool = _default("analysis", "scatter_multilevel")
     ri_draws: int = _default("analysis", "randomization", "scatter_draws")
     ri_chunk_draws: int = _default("analysis", "randomization", "scatter_chunk_draws")
+    placebo_assignments: int = _default("analysis", "placebo", "assignments")
+    placebo_chunk: int = _default("analysis", "placebo", "scatter_assignments")
 
     @classmethod
     def from_config(cls, analysis: dict | None) -> Scatter:
@@ -225,6 +229,8 @@ class Scatter:
             multilevel=bool(a["scatter_multilevel"]),
             ri_draws=int(ri["scatter_draws"]),
             ri_chunk_draws=int(ri["scatter_chunk_draws"]),
+            placebo_assignments=int(a["placebo"]["assignments"]),
+            placebo_chunk=int(a["placebo"]["scatter_assignments"]),
         )
 
 
