@@ -323,6 +323,9 @@ def test_the_registry_reports_the_se_and_says_why_wcr_and_ri_do_not_apply():
     assert first.estimate == res.estimate and first.std_error == res.std_error
     assert (first.ci_low, first.ci_high) == pytest.approx((res.ci_low, res.ci_high))
     assert res.ci_low == pytest.approx(res.estimate - 1.959963984540054 * res.std_error)
+    tidy = res.tidy().iloc[0]
+    assert (tidy.term, tidy.method, tidy.n_draws) == ("treated_post", "placebo SE", 60)
+    assert tidy.p_value == pytest.approx(first.p_value)
     others = rows.iloc[1:]
     assert not others.applicable.any() and others.note.str.startswith("not applicable").all()
     jk = pd.DataFrame(infer("sc", p, s, {**BASE, "estimator": "sc"}, ["analytic"], se="jackknife"))
