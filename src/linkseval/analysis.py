@@ -344,13 +344,15 @@ def did_generic(
     estimator: str = "twfe",
     settings: Settings | None = None,
     base: int | None = None,
+    options: dict | None = None,
 ) -> pd.DataFrame:
     """Any unit × period panel: estimates with every inference method side by side.
 
     The estimator comes from the registry (:data:`linkseval.estimators.ESTIMATORS`; ``cs`` is
     ``callaway_santanna``), the methods from ``settings.methods``. Methods that cannot apply
     (e.g. one treated unit: no cluster-robust or bootstrap inference) are reported as such in
-    ``note`` with NaN numbers.
+    ``note`` with NaN numbers. ``options`` go to the estimator's ``fit`` (``sdid`` and ``sc``:
+    ``se``, ``placebo`` or ``jackknife``, and ``replications``).
     """
     s = settings or Settings()
     p = panel_from_frame(
@@ -362,7 +364,7 @@ def did_generic(
     if estimator not in GENERIC_ESTIMATORS:
         raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
     name = GENERIC_NAMES.get(estimator, estimator)
-    if name in ("callaway_santanna", "imputation") and not (p.cohort == 0).any():
+    if name in ("callaway_santanna", "imputation", "sdid", "sc") and not (p.cohort == 0).any():
         raise ConfigError(f"{estimator} needs never-treated units (cohort 0 or blank) as controls")
     if name == "did2x2":
         first = int(p.cohort[p.cohort > 0].min())
@@ -375,9 +377,10 @@ def did_generic(
         variants = get_estimator(name).variants(p, s, b)
     else:
         variants = [({}, p)]
+    opts = options or {}
     rows = []
     for fields, q in variants:
-        rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods)
+        rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods, **opts)
     return result_frame(rows)
 
 

@@ -516,7 +516,8 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         help="difference-in-differences on any unit x period panel (CSV/Parquet/Stata)",
         description="Estimate a DiD on any long panel file and write tidy results (estimate, "
         "SE, CI and p-value under CR1, wild cluster restricted bootstrap and randomization "
-        "inference) as JSON. The cohort column holds the first treated period; 0 or blank = "
+        "inference; sdid and sc: their placebo or jackknife SE) as JSON. The cohort column "
+        "holds the first treated period; 0 or blank = "
         "never treated. Methods that cannot apply say so instead of inventing a number.",
         epilog="example: linkseval did --panel mpdta.csv --unit countyreal --time year "
         "--cohort first.treat --outcome lemp --estimator event_study --out res.json",
@@ -539,7 +540,9 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         "(one cohort); cs: Callaway-Sant'Anna group-time ATTs with simple and dynamic "
         "aggregation (never-treated controls; staggered starts); imputation: Borusyak-"
         "Jaravel-Spiess imputation estimator, simple and per event time, with its pre-trend "
-        "test (never-treated controls). Default: %(default)s",
+        "test (never-treated controls); sdid: synthetic difference-in-differences and sc: "
+        "synthetic control (Arkhangelsky et al. 2021, as R synthdid; one treated cohort, "
+        "never-treated controls, balanced units; inference by --se). Default: %(default)s",
     )
     p.add_argument(
         "--draws",
@@ -548,6 +551,22 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         help="bootstrap and RI draws (default: %(default)s)",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--se",
+        choices=["placebo", "jackknife"],
+        default="placebo",
+        help="sdid and sc: their standard error (normal CI and p-value): placebo (Algorithm 4 "
+        "of Arkhangelsky et al. 2021; --replications draws seeded by --seed) or jackknife "
+        "(Algorithm 3; undefined with one treated unit). WCR and RI do not apply to them. "
+        "Default: %(default)s",
+    )
+    p.add_argument(
+        "--replications",
+        type=int,
+        default=200,
+        metavar="N",
+        help="sdid and sc: placebo replications (default: %(default)s, as R synthdid)",
+    )
     p.add_argument("--alpha", type=float, default=section_defaults("analysis", "alpha"))
     p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
     p.set_defaults(func=cmd_did)

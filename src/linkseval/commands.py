@@ -396,6 +396,8 @@ def cmd_did(args: argparse.Namespace) -> None:
         draws=args.draws,
         seed=args.seed,
         alpha=args.alpha,
+        se=args.se,
+        replications=args.replications,
     )
     doc = {
         "panel": str(path),

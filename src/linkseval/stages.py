@@ -573,6 +573,8 @@ def did(
     draws: int,
     seed: int,
     alpha: float,
+    se: str = "placebo",
+    replications: int = 200,
 ) -> list[dict]:
     """Estimate a DiD on any unit × period panel (``linkseval did``).
 
@@ -585,13 +587,16 @@ def did(
     weights, cluster
         Analytic weights and cluster columns (None: unweighted, clustered on the unit).
     estimator
-        ``twfe``, ``event_study``, ``did2x2`` or ``cs``.
+        ``twfe``, ``event_study``, ``did2x2``, ``cs``, ``imputation``, ``sdid`` or ``sc``.
     draws
         Bootstrap and RI draws.
     seed
-        Bootstrap seed (RI: ``seed + 1``).
+        Bootstrap and SDID placebo seed (RI: ``seed + 1``).
     alpha
         Significance level.
+    se, replications
+        ``sdid`` and ``sc`` only: their standard error (``placebo`` or ``jackknife``) and the
+        placebo replications.
 
     Returns
     -------
@@ -621,6 +626,7 @@ def did(
         cluster=cluster,
         estimator=estimator,
         settings=s,
+        options={"se": se, "replications": replications} if estimator in ("sdid", "sc") else None,
     )
     return json.loads(
         res.drop(columns=["instrument", "comparison"]).to_json(

@@ -70,7 +70,9 @@ class Fitted:
 
     ``std_error`` is the analytic SE (NaN where it cannot be estimated); ``df`` the degrees of
     freedom of its t reference distribution (None: normal); ``vcov_name`` the analytic method's
-    name in the results; ``analytic_unavailable`` why the analytic test does not apply.
+    name in the results; ``analytic_unavailable`` why the analytic test does not apply;
+    ``analytic_draws`` the random draws behind the SE (e.g. SDID's placebo replications; 0 for
+    a closed form).
     """
 
     estimator: str
@@ -82,6 +84,7 @@ class Fitted:
     df: int | None = None
     analytic_unavailable: str | None = None
     extra_note: str = ""
+    analytic_draws: int = 0
 
     def wild_problem(self) -> WildProblem | None:
         """Return the terms as one regression's linear combinations, or None (no WCR)."""

@@ -48,6 +48,7 @@ def analytic(f: Fitted, s: Settings, family_alpha: float | None = None) -> list[
             method=f.vcov_name,
         )
         r.note = t.note
+        r.n_draws = f.analytic_draws
         out.append(r)
     return out
 
