@@ -191,6 +191,8 @@ def estimate_outcome(
             if not est.applies(p, rule.rule):
                 continue
             options = {"honest": main} if est_name == "event_study" else {}
+            if est_name in ("sdid", "sc"):
+                options = {"se": s.synthdid["se"], "replications": s.synthdid["replications"]}
             # the static TWFE of a family outcome also gives the family-wise interval
             fa = s.family_alpha(outcome) if est_name == "twfe" else None
             for fields, q in est.variants(p, s, base_year):

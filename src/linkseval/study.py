@@ -258,6 +258,7 @@ class Settings:
     multilevel: bool = _default("analysis", "sensitivity", "multilevel")
     honest: dict = _default("analysis", "honestdid")
     placebo: dict = _default("analysis", "placebo")
+    synthdid: dict = _default("analysis", "synthdid")
     primary: dict = _default("analysis", "primary")
     family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
     estimators: list[str] = _default("analysis", "estimators")
@@ -272,6 +273,8 @@ class Settings:
         object.__setattr__(self, "honest", honest)
         placebo = with_defaults(dict(self.placebo), _node(("analysis", "placebo")))
         object.__setattr__(self, "placebo", placebo)
+        synthdid = with_defaults(dict(self.synthdid), _node(("analysis", "synthdid")))
+        object.__setattr__(self, "synthdid", synthdid)
         primary = with_defaults(dict(self.primary), _node(("analysis", "primary")))
         if primary["comparison"] is None:
             primary["comparison"] = self.main_comparison
@@ -343,6 +346,7 @@ class Settings:
             multilevel=bool(sens["multilevel"]),
             honest=a["honestdid"],
             placebo=a["placebo"],
+            synthdid=a["synthdid"],
             primary=a["primary"],
             family=family,
             estimators=list(a["estimators"]),

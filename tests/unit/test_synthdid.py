@@ -305,7 +305,14 @@ def test_a_staggered_panel_is_refused_and_incomplete_units_are_left_out():
     p = panel_from_frame(stag, unit="unit", time="year", cohort="cohort", outcome="y")
     with pytest.raises(ConfigError, match="same period .* start in 2016, 2017"):
         synthdid_panel(p)
-    assert not ESTIMATORS["sdid"].applies(p, "never_treated")
+    # the pipeline fits each cohort with >= 2 pre periods against the never-treated on its own
+    est = ESTIMATORS["sdid"]
+    assert est.applies(p, "never_treated") and not est.applies(p, "all_including_treated")
+    (fields, q), (fields2, q2) = est.variants(p, Settings(), 2015)
+    assert fields == {"variant": "cohort_2016", "cohort": 2016}
+    assert fields2 == {"variant": "cohort_2017", "cohort": 2017}
+    assert set(q2.unit_labels) == {f"u{i:03d}" for i in range(12)} | {"u015"}
+    assert set(np.unique(q.cohort)) == {0, 2016} and 2017 not in q.cohort
     gap = df.drop(df.index[(df.unit == "u003") & (df.year == 2012)])
     p = panel_from_frame(gap, unit="unit", time="year", cohort="cohort", outcome="y")
     res = synthdid_panel(p, "sc", "jackknife")
@@ -357,3 +364,35 @@ def test_diff_diff_gives_the_same_estimates_and_standard_errors(prop99):
     est = synthdid_estimate(blk.Y, blk.n0, blk.t0, "sdid")
     assert jk.att == pytest.approx(est.estimate, abs=1e-9)
     assert jk.se == pytest.approx(jackknife_se(est), abs=1e-9)
+
+
+def test_the_pipeline_fits_each_cohort_with_two_pre_years_and_the_configured_se():
+    """estimate_outcome with sdid and sc: staggered cohorts each against the never-treated
+    practices, only those with >= 2 pre-programme years, with analysis.synthdid's SE; a
+    1-pre-year study gets no SDID rows."""
+    from test_analysis import practice_panel
+
+    from linkseval.analysis import estimate_outcome
+    from linkseval.estimators.synthdid import cohort_panels
+
+    years = (2012, 2013, 2014, 2015)
+    cohorts = {i: 2014 if i < 5 else 2015 if i < 9 else 2013 if i < 12 else 0 for i in range(60)}
+    frame = practice_panel(n=60, years=years, cohort_of=cohorts.get)
+    s = Settings(estimators=["twfe", "sdid", "sc"], methods=["analytic"], leave_one_out=False,
+                 dose=False, synthdid={"se": "jackknife"})  # fmt: skip
+    res = estimate_outcome(frame, s, "safequest", "workload")
+    syn = res[res.estimator.isin(["sdid", "sc"]) & (res.comparison == s.main_comparison)]
+    assert sorted(set(syn.variant)) == ["cohort_2014", "cohort_2015"]  # 2013: 1 pre year
+    assert (syn.method == "jackknife SE").all() and syn.std_error.gt(0).all()
+    from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
+
+    f, base = outcome_frame(frame, s, "workload")
+    p = comparison_panel(comparison_frame(f, s.main, base), s)
+    for g, q in cohort_panels(p):
+        for kind in ("sdid", "sc"):
+            want = synthdid_panel(q, kind, "jackknife", alpha=s.alpha)
+            row = syn[(syn.estimator == kind) & (syn.cohort == g)].iloc[0]
+            assert (row.estimate, row.std_error) == (want.estimate, want.std_error)
+    one_pre = practice_panel(n=60)  # 2013-2015, cohort 2014
+    res = estimate_outcome(one_pre, s, "safequest", "workload")
+    assert not res.estimator.isin(["sdid", "sc"]).any()

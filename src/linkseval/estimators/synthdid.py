@@ -758,6 +758,22 @@ class SynthDIDFit(Fitted):
         )
 
 
+# the pipeline fits SDID and SC to a cohort only with this many pre-programme periods
+MIN_PRE = 2
+
+
+def cohort_panels(p: Panel, min_pre: int = MIN_PRE) -> list[tuple[int, Panel]]:
+    """Return each cohort's panel (its units and never-treated ones), ≥ ``min_pre`` pre periods."""
+    out = []
+    for g in np.unique(p.cohort[p.cohort > 0]):
+        if int(np.sum(p.periods < g)) < min_pre:
+            continue
+        keep = np.isin(p.cohort[p.unit], [0, g])
+        q = p if keep.all() else p.subset(keep)
+        out.append((int(g), q))
+    return out
+
+
 class _SynthDIDEstimator:
     """Shared registry behaviour of ``sdid`` and ``sc``."""
 
@@ -771,13 +787,25 @@ class _SynthDIDEstimator:
         return LABELS[self.name]
 
     def applies(self, p: Panel, rule: str) -> bool:
-        """Return True for one treated cohort against never-treated comparison units."""
-        one_cohort = len(np.unique(p.cohort[p.cohort > 0])) == 1
-        return one_cohort and bool((p.cohort == 0).any()) and rule != "all_including_treated"
+        """Return True against never-treated comparison units with a cohort SDID can fit.
+
+        A cohort needs at least :data:`MIN_PRE` periods before its start (the unit weights are
+        fitted on the pre-programme periods); a staggered panel is fitted cohort by cohort.
+        """
+        if rule == "all_including_treated" or not (p.cohort == 0).any():
+            return False
+        return bool(cohort_panels(p))
 
     def variants(self, p: Panel, s: Settings, base_year: int) -> list[tuple[dict, Panel]]:
-        """Return the panel itself."""
-        return [({}, p)]
+        """Return the panel (one cohort) or one panel per cohort against the never-treated.
+
+        Staggered starts: cohort g's treated units and the never-treated ones (the other
+        cohorts left out), as Stata ``sdid`` fits each adoption date; variant ``cohort_g``.
+        """
+        panels = cohort_panels(p)
+        if len(np.unique(p.cohort[p.cohort > 0])) == 1:
+            return [({}, p)] if panels else []
+        return [({"variant": f"cohort_{g}", "cohort": g}, q) for g, q in panels]
 
     def fit(self, p: Panel, s: Settings, **options) -> SynthDIDFit:
         """Fit on the panel; options ``se`` (placebo or jackknife) and ``replications``.
