@@ -43,6 +43,7 @@ from linkseval.commands import (
     cmd_ri_gather,
     cmd_score,
     cmd_synth,
+    cmd_twfe_weights,
     run,
 )
 from linkseval.study import CONFIG_FILE, schema_enum, section_defaults
@@ -260,6 +261,22 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     _paths(p, "out")
     p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
     p.set_defaults(func=cmd_placebo)
+
+    p = sub.add_parser(
+        "twfe-weights",
+        parents=[common],
+        help="the static TWFE coefficient's weights (de Chaisemartin & D'Haultfoeuille 2020)",
+        description="Compute, for each outcome on the main comparison's panel, the weights "
+        "the static TWFE coefficient puts on the treated practice-years (summed per cohort "
+        "and period) and their summary: how many are negative, their sum, and the smallest "
+        "spread of effects under which TWFE could be misleading (R TwoWayFEWeights, feTR).",
+    )
+    _paths(p, "panel")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True, nargs="+", help="the outcomes, in table order")
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _paths(p, "out-cells", "out-summary")
+    p.set_defaults(func=cmd_twfe_weights)
 
     p = sub.add_parser(
         "placebo-chunk",

@@ -266,6 +266,31 @@ def cmd_placebo(args: argparse.Namespace) -> None:
     print(f"{args.instrument}: placebo study of {len(args.outcome)} outcome(s)", file=sys.stderr)
 
 
+def cmd_twfe_weights(args: argparse.Namespace) -> None:
+    """Write the static TWFE coefficient's weights per outcome (``linkseval twfe-weights``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_parquet
+
+    out = stages.twfe_weights(
+        pd.read_parquet(args.panel),
+        _settings(args),
+        args.instrument,
+        args.outcome,
+        data_label=args.data_label,
+    )
+    write_parquet(out.cells, args.out_cells, {"data_label": args.data_label})
+    write_parquet(out.summary, args.out_summary, {"data_label": args.data_label})
+    _banner(args.data_label)
+    neg = int(out.summary["n_negative"].sum())
+    print(
+        f"{args.instrument}: TWFE weights of {len(args.outcome)} outcome(s); "
+        f"{neg} negative weight(s) in all",
+        file=sys.stderr,
+    )
+
+
 def cmd_placebo_chunk(args: argparse.Namespace) -> None:
     """Write one scattered job's placebo p-values (``linkseval placebo-chunk``)."""
     import pandas as pd

@@ -285,6 +285,40 @@ def placebo(
     return out
 
 
+@dataclass(frozen=True)
+class TWFEWeightsOutput:
+    """What :func:`twfe_weights` returns."""
+
+    cells: pd.DataFrame  # per outcome, cohort and period: the summed weight and practices
+    summary: pd.DataFrame  # per outcome: β, counts and sums of weights, sensitivity measures
+
+
+def twfe_weights(
+    panel: pd.DataFrame,
+    s: Settings,
+    instrument: str,
+    outcomes: Sequence[str],
+    *,
+    data_label: str = "",
+) -> TWFEWeightsOutput:
+    """Compute the static TWFE coefficient's weights for each outcome (``linkseval twfe-weights``).
+
+    de Chaisemartin & D'Haultfœuille (2020) on the main comparison's panel
+    (:func:`linkseval.twfe_weights.weights_tables`), ``data_label`` first.
+    """
+    import pandas as pd
+
+    from linkseval.twfe_weights import weights_tables
+
+    panel = panel[panel["instrument"] == instrument]
+    parts = [weights_tables(panel, s, instrument, o) for o in outcomes]
+    cells = pd.concat([c for c, _ in parts], ignore_index=True)
+    summary = pd.concat([m for _, m in parts], ignore_index=True)
+    cells.insert(0, "data_label", data_label)
+    summary.insert(0, "data_label", data_label)
+    return TWFEWeightsOutput(cells=cells, summary=summary)
+
+
 def placebo_chunk(
     panel: pd.DataFrame,
     s: Settings,

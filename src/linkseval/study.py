@@ -383,6 +383,7 @@ JOB_SETTINGS: dict[str, tuple[str, ...] | None] = {
     "practice": ("main_comparison", "comparisons"),
     "ri_chunk": _PANEL,
     "ri_gather": (*_PANEL, "family"),
+    "twfe_weights": _PANEL,
 }  # fmt: skip
 
 

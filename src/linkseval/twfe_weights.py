@@ -137,3 +137,54 @@ def _sigma_sign(beta: float, W, nat, weight, p: Panel) -> float:
     lag = np.concatenate([[-1], ind[:-1]])
     total = int(np.maximum(ind, lag).sum())
     return float(measure[len(Wd) - total]) if total else np.nan
+
+
+SUMMARY_COLUMNS = [
+    "instrument",
+    "outcome",
+    "comparison",
+    "beta",
+    "n_treated_cells",
+    "n_positive",
+    "n_negative",
+    "sum_positive",
+    "sum_negative",
+    "sigma_fe",
+    "sigma_sign",
+]
+
+
+def weights_tables(
+    frame: pd.DataFrame, s, instrument: str, outcome: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the main comparison's TWFE weights of one outcome: per cohort × period, and summary.
+
+    The panel is the headline's static TWFE panel (:func:`linkseval.scatter.main_comparison_panel`);
+    the cells are summed over the practices of a cohort and period (no practice's own weight is
+    published), with the number of practices.
+    """
+    from linkseval.scatter import main_comparison_panel
+
+    p = main_comparison_panel(frame, s, instrument, outcome)
+    res = twfe_weights(p)
+    key = {"instrument": instrument, "outcome": outcome, "comparison": s.main_comparison}
+    cells = res.by_cohort_period()
+    for i, (k, v) in enumerate(key.items()):
+        cells.insert(i, k, v)
+    summary = pd.DataFrame(
+        [
+            {
+                **key,
+                "beta": res.beta,
+                "n_treated_cells": res.n_treated_cells,
+                "n_positive": res.n_positive,
+                "n_negative": res.n_negative,
+                "sum_positive": res.sum_positive,
+                "sum_negative": res.sum_negative,
+                "sigma_fe": res.sigma_fe,
+                "sigma_sign": res.sigma_sign,
+            }
+        ],
+        columns=SUMMARY_COLUMNS,
+    )
+    return cells, summary

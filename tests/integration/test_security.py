@@ -338,6 +338,7 @@ HTML_BUILDERS = {
     "table_html",
     "placebo_verdict",
     "primary_statement",
+    "twfe_weights_text",  # narrative: built by fragment
     "inference_sentence",  # narrative: built by fragment
     "png_figure_html",  # an embedded PNG with escaped alt text and caption
 }

@@ -1,8 +1,9 @@
 # Difference-in-differences per outcome (CR1, wild bootstrap, RI side by side) — or, with
 # analysis.scatter_comparisons, one job per outcome x comparison group (the grid a cluster can
 # spread; same rows) — the multilevel cross-check per instrument (or per outcome, with
-# analysis.scatter_multilevel), then the gathered, multiplicity-adjusted table and the report's
-# descriptive comparison.
+# analysis.scatter_multilevel), then the gathered, multiplicity-adjusted table, the static TWFE
+# coefficient's weights (de Chaisemartin & D'Haultfoeuille; read by the DiD pages) and the
+# report's descriptive comparison.
 
 
 rule estimate_outcome:
@@ -162,6 +163,33 @@ rule combine_estimates:
         "--out-headline {output.headline:q} --out-json {output.json:q} "
         "--out-primary {output.primary:q} 2> {log:q} "
         "|| (cat {log:q} >&2; exit 1)"
+
+
+rule twfe_weights:
+    input:
+        panel=rules.score_panel.output.panel,
+    output:
+        cells="results/models/{instrument}/twfe_weights.parquet",
+        summary="results/models/{instrument}/twfe_weights_summary.parquet",
+    log:
+        "results/logs/twfe_weights/{instrument}.log",
+    params:
+        outcomes=get_modelled_outcomes,
+        settings=STUDY.job_settings("twfe_weights"),
+        label=DATA_LABEL,
+    priority: 1
+    threads: 1
+    resources:
+        mem_mb=mem_by_rows(500, 2, "panel"),
+        runtime=5,
+    conda:
+        "../envs/linkseval.yaml"
+    shell:
+        "python -m linkseval twfe-weights --panel {input.panel:q} "
+        "--instrument {wildcards.instrument:q} --outcome {params.outcomes:q} "
+        "--settings {params.settings:q} --data-label={params.label:q} "
+        "--out-cells {output.cells:q} --out-summary {output.summary:q} "
+        "2> {log:q} || (cat {log:q} >&2; exit 1)"
 
 
 rule descriptive_comparison:

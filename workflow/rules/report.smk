@@ -141,6 +141,8 @@ rule notebook_did:
     input:
         notebook=repo_file("notebooks/did_outcome.ipynb"),
         estimates=rules.combine_estimates.output.csv,
+        weights=rules.twfe_weights.output.cells,
+        weights_summary=rules.twfe_weights.output.summary,
     output:
         notebook="results/notebooks/did_{instrument}_{outcome}.ipynb",
         html="results/pages/did_{instrument}_{outcome}.html",
@@ -173,7 +175,8 @@ rule notebook_did:
         "-p estimates {input.estimates:q} -p main_comparison {params.main:q} "
         "-p alpha {params.alpha:q} -p comparison_labels {params.labels:q} "
         "-p methods {params.methods:q} -p bootstrap_weights {params.weights:q} "
-        "-p outcome_labels {params.outcome_labels:q} "
+        "-p outcome_labels {params.outcome_labels:q} -p twfe_weights {input.weights:q} "
+        "-p twfe_weights_summary {input.weights_summary:q} "
         "-y {params.label_yaml:q} > {log:q} 2>&1 || (cat {log:q} >&2; exit 1)"
 
 

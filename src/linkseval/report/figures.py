@@ -203,6 +203,131 @@ def fig_forest(
     return fig
 
 
+def _cohort_period_grid(rows: pd.DataFrame, value: str) -> tuple[np.ndarray, list, list]:
+    """Pivot ``rows`` (cohort, period, ``value``) to a cohorts × periods array (NaN: no cell)."""
+    grid = rows.pivot_table(index="cohort", columns="period", values=value, aggfunc="first")
+    grid = grid.sort_index().sort_index(axis=1)
+    return grid.to_numpy(dtype=float), [int(g) for g in grid.index], [int(t) for t in grid.columns]
+
+
+def _annotated_heatmap(ax, grid: np.ndarray, cohorts: list, periods: list, fmt: str):
+    """Draw ``grid`` with a diverging colour scale centred on 0 and each cell's value written."""
+    vmax = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto")
+    for i in range(len(cohorts)):
+        for j in range(len(periods)):
+            v = grid[i, j]
+            if np.isfinite(v):
+                dark = abs(v) > 0.6 * vmax
+                ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")  # fmt: skip
+    ax.set_xticks(range(len(periods)), [str(t) for t in periods])
+    ax.set_yticks(range(len(cohorts)), [str(g) for g in cohorts])
+    ax.set_xlabel("year")
+    ax.set_ylabel("cohort (first Links year)")
+    ax.grid(False)
+    return im
+
+
+def fig_cohort_time(est: pd.DataFrame, outcome: str, comparison: str):
+    """Draw the Callaway–Sant'Anna group-time effects ATT(g, t) as a cohort × year heat map.
+
+    Cells before a cohort's start are its pre-programme placebo effects (outlined); the
+    estimates are those of the analytic rows (every method gives the same estimate).
+    """
+    style()
+    att = est[
+        (est["outcome"] == outcome)
+        & (est["comparison"] == comparison)
+        & (est["estimator"] == "callaway_santanna")
+        & (est["term"] == "att")
+    ].drop_duplicates(["cohort", "period"])
+    grid, cohorts, periods = _cohort_period_grid(att, "estimate")
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(periods) + 2), 0.5 * len(cohorts) + 1.6))
+    im = _annotated_heatmap(ax, grid, cohorts, periods, "+.1f")
+    for i, g in enumerate(cohorts):
+        pre = [j for j, t in enumerate(periods) if t < g and np.isfinite(grid[i, j])]
+        for j in pre:
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ls=":", lw=0.8))
+    fig.colorbar(im, ax=ax, label="effect, % points", shrink=0.8)
+    ax.set_title(f"{label(outcome)}: effect by cohort and year (dotted: before the start)")
+    fig.tight_layout()
+    return fig
+
+
+def fig_twfe_weights(cells: pd.DataFrame, outcome: str):
+    """Draw the static TWFE coefficient's weights per cohort × year (heat map).
+
+    de Chaisemartin & D'Haultfœuille (2020): negative cells are practice-years TWFE uses as if
+    they were controls.
+    """
+    style()
+    rows = cells[cells["outcome"] == outcome]
+    grid, cohorts, periods = _cohort_period_grid(rows, "weight")
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(periods) + 2), 0.5 * len(cohorts) + 1.6))
+    im = _annotated_heatmap(ax, grid, cohorts, periods, "+.3f")
+    fig.colorbar(im, ax=ax, label="weight in the TWFE estimate", shrink=0.8)
+    ax.set_title(f"{label(outcome)}: TWFE weights by cohort and year (they sum to 1)")
+    fig.tight_layout()
+    return fig
+
+
+# the staggered-robust aggregates shown beside static TWFE, in order: (estimator, term)
+AGGREGATES = (
+    ("twfe", "treated_post", "TWFE (static)"),
+    ("callaway_santanna", "simple", "Callaway–Sant'Anna, simple"),
+    ("callaway_santanna", "group", "Callaway–Sant'Anna, by cohort (overall)"),
+    ("callaway_santanna", "calendar", "Callaway–Sant'Anna, by year (overall)"),
+    ("callaway_santanna", "dynamic_overall", "Callaway–Sant'Anna, dynamic (overall)"),
+    ("imputation", "simple", "imputation (BJS), simple"),
+    ("sdid", "treated_post", "synthetic DiD"),
+    ("sc", "treated_post", "synthetic control"),
+)
+
+
+def aggregate_rows(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFrame:
+    """Return the overall effects of every estimator that ran, each under its analytic method.
+
+    One row per :data:`AGGREGATES` entry present (SDID and SC: one per cohort), with ``name``.
+    """
+    from linkseval.estimators import method_row
+
+    e = est[(est["outcome"] == outcome) & (est["comparison"] == comparison)]
+    out = []
+    for estimator, term, name in AGGREGATES:
+        rows = e[
+            (e["estimator"] == estimator)
+            & (e["term"] == term)
+            & (e["method"] == method_row("analytic", estimator))
+            & e["event_time"].isna()
+        ]
+        for _, r in rows.iterrows():
+            variant = r["variant"] if isinstance(r["variant"], str) else ""
+            suffix = f", cohort {variant.removeprefix('cohort_')}" if variant else ""
+            out.append({**r.to_dict(), "name": name + suffix})
+    return pd.DataFrame(out)
+
+
+def fig_aggregates(est: pd.DataFrame, outcome: str, comparison: str, alpha: float = _ALPHA):
+    """Draw static TWFE beside the heterogeneity-robust estimators' overall effects (forest)."""
+    style()
+    e = aggregate_rows(est, outcome, comparison)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(3, len(e)) + 1.2))
+    y = np.arange(len(e))[::-1]
+    twfe = (e["estimator"] == "twfe").to_numpy() if len(e) else np.zeros(0, bool)
+    for mask, color in ((twfe, LINKS_COLOR), (~twfe, "k")):
+        if mask.any():
+            r = e[mask]
+            ax.errorbar(r["estimate"], y[mask], xerr=[r["estimate"] - r["ci_low"],
+                        r["ci_high"] - r["estimate"]], fmt="o", color=color, capsize=3)  # fmt: skip
+    ax.axvline(0, color=DE_COLOR, lw=0.8)
+    ax.set_yticks(y, list(e["name"]) if len(e) else [])
+    ax.set_xlabel(f"effect, % points ({level(alpha)} CI, each estimator's analytic SE)")
+    ax.set_title(f"{label(outcome)}: TWFE and the heterogeneity-robust estimators")
+    fig.tight_layout()
+    return fig
+
+
 def fig_practice_trajectory(panel: pd.DataFrame, practice_code: str, min_respondents: int):
     """Plot one practice's theme % over time against Deep End and Scotland bands.
 

@@ -322,6 +322,63 @@ def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
     )
 
 
+def staggered_view(
+    est: pd.DataFrame, outcome: str, comparison: str, weights: pd.DataFrame | None
+) -> tuple[bool, pd.Series | None]:
+    """Return what a DiD page's staggered section shows for one outcome.
+
+    ``(staggered, weights_row)``: whether Callaway–Sant'Anna has cells of more than one cohort
+    against ``comparison``, and the outcome's TWFE weights summary where the study is staggered
+    or TWFE puts a negative weight on a practice-year (else None).
+    """
+    cs = est[
+        (est["outcome"] == outcome)
+        & (est["comparison"] == comparison)
+        & (est["estimator"] == "callaway_santanna")
+        & (est["term"] == "att")
+    ]
+    staggered = cs["cohort"].nunique() > 1
+    row = None
+    if weights is not None:
+        sel = weights[weights["outcome"] == outcome]
+        if len(sel) and (staggered or int(sel["n_negative"].iloc[0]) > 0):
+            row = sel.iloc[0]
+    return staggered, row
+
+
+def twfe_weights_text(summary: pd.Series) -> str:
+    """Say (HTML) whether the static TWFE estimate's weights can mislead, in plain words.
+
+    de Chaisemartin & D'Haultfœuille (2020): the number and sum of negative weights, and the
+    spread of the practice-years' effects under which TWFE and the true average could differ
+    in sign (R TwoWayFEWeights' sensitivity measures).
+    """
+    n_neg, n = int(summary["n_negative"]), int(summary["n_treated_cells"])
+    if n_neg == 0:
+        return fragment(
+            "<p><b>TWFE weights:</b> the static TWFE estimate is a weighted average of the {} "
+            "Links practice-years' effects with no negative weight: whatever the effects, it "
+            "stays within their range. It could still be 0 with a non-zero average effect if "
+            "the effects varied with a standard deviation of {:.2f} points or more.</p>",
+            f"{n:,}",
+            float(summary["sigma_fe"]),
+        )
+    return fragment(
+        "<p><b>TWFE weights:</b> the static TWFE estimate weighs {} of the {} Links "
+        "practice-years negatively (sum {:+.3f}): with staggered starts, early cohorts' later "
+        "years serve as controls for later cohorts. If the effects grow over time, TWFE can be "
+        "biased, even of the wrong sign: that needs effects varying with a standard deviation "
+        "of {:.2f} points or more (and {:.2f} for a TWFE estimate of {:+.2f} with a true average "
+        "of 0). The heterogeneity-robust estimators above do not have this problem.</p>",
+        f"{n_neg:,}",
+        f"{n:,}",
+        float(summary["sum_negative"]),
+        float(summary["sigma_sign"]),
+        float(summary["sigma_fe"]),
+        float(summary["beta"]),
+    )
+
+
 def forest_alt(primary: pd.DataFrame) -> str:
     """Return the headline figure's alt text: what it shows, with every outcome's numbers."""
     if not len(primary):
