@@ -1,9 +1,11 @@
 """Heterogeneity-robust DiD for staggered adoption: Callaway & Sant'Anna (2021) group-time ATTs.
 
-ATT(g, t) compares the change of cohort g (first treated in g) with the change of the
-never-treated units between a base period and t: base g−1 for t ≥ g (post), t−1 for t < g
-(pre-programme placebo cells, the "varying" base). Only units observed in both periods enter a
-cell; no covariates; unweighted (each unit counts once, as in CS). Aggregations:
+ATT(g, t) compares the change of cohort g (first treated in g) with the change of its
+controls between a base period and t: base g−1 for t ≥ g (post), t−1 for t < g
+(pre-programme placebo cells, the "varying" base). The controls are the never-treated units
+(``control_group="never"``, R ``did``'s default) or those and the units not yet treated in
+either period (``"not_yet"``, :func:`control_units`). Only units observed in both periods enter
+a cell; no covariates; unweighted (each unit counts once, as in CS). Aggregations:
 
 - ``simple``: post cells averaged with weights proportional to cohort size;
 - ``dynamic``: θ(e) = cohort-size weighted mean of ATT(g, g+e) for each event time e.
@@ -26,6 +28,7 @@ import pandas as pd
 from scipy import special
 
 from linkseval.did import Design, Panel
+from linkseval.errors import ConfigError
 from linkseval.inference import (
     RIStatistics,
     TestResult,
@@ -87,6 +90,31 @@ def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
     return m1 - m0, psi
 
 
+CONTROL_GROUPS = ("never", "not_yet")
+
+
+def check_control_group(control_group: str) -> None:
+    """Raise a ConfigError unless ``control_group`` is ``"never"`` or ``"not_yet"``."""
+    if control_group not in CONTROL_GROUPS:
+        raise ConfigError(
+            f"unknown control group {control_group!r}; choose from {', '.join(CONTROL_GROUPS)}"
+        )
+
+
+def control_units(cohort: np.ndarray, key: tuple[int, int, int], control_group: str = "never"):
+    """Return which units are the controls of cell ``key`` = (g, t, base).
+
+    ``"never"``: the never-treated units (cohort 0). ``"not_yet"`` (R ``did``'s
+    ``"notyettreated"``): those plus the units first treated after both periods of the cell,
+    cohort > max(t, base), other than cohort g itself.
+    """
+    never = cohort == 0
+    if control_group == "never":
+        return never
+    g, t, base = key
+    return never | ((cohort > max(t, base)) & (cohort != g))
+
+
 def term_name(kind: str, cohort: int | None = None, period: int | None = None, e=None) -> str:
     """Return the key of a term in this module.
 
@@ -109,16 +137,18 @@ def _aggregations(p: Panel, cells: Cells) -> dict[tuple, list[tuple[tuple, float
     return agg
 
 
-def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+def _cells_atts(
+    p: Panel, cells: Cells, control_group: str = "never"
+) -> tuple[np.ndarray, np.ndarray]:
     """Compute the ATT of every cell and its per-unit influence function.
 
     ATT of every cell (NaN without members or controls) and its per-unit influence function
-    (cells × units; zeros where the ATT is NaN); never-treated units are the controls.
+    (cells × units; zeros where the ATT is NaN); the controls are :func:`control_units`.
     """
-    never = p.cohort == 0
     atts, psis = [], []
-    for k, (g, _, _) in enumerate(cells.keys):
-        a, psi = _att_and_if(cells.delta[k], p.cohort == g, never)
+    for k, key in enumerate(cells.keys):
+        control = control_units(p.cohort, key, control_group)
+        a, psi = _att_and_if(cells.delta[k], p.cohort == key[0], control)
         atts.append(a)
         psis.append(psi if psi is not None else np.zeros(p.n_units))
     return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
@@ -154,7 +184,9 @@ def weights_influence(p: Panel, cells: Cells, ks: np.ndarray, atts: np.ndarray) 
     return (if1 - if2) @ atts[ks] / n
 
 
-def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
+def callaway_santanna(
+    p: Panel, *, alpha: float = 0.05, control_group: str = "never"
+) -> pd.DataFrame:
     """Estimate Callaway-Sant'Anna group-time ATTs and their aggregations.
 
     Standard errors are from the influence functions, clustered by the panel's clusters (each
@@ -163,9 +195,13 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     Parameters
     ----------
     p : Panel
-        The estimation panel; never-treated units are the controls.
+        The estimation panel.
     alpha : float
         Level of the normal confidence intervals (1 − ``alpha``).
+    control_group : {"never", "not_yet"}
+        The controls of each cell (:func:`control_units`): the never-treated units (R ``did``'s
+        ``"nevertreated"``, the default) or those and the units not yet treated
+        (``"notyettreated"``).
 
     Returns
     -------
@@ -174,8 +210,9 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
         ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``,
         ``p_value``, ``statistic`` and ``n_cells``.
     """
+    check_control_group(control_group)
     cells = group_time_cells(p)
-    atts, psis = _cells_atts(p, cells)
+    atts, psis = _cells_atts(p, cells, control_group)
     unit_cluster = _unit_cluster(p)
     G = int(unit_cluster.max()) + 1
     rows = []
@@ -215,16 +252,20 @@ def callaway_santanna(p: Panel, *, alpha: float = 0.05) -> pd.DataFrame:
     return out
 
 
-def cs_event_study(p: Panel) -> tuple[list[int], np.ndarray, np.ndarray]:
+def cs_event_study(
+    p: Panel, *, control_group: str = "never"
+) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Compute dynamic effects on a universal base period and their covariance.
 
     Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
     is the reference) and their influence-function covariance, clustered as the panel: the
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
-    universal base with Callaway-Sant'Anna). Returns (event times, θ, covariance).
+    universal base with Callaway-Sant'Anna). ``control_group`` as in :func:`callaway_santanna`.
+    Returns (event times, θ, covariance).
     """
+    check_control_group(control_group)
     cells = group_time_cells(p, "universal")
-    atts_, psis_ = _cells_atts(p, cells)
+    atts_, psis_ = _cells_atts(p, cells, control_group)
     uc = _unit_cluster(p)
     G = int(uc.max()) + 1
     es, theta, infl = [], [], []
@@ -262,23 +303,25 @@ def _unit_cluster(p: Panel) -> np.ndarray:
     return uc
 
 
-def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[int]]:
+def stacked_design(
+    p: Panel, cells: Cells | None = None, *, control_group: str = "never"
+) -> tuple[Design, list[int]]:
     """Build the group-time ATTs as one regression.
 
     The group-time ATTs as one regression: for every cell (g, t) the units of cohort g and
-    the never-treated units observed in both of its periods, y = the change y_t − y_base,
-    regressed on cell effects (absorbed) and one member dummy per cell. Its coefficients are
-    exactly the ATT(g, t) and its residuals are clustered like the panel, so the wild cluster
-    bootstrap applies. Returns the design and the cell index of each column (cells without a
-    member or a control are left out).
+    its controls (:func:`control_units`) observed in both of its periods, y = the change
+    y_t − y_base, regressed on cell effects (absorbed) and one member dummy per cell. Its
+    coefficients are exactly the ATT(g, t) and its residuals are clustered like the panel, so
+    the wild cluster bootstrap applies. Returns the design and the cell index of each column
+    (cells without a member or a control are left out).
     """
     cells = cells if cells is not None else group_time_cells(p)
     uc = _unit_cluster(p)
     ys, xs, cl, cell_id, cols = [], [], [], [], []
-    for k, (g, _, _) in enumerate(cells.keys):
+    for k, key in enumerate(cells.keys):
         d = cells.delta[k]
-        member = (p.cohort == g) & ~np.isnan(d)
-        control = (p.cohort == 0) & ~np.isnan(d)
+        member = (p.cohort == key[0]) & ~np.isnan(d)
+        control = control_units(p.cohort, key, control_group) & ~np.isnan(d)
         if not member.any() or not control.any():
             continue
         rows = np.flatnonzero(member | control)
@@ -328,7 +371,9 @@ def combination_design(design: Design, weights: np.ndarray) -> Design:
     )
 
 
-def cs_wild_problem(p: Panel) -> tuple[Design, np.ndarray, list[str]]:
+def cs_wild_problem(
+    p: Panel, *, control_group: str = "never"
+) -> tuple[Design, np.ndarray, list[str]]:
     """Return every CS term as a linear combination of :func:`stacked_design` (the WCR hook).
 
     An aggregate is w'β/Σw over the cells it averages (tested as the first coefficient of
@@ -336,8 +381,9 @@ def cs_wild_problem(p: Panel) -> tuple[Design, np.ndarray, list[str]]:
     contrasts (terms × cells) and the names of their terms (terms without an estimable cell are
     left out).
     """
+    check_control_group(control_group)
     cells = group_time_cells(p)
-    design, cols = stacked_design(p, cells)
+    design, cols = stacked_design(p, cells, control_group=control_group)
     pos = {k: c for c, k in enumerate(cols)}
     names, contrasts = [], []
     for term, (ks, w) in _terms(p, cells).items():
@@ -360,13 +406,14 @@ def cs_wild_bootstrap(
     alpha: float = 0.05,
     weights: str = "webb",
     n_treated_clusters: int | None = None,
+    control_group: str = "never",
 ) -> dict[str, TestResult]:
     """Compute WCR bootstrap p-values and CIs for every CS term.
 
     WCR bootstrap p-value and CI for every CS term (:func:`cs_wild_problem`): the null is
     imposed on the term itself, all terms from one set of draws.
     """
-    design, contrasts, names = cs_wild_problem(p)
+    design, contrasts, names = cs_wild_problem(p, control_group=control_group)
     if not names:
         return {}
     res = wild_cluster_bootstrap_terms(
@@ -381,7 +428,21 @@ def cs_wild_bootstrap(
     return dict(zip(names, res, strict=True))
 
 
-def cs_ri_statistics(p: Panel, *, n_draws: int, seed: int) -> tuple[RIStatistics, list[str]]:
+def _excluded(cells: Cells, cohorts: np.ndarray, control_group: str) -> np.ndarray:
+    """Return (cells × cohorts) whether units drawn into each cohort leave a cell's controls.
+
+    Under a reassignment the controls of a cell are the units not drawn plus, with
+    ``"not_yet"``, the units drawn into a cohort that is not g and starts after both periods
+    (:func:`control_units`); drawn units of the other cohorts are excluded.
+    """
+    if control_group == "never" or not cells.keys:
+        return np.ones((len(cells.keys), len(cohorts)), dtype=bool)
+    return np.array([~control_units(cohorts, key, control_group) for key in cells.keys])
+
+
+def cs_ri_statistics(
+    p: Panel, *, n_draws: int, seed: int, control_group: str = "never"
+) -> tuple[RIStatistics, list[str]]:
     """Compute every CS term under every reassignment of the cohorts (the CS estimator's RI hook).
 
     The cohorts are permuted among all units, or whole clusters
@@ -392,6 +453,7 @@ def cs_ri_statistics(p: Panel, *, n_draws: int, seed: int) -> tuple[RIStatistics
     observed value cannot be computed are left out); draws that leave a cell without members or
     controls are not usable for the terms that need it.
     """
+    check_control_group(control_group)
     cells = group_time_cells(p)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
@@ -408,15 +470,22 @@ def cs_ri_statistics(p: Panel, *, n_draws: int, seed: int) -> tuple[RIStatistics
     obs_, Dy, Dd = (group_sum(x, u.group, u.n, axis=1) for x in (obs_, Dy, Dd))
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys])
     terms = _terms(p, cells)
+    excl = _excluded(cells, cohorts, control_group)
+
+    def drawn(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """(draws × cells) sums of X over the drawn units that leave each cell's controls."""
+        if excl.all():  # never-treated controls: every drawn unit
+            return X[:, idx].sum(axis=2).T
+        return np.stack([X[k][idx[:, excl[k][col]]].sum(1) for k in range(len(cell_g))], 1)
 
     def cell_atts(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(draws × cells) ATTs on y and on the observed treatment for each row of ``idx``."""
         n1 = np.stack([obs_[k][idx[:, col == cell_g[k]]].sum(1) for k in range(len(cell_g))], 1)
-        n0 = obs_.sum(1)[None, :] - obs_[:, idx].sum(axis=2).T
+        n0 = obs_.sum(1)[None, :] - drawn(obs_, idx)
         res = []
         for D in (Dy, Dd):
             s1 = np.stack([D[k][idx[:, col == cell_g[k]]].sum(1) for k in range(len(cell_g))], 1)
-            s0 = D.sum(1)[None, :] - D[:, idx].sum(axis=2).T
+            s0 = D.sum(1)[None, :] - drawn(D, idx)
             with np.errstate(invalid="ignore", divide="ignore"):
                 res.append(s1 / n1 - s0 / n0)
         return res[0], res[1]
@@ -460,19 +529,24 @@ def cs_ri_statistics(p: Panel, *, n_draws: int, seed: int) -> tuple[RIStatistics
 
 
 def cs_randomization(
-    p: Panel, *, n_draws: int = 9999, seed: int = 3, alpha: float = 0.05
+    p: Panel,
+    *,
+    n_draws: int = 9999,
+    seed: int = 3,
+    alpha: float = 0.05,
+    control_group: str = "never",
 ) -> dict[str, TestResult]:
     """Compute Fisher RI for every CS term.
 
     :func:`cs_ri_statistics`, then :func:`~linkseval.inference.ri_test` for each term:
     p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by inverting it.
     """
-    stats, names = cs_ri_statistics(p, n_draws=n_draws, seed=seed)
+    stats, names = cs_ri_statistics(p, n_draws=n_draws, seed=seed, control_group=control_group)
     return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}
 
 
 def cs_ri_t_statistics(
-    p: Panel, *, n_draws: int, seed: int
+    p: Panel, *, n_draws: int, seed: int, control_group: str = "never"
 ) -> tuple[list[RITStatistics], list[str]]:
     """Compute every CS term's t statistic (estimate / influence-function SE) under every draw.
 
@@ -493,6 +567,7 @@ def cs_ri_t_statistics(
     dynamic effects before the start) get a p-value only. Returns one :class:`RITStatistics`
     per term and the names of the terms.
     """
+    check_control_group(control_group)
     cells = group_time_cells(p)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
@@ -513,6 +588,7 @@ def cs_ri_t_statistics(
     per_drawn = [group_sum(X, u.group, u.n, axis=1) for X in unit_sums]
     size = group_sum(np.ones(p.n_units), u.group, u.n)
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys], dtype=int)
+    excl = _excluded(cells, cohorts, control_group)
     factor = G / (G - 1)
     terms = [
         (term, ks, all(cells.keys[k][1] >= cells.keys[k][0] for k in ks))
@@ -536,17 +612,21 @@ def cs_ri_t_statistics(
         with np.errstate(invalid="ignore", divide="ignore"):
             for k in range(C):
                 mem = col == cell_g[k]
+                out_ = excl[k][col]  # drawn positions that are not controls of the cell
+                every = out_.all()
                 Ni = N[k][idx]
                 n1 = Ni[:, mem].sum(1)
-                n0 = N[k].sum() - Ni.sum(1)
+                n0 = N[k].sum() - (Ni.sum(1) if every else Ni[:, out_].sum(1))
                 good[:, k] = (n1 > 0) & (n0 > 0)
                 for v in (0, 1):
                     S, Sc = per_drawn[1 + v][k], per_cluster[1 + v][k]
                     Si = S[idx]
                     m1 = Si[:, mem].sum(1) / n1
-                    m0 = (S.sum() - Si.sum(1)) / n0
+                    m0 = (S.sum() - (Si.sum(1) if every else Si[:, out_].sum(1))) / n0
                     atts[v, :, k] = m1 - m0
                     pos = (Si - m0[:, None] * Ni) / n0[:, None]
+                    if not every:
+                        pos[:, ~out_] = 0.0
                     pos[:, mem] += (Si[:, mem] - m1[:, None] * Ni[:, mem]) / n1[:, None]
                     base = (m0[:, None] * Nc[k][None, :] - Sc[None, :]) / n0[:, None]
                     CL[v, k] = np.where(good[:, k, None], base + scatter(pos), 0.0)

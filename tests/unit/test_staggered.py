@@ -340,3 +340,198 @@ def test_aggregate_ses_include_the_weights_influence_function_as_moderndid(data)
     for j, e in enumerate(es):
         assert theta[j] == pytest.approx(by_e[e][0], abs=1e-8)
         assert np.sqrt(V[j, j]) * factor == pytest.approx(by_e[e][1], rel=1e-6), e
+
+
+# --------------------------------------------------------------------------- R did's options
+
+
+def _project_panel(seed=5):
+    """A 3-cohort project panel (balanced, as moderndid's panel estimator needs), with ids."""
+    df = simulate(
+        n=90,
+        years=tuple(range(2010, 2018)),
+        cohorts=((2013, 6), (2015, 5), (2016, 7)),
+        seed=seed,
+        missing=0.0,
+    )
+    return df.assign(id=df.unit.str[1:].astype(int))
+
+
+def _data(name: str):
+    return {"mpdta": _mpdta, "staggered": _project_panel}[name]()
+
+
+def _moderndid(df, types=("simple", "dynamic"), **kw):
+    """moderndid's att_gt (analytic SEs; est_method "reg" unless given) and aggte by type:
+    {term: (estimate, SE)} in our term names."""
+    import warnings
+
+    from moderndid import aggte, att_gt
+
+    kw = {"est_method": "reg", **kw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gt = att_gt(
+            df, yname="y", tname="year", idname="id", gname="cohort", boot=False, cband=False, **kw
+        )
+        out = {
+            f"att[{int(g)},{int(t)}]": (a, s)
+            for g, t, a, s in zip(gt.groups, gt.times, gt.att_gt, gt.se_gt, strict=True)
+        }
+        for kind in types:
+            agg = aggte(gt, type=kind, boot=False, cband=False)
+            if kind == "simple":
+                out["simple"] = (agg.overall_att, agg.overall_se)
+                continue
+            name = {"dynamic": "dynamic[{}]", "group": "group[{}]", "calendar": "calendar[{}]"}
+            for x, a, s in zip(agg.event_times, agg.att_by_event, agg.se_by_event, strict=True):
+                out[name[kind].format(int(x))] = (a, s)
+            if kind != "dynamic" or "dynamic_overall" in types:
+                out[f"{kind}_overall"] = (agg.overall_att, agg.overall_se)
+    return out
+
+
+def _max_delta(ours: pd.DataFrame, ref: dict, G: int) -> tuple[float, float]:
+    """Assert every moderndid term is ours (estimate to 1e-8, SE without our G/(G−1) factor
+    to 1e-6 relative) and that we report no term moderndid has not; return the max |Δ|s."""
+    cs = ours.set_index("term")
+    assert set(cs.index) == set(ref), set(cs.index) ^ set(ref)
+    factor = np.sqrt((G - 1) / G)
+    d_est = d_se = 0.0
+    for term, (a, s) in ref.items():
+        est, se = cs.loc[term, "estimate"], cs.loc[term, "std_error"] * factor
+        assert est == pytest.approx(a, abs=1e-8), term
+        assert se == pytest.approx(s, rel=1e-6), term
+        d_est, d_se = max(d_est, abs(est - a)), max(d_se, abs(se - s))
+    return d_est, d_se
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data", ["mpdta", "staggered", "mpdta without never-treated"])
+def test_not_yet_treated_controls_match_moderndid(data):
+    """control_group="not_yet" is R did's "notyettreated": every ATT(g,t), the simple and the
+    dynamic aggregates and their analytic SEs equal moderndid's (without a never-treated
+    group too: the cells after the last start have no controls in either)."""
+    df = _data(data.split()[0])
+    if "without" in data:
+        df = df[df.cohort > 0]
+    p = panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y")
+    ours = callaway_santanna(p, control_group="not_yet")
+    _max_delta(ours, _moderndid(df, control_group="notyettreated"), p.n_units)
+    never = callaway_santanna(p).set_index("term")["estimate"] if "without" not in data else None
+    if never is not None:  # the option changes the estimates
+        assert not np.allclose(ours.set_index("term")["estimate"], never[ours.term])
+
+
+def test_unknown_control_group_is_a_config_error():
+    from linkseval.errors import ConfigError
+
+    _, p = _staggered()
+    with pytest.raises(ConfigError, match="unknown control group 'nope'"):
+        callaway_santanna(p, control_group="nope")
+
+
+def _reassigned(p, R: int, seed: int):
+    """The RI draws as cohort vectors (the same reassignments cs_ri_statistics uses)."""
+    from linkseval.inference import ri_sample, ri_units
+    from linkseval.inference.randomization import _ri_assignment
+
+    u = ri_units(p)
+    col = _ri_assignment(p, u)
+    idx = ri_sample(seed, R, 0, u.n, len(col))
+    cohorts = np.unique(u.cohort[u.cohort > 0])
+    for r in range(R):
+        drawn = np.zeros(u.n, dtype=p.cohort.dtype)
+        drawn[idx[r]] = cohorts[col]
+        yield drawn if u.group is None else drawn[u.group]
+
+
+def _brute_ri(p, R: int, seed: int, **options):
+    """Refit callaway_santanna on every reassignment, on y and on y − τD (τ = 0.7): per draw
+    {term: (estimate, SE, estimate on y − τD, SE on y − τD)}."""
+    from dataclasses import replace
+
+    tau, D = 0.7, p.treatment()
+    out = []
+    for cohort in _reassigned(p, R, seed):
+        q = replace(p, cohort=cohort)
+        a = callaway_santanna(q, **options).set_index("term")
+        b = callaway_santanna(replace(q, y=p.y - tau * D), **options).set_index("term")
+        cols = ["estimate", "std_error"]
+        out.append({t: (*a.loc[t, cols], *b.loc[t, cols]) for t in a.index})
+    return tau, out
+
+
+def _check_ri_against_refits(p, options: dict, R: int = 25, seed: int = 6, ri: bool = True):
+    """RI (if ``ri``: units reassigned, so the aggregates' weights are the drawn sizes) and
+    RI-t statistics of every term equal a refit of the public estimator on every draw."""
+    from linkseval.staggered import cs_ri_statistics, cs_ri_t_statistics
+
+    tau, brute = _brute_ri(p, R, seed, **options)
+    obs = callaway_santanna(p, **options).set_index("term")
+    rit, names_t = cs_ri_t_statistics(p, n_draws=R, seed=seed, **options)
+    assert set(names_t) == set(obs.index)
+    checked = 0
+    for st, term in zip(rit, names_t, strict=True):
+        assert st.observed == pytest.approx(obs.loc[term, "estimate"], rel=1e-10, abs=1e-12)
+        assert np.sqrt(st.observed_q[0]) == pytest.approx(obs.loc[term, "std_error"], rel=1e-9)
+        for r, want in enumerate(brute):
+            if term not in want or not np.isfinite(want[term][1]) or want[term][1] == 0:
+                assert not st.ok[r], (term, r)
+                continue
+            assert st.ok[r], (term, r)
+            a0, s0, a1, s1 = want[term]
+            q0, q1, q2 = (x[r] for x in st.q)
+            assert st.a[r] == pytest.approx(a0, rel=1e-9, abs=1e-12), (term, r)
+            assert st.a[r] - tau * st.b[r] == pytest.approx(a1, rel=1e-9, abs=1e-12)
+            assert np.sqrt(q0) == pytest.approx(s0, rel=1e-8), (term, r)
+            assert np.sqrt(q0 - 2 * tau * q1 + tau**2 * q2) == pytest.approx(s1, rel=1e-8)
+            checked += 1
+    assert checked > R * len(names_t) // 2
+    if not ri:
+        return
+    stats, names = cs_ri_statistics(p, n_draws=R, seed=seed, **options)
+    assert names == names_t
+    for j, term in enumerate(names):
+        for r, want in enumerate(brute):
+            if term in want and np.isfinite(want[term][0]):
+                assert stats.ok[r, j]
+                assert stats.a[r, j] == pytest.approx(want[term][0], rel=1e-9, abs=1e-12)
+                b = (want[term][0] - want[term][2]) / tau
+                assert stats.b[r, j] == pytest.approx(b, rel=1e-8, abs=1e-10)
+
+
+def _check_stacked_regression(p, options: dict):
+    """OLS on the stacked regression gives every ATT(g,t); each aggregate's contrast
+    (combination_design) gives the aggregate: the WCR bootstrap tests the right numbers."""
+    from linkseval.did import ols
+    from linkseval.staggered import cs_wild_problem
+
+    cs = callaway_santanna(p, **options).set_index("term")
+    design, contrasts, names = cs_wild_problem(p, **options)
+    assert set(names) == set(cs.index)
+    beta = ols(design).beta
+    for name, b in zip(design.names, beta, strict=True):
+        assert b == pytest.approx(cs.loc[name, "estimate"], abs=1e-10)
+    for c, term in zip(contrasts, names, strict=True):
+        got = ols(combination_design(design, c)).beta[0]
+        assert got == pytest.approx(cs.loc[term, "estimate"], abs=1e-10), term
+
+
+@pytest.mark.parametrize("by_cluster", [False, True])
+def test_not_yet_treated_wcr_ri_and_ri_t_equal_refits(by_cluster):
+    df = simulate(
+        n=48,
+        years=tuple(range(2011, 2017)),
+        cohorts=((2013, 5), (2014, 5), (2016, 6)),
+        seed=9,
+        missing=0.08,
+    )
+    if by_cluster:  # one start per board: whole boards are reassigned
+        df["cohort"] = df.board.map({"b0": 2013, "b3": 2014, "b5": 2016}).fillna(0).astype(int)
+    p = panel_from_frame(
+        df, unit="unit", time="year", cohort="cohort", outcome="y", cluster="board"
+    )
+    options = {"control_group": "not_yet"}
+    _check_stacked_regression(p, options)
+    _check_ri_against_refits(p, options, ri=not by_cluster)

@@ -26,10 +26,11 @@ STAGGERED_NOTE = (
 class CallawaySantAnnaFit(Fitted):
     """Fitted Callaway–Sant'Anna ATT(g,t) cells, simple and dynamic aggregations."""
 
-    def __init__(self, p: Panel, alpha: float) -> None:
+    def __init__(self, p: Panel, alpha: float, **options) -> None:
         from linkseval.staggered import callaway_santanna
 
-        cs = callaway_santanna(p, alpha=alpha)
+        self.options = options  # control_group, ...: keyword arguments of every hook
+        cs = callaway_santanna(p, alpha=alpha, **options)
         n_tc = n_treated_clusters(p)
         terms = [
             Term(
@@ -61,21 +62,21 @@ class CallawaySantAnnaFit(Fitted):
         """Return every term as a combination of the stacked cell regression."""
         from linkseval.staggered import cs_wild_problem
 
-        design, contrasts, names = cs_wild_problem(self.panel)
+        design, contrasts, names = cs_wild_problem(self.panel, **self.options)
         return WildProblem(design, contrasts, self._rows(names))
 
     def ri_statistics(self, *, seed: int, n_draws: int) -> RIProblem:
         """Return every term with the cohorts permuted among all units."""
         from linkseval.staggered import cs_ri_statistics
 
-        stats, names = cs_ri_statistics(self.panel, n_draws=n_draws, seed=seed)
+        stats, names = cs_ri_statistics(self.panel, n_draws=n_draws, seed=seed, **self.options)
         return RIProblem(stats, self._rows(names))
 
     def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None]:
         """Return every term's t (estimate / influence-function SE) under the RI draws."""
         from linkseval.staggered import cs_ri_t_statistics
 
-        stats, names = cs_ri_t_statistics(self.panel, n_draws=n_draws, seed=seed)
+        stats, names = cs_ri_t_statistics(self.panel, n_draws=n_draws, seed=seed, **self.options)
         out: list[RITStatistics | None] = [None] * len(self.terms)
         for j, st in zip(self._rows(names), stats, strict=True):
             out[j] = st
@@ -100,5 +101,9 @@ class CallawaySantAnna:
         return [({}, p)]
 
     def fit(self, p: Panel, s: Settings, **options) -> CallawaySantAnnaFit:
-        """Fit the group-time ATTs and their aggregations."""
-        return CallawaySantAnnaFit(p, s.alpha)
+        """Fit the group-time ATTs and their aggregations.
+
+        ``options`` are keyword arguments of :func:`linkseval.staggered.callaway_santanna`
+        (``control_group``, ...); none gives R ``did``'s defaults.
+        """
+        return CallawaySantAnnaFit(p, s.alpha, **options)
