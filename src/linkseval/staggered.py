@@ -2,9 +2,10 @@
 
 ATT(g, t) compares the change of cohort g (first treated in g) with the change of its
 controls between a base period and t: base g−1 for t ≥ g (post), t−1 for t < g
-(pre-programme placebo cells, the "varying" base). The controls are the never-treated units
+(pre-programme placebo cells, the "varying" base); with ``anticipation`` = k periods (R
+``did``'s), post cells compare with g−1−k instead. The controls are the never-treated units
 (``control_group="never"``, R ``did``'s default) or those and the units not yet treated in
-either period (``"not_yet"``, :func:`control_units`). Only units observed in both periods enter
+either period (plus k; ``"not_yet"``, :func:`control_units`). Only units observed in both periods enter
 a cell; no covariates; unweighted (each unit counts once, as in CS). Aggregations:
 
 - ``simple``: post cells averaged with weights proportional to cohort size;
@@ -41,13 +42,25 @@ from linkseval.inference import (
 )
 from linkseval.inference.randomization import CONSTANT_NOTE, PRE_NOTE, RITStatistics
 
+CONTROL_GROUPS = ("never", "not_yet")
+
 
 @dataclass
 class Cells:
-    """Per cell (g, t): the per-unit change y_t − y_base (NaN where not observed)."""
+    """Per cell (g, t): the per-unit change y_t − y_base (NaN where not observed).
+
+    ``control_group`` and ``anticipation`` say who the controls of each cell are
+    (:func:`control_units`).
+    """
 
     keys: list[tuple[int, int, int]]  # (g, t, base)
     delta: np.ndarray  # cells × units
+    control_group: str = "never"
+    anticipation: int = 0
+
+    def controls(self, cohort: np.ndarray, k: int) -> np.ndarray:
+        """Return which units (of cohort vector ``cohort``) are the controls of cell ``k``."""
+        return control_units(cohort, self.keys[k], self.control_group, self.anticipation)
 
 
 def wide_outcome(p: Panel) -> np.ndarray:
@@ -57,23 +70,47 @@ def wide_outcome(p: Panel) -> np.ndarray:
     return Y
 
 
-def group_time_cells(p: Panel, base_period: str = "varying") -> Cells:
+def check_options(control_group: str, anticipation: int) -> None:
+    """Raise a ConfigError for an unknown control group or a negative anticipation."""
+    if control_group not in CONTROL_GROUPS:
+        raise ConfigError(
+            f"unknown control group {control_group!r}; choose from {', '.join(CONTROL_GROUPS)}"
+        )
+    if isinstance(anticipation, bool) or int(anticipation) != anticipation or anticipation < 0:
+        raise ConfigError(
+            f"anticipation must be a whole number of periods >= 0, not {anticipation!r}"
+        )
+
+
+def group_time_cells(
+    p: Panel,
+    base_period: str = "varying",
+    *,
+    control_group: str = "never",
+    anticipation: int = 0,
+) -> Cells:
     """Return the (g, t) cells and their base periods.
 
-    Cells (g, t) with base g−1 after the start; before it t−1 ("varying") or g−1
-    ("universal", so every cell is relative to the year before the start).
+    Cells (g, t) with base g−1−``anticipation`` after the start; before it t−1 ("varying") or
+    g−1−``anticipation`` ("universal", so every cell is relative to the last period before
+    the start and its anticipation). As in R ``did``, a cohort with no period before
+    g − ``anticipation`` has no cells.
     """
+    check_options(control_group, anticipation)
+    k = int(anticipation)
     Y = wide_outcome(p)
     per = list(p.periods)
     keys, rows = [], []
     for g in np.unique(p.cohort[p.cohort > 0]):
+        if k and g - k <= per[0]:
+            continue
         for t in per:
-            base = g - 1 if t >= g or base_period == "universal" else t - 1
+            base = g - 1 - k if t >= g or base_period == "universal" else t - 1
             if base not in per or t == base:
                 continue
             keys.append((int(g), int(t), int(base)))
             rows.append(Y[:, per.index(t)] - Y[:, per.index(base)])
-    return Cells(keys=keys, delta=np.array(rows))
+    return Cells(keys=keys, delta=np.array(rows), control_group=control_group, anticipation=k)
 
 
 def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
@@ -90,29 +127,23 @@ def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
     return m1 - m0, psi
 
 
-CONTROL_GROUPS = ("never", "not_yet")
-
-
-def check_control_group(control_group: str) -> None:
-    """Raise a ConfigError unless ``control_group`` is ``"never"`` or ``"not_yet"``."""
-    if control_group not in CONTROL_GROUPS:
-        raise ConfigError(
-            f"unknown control group {control_group!r}; choose from {', '.join(CONTROL_GROUPS)}"
-        )
-
-
-def control_units(cohort: np.ndarray, key: tuple[int, int, int], control_group: str = "never"):
+def control_units(
+    cohort: np.ndarray,
+    key: tuple[int, int, int],
+    control_group: str = "never",
+    anticipation: int = 0,
+) -> np.ndarray:
     """Return which units are the controls of cell ``key`` = (g, t, base).
 
     ``"never"``: the never-treated units (cohort 0). ``"not_yet"`` (R ``did``'s
-    ``"notyettreated"``): those plus the units first treated after both periods of the cell,
-    cohort > max(t, base), other than cohort g itself.
+    ``"notyettreated"``): those plus the units first treated after both periods of the cell and
+    their anticipation, cohort > max(t, base) + ``anticipation``, other than cohort g itself.
     """
     never = cohort == 0
     if control_group == "never":
         return never
     g, t, base = key
-    return never | ((cohort > max(t, base)) & (cohort != g))
+    return never | ((cohort > max(t, base) + anticipation) & (cohort != g))
 
 
 def term_name(kind: str, cohort: int | None = None, period: int | None = None, e=None) -> str:
@@ -137,18 +168,15 @@ def _aggregations(p: Panel, cells: Cells) -> dict[tuple, list[tuple[tuple, float
     return agg
 
 
-def _cells_atts(
-    p: Panel, cells: Cells, control_group: str = "never"
-) -> tuple[np.ndarray, np.ndarray]:
+def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
     """Compute the ATT of every cell and its per-unit influence function.
 
     ATT of every cell (NaN without members or controls) and its per-unit influence function
     (cells × units; zeros where the ATT is NaN); the controls are :func:`control_units`.
     """
     atts, psis = [], []
-    for k, key in enumerate(cells.keys):
-        control = control_units(p.cohort, key, control_group)
-        a, psi = _att_and_if(cells.delta[k], p.cohort == key[0], control)
+    for k, (g, _, _) in enumerate(cells.keys):
+        a, psi = _att_and_if(cells.delta[k], p.cohort == g, cells.controls(p.cohort, k))
         atts.append(a)
         psis.append(psi if psi is not None else np.zeros(p.n_units))
     return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
@@ -185,7 +213,7 @@ def weights_influence(p: Panel, cells: Cells, ks: np.ndarray, atts: np.ndarray) 
 
 
 def callaway_santanna(
-    p: Panel, *, alpha: float = 0.05, control_group: str = "never"
+    p: Panel, *, alpha: float = 0.05, control_group: str = "never", anticipation: int = 0
 ) -> pd.DataFrame:
     """Estimate Callaway-Sant'Anna group-time ATTs and their aggregations.
 
@@ -202,6 +230,10 @@ def callaway_santanna(
         The controls of each cell (:func:`control_units`): the never-treated units (R ``did``'s
         ``"nevertreated"``, the default) or those and the units not yet treated
         (``"notyettreated"``).
+    anticipation : int
+        Periods before the start in which the programme may already act (R ``did``'s
+        ``anticipation``): post cells compare with g−1−``anticipation``, and not-yet-treated
+        controls must start after both periods plus ``anticipation``.
 
     Returns
     -------
@@ -210,9 +242,8 @@ def callaway_santanna(
         ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``,
         ``p_value``, ``statistic`` and ``n_cells``.
     """
-    check_control_group(control_group)
-    cells = group_time_cells(p)
-    atts, psis = _cells_atts(p, cells, control_group)
+    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
+    atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)
     G = int(unit_cluster.max()) + 1
     rows = []
@@ -253,19 +284,19 @@ def callaway_santanna(
 
 
 def cs_event_study(
-    p: Panel, *, control_group: str = "never"
+    p: Panel, *, control_group: str = "never", anticipation: int = 0
 ) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Compute dynamic effects on a universal base period and their covariance.
 
     Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
     is the reference) and their influence-function covariance, clustered as the panel: the
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
-    universal base with Callaway-Sant'Anna). ``control_group`` as in :func:`callaway_santanna`.
-    Returns (event times, θ, covariance).
+    universal base with Callaway-Sant'Anna). ``control_group`` and ``anticipation`` as in
+    :func:`callaway_santanna` (the reference is then e = −1 − ``anticipation``). Returns (event
+    times, θ, covariance).
     """
-    check_control_group(control_group)
-    cells = group_time_cells(p, "universal")
-    atts_, psis_ = _cells_atts(p, cells, control_group)
+    cells = group_time_cells(p, "universal", control_group=control_group, anticipation=anticipation)
+    atts_, psis_ = _cells_atts(p, cells)
     uc = _unit_cluster(p)
     G = int(uc.max()) + 1
     es, theta, infl = [], [], []
@@ -303,9 +334,7 @@ def _unit_cluster(p: Panel) -> np.ndarray:
     return uc
 
 
-def stacked_design(
-    p: Panel, cells: Cells | None = None, *, control_group: str = "never"
-) -> tuple[Design, list[int]]:
+def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[int]]:
     """Build the group-time ATTs as one regression.
 
     The group-time ATTs as one regression: for every cell (g, t) the units of cohort g and
@@ -318,10 +347,10 @@ def stacked_design(
     cells = cells if cells is not None else group_time_cells(p)
     uc = _unit_cluster(p)
     ys, xs, cl, cell_id, cols = [], [], [], [], []
-    for k, key in enumerate(cells.keys):
+    for k, (g, _, _) in enumerate(cells.keys):
         d = cells.delta[k]
-        member = (p.cohort == key[0]) & ~np.isnan(d)
-        control = control_units(p.cohort, key, control_group) & ~np.isnan(d)
+        member = (p.cohort == g) & ~np.isnan(d)
+        control = cells.controls(p.cohort, k) & ~np.isnan(d)
         if not member.any() or not control.any():
             continue
         rows = np.flatnonzero(member | control)
@@ -372,7 +401,7 @@ def combination_design(design: Design, weights: np.ndarray) -> Design:
 
 
 def cs_wild_problem(
-    p: Panel, *, control_group: str = "never"
+    p: Panel, *, control_group: str = "never", anticipation: int = 0
 ) -> tuple[Design, np.ndarray, list[str]]:
     """Return every CS term as a linear combination of :func:`stacked_design` (the WCR hook).
 
@@ -381,9 +410,8 @@ def cs_wild_problem(
     contrasts (terms × cells) and the names of their terms (terms without an estimable cell are
     left out).
     """
-    check_control_group(control_group)
-    cells = group_time_cells(p)
-    design, cols = stacked_design(p, cells, control_group=control_group)
+    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
+    design, cols = stacked_design(p, cells)
     pos = {k: c for c, k in enumerate(cols)}
     names, contrasts = [], []
     for term, (ks, w) in _terms(p, cells).items():
@@ -407,13 +435,16 @@ def cs_wild_bootstrap(
     weights: str = "webb",
     n_treated_clusters: int | None = None,
     control_group: str = "never",
+    anticipation: int = 0,
 ) -> dict[str, TestResult]:
     """Compute WCR bootstrap p-values and CIs for every CS term.
 
     WCR bootstrap p-value and CI for every CS term (:func:`cs_wild_problem`): the null is
     imposed on the term itself, all terms from one set of draws.
     """
-    design, contrasts, names = cs_wild_problem(p, control_group=control_group)
+    design, contrasts, names = cs_wild_problem(
+        p, control_group=control_group, anticipation=anticipation
+    )
     if not names:
         return {}
     res = wild_cluster_bootstrap_terms(
@@ -428,20 +459,20 @@ def cs_wild_bootstrap(
     return dict(zip(names, res, strict=True))
 
 
-def _excluded(cells: Cells, cohorts: np.ndarray, control_group: str) -> np.ndarray:
+def _excluded(cells: Cells, cohorts: np.ndarray) -> np.ndarray:
     """Return (cells × cohorts) whether units drawn into each cohort leave a cell's controls.
 
     Under a reassignment the controls of a cell are the units not drawn plus, with
     ``"not_yet"``, the units drawn into a cohort that is not g and starts after both periods
     (:func:`control_units`); drawn units of the other cohorts are excluded.
     """
-    if control_group == "never" or not cells.keys:
+    if cells.control_group == "never" or not cells.keys:
         return np.ones((len(cells.keys), len(cohorts)), dtype=bool)
-    return np.array([~control_units(cohorts, key, control_group) for key in cells.keys])
+    return np.array([~cells.controls(cohorts, k) for k in range(len(cells.keys))])
 
 
 def cs_ri_statistics(
-    p: Panel, *, n_draws: int, seed: int, control_group: str = "never"
+    p: Panel, *, n_draws: int, seed: int, control_group: str = "never", anticipation: int = 0
 ) -> tuple[RIStatistics, list[str]]:
     """Compute every CS term under every reassignment of the cohorts (the CS estimator's RI hook).
 
@@ -453,8 +484,7 @@ def cs_ri_statistics(
     observed value cannot be computed are left out); draws that leave a cell without members or
     controls are not usable for the terms that need it.
     """
-    check_control_group(control_group)
-    cells = group_time_cells(p)
+    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
     treated = u.treated
@@ -470,7 +500,7 @@ def cs_ri_statistics(
     obs_, Dy, Dd = (group_sum(x, u.group, u.n, axis=1) for x in (obs_, Dy, Dd))
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys])
     terms = _terms(p, cells)
-    excl = _excluded(cells, cohorts, control_group)
+    excl = _excluded(cells, cohorts)
 
     def drawn(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """(draws × cells) sums of X over the drawn units that leave each cell's controls."""
@@ -535,18 +565,21 @@ def cs_randomization(
     seed: int = 3,
     alpha: float = 0.05,
     control_group: str = "never",
+    anticipation: int = 0,
 ) -> dict[str, TestResult]:
     """Compute Fisher RI for every CS term.
 
     :func:`cs_ri_statistics`, then :func:`~linkseval.inference.ri_test` for each term:
     p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by inverting it.
     """
-    stats, names = cs_ri_statistics(p, n_draws=n_draws, seed=seed, control_group=control_group)
+    stats, names = cs_ri_statistics(
+        p, n_draws=n_draws, seed=seed, control_group=control_group, anticipation=anticipation
+    )
     return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}
 
 
 def cs_ri_t_statistics(
-    p: Panel, *, n_draws: int, seed: int, control_group: str = "never"
+    p: Panel, *, n_draws: int, seed: int, control_group: str = "never", anticipation: int = 0
 ) -> tuple[list[RITStatistics], list[str]]:
     """Compute every CS term's t statistic (estimate / influence-function SE) under every draw.
 
@@ -567,8 +600,7 @@ def cs_ri_t_statistics(
     dynamic effects before the start) get a p-value only. Returns one :class:`RITStatistics`
     per term and the names of the terms.
     """
-    check_control_group(control_group)
-    cells = group_time_cells(p)
+    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
     col = np.searchsorted(cohorts, u.cohort[u.treated])
@@ -588,7 +620,7 @@ def cs_ri_t_statistics(
     per_drawn = [group_sum(X, u.group, u.n, axis=1) for X in unit_sums]
     size = group_sum(np.ones(p.n_units), u.group, u.n)
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys], dtype=int)
-    excl = _excluded(cells, cohorts, control_group)
+    excl = _excluded(cells, cohorts)
     factor = G / (G - 1)
     terms = [
         (term, ks, all(cells.keys[k][1] >= cells.keys[k][0] for k in ks))

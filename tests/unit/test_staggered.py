@@ -423,12 +423,51 @@ def test_not_yet_treated_controls_match_moderndid(data):
         assert not np.allclose(ours.set_index("term")["estimate"], never[ours.term])
 
 
-def test_unknown_control_group_is_a_config_error():
+@pytest.mark.slow
+@pytest.mark.parametrize("control_group", ["never", "not_yet"])
+@pytest.mark.parametrize("data,anticipation", [("mpdta", 1), ("staggered", 1), ("staggered", 2)])
+def test_anticipation_matches_moderndid(data, anticipation, control_group):
+    """anticipation = k is R did's: post cells against g−1−k, not-yet-treated controls start
+    after both periods plus k, and a cohort with no period before g − k is left out (mpdta's
+    2004 cohort with k = 1); cells, aggregates and SEs equal moderndid's, and so does the
+    universal-base event study (its reference is e = −1 − k)."""
+    from linkseval.staggered import cs_event_study
+
+    df = _data(data)
+    p = panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y")
+    md = {"nevertreated": "never", "notyettreated": "not_yet"}
+    md_group = {v: k for k, v in md.items()}[control_group]
+    ours = callaway_santanna(p, control_group=control_group, anticipation=anticipation)
+    ref = _moderndid(df, control_group=md_group, anticipation=anticipation)
+    _max_delta(ours, ref, p.n_units)
+    if data == "mpdta":
+        assert not any(t.startswith("att[2004,") for t in ours.term)
+    ref = _moderndid(
+        df,
+        types=("dynamic",),
+        control_group=md_group,
+        anticipation=anticipation,
+        base_period="universal",
+    )
+    es, theta, V = cs_event_study(p, control_group=control_group, anticipation=anticipation)
+    by_e = {int(t[8:-1]): v for t, v in ref.items() if t.startswith("dynamic[")}
+    assert set(es) == set(by_e) - {-1 - anticipation}
+    assert by_e[-1 - anticipation][0] == 0.0
+    G = p.n_units
+    for j, e in enumerate(es):
+        assert theta[j] == pytest.approx(by_e[e][0], abs=1e-8)
+        assert np.sqrt(V[j, j] * (G - 1) / G) == pytest.approx(by_e[e][1], rel=1e-6), e
+
+
+def test_unknown_options_are_config_errors():
     from linkseval.errors import ConfigError
 
     _, p = _staggered()
     with pytest.raises(ConfigError, match="unknown control group 'nope'"):
         callaway_santanna(p, control_group="nope")
+    for bad in (-1, 0.5, True):
+        with pytest.raises(ConfigError, match="anticipation must be a whole number"):
+            callaway_santanna(p, anticipation=bad)
 
 
 def _reassigned(p, R: int, seed: int):
@@ -518,8 +557,16 @@ def _check_stacked_regression(p, options: dict):
         assert got == pytest.approx(cs.loc[term, "estimate"], abs=1e-10), term
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"control_group": "not_yet"},
+        {"anticipation": 1},
+        {"control_group": "not_yet", "anticipation": 1},
+    ],
+)
 @pytest.mark.parametrize("by_cluster", [False, True])
-def test_not_yet_treated_wcr_ri_and_ri_t_equal_refits(by_cluster):
+def test_wcr_ri_and_ri_t_equal_refits_with_r_did_options(by_cluster, options):
     df = simulate(
         n=48,
         years=tuple(range(2011, 2017)),
@@ -532,6 +579,5 @@ def test_not_yet_treated_wcr_ri_and_ri_t_equal_refits(by_cluster):
     p = panel_from_frame(
         df, unit="unit", time="year", cohort="cohort", outcome="y", cluster="board"
     )
-    options = {"control_group": "not_yet"}
     _check_stacked_regression(p, options)
     _check_ri_against_refits(p, options, ri=not by_cluster)
