@@ -5,11 +5,17 @@ controls between a base period and t: base g−1 for t ≥ g (post), t−1 for t
 (pre-programme placebo cells, the "varying" base); with ``anticipation`` = k periods (R
 ``did``'s), post cells compare with g−1−k instead. The controls are the never-treated units
 (``control_group="never"``, R ``did``'s default) or those and the units not yet treated in
-either period (plus k; ``"not_yet"``, :func:`control_units`). Only units observed in both periods enter
-a cell; no covariates; unweighted (each unit counts once, as in CS). Aggregations:
+either period (plus k; ``"not_yet"``, :func:`control_units`). Only units observed in both
+periods enter a cell; no covariates; unweighted (each unit counts once, as in CS).
+Aggregations:
 
 - ``simple``: post cells averaged with weights proportional to cohort size;
-- ``dynamic``: θ(e) = cohort-size weighted mean of ATT(g, g+e) for each event time e.
+- ``dynamic``: θ(e) = cohort-size weighted mean of ATT(g, g+e) for each event time e;
+
+and on request (``aggregations``, R ``did``'s other ``aggte`` types, :func:`aggregates`)
+``dynamic_overall`` (the mean of θ(e) over e ≥ 0), ``group`` (per cohort, the mean of its post
+cells) and ``group_overall`` (their cohort-size weighted mean), ``calendar`` (per period, the
+cohort-size weighted mean of its post cells) and ``calendar_overall`` (their mean).
 
 Standard errors from the influence function, clustered by the panel's clusters; an aggregate's
 influence function includes that of its estimated cohort-share weights (R ``did``'s ``wif``,
@@ -22,6 +28,8 @@ of cohort-time effects even when effects change over time (TWFE can weight some 
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,26 +154,125 @@ def control_units(
     return never | ((cohort > max(t, base) + anticipation) & (cohort != g))
 
 
-def term_name(kind: str, cohort: int | None = None, period: int | None = None, e=None) -> str:
+AGGREGATIONS = (
+    "simple",
+    "dynamic",
+    "dynamic_overall",
+    "group",
+    "group_overall",
+    "calendar",
+    "calendar_overall",
+)
+DEFAULT_AGGREGATIONS = ("simple", "dynamic")
+
+
+def term_name(
+    kind: str, cohort: int | None = None, period: int | None = None, e: int | None = None
+) -> str:
     """Return the key of a term in this module.
 
-    This module's key of a term: ``att[g,t]``, ``simple`` or ``dynamic[e]`` (result rows
-    carry ``kind`` and the numbers in columns of their own, :mod:`linkseval.results`).
+    This module's key of a term: ``att[g,t]``, ``simple``, ``dynamic[e]``, ``group[g]``,
+    ``calendar[t]`` or an overall average (``dynamic_overall``, ``group_overall``,
+    ``calendar_overall``); result rows carry ``kind`` and the numbers in columns of their own
+    (:mod:`linkseval.results`).
     """
     if kind == "att":
         return f"att[{cohort},{period}]"
-    return "simple" if kind == "simple" else f"dynamic[{e}]"
+    index = {"dynamic": e, "group": cohort, "calendar": period}
+    return f"{kind}[{index[kind]}]" if kind in index else kind
 
 
-def _aggregations(p: Panel, cells: Cells) -> dict[tuple, list[tuple[tuple, float]]]:
-    """Weights of each cell in each aggregate, keyed ("simple", None) and ("dynamic", e)."""
-    sizes = {g: int((p.cohort == g).sum()) for g in np.unique(p.cohort[p.cohort > 0])}
-    agg: dict[tuple, list] = {("simple", None): []}
+def check_aggregations(kinds: Sequence[str]) -> None:
+    """Raise a ConfigError for an aggregation outside :data:`AGGREGATIONS`."""
+    bad = [k for k in kinds if k not in AGGREGATIONS]
+    if bad:
+        raise ConfigError(f"unknown aggregation {bad[0]!r}; choose from {', '.join(AGGREGATIONS)}")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A reported term as an average of cells.
+
+    The term is the plain mean of its components with an estimate; a component the
+    cohort-share weighted mean Σ π_g θ_i / Σ π_g of its items with an estimate; an item i the
+    plain mean θ_i of its cells with an estimate (all of one cohort g). R ``did``'s
+    aggregations are all of this form: ``simple``, ``dynamic[e]`` and ``calendar[t]`` (one
+    component, one cell per item), ``group[g]`` (one item: g's post cells),
+    ``group_overall`` (one item per cohort), ``dynamic_overall`` and ``calendar_overall`` (one
+    component per event time e ≥ 0 or period, averaged). A cell ATT(g, t) is a term of one cell.
+    """
+
+    name: str
+    kind: str
+    components: tuple[tuple[tuple[int, ...], ...], ...]
+    cohort: int | None = None
+    period: int | None = None
+    event_time: int | None = None
+
+    @property
+    def cells(self) -> np.ndarray:
+        """Return the cells the term averages (sorted)."""
+        return np.unique([k for comp in self.components for item in comp for k in item])
+
+
+def aggregates(cells: Cells, kinds: Sequence[str] = DEFAULT_AGGREGATIONS) -> list[Aggregate]:
+    """Return the cells' aggregates of kinds ``kinds`` (R ``did``'s ``aggte`` types).
+
+    In this order: ``simple`` (post cells, cohort-share weighted), ``dynamic[e]`` (cells at
+    event time e, cohort-share weighted), ``dynamic_overall`` (the mean of ``dynamic[e]`` over
+    e ≥ 0), ``group[g]`` (the mean of g's post cells), ``group_overall`` (the cohort-share
+    weighted mean of ``group[g]``), ``calendar[t]`` (post cells in period t, cohort-share
+    weighted) and ``calendar_overall`` (the mean of ``calendar[t]`` over periods). Empty
+    aggregates are returned too; they get no estimate.
+    """
+    check_aggregations(kinds)
+    by_e: dict[int, list[int]] = {}
+    by_g: dict[int, list[int]] = {}
+    by_t: dict[int, list[int]] = {}
+    post = []
     for k, (g, t, _) in enumerate(cells.keys):
+        by_e.setdefault(int(t - g), []).append(k)
         if t >= g:
-            agg[("simple", None)].append((k, sizes[g]))
-        agg.setdefault(("dynamic", int(t - g)), []).append((k, sizes[g]))
-    return agg
+            post.append(k)
+            by_g.setdefault(int(g), []).append(k)
+            by_t.setdefault(int(t), []).append(k)
+
+    def singles(ks: list[int]) -> tuple[tuple[int, ...], ...]:
+        return tuple((k,) for k in ks)
+
+    out = []
+    if "simple" in kinds:
+        out.append(Aggregate("simple", "simple", (singles(post),)))
+    if "dynamic" in kinds:
+        for e, ks in by_e.items():
+            out.append(
+                Aggregate(term_name("dynamic", e=e), "dynamic", (singles(ks),), event_time=e)
+            )
+    if "dynamic_overall" in kinds:
+        comps = tuple(singles(by_e[e]) for e in sorted(by_e) if e >= 0)
+        out.append(Aggregate("dynamic_overall", "dynamic_overall", comps))
+    if "group" in kinds:
+        for g in sorted(by_g):
+            out.append(Aggregate(term_name("group", g), "group", ((tuple(by_g[g]),),), cohort=g))
+    if "group_overall" in kinds:
+        items = tuple(tuple(by_g[g]) for g in sorted(by_g))
+        out.append(Aggregate("group_overall", "group_overall", (items,)))
+    if "calendar" in kinds:
+        for t in sorted(by_t):
+            name = term_name("calendar", period=t)
+            out.append(Aggregate(name, "calendar", (singles(by_t[t]),), period=t))
+    if "calendar_overall" in kinds:
+        comps = tuple(singles(by_t[t]) for t in sorted(by_t))
+        out.append(Aggregate("calendar_overall", "calendar_overall", comps))
+    return out
+
+
+def cell_terms(cells: Cells) -> list[Aggregate]:
+    """Return every cell ATT(g, t) as a term of one cell."""
+    return [
+        Aggregate(term_name("att", g, t), "att", (((k,),),), cohort=g, period=t, event_time=t - g)
+        for k, (g, t, _) in enumerate(cells.keys)
+    ]
 
 
 def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
@@ -182,14 +289,18 @@ def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
     return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
 
 
-def _estimated_weights(
-    parts: list[tuple[int, int]], atts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return an aggregate's cells with an estimated ATT and their normalised cohort weights."""
-    parts = [(k, w) for k, w in parts if not np.isnan(atts[k])]
-    ks = np.array([k for k, _ in parts], dtype=int)
-    w = np.array([w for _, w in parts], dtype=float)
-    return ks, w / w.sum() if len(w) else w
+def _share_influence(cohort: np.ndarray, g: np.ndarray, atts: np.ndarray) -> np.ndarray:
+    """Return the per-unit influence of estimating cohort-share weights.
+
+    That of items of cohorts ``g`` with estimates ``atts`` (:func:`weights_influence`).
+    """
+    n = len(cohort)
+    pi = np.array([(cohort == c).sum() for c in g], dtype=float) / n
+    ind = (cohort[:, None] == g[None, :]).astype(float)
+    tot = pi.sum()
+    if1 = (ind - pi) / tot
+    if2 = (ind - pi).sum(axis=1)[:, None] * (pi / tot**2)[None, :]
+    return (if1 - if2) @ atts / n
 
 
 def weights_influence(p: Panel, cells: Cells, ks: np.ndarray, atts: np.ndarray) -> np.ndarray:
@@ -202,18 +313,50 @@ def weights_influence(p: Panel, cells: Cells, ks: np.ndarray, atts: np.ndarray) 
     aggregate that times ATT_k, summed over k; scaled like the cells' influence functions
     (1/n), so it adds to ``w @ psis[ks]``.
     """
-    n = p.n_units
     g = np.array([cells.keys[k][0] for k in ks])
-    pi = np.array([(p.cohort == c).sum() for c in g], dtype=float) / n
-    ind = (p.cohort[:, None] == g[None, :]).astype(float)
-    tot = pi.sum()
-    if1 = (ind - pi) / tot
-    if2 = (ind - pi).sum(axis=1)[:, None] * (pi / tot**2)[None, :]
-    return (if1 - if2) @ atts[ks] / n
+    return _share_influence(p.cohort, g, atts[ks])
+
+
+def _evaluate(
+    agg: Aggregate, cells: Cells, atts: np.ndarray, psis: np.ndarray, cohort: np.ndarray
+) -> tuple[float, np.ndarray, int] | None:
+    """Return a term's estimate, per-unit influence function and number of cells.
+
+    None: no estimate. Cells without an estimate are left out, and items and components without
+    one; each component's influence function includes that of its cohort-share weights.
+    """
+    comps, used = [], set()
+    for comp in agg.components:
+        items = [[k for k in item if not np.isnan(atts[k])] for item in comp]
+        items = [item for item in items if item]
+        if not items:
+            continue
+        used.update(k for item in items for k in item)
+        g = np.array([cells.keys[item[0]][0] for item in items])
+        if all(len(item) == 1 for item in items):
+            ks = np.array([item[0] for item in items], dtype=int)
+            a, ps = atts[ks], psis[ks]
+        else:
+            a = np.array([atts[item].mean() for item in items])
+            ps = np.array([psis[item].mean(axis=0) for item in items])
+        size = np.array([(cohort == c).sum() for c in g], dtype=float)
+        w = size / size.sum()
+        comps.append((float(w @ a), w @ ps + _share_influence(cohort, g, a)))
+    if not comps:
+        return None
+    if len(comps) == 1:
+        return comps[0][0], comps[0][1], len(used)
+    est = float(np.mean([c[0] for c in comps]))
+    return est, np.mean([c[1] for c in comps], axis=0), len(used)
 
 
 def callaway_santanna(
-    p: Panel, *, alpha: float = 0.05, control_group: str = "never", anticipation: int = 0
+    p: Panel,
+    *,
+    alpha: float = 0.05,
+    control_group: str = "never",
+    anticipation: int = 0,
+    aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> pd.DataFrame:
     """Estimate Callaway-Sant'Anna group-time ATTs and their aggregations.
 
@@ -234,14 +377,20 @@ def callaway_santanna(
         Periods before the start in which the programme may already act (R ``did``'s
         ``anticipation``): post cells compare with g−1−``anticipation``, and not-yet-treated
         controls must start after both periods plus ``anticipation``.
+    aggregations : sequence of str
+        The aggregates reported after the cells (:func:`aggregates`, R ``did``'s ``aggte``
+        types): ``simple``, ``dynamic`` (θ(e) per event time), ``dynamic_overall`` (their mean
+        over e ≥ 0), ``group`` (per cohort), ``group_overall``, ``calendar`` (per period),
+        ``calendar_overall``. Default: ``simple`` and ``dynamic``.
 
     Returns
     -------
     DataFrame
-        One row per term (``att[g,t]``, ``simple``, ``dynamic[e]``) with ``kind``, ``cohort``,
-        ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``,
-        ``p_value``, ``statistic`` and ``n_cells``.
+        One row per term (``att[g,t]``, then the aggregates, :func:`term_name`) with ``kind``,
+        ``cohort``, ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``,
+        ``ci_high``, ``p_value``, ``statistic`` and ``n_cells``.
     """
+    check_aggregations(aggregations)
     cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)
@@ -273,11 +422,10 @@ def callaway_santanna(
     for k, (g, t, _) in enumerate(cells.keys):
         if not np.isnan(atts[k]):
             emit("att", float(atts[k]), psis[k], 1, int(g), int(t), int(t - g))
-    for (kind, e), parts in _aggregations(p, cells).items():
-        ks, w = _estimated_weights(parts, atts)
-        if len(ks):
-            psi = w @ psis[ks] + weights_influence(p, cells, ks, atts)
-            emit(kind, float(w @ atts[ks]), psi, len(ks), e=e)
+    for agg in aggregates(cells, aggregations):
+        res = _evaluate(agg, cells, atts, psis, p.cohort)
+        if res is not None:
+            emit(agg.kind, res[0], res[1], res[2], agg.cohort, agg.period, agg.event_time)
     out = pd.DataFrame(rows)
     out["method"] = "influence function (analytic)"
     return out
@@ -300,32 +448,73 @@ def cs_event_study(
     uc = _unit_cluster(p)
     G = int(uc.max()) + 1
     es, theta, infl = [], [], []
-    for (kind, e), parts in _aggregations(p, cells).items():
-        ks, w = _estimated_weights(parts, atts_)
-        if kind != "dynamic" or not len(ks):
+    for agg in aggregates(cells, ("dynamic",)):
+        res = _evaluate(agg, cells, atts_, psis_, p.cohort)
+        if res is None:
             continue
-        es.append(e)
-        theta.append(float(w @ atts_[ks]))
-        psi = w @ psis_[ks] + weights_influence(p, cells, ks, atts_)
-        infl.append(np.bincount(uc, weights=psi, minlength=G))
+        es.append(agg.event_time)
+        theta.append(res[0])
+        infl.append(np.bincount(uc, weights=res[1], minlength=G))
     order = np.argsort(es, kind="stable")
     C = np.array(infl)[order]
     return [es[i] for i in order], np.array(theta)[order], G / (G - 1) * C @ C.T
 
 
-def _terms(p: Panel, cells: Cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Return every reported term as (cell indices, cohort-size weights).
+def _terms(cells: Cells, aggregations: Sequence[str]) -> list[Aggregate]:
+    """Return every reported term: the cells ATT(g, t), then the aggregates."""
+    return cell_terms(cells) + aggregates(cells, aggregations)
 
-    Every reported term as (cell indices, cohort-size weights): att[g,t] (one cell),
-    ``simple`` and ``dynamic[e]``.
+
+def _cell_weights(agg: Aggregate, cell_size: np.ndarray, ok: np.ndarray) -> dict[int, float]:
+    """Return a term's weight on each of its cells that ``ok`` keeps.
+
+    R ``did``'s weights at the cohort sizes ``cell_size`` (up to a factor when the term has one
+    component).
     """
-    out = {}
-    for k, (g, t, _) in enumerate(cells.keys):
-        out[term_name("att", g, t)] = (np.array([k]), np.ones(1))
-    for (kind, e), parts in _aggregations(p, cells).items():
-        ks = np.array([k for k, _ in parts])
-        out[term_name(kind, e=e)] = (ks, np.array([w for _, w in parts], float))
+    comps = []
+    for comp in agg.components:
+        wc: dict[int, float] = {}
+        for item in comp:
+            keep = [k for k in item if ok[k]]
+            for k in keep:
+                wc[k] = wc.get(k, 0.0) + cell_size[k] / len(keep)
+        if wc:
+            comps.append(wc)
+    if len(comps) <= 1:
+        return comps[0] if comps else {}
+    out: dict[int, float] = {}
+    for wc in comps:
+        tot = sum(wc.values())
+        for k, v in wc.items():
+            out[k] = out.get(k, 0.0) + v / tot / len(comps)
     return out
+
+
+def _draw_values(A: np.ndarray, agg: Aggregate, cell_size: np.ndarray) -> np.ndarray:
+    """Return a term on every row of ``A`` (draws × cells ATTs, NaN: none).
+
+    Its items, weights and components as :func:`_evaluate` has them, at the fixed cohort sizes
+    ``cell_size``.
+    """
+    comps = []
+    for comp in agg.components:
+        if all(len(item) == 1 for item in comp):
+            sub = A[:, [item[0] for item in comp]]
+            w = np.ones(1) if agg.kind == "att" else cell_size[[item[0] for item in comp]]
+        else:
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                sub = np.column_stack([np.nanmean(A[:, list(item)], axis=1) for item in comp])
+            w = cell_size[[item[0] for item in comp]]
+        good = np.isfinite(sub)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            comps.append(np.where(good, sub, 0.0) @ w / (good @ w))
+    if len(comps) == 1:
+        return comps[0]
+    C = np.column_stack(comps)
+    good = np.isfinite(C)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(good, C, 0.0).sum(1) / good.sum(1)
 
 
 def _unit_cluster(p: Panel) -> np.ndarray:
@@ -400,28 +589,42 @@ def combination_design(design: Design, weights: np.ndarray) -> Design:
     )
 
 
+def _cell_sizes(p: Panel, cells: Cells) -> np.ndarray:
+    """Return the size of each cell's cohort (its units)."""
+    return np.array([(p.cohort == g).sum() for g, _, _ in cells.keys], dtype=float)
+
+
 def cs_wild_problem(
-    p: Panel, *, control_group: str = "never", anticipation: int = 0
+    p: Panel,
+    *,
+    control_group: str = "never",
+    anticipation: int = 0,
+    aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> tuple[Design, np.ndarray, list[str]]:
     """Return every CS term as a linear combination of :func:`stacked_design` (the WCR hook).
 
-    An aggregate is w'β/Σw over the cells it averages (tested as the first coefficient of
-    :func:`combination_design` would be); a cell is its own coefficient. Returns the design, the
-    contrasts (terms × cells) and the names of their terms (terms without an estimable cell are
-    left out).
+    An aggregate is w'β/Σw over the cells it averages, w its weights at the observed cohort
+    sizes (every aggregate of :func:`aggregates` is linear in the cells given those; tested as
+    the first coefficient of :func:`combination_design` would be); a cell is its own
+    coefficient. Returns the design, the contrasts (terms × cells) and the names of their terms
+    (terms without an estimable cell are left out). Options as in :func:`callaway_santanna`.
     """
+    check_aggregations(aggregations)
     cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     design, cols = stacked_design(p, cells)
     pos = {k: c for c, k in enumerate(cols)}
+    ok = np.zeros(len(cells.keys), dtype=bool)
+    ok[cols] = True
+    size = _cell_sizes(p, cells)
     names, contrasts = [], []
-    for term, (ks, w) in _terms(p, cells).items():
-        keep = [i for i, k in enumerate(ks) if k in pos]
-        if not keep:
+    for agg in _terms(cells, aggregations):
+        wc = _cell_weights(agg, size, ok)
+        if not wc:
             continue
         wfull = np.zeros(design.k)
-        for i in keep:
-            wfull[pos[ks[i]]] = w[i]
-        names.append(term)
+        for k, v in wc.items():
+            wfull[pos[k]] = v
+        names.append(agg.name)
         contrasts.append(wfull / wfull.sum())
     return design, np.array(contrasts).reshape(len(names), design.k), names
 
@@ -436,6 +639,7 @@ def cs_wild_bootstrap(
     n_treated_clusters: int | None = None,
     control_group: str = "never",
     anticipation: int = 0,
+    aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> dict[str, TestResult]:
     """Compute WCR bootstrap p-values and CIs for every CS term.
 
@@ -443,7 +647,7 @@ def cs_wild_bootstrap(
     imposed on the term itself, all terms from one set of draws.
     """
     design, contrasts, names = cs_wild_problem(
-        p, control_group=control_group, anticipation=anticipation
+        p, control_group=control_group, anticipation=anticipation, aggregations=aggregations
     )
     if not names:
         return {}
@@ -472,7 +676,13 @@ def _excluded(cells: Cells, cohorts: np.ndarray) -> np.ndarray:
 
 
 def cs_ri_statistics(
-    p: Panel, *, n_draws: int, seed: int, control_group: str = "never", anticipation: int = 0
+    p: Panel,
+    *,
+    n_draws: int,
+    seed: int,
+    control_group: str = "never",
+    anticipation: int = 0,
+    aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> tuple[RIStatistics, list[str]]:
     """Compute every CS term under every reassignment of the cohorts (the CS estimator's RI hook).
 
@@ -482,8 +692,10 @@ def cs_ri_statistics(
     under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y, b on
     the observed treatment). Returns the statistics and the names of their terms (terms whose
     observed value cannot be computed are left out); draws that leave a cell without members or
-    controls are not usable for the terms that need it.
+    controls are not usable for the terms that need it. Options as in
+    :func:`callaway_santanna`.
     """
+    check_aggregations(aggregations)
     cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
@@ -499,7 +711,8 @@ def cs_ri_statistics(
     Dd = np.where(missing, 0.0, Dd) if len(cells.keys) else Dd
     obs_, Dy, Dd = (group_sum(x, u.group, u.n, axis=1) for x in (obs_, Dy, Dd))
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys])
-    terms = _terms(p, cells)
+    terms = _terms(cells, aggregations)
+    size = _cell_sizes(p, cells)
     excl = _excluded(cells, cohorts)
 
     def drawn(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -520,12 +733,6 @@ def cs_ri_statistics(
                 res.append(s1 / n1 - s0 / n0)
         return res[0], res[1]
 
-    def aggregate(A: np.ndarray, ks: np.ndarray, w: np.ndarray) -> np.ndarray:
-        sub = A[:, ks]
-        good = np.isfinite(sub)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(good, sub, 0.0) @ w / (good @ w)
-
     obs_y, obs_d = cell_atts(treated[None, :])
     draws = [
         cell_atts(ri_sample(seed, n_draws, k, u.n, len(col))) for k in range(n_chunks(n_draws))
@@ -533,13 +740,14 @@ def cs_ri_statistics(
     Ay = np.concatenate([a for a, _ in draws])
     Ad = np.concatenate([b for _, b in draws])
     names, a_cols, b_cols, a0s, b0s = [], [], [], [], []
-    for term, (ks, w) in terms.items():
-        a0, b0_ = float(aggregate(obs_y, ks, w)[0]), float(aggregate(obs_d, ks, w)[0])
+    for agg in terms:
+        a0 = float(_draw_values(obs_y, agg, size)[0])
+        b0_ = float(_draw_values(obs_d, agg, size)[0])
         if not np.isfinite(a0):
             continue
-        names.append(term)
-        a_cols.append(aggregate(Ay, ks, w))
-        b_cols.append(aggregate(Ad, ks, w))
+        names.append(agg.name)
+        a_cols.append(_draw_values(Ay, agg, size))
+        b_cols.append(_draw_values(Ad, agg, size))
         a0s.append(a0)
         b0s.append(b0_)
     R = Ay.shape[0]
@@ -566,6 +774,7 @@ def cs_randomization(
     alpha: float = 0.05,
     control_group: str = "never",
     anticipation: int = 0,
+    aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> dict[str, TestResult]:
     """Compute Fisher RI for every CS term.
 
@@ -573,13 +782,24 @@ def cs_randomization(
     p(τ) = (1 + #|a_r − τ b_r| ≥ |a − τ b|) / (1 + R), CI by inverting it.
     """
     stats, names = cs_ri_statistics(
-        p, n_draws=n_draws, seed=seed, control_group=control_group, anticipation=anticipation
+        p,
+        n_draws=n_draws,
+        seed=seed,
+        control_group=control_group,
+        anticipation=anticipation,
+        aggregations=aggregations,
     )
     return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}
 
 
 def cs_ri_t_statistics(
-    p: Panel, *, n_draws: int, seed: int, control_group: str = "never", anticipation: int = 0
+    p: Panel,
+    *,
+    n_draws: int,
+    seed: int,
+    control_group: str = "never",
+    anticipation: int = 0,
+    aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> tuple[list[RITStatistics], list[str]]:
     """Compute every CS term's t statistic (estimate / influence-function SE) under every draw.
 
@@ -600,6 +820,7 @@ def cs_ri_t_statistics(
     dynamic effects before the start) get a p-value only. Returns one :class:`RITStatistics`
     per term and the names of the terms.
     """
+    check_aggregations(aggregations)
     cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
@@ -623,8 +844,8 @@ def cs_ri_t_statistics(
     excl = _excluded(cells, cohorts)
     factor = G / (G - 1)
     terms = [
-        (term, ks, all(cells.keys[k][1] >= cells.keys[k][0] for k in ks))
-        for term, (ks, _) in _terms(p, cells).items()
+        (agg, agg.cells, all(cells.keys[k][1] >= cells.keys[k][0] for k in agg.cells))
+        for agg in _terms(cells, aggregations)
     ]
 
     def block(idx: np.ndarray) -> list[tuple]:
@@ -663,26 +884,55 @@ def cs_ri_t_statistics(
                     base = (m0[:, None] * Nc[k][None, :] - Sc[None, :]) / n0[:, None]
                     CL[v, k] = np.where(good[:, k, None], base + scatter(pos), 0.0)
         atts = np.where(good[None], atts, 0.0)
-        out = []
-        for _, ks, _ in terms:
-            if len(ks) == 1:  # a cell: its own influence function
-                est, U, ok = atts[:, :, ks[0]], CL[:, ks[0]], good[:, ks[0]]
-            else:
-                s = sz[:, cell_g[ks]] * good[:, ks]
-                tot = s.sum(1)
-                ok = tot > 0
+
+        def component(comp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """(estimate, cluster sums of the influence function, ok) of one component."""
+            if all(len(item) == 1 for item in comp):
+                ks = np.array([item[0] for item in comp], dtype=int)
+                ia, iU, ig, gi = atts[:, :, ks], CL[:, ks], good[:, ks], cell_g[ks]
+            else:  # items: the plain means of their estimable cells
+                ia = np.zeros((2, R, len(comp)))
+                iU = np.zeros((2, len(comp), R, G))
+                ig = np.zeros((R, len(comp)), dtype=bool)
+                for i, item in enumerate(comp):
+                    it = np.array(item, dtype=int)
+                    cnt = good[:, it].sum(1)
+                    ig[:, i] = cnt > 0
+                    inv = np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), 0.0)
+                    ia[:, :, i] = atts[:, :, it].sum(2) * inv
+                    iU[:, i] = CL[:, it].sum(1) * inv[None, :, None]
+                gi = cell_g[[item[0] for item in comp]]
+            s = sz[:, gi] * ig
+            tot = s.sum(1)
+            ok = tot > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                w = s / tot[:, None]
+            w = np.where(ok[:, None], w, 0.0)
+            est = np.einsum("rk,vrk->vr", w, ia)
+            U = np.einsum("rk,vkrg->vrg", w, iU)
+            for v in (0, 1):  # the weights' influence function, at the drawn clusters
+                dev = (ia[v] - est[v][:, None]) * ig
+                by_g = np.zeros((R, len(cohorts)))
+                np.add.at(by_g.T, gi, dev.T)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    w = s / tot[:, None]
-                w = np.where(ok[:, None], w, 0.0)
-                est = np.einsum("rk,vrk->vr", w, atts[:, :, ks])
-                U = np.einsum("rk,vkrg->vrg", w, CL[:, ks])
-                for v in (0, 1):  # the weights' influence function, at the drawn clusters
-                    dev = (atts[v][:, ks] - est[v][:, None]) * good[:, ks]
-                    by_g = np.zeros((R, len(cohorts)))
-                    np.add.at(by_g.T, cell_g[ks], dev.T)
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        wif = size[idx] * by_g[:, col] / tot[:, None]
-                    U[v] += scatter(np.where(ok[:, None], wif, 0.0))
+                    wif = size[idx] * by_g[:, col] / tot[:, None]
+                U[v] += scatter(np.where(ok[:, None], wif, 0.0))
+            return est, U, ok
+
+        out = []
+        for agg, ks, _ in terms:
+            if len(ks) == 1:  # one cell: its own influence function
+                est, U, ok = atts[:, :, ks[0]], CL[:, ks[0]], good[:, ks[0]]
+            elif len(agg.components) == 1:
+                est, U, ok = component(agg.components[0])
+            else:  # the plain mean of the components with an estimate
+                parts = [component(comp) for comp in agg.components]
+                oks = np.array([part[2] for part in parts], dtype=float)
+                n_ok = oks.sum(0)
+                ok = n_ok > 0
+                share = oks * np.where(ok, 1.0 / np.maximum(n_ok, 1), 0.0)
+                est = sum(part[0] * sh[None, :] for part, sh in zip(parts, share, strict=True))
+                U = sum(part[1] * sh[None, :, None] for part, sh in zip(parts, share, strict=True))
             Uy, Ud = U
             q = (
                 factor * (Uy * Uy).sum(1),
@@ -713,7 +963,7 @@ def cs_ri_t_statistics(
         + u.describe().replace("programme", "cohorts")
     )
     out, names = [], []
-    for j, (term, _, post) in enumerate(terms):
+    for j, (agg, _, post) in enumerate(terms):
         a0, b0, q0, ok0 = observed[j]
         if not ok0[0]:
             continue
@@ -723,7 +973,7 @@ def cs_ri_t_statistics(
         ok = np.concatenate([d[j][3] for d in draws])
         with np.errstate(invalid="ignore"):
             ok = ok & (q[0] > 0) & np.isfinite(q[0])
-        names.append(term)
+        names.append(agg.name)
         out.append(
             RITStatistics(
                 a=a,

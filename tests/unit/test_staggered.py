@@ -379,6 +379,8 @@ def _moderndid(df, types=("simple", "dynamic"), **kw):
             for g, t, a, s in zip(gt.groups, gt.times, gt.att_gt, gt.se_gt, strict=True)
         }
         for kind in types:
+            if kind == "dynamic_overall":  # the overall of type "dynamic"
+                continue
             agg = aggte(gt, type=kind, boot=False, cband=False)
             if kind == "simple":
                 out["simple"] = (agg.overall_att, agg.overall_se)
@@ -557,12 +559,24 @@ def _check_stacked_regression(p, options: dict):
         assert got == pytest.approx(cs.loc[term, "estimate"], abs=1e-10), term
 
 
+ALL = (
+    "simple",
+    "dynamic",
+    "dynamic_overall",
+    "group",
+    "group_overall",
+    "calendar",
+    "calendar_overall",
+)
+
+
 @pytest.mark.parametrize(
     "options",
     [
         {"control_group": "not_yet"},
         {"anticipation": 1},
-        {"control_group": "not_yet", "anticipation": 1},
+        {"aggregations": ALL},
+        {"control_group": "not_yet", "anticipation": 1, "aggregations": ALL},
     ],
 )
 @pytest.mark.parametrize("by_cluster", [False, True])
@@ -581,3 +595,88 @@ def test_wcr_ri_and_ri_t_equal_refits_with_r_did_options(by_cluster, options):
     )
     _check_stacked_regression(p, options)
     _check_ri_against_refits(p, options, ri=not by_cluster)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("control_group", ["never", "not_yet"])
+@pytest.mark.parametrize("data", ["mpdta", "staggered"])
+def test_every_aggregation_matches_moderndid_aggte(data, control_group):
+    """group (per cohort and the cohort-share weighted overall), calendar (per period and
+    their plain mean), dynamic with its overall mean over e ≥ 0, beside simple: estimates and
+    SEs (weights' influence functions included where R has them) equal moderndid's aggte."""
+    from linkseval.staggered import AGGREGATIONS
+
+    df = _data(data)
+    p = panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y")
+    md = {"never": "nevertreated", "not_yet": "notyettreated"}[control_group]
+    ours = callaway_santanna(p, control_group=control_group, aggregations=AGGREGATIONS)
+    types = ("simple", "dynamic", "dynamic_overall", "group", "calendar")
+    _max_delta(ours, _moderndid(df, types=types, control_group=md), p.n_units)
+    kinds = set(ours.kind)
+    assert kinds == {"att", *AGGREGATIONS}
+    cs = ours.set_index("term")
+    g = int(df.cohort[df.cohort > 0].min())
+    assert cs.loc[f"group[{g}]", "cohort"] == g and cs.loc[f"calendar[{g}]", "period"] == g
+
+
+def test_default_aggregations_are_simple_and_dynamic_and_unknown_ones_are_errors():
+    from linkseval.errors import ConfigError
+
+    _, p = _staggered()
+    assert set(callaway_santanna(p).kind) == {"att", "simple", "dynamic"}
+    with pytest.raises(ConfigError, match="unknown aggregation 'event'"):
+        callaway_santanna(p, aggregations=["simple", "event"])
+
+
+def _by_hand_weights(names: list[str], term: str) -> np.ndarray:
+    """An aggregate's weights on the stacked design's cells, from R did's definitions (cohort
+    sizes 4 and 3 of ``_staggered``)."""
+    size = {2014: 4.0, 2016: 3.0}
+    cells = [tuple(int(x) for x in n[4:-1].split(",")) for n in names]
+    post = [(g, t) for g, t in cells if t >= g]
+
+    def ratio(keep) -> np.ndarray:  # cohort-share weighted mean of the kept cells
+        w = np.array([size[g] if (g, t) in keep else 0.0 for g, t in cells])
+        return w / w.sum()
+
+    if term == "group_overall":  # cohort-share weighted mean of each cohort's plain mean
+        n_post = {g: sum(1 for h, _ in post if h == g) for g in size}
+        w = np.array([size[g] / n_post[g] if t >= g else 0.0 for g, t in cells])
+        return w / w.sum()
+    if term.startswith("group["):
+        g0 = int(term[6:-1])
+        w = np.array([float(g == g0 and t >= g) for g, t in cells])
+        return w / w.sum()
+    if term.startswith("calendar["):
+        return ratio({(g, t) for g, t in post if t == int(term[9:-1])})
+    if term == "calendar_overall":
+        periods = sorted({t for _, t in post})
+        return sum(ratio({(g, t) for g, t in post if t == s}) for s in periods) / len(periods)
+    if term == "dynamic_overall":
+        es = sorted({t - g for g, t in post})
+        return sum(ratio({(g, t) for g, t in post if t - g == e}) for e in es) / len(es)
+    raise AssertionError(term)
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["group[2016]", "group_overall", "calendar[2016]", "calendar_overall", "dynamic_overall"],
+)
+def test_wild_bootstrap_of_new_aggregates_equals_a_restricted_refit_loop(term):
+    """Each new aggregate is a linear combination of the stacked regression's cells (weights by
+    hand from R did's definitions): its WCR p-value equals a brute-force restricted least
+    squares loop with the same draws, and its CI ends are where the brute p crosses α."""
+    from linkseval.did import ols
+    from linkseval.staggered import AGGREGATIONS
+
+    _, p = _staggered(seed=5)
+    design, _ = stacked_design(p)
+    R = _by_hand_weights(design.names, term)
+    cs = callaway_santanna(p, aggregations=AGGREGATIONS).set_index("term")
+    assert R @ ols(design).beta == pytest.approx(cs.loc[term, "estimate"], abs=1e-10)
+    r = cs_wild_bootstrap(p, n_draws=399, seed=7, aggregations=AGGREGATIONS)[term]
+    assert r.p_value == pytest.approx(_brute_wild_linear(design, R, 0.0, 7, 399), abs=1e-12)
+    eps = 1e-4 * (r.ci_high - r.ci_low)
+    for end, out in ((r.ci_low, -1.0), (r.ci_high, 1.0)):
+        assert _brute_wild_linear(design, R, end + out * eps, 7, 399) <= 0.05
+        assert _brute_wild_linear(design, R, end - out * eps, 7, 399) > 0.05
