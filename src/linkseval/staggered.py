@@ -350,6 +350,65 @@ def _evaluate(
     return est, np.mean([c[1] for c in comps], axis=0), len(used)
 
 
+def sup_t_critical_value(
+    psi: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    biters: int = 1000,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator | None = None,
+) -> float:
+    """Return the sup-t critical value of a uniform confidence band (R ``did``'s ``mboot``).
+
+    The multiplier bootstrap of Callaway & Sant'Anna (2021, §4.1): ``biters`` draws of Mammen
+    weights v_c, one per cluster, P(v = (1 − √5)/2) = (1 + √5)/(2√5), else (1 + √5)/2; per draw
+    b_j = Σ_c v_c S_cj with S_cj the cluster sums of term j's influence function; each term
+    scaled by its bootstrap SE, (q₇₅ − q₂₅)/(z₇₅ − z₂₅) of its b_j; the critical value is the
+    1 − ``alpha`` quantile of max_j |b_j| / SE_j (quantiles of R's type 1), or the pointwise
+    normal one if that is larger (as R ``did`` falls back to it). Terms whose influence
+    function is 0 everywhere are left out. Drawn with ``numpy.random.default_rng(seed)`` as
+    moderndid does (the same seed and cluster order give its draws). R ``did`` bootstraps the
+    clusters' *mean* influence functions; here their sums, as the analytic clustered SE uses
+    (the same with one unit per cluster or equal cluster sizes).
+
+    Parameters
+    ----------
+    psi : ndarray
+        Terms × units influence functions (any common scale).
+    cluster : ndarray
+        Each unit's cluster code, 0 .. G − 1.
+    biters : int
+        Bootstrap draws.
+    alpha : float
+        The band covers all terms with probability 1 − ``alpha``.
+    seed : int or Generator, optional
+        Seed of the draws.
+
+    Returns
+    -------
+    float
+        The critical value c: θ_j ± c·SE_j for every j is the uniform band (NaN: no term).
+    """
+    G = int(cluster.max()) + 1
+    S = np.array([np.bincount(cluster, weights=row, minlength=G) for row in psi]).T
+    S = S[:, np.abs(S).sum(0) > 0]
+    if not S.shape[1]:
+        return np.nan
+    rng = np.random.default_rng(seed)
+    k1, k2 = (1 - np.sqrt(5)) / 2, (1 + np.sqrt(5)) / 2
+    v = np.where(rng.binomial(1, k2 / np.sqrt(5), size=(biters, G)) == 1, k1, k2)
+    b = v @ S
+    q75, q25 = np.percentile(b, [75, 25], axis=0, method="inverted_cdf")
+    se = (q75 - q25) / (special.ndtri(0.75) - special.ndtri(0.25))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.max(np.abs(b / se), axis=1)
+    t = t[np.isfinite(t)]
+    if not len(t):
+        return np.nan
+    crit = float(np.percentile(t, 100 * (1 - alpha), method="inverted_cdf"))
+    return max(crit, float(special.ndtri(1 - alpha / 2)))  # R: never below the pointwise one
+
+
 def callaway_santanna(
     p: Panel,
     *,
@@ -357,6 +416,9 @@ def callaway_santanna(
     control_group: str = "never",
     anticipation: int = 0,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
+    cband: bool = False,
+    biters: int = 1000,
+    seed: int | np.random.Generator | None = None,
 ) -> pd.DataFrame:
     """Estimate Callaway-Sant'Anna group-time ATTs and their aggregations.
 
@@ -382,26 +444,35 @@ def callaway_santanna(
         types): ``simple``, ``dynamic`` (θ(e) per event time), ``dynamic_overall`` (their mean
         over e ≥ 0), ``group`` (per cohort), ``group_overall``, ``calendar`` (per period),
         ``calendar_overall``. Default: ``simple`` and ``dynamic``.
+    cband : bool
+        Also give a uniform (simultaneous) 1 − ``alpha`` band over the ``dynamic`` terms (R
+        ``did``'s ``cband = TRUE``): :func:`sup_t_critical_value` with ``biters`` draws seeded
+        by ``seed``, times each term's analytic SE.
+    biters, seed
+        The band's bootstrap draws and their seed.
 
     Returns
     -------
     DataFrame
         One row per term (``att[g,t]``, then the aggregates, :func:`term_name`) with ``kind``,
         ``cohort``, ``period``, ``event_time``, ``estimate``, ``std_error``, ``ci_low``,
-        ``ci_high``, ``p_value``, ``statistic`` and ``n_cells``.
+        ``ci_high``, ``p_value``, ``statistic`` and ``n_cells``; with ``cband`` also
+        ``band_critical_value``, ``band_low`` and ``band_high`` (the ``dynamic`` rows; NaN on
+        the others).
     """
     check_aggregations(aggregations)
     cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
     atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)
     G = int(unit_cluster.max()) + 1
-    rows = []
+    rows, psis_out = [], []
 
     def emit(kind: str, est: float, psi: np.ndarray, n_cells: int, g=None, t=None, e=None):
         cl = np.bincount(unit_cluster, weights=psi, minlength=G)
         se = float(np.sqrt(G / (G - 1) * np.sum(cl**2)))
         crit = special.ndtri(1 - alpha / 2)
         z = est / se if se > 0 else np.nan
+        psis_out.append(psi)
         rows.append(
             {
                 "term": term_name(kind, g, t, e),
@@ -428,6 +499,13 @@ def callaway_santanna(
             emit(agg.kind, res[0], res[1], res[2], agg.cohort, agg.period, agg.event_time)
     out = pd.DataFrame(rows)
     out["method"] = "influence function (analytic)"
+    if cband:
+        dyn = (out["kind"] == "dynamic").to_numpy()
+        psi = np.array(psis_out).reshape(len(out), p.n_units)[dyn]
+        crit = sup_t_critical_value(psi, unit_cluster, biters=biters, alpha=alpha, seed=seed)
+        out["band_critical_value"] = np.where(dyn, crit, np.nan)
+        out["band_low"] = out["estimate"] - out["band_critical_value"] * out["std_error"]
+        out["band_high"] = out["estimate"] + out["band_critical_value"] * out["std_error"]
     return out
 
 

@@ -680,3 +680,104 @@ def test_wild_bootstrap_of_new_aggregates_equals_a_restricted_refit_loop(term):
     for end, out in ((r.ci_low, -1.0), (r.ci_high, 1.0)):
         assert _brute_wild_linear(design, R, end + out * eps, 7, 399) <= 0.05
         assert _brute_wild_linear(design, R, end - out * eps, 7, 399) > 0.05
+
+
+def _moderndid_band(df, seed: int, clustervars=None) -> float:
+    """moderndid's sup-t critical value of aggte(type="dynamic", cband=True), 1000 draws."""
+    import warnings
+
+    from moderndid import aggte, att_gt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = {"clustervars": clustervars} if clustervars else {}
+        gt = att_gt(
+            df, yname="y", tname="year", idname="id", gname="cohort", est_method="reg", **kw
+        )
+        dyn = aggte(gt, type="dynamic", boot=True, cband=True, biters=1000, random_state=seed)
+    return float(dyn.critical_values[0])
+
+
+def _dynamic_influence(p):
+    """Our dynamic terms' per-unit influence functions (terms × units)."""
+    from linkseval import staggered as st
+
+    cells = st.group_time_cells(p)
+    atts, psis = st._cells_atts(p, cells)
+    return np.array(
+        [st._evaluate(a, cells, atts, psis, p.cohort)[1] for a in st.aggregates(cells, ["dynamic"])]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data", ["mpdta", "staggered by board"])
+def test_uniform_band_critical_value_is_moderndids_with_the_same_draws(data):
+    """Same seed, same order of the bootstrapped units (moderndid's: by cohort, never-treated
+    last, then id; boards: sorted, each of 10 units, so its cluster means are our sums / 10):
+    the sup-t critical value equals moderndid's (to its rounded normal IQR constant)."""
+    from linkseval.staggered import sup_t_critical_value
+
+    df = _data(data.split()[0])
+    cluster = "board" if "board" in data else None
+    p = panel_from_frame(
+        df, unit="unit", time="year", cohort="cohort", outcome="y", cluster=cluster
+    )
+    psi = _dynamic_influence(p)
+    if cluster:
+        codes = np.zeros(p.n_units, dtype=int)
+        codes[p.unit] = p.cluster
+    else:  # moderndid's unit order
+        ids = df.groupby("unit")[["id", "cohort"]].first().loc[p.unit_labels]
+        key = np.where(ids.cohort == 0, np.inf, ids.cohort)
+        codes = np.empty(p.n_units, dtype=int)
+        codes[np.lexsort((ids.id.to_numpy(), key))] = np.arange(p.n_units)
+    for seed in (3, 11):
+        ref = _moderndid_band(df, seed, [cluster] if cluster else None)
+        assert sup_t_critical_value(psi, codes, seed=seed) == pytest.approx(ref, rel=1e-8)
+
+
+@pytest.mark.slow
+def test_uniform_band_critical_value_agrees_with_moderndid_within_monte_carlo_error():
+    """Independent draws (our unit order, 40 seeds each): the mean critical values differ by
+    less than 4 Monte Carlo SEs, and both exceed the pointwise 1.96."""
+    df = _mpdta()
+    p = panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y")
+    ours = np.array(
+        [callaway_santanna(p, cband=True, seed=s)["band_critical_value"].max() for s in range(40)]
+    )
+    ref = np.array([_moderndid_band(df, 1000 + s) for s in range(40)])
+    mc_se = np.sqrt(ours.var(ddof=1) / 40 + ref.var(ddof=1) / 40)
+    assert abs(ours.mean() - ref.mean()) < 4 * mc_se, (ours.mean(), ref.mean(), mc_se)
+    assert ours.min() > 1.96 and ref.min() > 1.96
+
+
+def test_uniform_band_on_the_dynamic_rows_and_in_the_registry_rows():
+    """cband: the dynamic rows get one critical value c ≥ 1.96 and the band estimate ± c·SE
+    (NaN elsewhere), the same seed gives the same c; the registry's analytic rows carry the band
+    as ci_low_fw/ci_high_fw with c in the note, seeded by the bootstrap seed."""
+    from test_imputation import BASE
+
+    from linkseval.estimators import infer
+    from linkseval.study import Settings
+
+    _, p = _staggered(seed=4, missing=0.0)
+    cs = callaway_santanna(p, cband=True, seed=5, biters=500)
+    dyn = cs.kind == "dynamic"
+    crit = cs.loc[dyn, "band_critical_value"].unique()
+    assert len(crit) == 1 and crit[0] > 1.96 and cs.loc[~dyn, "band_critical_value"].isna().all()
+    half = (cs.band_high - cs.band_low) / 2
+    assert np.allclose(half[dyn], crit[0] * cs.std_error[dyn])
+    again = callaway_santanna(p, cband=True, seed=5, biters=500)["band_critical_value"]
+    assert again[dyn].tolist() == cs.loc[dyn, "band_critical_value"].tolist()
+    assert "band_critical_value" not in callaway_santanna(p)
+    s = Settings(bootstrap_seed=5)
+    base = {**BASE, "estimator": "callaway_santanna"}
+    rows = infer("callaway_santanna", p, s, base, ["analytic"], cband=True, biters=500)
+    for r in rows:
+        if r["term"] == "dynamic":
+            want = cs.set_index("term").loc[f"dynamic[{r['event_time']}]"]
+            assert r["ci_low_fw"] == pytest.approx(want.band_low, rel=1e-12)
+            assert r["ci_high_fw"] == pytest.approx(want.band_high, rel=1e-12)
+            assert f"{crit[0]:.4f}" in r["note"]
+        else:
+            assert np.isnan(r["ci_low_fw"])

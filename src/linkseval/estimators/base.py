@@ -70,7 +70,9 @@ class Fitted:
 
     ``std_error`` is the analytic SE (NaN where it cannot be estimated); ``df`` the degrees of
     freedom of its t reference distribution (None: normal); ``vcov_name`` the analytic method's
-    name in the results; ``analytic_unavailable`` why the analytic test does not apply.
+    name in the results; ``analytic_unavailable`` why the analytic test does not apply;
+    ``band`` per term the critical value c of a simultaneous band estimate ± c·SE over a family
+    of terms (NaN outside it; the analytic rows give it as ``ci_low_fw``, ``ci_high_fw``).
     """
 
     estimator: str
@@ -82,6 +84,7 @@ class Fitted:
     df: int | None = None
     analytic_unavailable: str | None = None
     extra_note: str = ""
+    band: np.ndarray | None = None  # per term a uniform band's critical value (NaN: none)
 
     def wild_problem(self) -> WildProblem | None:
         """Return the terms as one regression's linear combinations, or None (no WCR)."""

@@ -23,22 +23,40 @@ STAGGERED_NOTE = (
 )
 
 
+BAND_OPTIONS = ("cband", "biters", "seed")
+
+
+def _band_note(band: np.ndarray | None, j: int, options: dict) -> str:
+    """Return the analytic row's note on its uniform band (empty without one)."""
+    if band is None or not np.isfinite(band[j]):
+        return ""
+    return (
+        f"ci_low_fw/ci_high_fw: uniform band over every event time, sup-t critical value "
+        f"{band[j]:.4f} (multiplier bootstrap, {options.get('biters', 1000)} Mammen draws by "
+        "cluster; R did's cband)"
+    )
+
+
 class CallawaySantAnnaFit(Fitted):
     """Fitted Callaway–Sant'Anna ATT(g,t) cells, simple and dynamic aggregations."""
 
     def __init__(self, p: Panel, alpha: float, **options) -> None:
         from linkseval.staggered import callaway_santanna
 
-        self.options = options  # control_group, ...: keyword arguments of every hook
+        # the estimator's options are every hook's too; the band's are the analytic fit's only
+        self.options = {k: v for k, v in options.items() if k not in BAND_OPTIONS}
         cs = callaway_santanna(p, alpha=alpha, **options)
         n_tc = n_treated_clusters(p)
+        band = (
+            cs["band_critical_value"].to_numpy(dtype=float) if "band_critical_value" in cs else None
+        )
         terms = [
             Term(
                 r.kind,
                 {c: getattr(r, c) for c in ("event_time", "cohort", "period")},
-                STAGGERED_NOTE if r.term == "simple" else "",
+                STAGGERED_NOTE if r.term == "simple" else _band_note(band, j, options),
             )
-            for r in cs.itertuples()
+            for j, r in enumerate(cs.itertuples())
         ]
         few = n_tc < 2  # the influence-function variance of one treated cluster's mean is 0
         se = cs["std_error"].to_numpy(dtype=float)
@@ -51,6 +69,7 @@ class CallawaySantAnnaFit(Fitted):
             vcov_name="influence function (analytic)",
             df=None,
             analytic_unavailable=f"{n_tc} treated cluster(s); needs 2" if few else None,
+            band=None if few else band,
         )
         self.keys = list(cs["term"])  # linkseval.staggered's term keys, in row order
 
@@ -104,6 +123,10 @@ class CallawaySantAnna:
         """Fit the group-time ATTs and their aggregations.
 
         ``options`` are keyword arguments of :func:`linkseval.staggered.callaway_santanna`
-        (``control_group``, ...); none gives R ``did``'s defaults.
+        (``control_group``, ``anticipation``, ``aggregations``, ``cband``, ...); none gives R
+        ``did``'s defaults. The band's draws are seeded by ``s.bootstrap_seed`` unless
+        ``seed`` is given.
         """
+        if options.get("cband") and options.get("seed") is None:
+            options = {**options, "seed": s.bootstrap_seed}
         return CallawaySantAnnaFit(p, s.alpha, **options)

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from linkseval.inference.base import TestResult, wald_test
 from linkseval.inference.randomization import _ri_not_applicable, ri_t_test, ri_test
 from linkseval.inference.wild import wild_cluster_bootstrap_terms
@@ -48,6 +50,9 @@ def analytic(f: Fitted, s: Settings, family_alpha: float | None = None) -> list[
             method=f.vcov_name,
         )
         r.note = t.note
+        if family_alpha is None and f.band is not None and np.isfinite(f.band[j]):
+            r.ci_low_fw = f.estimate[j] - f.band[j] * f.std_error[j]
+            r.ci_high_fw = f.estimate[j] + f.band[j] * f.std_error[j]
         out.append(r)
     return out
 
