@@ -39,6 +39,7 @@ class Panel:
     dose: np.ndarray | None = None  # per row treatment intensity in [0, 1] (None = 1)
     n_singletons: int = 0
     outcome: str = ""
+    sampling_weights: np.ndarray | None = None  # per unit (Callaway-Sant'Anna); None: none
 
     @property
     def n_obs(self) -> int:
@@ -79,6 +80,7 @@ class Panel:
             periods=np.unique(self.time[rows]),
             dose=None if self.dose is None else self.dose[rows],
             outcome=self.outcome,
+            sampling_weights=None if self.sampling_weights is None else self.sampling_weights[used],
         )
         return drop_singletons(p, already=self.n_singletons)
 
@@ -106,6 +108,7 @@ def panel_from_frame(
     weights: str | None = None,
     cluster: str | None = None,
     dose: str | None = None,
+    sampling_weights: str | None = None,
 ) -> Panel:
     """Build a :class:`Panel` from a long unit × period frame.
 
@@ -125,6 +128,9 @@ def panel_from_frame(
         Column of clusters (default: the unit).
     dose : str, optional
         Column of treatment doses.
+    sampling_weights : str, optional
+        Column of unit sampling weights (R ``did``'s ``weightsname``; Callaway-Sant'Anna
+        only): positive, finite and constant within a unit.
 
     Returns
     -------
@@ -135,9 +141,9 @@ def panel_from_frame(
     ------
     ConfigError
         For a missing column, duplicate unit-period rows, a cohort varying within a unit or bad
-        weights.
+        weights (or sampling weights varying within a unit).
     """
-    for col in [unit, time, cohort, outcome, weights, cluster, dose]:
+    for col in [unit, time, cohort, outcome, weights, cluster, dose, sampling_weights]:
         if col is not None and col not in df.columns:
             raise ConfigError(f"panel has no column {col!r} (columns: {', '.join(df.columns)})")
     d = df[df[outcome].notna()]
@@ -159,6 +165,20 @@ def panel_from_frame(
     w = d[weights].to_numpy(dtype=float) if weights else np.ones(len(d))
     if (w <= 0).any() or not np.isfinite(w).all():
         raise ConfigError(f"weights column {weights!r} must be positive and finite")
+    sw = None
+    if sampling_weights:
+        v = pd.to_numeric(d[sampling_weights], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(v).all() or (v <= 0).any():
+            raise ConfigError(
+                f"sampling weights column {sampling_weights!r} must be positive and finite"
+            )
+        sw = np.zeros(len(labels))
+        sw[ucode] = v
+        if (v != sw[ucode]).any():
+            raise ConfigError(
+                f"sampling weights column {sampling_weights!r} varies within a unit; "
+                "it must be one weight per unit"
+            )
     p = Panel(
         unit=ucode,
         time=d[time].to_numpy(),
@@ -170,6 +190,7 @@ def panel_from_frame(
         periods=np.unique(d[time].to_numpy()),
         dose=d[dose].to_numpy(dtype=float) if dose else None,
         outcome=outcome,
+        sampling_weights=sw,
     )
     return drop_singletons(p)
 

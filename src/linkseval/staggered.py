@@ -6,7 +6,9 @@ controls between a base period and t: base g−1 for t ≥ g (post), t−1 for t
 ``did``'s), post cells compare with g−1−k instead. The controls are the never-treated units
 (``control_group="never"``, R ``did``'s default) or those and the units not yet treated in
 either period (plus k; ``"not_yet"``, :func:`control_units`). Only units observed in both
-periods enter a cell; no covariates; unweighted (each unit counts once, as in CS).
+periods enter a cell; no covariates; each unit counts once, or by its sampling weight
+(``sampling_weights``, R ``did``'s ``weightsname``: weighted cells, cohort sizes as sums of
+weights).
 Aggregations:
 
 - ``simple``: post cells averaged with weights proportional to cohort size;
@@ -58,13 +60,21 @@ class Cells:
     """Per cell (g, t): the per-unit change y_t − y_base (NaN where not observed).
 
     ``control_group`` and ``anticipation`` say who the controls of each cell are
-    (:func:`control_units`).
+    (:func:`control_units`); ``weights`` are the units' sampling weights (None: each unit
+    counts once).
     """
 
     keys: list[tuple[int, int, int]]  # (g, t, base)
     delta: np.ndarray  # cells × units
     control_group: str = "never"
     anticipation: int = 0
+    weights: np.ndarray | None = None
+
+    def size(self, cohort: np.ndarray, g) -> float:
+        """Return the (weighted) number of units of cohort ``g``."""
+        if self.weights is None:
+            return (cohort == g).sum()
+        return float(self.weights[cohort == g].sum())
 
     def controls(self, cohort: np.ndarray, k: int) -> np.ndarray:
         """Return which units (of cohort vector ``cohort``) are the controls of cell ``k``."""
@@ -90,21 +100,38 @@ def check_options(control_group: str, anticipation: int) -> None:
         )
 
 
+def check_weights(p: Panel, weights: np.ndarray | None) -> np.ndarray | None:
+    """Return unit sampling weights as floats (None: unweighted).
+
+    Raises a ConfigError unless there is one positive, finite weight per unit.
+    """
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (p.n_units,) or not np.isfinite(w).all() or (w <= 0).any():
+        raise ConfigError(
+            f"sampling weights must be one positive, finite number per unit ({p.n_units})"
+        )
+    return w
+
+
 def group_time_cells(
     p: Panel,
     base_period: str = "varying",
     *,
     control_group: str = "never",
     anticipation: int = 0,
+    weights: np.ndarray | None = None,
 ) -> Cells:
     """Return the (g, t) cells and their base periods.
 
     Cells (g, t) with base g−1−``anticipation`` after the start; before it t−1 ("varying") or
     g−1−``anticipation`` ("universal", so every cell is relative to the last period before
     the start and its anticipation). As in R ``did``, a cohort with no period before
-    g − ``anticipation`` has no cells.
+    g − ``anticipation`` has no cells. ``weights``: the units' sampling weights.
     """
     check_options(control_group, anticipation)
+    w = check_weights(p, weights)
     k = int(anticipation)
     Y = wide_outcome(p)
     per = list(p.periods)
@@ -118,16 +145,25 @@ def group_time_cells(
                 continue
             keys.append((int(g), int(t), int(base)))
             rows.append(Y[:, per.index(t)] - Y[:, per.index(base)])
-    return Cells(keys=keys, delta=np.array(rows), control_group=control_group, anticipation=k)
+    return Cells(keys, np.array(rows), control_group, k, w)
 
 
-def _att_and_if(delta: np.ndarray, member: np.ndarray, control: np.ndarray):
-    """ATT of one cell and its per-unit influence function."""
+def _att_and_if(
+    delta: np.ndarray, member: np.ndarray, control: np.ndarray, w: np.ndarray | None = None
+):
+    """ATT of one cell and its per-unit influence function (``w``: sampling weights)."""
     ok = ~np.isnan(delta)
     tr, co = member & ok, control & ok
     n1, n0 = tr.sum(), co.sum()
     if n1 == 0 or n0 == 0:
         return np.nan, None
+    if w is not None:  # weighted means; unit i's influence w_i (Δ_i − m) / Σ w
+        s1, s0 = w[tr].sum(), w[co].sum()
+        m1, m0 = w[tr] @ delta[tr] / s1, w[co] @ delta[co] / s0
+        psi = np.zeros(len(delta))
+        psi[tr] = w[tr] * (delta[tr] - m1) / s1
+        psi[co] = -w[co] * (delta[co] - m0) / s0
+        return m1 - m0, psi
     m1, m0 = delta[tr].mean(), delta[co].mean()
     psi = np.zeros(len(delta))
     psi[tr] = (delta[tr] - m1) / n1
@@ -283,20 +319,28 @@ def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
     """
     atts, psis = [], []
     for k, (g, _, _) in enumerate(cells.keys):
-        a, psi = _att_and_if(cells.delta[k], p.cohort == g, cells.controls(p.cohort, k))
+        member, control = p.cohort == g, cells.controls(p.cohort, k)
+        a, psi = _att_and_if(cells.delta[k], member, control, cells.weights)
         atts.append(a)
         psis.append(psi if psi is not None else np.zeros(p.n_units))
     return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
 
 
-def _share_influence(cohort: np.ndarray, g: np.ndarray, atts: np.ndarray) -> np.ndarray:
+def _share_influence(
+    cohort: np.ndarray, g: np.ndarray, atts: np.ndarray, w: np.ndarray | None = None
+) -> np.ndarray:
     """Return the per-unit influence of estimating cohort-share weights.
 
-    That of items of cohorts ``g`` with estimates ``atts`` (:func:`weights_influence`).
+    That of items of cohorts ``g`` with estimates ``atts`` (:func:`weights_influence`); with
+    sampling weights ``w``, π_g = Σ w_i 1[G_i = g] / n and 1[G_i = g] becomes w_i 1[G_i = g].
     """
     n = len(cohort)
-    pi = np.array([(cohort == c).sum() for c in g], dtype=float) / n
-    ind = (cohort[:, None] == g[None, :]).astype(float)
+    if w is None:
+        pi = np.array([(cohort == c).sum() for c in g], dtype=float) / n
+        ind = (cohort[:, None] == g[None, :]).astype(float)
+    else:
+        ind = w[:, None] * (cohort[:, None] == g[None, :])
+        pi = ind.sum(axis=0) / n
     tot = pi.sum()
     if1 = (ind - pi) / tot
     if2 = (ind - pi).sum(axis=1)[:, None] * (pi / tot**2)[None, :]
@@ -314,7 +358,7 @@ def weights_influence(p: Panel, cells: Cells, ks: np.ndarray, atts: np.ndarray) 
     (1/n), so it adds to ``w @ psis[ks]``.
     """
     g = np.array([cells.keys[k][0] for k in ks])
-    return _share_influence(p.cohort, g, atts[ks])
+    return _share_influence(p.cohort, g, atts[ks], cells.weights)
 
 
 def _evaluate(
@@ -339,9 +383,9 @@ def _evaluate(
         else:
             a = np.array([atts[item].mean() for item in items])
             ps = np.array([psis[item].mean(axis=0) for item in items])
-        size = np.array([(cohort == c).sum() for c in g], dtype=float)
+        size = np.array([cells.size(cohort, c) for c in g], dtype=float)
         w = size / size.sum()
-        comps.append((float(w @ a), w @ ps + _share_influence(cohort, g, a)))
+        comps.append((float(w @ a), w @ ps + _share_influence(cohort, g, a, cells.weights)))
     if not comps:
         return None
     if len(comps) == 1:
@@ -415,6 +459,7 @@ def callaway_santanna(
     alpha: float = 0.05,
     control_group: str = "never",
     anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
     cband: bool = False,
     biters: int = 1000,
@@ -439,6 +484,9 @@ def callaway_santanna(
         Periods before the start in which the programme may already act (R ``did``'s
         ``anticipation``): post cells compare with g−1−``anticipation``, and not-yet-treated
         controls must start after both periods plus ``anticipation``.
+    sampling_weights : ndarray, optional
+        One sampling weight per unit (R ``did``'s ``weightsname``; None: each unit counts
+        once): weighted cell means and influence functions, cohort sizes as sums of weights.
     aggregations : sequence of str
         The aggregates reported after the cells (:func:`aggregates`, R ``did``'s ``aggte``
         types): ``simple``, ``dynamic`` (θ(e) per event time), ``dynamic_overall`` (their mean
@@ -461,7 +509,9 @@ def callaway_santanna(
         the others).
     """
     check_aggregations(aggregations)
-    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
+    cells = group_time_cells(
+        p, control_group=control_group, anticipation=anticipation, weights=sampling_weights
+    )
     atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)
     G = int(unit_cluster.max()) + 1
@@ -510,18 +560,28 @@ def callaway_santanna(
 
 
 def cs_event_study(
-    p: Panel, *, control_group: str = "never", anticipation: int = 0
+    p: Panel,
+    *,
+    control_group: str = "never",
+    anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
 ) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Compute dynamic effects on a universal base period and their covariance.
 
     Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
     is the reference) and their influence-function covariance, clustered as the panel: the
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
-    universal base with Callaway-Sant'Anna). ``control_group`` and ``anticipation`` as in
-    :func:`callaway_santanna` (the reference is then e = −1 − ``anticipation``). Returns (event
-    times, θ, covariance).
+    universal base with Callaway-Sant'Anna). ``control_group``, ``anticipation`` and
+    ``sampling_weights`` as in :func:`callaway_santanna` (the reference is then
+    e = −1 − ``anticipation``). Returns (event times, θ, covariance).
     """
-    cells = group_time_cells(p, "universal", control_group=control_group, anticipation=anticipation)
+    cells = group_time_cells(
+        p,
+        "universal",
+        control_group=control_group,
+        anticipation=anticipation,
+        weights=sampling_weights,
+    )
     atts_, psis_ = _cells_atts(p, cells)
     uc = _unit_cluster(p)
     G = int(uc.max()) + 1
@@ -608,8 +668,9 @@ def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[i
     its controls (:func:`control_units`) observed in both of its periods, y = the change
     y_t − y_base, regressed on cell effects (absorbed) and one member dummy per cell. Its
     coefficients are exactly the ATT(g, t) and its residuals are clustered like the panel, so
-    the wild cluster bootstrap applies. Returns the design and the cell index of each column
-    (cells without a member or a control are left out).
+    the wild cluster bootstrap applies; with sampling weights it is weighted least squares (in
+    √w space, as :class:`~linkseval.did.Design` is). Returns the design and the cell index of
+    each column (cells without a member or a control are left out).
     """
     cells = cells if cells is not None else group_time_cells(p)
     uc = _unit_cluster(p)
@@ -621,9 +682,15 @@ def stacked_design(p: Panel, cells: Cells | None = None) -> tuple[Design, list[i
         if not member.any() or not control.any():
             continue
         rows = np.flatnonzero(member | control)
-        ys.append(d[rows] - d[rows].mean())
         m = member[rows].astype(float)
-        xs.append((len(cols), m - m.mean()))
+        if cells.weights is None:
+            ys.append(d[rows] - d[rows].mean())
+            xs.append((len(cols), m - m.mean()))
+        else:  # weighted least squares: weighted demeaning, then rows times √w
+            w = cells.weights[rows]
+            sw = np.sqrt(w)
+            ys.append(sw * (d[rows] - w @ d[rows] / w.sum()))
+            xs.append((len(cols), sw * (m - w @ m / w.sum())))
         cl.append(uc[rows])
         cell_id.append(np.full(len(rows), len(cols)))
         cols.append(k)
@@ -668,8 +735,8 @@ def combination_design(design: Design, weights: np.ndarray) -> Design:
 
 
 def _cell_sizes(p: Panel, cells: Cells) -> np.ndarray:
-    """Return the size of each cell's cohort (its units)."""
-    return np.array([(p.cohort == g).sum() for g, _, _ in cells.keys], dtype=float)
+    """Return the size of each cell's cohort (its units, weighted)."""
+    return np.array([cells.size(p.cohort, g) for g, _, _ in cells.keys], dtype=float)
 
 
 def cs_wild_problem(
@@ -677,6 +744,7 @@ def cs_wild_problem(
     *,
     control_group: str = "never",
     anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> tuple[Design, np.ndarray, list[str]]:
     """Return every CS term as a linear combination of :func:`stacked_design` (the WCR hook).
@@ -688,7 +756,9 @@ def cs_wild_problem(
     (terms without an estimable cell are left out). Options as in :func:`callaway_santanna`.
     """
     check_aggregations(aggregations)
-    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
+    cells = group_time_cells(
+        p, control_group=control_group, anticipation=anticipation, weights=sampling_weights
+    )
     design, cols = stacked_design(p, cells)
     pos = {k: c for c, k in enumerate(cols)}
     ok = np.zeros(len(cells.keys), dtype=bool)
@@ -717,6 +787,7 @@ def cs_wild_bootstrap(
     n_treated_clusters: int | None = None,
     control_group: str = "never",
     anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> dict[str, TestResult]:
     """Compute WCR bootstrap p-values and CIs for every CS term.
@@ -725,7 +796,11 @@ def cs_wild_bootstrap(
     imposed on the term itself, all terms from one set of draws.
     """
     design, contrasts, names = cs_wild_problem(
-        p, control_group=control_group, anticipation=anticipation, aggregations=aggregations
+        p,
+        control_group=control_group,
+        anticipation=anticipation,
+        sampling_weights=sampling_weights,
+        aggregations=aggregations,
     )
     if not names:
         return {}
@@ -760,13 +835,15 @@ def cs_ri_statistics(
     seed: int,
     control_group: str = "never",
     anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> tuple[RIStatistics, list[str]]:
     """Compute every CS term under every reassignment of the cohorts (the CS estimator's RI hook).
 
     The cohorts are permuted among all units, or whole clusters
     (:func:`~linkseval.inference.ri_units`; the same draws as the TWFE RI with the same seed;
-    aggregation weights stay the observed cohort sizes). Each term is linear in the outcome, so
+    aggregation weights stay the observed cohort sizes, weighted with sampling weights, which
+    stay with their units). Each term is linear in the outcome, so
     under the sharp null of a constant effect τ its reassigned value is a_r − τ b_r (a on y, b on
     the observed treatment). Returns the statistics and the names of their terms (terms whose
     observed value cannot be computed are left out); draws that leave a cell without members or
@@ -774,7 +851,9 @@ def cs_ri_statistics(
     :func:`callaway_santanna`.
     """
     check_aggregations(aggregations)
-    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
+    cells = group_time_cells(
+        p, control_group=control_group, anticipation=anticipation, weights=sampling_weights
+    )
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
     treated = u.treated
@@ -782,11 +861,15 @@ def cs_ri_statistics(
     missing = np.isnan(cells.delta)
     obs_ = (~missing).astype(float)
     Dy = np.where(missing, 0.0, cells.delta)
+    if cells.weights is not None:  # weighted counts and sums
+        obs_, Dy = obs_ * cells.weights, Dy * cells.weights
     dwide = np.zeros((p.n_units, len(p.periods)))
     dwide[p.unit, np.searchsorted(p.periods, p.time)] = p.treatment()
     per = list(p.periods)
     Dd = np.array([dwide[:, per.index(t)] - dwide[:, per.index(b)] for _, t, b in cells.keys])
     Dd = np.where(missing, 0.0, Dd) if len(cells.keys) else Dd
+    if cells.weights is not None and len(cells.keys):
+        Dd = Dd * cells.weights
     obs_, Dy, Dd = (group_sum(x, u.group, u.n, axis=1) for x in (obs_, Dy, Dd))
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys])
     terms = _terms(cells, aggregations)
@@ -852,6 +935,7 @@ def cs_randomization(
     alpha: float = 0.05,
     control_group: str = "never",
     anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> dict[str, TestResult]:
     """Compute Fisher RI for every CS term.
@@ -865,6 +949,7 @@ def cs_randomization(
         seed=seed,
         control_group=control_group,
         anticipation=anticipation,
+        sampling_weights=sampling_weights,
         aggregations=aggregations,
     )
     return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}
@@ -877,6 +962,7 @@ def cs_ri_t_statistics(
     seed: int,
     control_group: str = "never",
     anticipation: int = 0,
+    sampling_weights: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
 ) -> tuple[list[RITStatistics], list[str]]:
     """Compute every CS term's t statistic (estimate / influence-function SE) under every draw.
@@ -899,7 +985,9 @@ def cs_ri_t_statistics(
     per term and the names of the terms.
     """
     check_aggregations(aggregations)
-    cells = group_time_cells(p, control_group=control_group, anticipation=anticipation)
+    cells = group_time_cells(
+        p, control_group=control_group, anticipation=anticipation, weights=sampling_weights
+    )
     u = ri_units(p)
     cohorts = np.unique(u.cohort[u.cohort > 0])
     col = np.searchsorted(cohorts, u.cohort[u.treated])
@@ -915,9 +1003,12 @@ def cs_ri_t_statistics(
     unit_sums = [(~missing).astype(float)] + [
         np.where(missing, 0.0, D).reshape(C, p.n_units) for D in (cells.delta, Dd)
     ]  # observed count, Σ Δy, Σ ΔD per cell and unit
+    wu = np.ones(p.n_units) if cells.weights is None else cells.weights
+    if cells.weights is not None:  # weighted counts and sums
+        unit_sums = [X * wu for X in unit_sums]
     per_cluster = [np.array([np.bincount(uc, x, G) for x in X]).reshape(C, G) for X in unit_sums]
     per_drawn = [group_sum(X, u.group, u.n, axis=1) for X in unit_sums]
-    size = group_sum(np.ones(p.n_units), u.group, u.n)
+    size = group_sum(wu, u.group, u.n)
     cell_g = np.array([np.searchsorted(cohorts, g) for g, _, _ in cells.keys], dtype=int)
     excl = _excluded(cells, cohorts)
     factor = G / (G - 1)

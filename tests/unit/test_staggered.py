@@ -503,9 +503,40 @@ def _brute_ri(p, R: int, seed: int, **options):
     return tau, out
 
 
-def _check_ri_against_refits(p, options: dict, R: int = 25, seed: int = 6, ri: bool = True):
-    """RI (if ``ri``: units reassigned, so the aggregates' weights are the drawn sizes) and
-    RI-t statistics of every term equal a refit of the public estimator on every draw."""
+def _aggregate_by_hand(att: dict, size: dict) -> dict:
+    """R did's aggregations of cell estimates {(g, t): ATT} with cohort sizes {g: size}."""
+
+    def ratio(keys) -> float:  # cohort-size weighted mean
+        keys = [k for k in keys if np.isfinite(att[k])]
+        if not keys:
+            return np.nan
+        w = np.array([size[g] for g, _ in keys])
+        return float(w @ np.array([att[k] for k in keys]) / w.sum())
+
+    def mean(values) -> float:
+        values = [v for v in values if np.isfinite(v)]
+        return float(np.mean(values)) if values else np.nan
+
+    post = [(g, t) for g, t in att if t >= g]
+    out = {"simple": ratio(post)}
+    for e in {t - g for g, t in att}:
+        out[f"dynamic[{e}]"] = ratio([(g, t) for g, t in att if t - g == e])
+    out["dynamic_overall"] = mean(out[f"dynamic[{e}]"] for e in {t - g for g, t in post})
+    for g in {g for g, _ in post}:
+        out[f"group[{g}]"] = mean(att[k] for k in post if k[0] == g)
+    groups = [g for g in {g for g, _ in post} if np.isfinite(out[f"group[{g}]"])]
+    w = np.array([size[g] for g in groups])
+    out["group_overall"] = float(w @ np.array([out[f"group[{g}]"] for g in groups]) / w.sum())
+    for t in {t for _, t in post}:
+        out[f"calendar[{t}]"] = ratio([k for k in post if k[1] == t])
+    out["calendar_overall"] = mean(out[f"calendar[{t}]"] for t in {t for _, t in post})
+    return out
+
+
+def _check_ri_against_refits(p, options: dict, R: int = 25, seed: int = 6):
+    """RI-t statistics of every term equal a refit of the public estimator on every draw; RI
+    statistics equal the refit's cells and, for aggregates, R did's aggregations of those at the
+    observed cohort sizes (RI keeps them; by hand)."""
     from linkseval.staggered import cs_ri_statistics, cs_ri_t_statistics
 
     tau, brute = _brute_ri(p, R, seed, **options)
@@ -529,17 +560,28 @@ def _check_ri_against_refits(p, options: dict, R: int = 25, seed: int = 6, ri: b
             assert np.sqrt(q0 - 2 * tau * q1 + tau**2 * q2) == pytest.approx(s1, rel=1e-8)
             checked += 1
     assert checked > R * len(names_t) // 2
-    if not ri:
-        return
     stats, names = cs_ri_statistics(p, n_draws=R, seed=seed, **options)
     assert names == names_t
-    for j, term in enumerate(names):
-        for r, want in enumerate(brute):
-            if term in want and np.isfinite(want[term][0]):
-                assert stats.ok[r, j]
-                assert stats.a[r, j] == pytest.approx(want[term][0], rel=1e-9, abs=1e-12)
-                b = (want[term][0] - want[term][2]) / tau
-                assert stats.b[r, j] == pytest.approx(b, rel=1e-8, abs=1e-10)
+    w = options.get("sampling_weights")
+    w = np.ones(p.n_units) if w is None else w
+    size = {g: w[p.cohort == g].sum() for g in np.unique(p.cohort[p.cohort > 0])}
+    for r, want in enumerate(brute):
+        cells = [t for t in want if t.startswith("att[")]
+        by_hand = []
+        for v in (0, 2):  # on y and on y − τD
+            att = {tuple(int(x) for x in t[4:-1].split(",")): want[t][v] for t in cells}
+            by_hand.append(_aggregate_by_hand(att, size))
+        for j, term in enumerate(names):
+            if term.startswith("att["):
+                a0, a1 = (want[term][0], want[term][2]) if term in want else (np.nan, np.nan)
+            else:
+                a0, a1 = by_hand[0].get(term, np.nan), by_hand[1].get(term, np.nan)
+            if not np.isfinite(a0):
+                assert not stats.ok[r, j]
+                continue
+            assert stats.ok[r, j]
+            assert stats.a[r, j] == pytest.approx(a0, rel=1e-9, abs=1e-12), (term, r)
+            assert stats.b[r, j] == pytest.approx((a0 - a1) / tau, rel=1e-8, abs=1e-10)
 
 
 def _check_stacked_regression(p, options: dict):
@@ -577,10 +619,15 @@ ALL = (
         {"anticipation": 1},
         {"aggregations": ALL},
         {"control_group": "not_yet", "anticipation": 1, "aggregations": ALL},
+        {"sampling_weights": "w", "aggregations": ALL},
+        {"sampling_weights": "w", "control_group": "not_yet", "aggregations": ALL},
     ],
 )
 @pytest.mark.parametrize("by_cluster", [False, True])
 def test_wcr_ri_and_ri_t_equal_refits_with_r_did_options(by_cluster, options):
+    """The stacked regression (weighted least squares with sampling weights) reproduces every
+    term; the RI and RI-t statistics of every term equal refits of the public estimator on every
+    draw (RI-t also when whole boards, so different cohort sizes, are drawn)."""
     df = simulate(
         n=48,
         years=tuple(range(2011, 2017)),
@@ -593,8 +640,11 @@ def test_wcr_ri_and_ri_t_equal_refits_with_r_did_options(by_cluster, options):
     p = panel_from_frame(
         df, unit="unit", time="year", cohort="cohort", outcome="y", cluster="board"
     )
+    if "sampling_weights" in options:  # one weight per unit, from 0.5 to 2
+        w = np.random.default_rng(2).uniform(0.5, 2.0, p.n_units)
+        options = {**options, "sampling_weights": w}
     _check_stacked_regression(p, options)
-    _check_ri_against_refits(p, options, ri=not by_cluster)
+    _check_ri_against_refits(p, options)
 
 
 @pytest.mark.slow
@@ -781,3 +831,59 @@ def test_uniform_band_on_the_dynamic_rows_and_in_the_registry_rows():
             assert f"{crit[0]:.4f}" in r["note"]
         else:
             assert np.isnan(r["ci_low_fw"])
+
+
+def _with_weights(df, seed=1):
+    """The frame with a sampling weight per unit, from 0.5 to 2 (column ``w``)."""
+    units = np.sort(df.unit.unique())
+    w = dict(zip(units, np.random.default_rng(seed).uniform(0.5, 2.0, len(units)), strict=True))
+    return df.assign(w=df.unit.map(w))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("control_group", ["never", "not_yet"])
+@pytest.mark.parametrize("data", ["mpdta", "staggered"])
+def test_sampling_weights_match_moderndid(data, control_group):
+    """sampling_weights are R did's weightsname: weighted cells and influence functions,
+    cohort shares as sums of weights (also in the weights' influence function); every cell and
+    aggregate and its SE equal moderndid's; the panel carries them (panel_from_frame's
+    sampling_weights) and the registry fit uses them."""
+    from test_imputation import BASE
+
+    from linkseval.estimators import infer
+    from linkseval.staggered import AGGREGATIONS
+    from linkseval.study import Settings
+
+    df = _with_weights(_data(data))
+    p = panel_from_frame(
+        df, unit="unit", time="year", cohort="cohort", outcome="y", sampling_weights="w"
+    )
+    md = {"never": "nevertreated", "not_yet": "notyettreated"}[control_group]
+    options = {"control_group": control_group, "aggregations": AGGREGATIONS}
+    ours = callaway_santanna(p, sampling_weights=p.sampling_weights, **options)
+    types = ("simple", "dynamic", "dynamic_overall", "group", "calendar")
+    # moderndid 0.2.0 passes the unit weights on to aggte (R's weights.ind) only when their
+    # column is called "weights" (otherwise it aggregates with unweighted cohort sizes)
+    md_df = df.rename(columns={"w": "weights"})
+    ref = _moderndid(md_df, types=types, control_group=md, weightsname="weights")
+    _max_delta(ours, ref, p.n_units)
+    unweighted = callaway_santanna(p, **options).set_index("term")["estimate"]
+    assert not np.allclose(unweighted[ours.term], ours.estimate)
+    base = {**BASE, "estimator": "callaway_santanna"}
+    rows = infer("callaway_santanna", p, Settings(), base, ["analytic"], **options)
+    assert [r["estimate"] for r in rows] == ours.estimate.tolist()
+
+
+def test_sampling_weights_must_be_one_positive_weight_per_unit():
+    from linkseval.errors import ConfigError
+
+    df, p = _staggered()
+    with pytest.raises(ConfigError, match="one positive, finite number per unit"):
+        callaway_santanna(p, sampling_weights=np.ones(p.n_units - 1))
+    with pytest.raises(ConfigError, match="one positive, finite number per unit"):
+        callaway_santanna(p, sampling_weights=np.zeros(p.n_units))
+    bad = df.assign(w=np.arange(len(df)) + 1.0)
+    with pytest.raises(ConfigError, match="varies within a unit"):
+        panel_from_frame(
+            bad, unit="unit", time="year", cohort="cohort", outcome="y", sampling_weights="w"
+        )

@@ -125,8 +125,11 @@ class CallawaySantAnna:
         ``options`` are keyword arguments of :func:`linkseval.staggered.callaway_santanna`
         (``control_group``, ``anticipation``, ``aggregations``, ``cband``, ...); none gives R
         ``did``'s defaults. The band's draws are seeded by ``s.bootstrap_seed`` unless
-        ``seed`` is given.
+        ``seed`` is given; the panel's sampling weights (``Panel.sampling_weights``) are used
+        unless ``sampling_weights`` is given.
         """
         if options.get("cband") and options.get("seed") is None:
             options = {**options, "seed": s.bootstrap_seed}
+        if "sampling_weights" not in options and p.sampling_weights is not None:
+            options = {**options, "sampling_weights": p.sampling_weights}
         return CallawaySantAnnaFit(p, s.alpha, **options)
