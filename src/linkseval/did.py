@@ -16,6 +16,7 @@ and equals pyfixest's ``ssc(k_fixef="none")`` with period effects entered as dum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,8 @@ class Panel:
     n_singletons: int = 0
     outcome: str = ""
     sampling_weights: np.ndarray | None = None  # per unit (Callaway-Sant'Anna); None: none
+    covariates: np.ndarray | None = None  # per row × covariate (Callaway-Sant'Anna); None: none
+    covariate_names: tuple[str, ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -81,6 +84,8 @@ class Panel:
             dose=None if self.dose is None else self.dose[rows],
             outcome=self.outcome,
             sampling_weights=None if self.sampling_weights is None else self.sampling_weights[used],
+            covariates=None if self.covariates is None else self.covariates[rows],
+            covariate_names=self.covariate_names,
         )
         return drop_singletons(p, already=self.n_singletons)
 
@@ -109,10 +114,11 @@ def panel_from_frame(
     cluster: str | None = None,
     dose: str | None = None,
     sampling_weights: str | None = None,
+    covariates: Sequence[str] = (),
 ) -> Panel:
     """Build a :class:`Panel` from a long unit × period frame.
 
-    Rows with a missing outcome are dropped; units observed once are dropped too
+    Rows with a missing outcome (or covariate) are dropped; units observed once are dropped too
     (:func:`drop_singletons`).
 
     Parameters
@@ -131,6 +137,9 @@ def panel_from_frame(
     sampling_weights : str, optional
         Column of unit sampling weights (R ``did``'s ``weightsname``; Callaway-Sant'Anna
         only): positive, finite and constant within a unit.
+    covariates : sequence of str
+        Numeric covariate columns (Callaway-Sant'Anna's doubly robust cells; R ``did``'s
+        ``xformla``). Rows with a missing covariate are dropped, as rows with a missing outcome.
 
     Returns
     -------
@@ -143,10 +152,14 @@ def panel_from_frame(
         For a missing column, duplicate unit-period rows, a cohort varying within a unit or bad
         weights (or sampling weights varying within a unit).
     """
-    for col in [unit, time, cohort, outcome, weights, cluster, dose, sampling_weights]:
+    covariates = list(covariates)
+    for col in [unit, time, cohort, outcome, weights, cluster, dose, sampling_weights, *covariates]:
         if col is not None and col not in df.columns:
             raise ConfigError(f"panel has no column {col!r} (columns: {', '.join(df.columns)})")
     d = df[df[outcome].notna()]
+    if covariates:
+        x = d[covariates].apply(pd.to_numeric, errors="coerce")
+        d = d[x.notna().all(axis=1).to_numpy()]
     if d.duplicated([unit, time]).any():
         dup = d.loc[d.duplicated([unit, time], keep=False), [unit, time]].iloc[0].tolist()
         raise ConfigError(f"panel has more than one row for {unit}={dup[0]}, {time}={dup[1]}")
@@ -191,6 +204,10 @@ def panel_from_frame(
         dose=d[dose].to_numpy(dtype=float) if dose else None,
         outcome=outcome,
         sampling_weights=sw,
+        covariates=(
+            d[covariates].apply(pd.to_numeric).to_numpy(dtype=float) if covariates else None
+        ),
+        covariate_names=tuple(covariates),
     )
     return drop_singletons(p)
 

@@ -61,7 +61,7 @@ class Cells:
 
     ``control_group`` and ``anticipation`` say who the controls of each cell are
     (:func:`control_units`); ``weights`` are the units' sampling weights (None: each unit
-    counts once).
+    counts once); ``x`` the covariates of each cell's doubly robust estimator (None: none).
     """
 
     keys: list[tuple[int, int, int]]  # (g, t, base)
@@ -69,6 +69,7 @@ class Cells:
     control_group: str = "never"
     anticipation: int = 0
     weights: np.ndarray | None = None
+    x: list[np.ndarray] | None = None  # per cell: covariates at its earlier period (units × k)
 
     def size(self, cohort: np.ndarray, g) -> float:
         """Return the (weighted) number of units of cohort ``g``."""
@@ -122,20 +123,24 @@ def group_time_cells(
     control_group: str = "never",
     anticipation: int = 0,
     weights: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> Cells:
     """Return the (g, t) cells and their base periods.
 
     Cells (g, t) with base g−1−``anticipation`` after the start; before it t−1 ("varying") or
     g−1−``anticipation`` ("universal", so every cell is relative to the last period before
     the start and its anticipation). As in R ``did``, a cohort with no period before
-    g − ``anticipation`` has no cells. ``weights``: the units' sampling weights.
+    g − ``anticipation`` has no cells. ``weights``: the units' sampling weights;
+    ``covariates``: observations × covariates (rows of ``p``), taken at the earlier of each
+    cell's two periods, as R ``did`` does for panel data.
     """
     check_options(control_group, anticipation)
     w = check_weights(p, weights)
+    X = _wide_covariates(p, covariates)
     k = int(anticipation)
     Y = wide_outcome(p)
     per = list(p.periods)
-    keys, rows = [], []
+    keys, rows, xs = [], [], []
     for g in np.unique(p.cohort[p.cohort > 0]):
         if k and g - k <= per[0]:
             continue
@@ -145,7 +150,27 @@ def group_time_cells(
                 continue
             keys.append((int(g), int(t), int(base)))
             rows.append(Y[:, per.index(t)] - Y[:, per.index(base)])
-    return Cells(keys, np.array(rows), control_group, k, w)
+            if X is not None:
+                xs.append(X[:, per.index(min(t, base))])
+    return Cells(keys, np.array(rows), control_group, k, w, xs if X is not None else None)
+
+
+def _wide_covariates(p: Panel, covariates: np.ndarray | None) -> np.ndarray | None:
+    """Return units × periods × (1 + k): an intercept and the covariates (None: none).
+
+    Raises a ConfigError unless ``covariates`` has one finite row per observation of ``p``.
+    """
+    if covariates is None:
+        return None
+    x = np.asarray(covariates, dtype=float)
+    x = x[:, None] if x.ndim == 1 else x
+    if x.ndim != 2 or x.shape[0] != p.n_obs or not np.isfinite(x).all():
+        raise ConfigError(
+            f"covariates must be one finite row per observation of the panel ({p.n_obs})"
+        )
+    X = np.full((p.n_units, len(p.periods), 1 + x.shape[1]), np.nan)
+    X[p.unit, np.searchsorted(p.periods, p.time)] = np.column_stack([np.ones(len(x)), x])
+    return X
 
 
 def _att_and_if(
@@ -169,6 +194,57 @@ def _att_and_if(
     psi[tr] = (delta[tr] - m1) / n1
     psi[co] = -(delta[co] - m0) / n0
     return m1 - m0, psi
+
+
+def _dr_att_and_if(
+    delta: np.ndarray,
+    member: np.ndarray,
+    control: np.ndarray,
+    X: np.ndarray,
+    w: np.ndarray | None = None,
+):
+    """Doubly robust ATT of one cell and its per-unit influence function (Sant'Anna & Zhao 2020).
+
+    The locally efficient DR DiD for panel data with a logit propensity score and a linear
+    regression of the change on the controls (R ``did``'s ``est_method = "dr"``), computed by
+    moderndid's ``drdid_panel`` (the port of R ``DRDID::drdid_panel``) on the cell's members and
+    controls observed in both periods; its influence function is rescaled to this module's
+    (1/n_cell). As R ``did``, the cell gets no estimate (NaN) when a preliminary unweighted logit
+    puts a propensity score at or above 0.999, when the controls' covariates are collinear or
+    when the estimator fails.
+    """
+    import statsmodels.api as sm
+    from moderndid.drdid.estimators.drdid_panel import drdid_panel
+    from statsmodels.tools.sm_exceptions import PerfectSeparationError
+
+    ok = ~np.isnan(delta) & (member | control)
+    tr, co = member & ok, control & ok
+    if not tr.any() or not co.any():
+        return np.nan, None
+    x, d = X[ok], member[ok].astype(float)
+    Xc = x[d == 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ps = sm.GLM(d, x, family=sm.families.Binomial()).fit(maxiter=100, disp=False)
+            if np.max(ps.fittedvalues) >= 0.999:
+                return np.nan, None
+        except (np.linalg.LinAlgError, PerfectSeparationError):
+            pass  # as moderndid: no overlap check
+        try:
+            if np.linalg.cond(Xc.T @ Xc) > 1 / np.finfo(float).eps:
+                return np.nan, None
+            wi = None if w is None else w[ok].copy()  # drdid_panel normalises it in place
+            res = drdid_panel(
+                delta[ok], np.zeros(ok.sum()), d, x, i_weights=wi, influence_func=True
+            )
+        except (ValueError, RuntimeError, np.linalg.LinAlgError):
+            return np.nan, None
+    if not np.isfinite(res.att):
+        return np.nan, None
+    psi = np.zeros(len(delta))
+    psi[ok] = res.att_inf_func / ok.sum()
+    return float(res.att), psi
 
 
 def control_units(
@@ -320,7 +396,10 @@ def _cells_atts(p: Panel, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
     atts, psis = [], []
     for k, (g, _, _) in enumerate(cells.keys):
         member, control = p.cohort == g, cells.controls(p.cohort, k)
-        a, psi = _att_and_if(cells.delta[k], member, control, cells.weights)
+        if cells.x is None:
+            a, psi = _att_and_if(cells.delta[k], member, control, cells.weights)
+        else:
+            a, psi = _dr_att_and_if(cells.delta[k], member, control, cells.x[k], cells.weights)
         atts.append(a)
         psis.append(psi if psi is not None else np.zeros(p.n_units))
     return np.array(atts), np.array(psis).reshape(len(atts), p.n_units)
@@ -460,6 +539,7 @@ def callaway_santanna(
     control_group: str = "never",
     anticipation: int = 0,
     sampling_weights: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
     aggregations: Sequence[str] = DEFAULT_AGGREGATIONS,
     cband: bool = False,
     biters: int = 1000,
@@ -487,6 +567,11 @@ def callaway_santanna(
     sampling_weights : ndarray, optional
         One sampling weight per unit (R ``did``'s ``weightsname``; None: each unit counts
         once): weighted cell means and influence functions, cohort sizes as sums of weights.
+    covariates : ndarray, optional
+        Observations × covariates, one row per row of ``p`` (R ``did``'s ``xformla``; None:
+        none): each cell is then the doubly robust DiD of Sant'Anna & Zhao (2020) with a logit
+        propensity score and a linear outcome regression on the controls, both on an intercept
+        and the covariates at the cell's earlier period (:func:`_dr_att_and_if`).
     aggregations : sequence of str
         The aggregates reported after the cells (:func:`aggregates`, R ``did``'s ``aggte``
         types): ``simple``, ``dynamic`` (θ(e) per event time), ``dynamic_overall`` (their mean
@@ -510,7 +595,11 @@ def callaway_santanna(
     """
     check_aggregations(aggregations)
     cells = group_time_cells(
-        p, control_group=control_group, anticipation=anticipation, weights=sampling_weights
+        p,
+        control_group=control_group,
+        anticipation=anticipation,
+        weights=sampling_weights,
+        covariates=covariates,
     )
     atts, psis = _cells_atts(p, cells)
     unit_cluster = _unit_cluster(p)
@@ -565,15 +654,16 @@ def cs_event_study(
     control_group: str = "never",
     anticipation: int = 0,
     sampling_weights: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Compute dynamic effects on a universal base period and their covariance.
 
     Dynamic effects θ(e) on a universal base period (every cell relative to g−1, so θ(−1) = 0
     is the reference) and their influence-function covariance, clustered as the panel: the
     event study HonestDiD needs under staggered adoption (Rambachan & Roth recommend the
-    universal base with Callaway-Sant'Anna). ``control_group``, ``anticipation`` and
-    ``sampling_weights`` as in :func:`callaway_santanna` (the reference is then
-    e = −1 − ``anticipation``). Returns (event times, θ, covariance).
+    universal base with Callaway-Sant'Anna). ``control_group``, ``anticipation``,
+    ``sampling_weights`` and ``covariates`` as in :func:`callaway_santanna` (the reference is
+    then e = −1 − ``anticipation``). Returns (event times, θ, covariance).
     """
     cells = group_time_cells(
         p,
@@ -581,6 +671,7 @@ def cs_event_study(
         control_group=control_group,
         anticipation=anticipation,
         weights=sampling_weights,
+        covariates=covariates,
     )
     atts_, psis_ = _cells_atts(p, cells)
     uc = _unit_cluster(p)

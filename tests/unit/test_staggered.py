@@ -887,3 +887,101 @@ def test_sampling_weights_must_be_one_positive_weight_per_unit():
         panel_from_frame(
             bad, unit="unit", time="year", cohort="cohort", outcome="y", sampling_weights="w"
         )
+
+
+def _with_covariate(df, seed=4):
+    """The frame with a time-varying covariate ``x`` related to the cohort (so it matters)."""
+    rng = np.random.default_rng(seed)
+    units = np.sort(df.unit.unique())
+    level = dict(zip(units, rng.normal(size=len(units)), strict=True))
+    x = df.unit.map(level) + 0.3 * (df.cohort > 0) + 0.2 * rng.normal(size=len(df))
+    return df.assign(x=x, y=df.y + 0.5 * x * (df.year - df.year.min()) / 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("control_group", ["never", "not_yet"])
+@pytest.mark.parametrize("data", ["mpdta", "staggered", "staggered weighted"])
+def test_doubly_robust_covariates_match_moderndid(data, control_group):
+    """covariates are R did's xformla with est_method "dr": every cell is Sant'Anna & Zhao's
+    doubly robust DiD (logit propensity score, linear outcome regression on the controls,
+    covariates at the cell's earlier period: a time-varying one on the project panel), and
+    every cell, aggregate and SE equals moderndid's (mpdta with ~lpop; with sampling weights
+    too); so does the universal-base event study."""
+    from linkseval.staggered import AGGREGATIONS, cs_event_study
+
+    df = _mpdta() if data == "mpdta" else _with_covariate(_project_panel())
+    name = "lpop" if data == "mpdta" else "x"
+    weighted = "weighted" in data
+    if weighted:
+        df = _with_weights(df).rename(columns={"w": "weights"})
+    p = panel_from_frame(
+        df,
+        unit="unit",
+        time="year",
+        cohort="cohort",
+        outcome="y",
+        covariates=[name],
+        sampling_weights="weights" if weighted else None,
+    )
+    assert p.covariate_names == (name,)
+    options = {
+        "control_group": control_group,
+        "covariates": p.covariates,
+        "sampling_weights": p.sampling_weights,
+    }
+    ours = callaway_santanna(p, aggregations=AGGREGATIONS, **options)
+    md = {
+        "control_group": {"never": "nevertreated", "not_yet": "notyettreated"}[control_group],
+        "est_method": "dr",
+        "xformla": f"~{name}",
+        "weightsname": "weights" if weighted else None,
+    }
+    types = ("simple", "dynamic", "dynamic_overall", "group", "calendar")
+    _max_delta(ours, _moderndid(df, types=types, **md), p.n_units)
+    plain = callaway_santanna(p, control_group=control_group).set_index("term")["estimate"]
+    assert not np.allclose(plain[ours.term[ours.kind == "att"]], ours.estimate[ours.kind == "att"])
+    es, theta, V = cs_event_study(p, **options)
+    ref = _moderndid(df, types=("dynamic",), base_period="universal", **md)
+    G = p.n_units
+    for j, e in enumerate(es):
+        a, s = ref[f"dynamic[{e}]"]
+        assert theta[j] == pytest.approx(a, abs=1e-8)
+        assert np.sqrt(V[j, j] * (G - 1) / G) == pytest.approx(s, rel=1e-6), e
+
+
+def test_with_covariates_the_registry_gives_analytic_rows_and_says_why_not_wcr_or_ri():
+    """A panel with covariates: the registry fit uses them (its estimates are the DR ones);
+    the analytic rows and the uniform band are there, WCR, RI and RI-t say why they do not
+    apply; covariates of the wrong shape are a ConfigError."""
+    from test_imputation import BASE
+
+    from linkseval.errors import ConfigError
+    from linkseval.estimators import infer
+    from linkseval.study import Settings
+
+    df = _with_covariate(
+        simulate(
+            n=80,
+            years=tuple(range(2012, 2018)),
+            cohorts=((2014, 10), (2016, 9)),
+            seed=2,
+            missing=0.0,
+        )
+    )
+    p = panel_from_frame(
+        df, unit="unit", time="year", cohort="cohort", outcome="y", covariates=["x"]
+    )
+    dr = callaway_santanna(p, covariates=p.covariates)
+    s = Settings(bootstrap_draws=99, ri_draws=99)
+    methods = ["analytic", "wild_bootstrap", "randomization", "randomization_t"]
+    base = {**BASE, "estimator": "callaway_santanna"}
+    rows = infer("callaway_santanna", p, s, base, methods, cband=True)
+    analytic = [r for r in rows if r["method"] == "influence function (analytic)"]
+    assert [r["estimate"] for r in analytic] == dr.estimate.tolist()
+    assert all(np.isfinite(r["ci_low_fw"]) for r in analytic if r["term"] == "dynamic")
+    others = [r for r in rows if r["method"] != "influence function (analytic)"]
+    assert len(others) == 3 * len(analytic)
+    assert all(not r["applicable"] and "doubly robust" in r["note"] for r in others)
+    assert "doubly robust" in next(r for r in analytic if r["term"] == "simple")["note"]
+    with pytest.raises(ConfigError, match="one finite row per observation"):
+        callaway_santanna(p, covariates=p.covariates[1:])

@@ -106,6 +106,10 @@ class Fitted:
         """Return why RI cannot apply when :meth:`ri_statistics` is None."""
         return f"{self.estimator} has no reassignment statistic"
 
+    def ri_t_unavailable(self) -> str:
+        """Return why RI-t cannot apply when :meth:`ri_t_statistics` is None."""
+        return f"{self.estimator} has no studentised reassignment statistic yet"
+
     def joint_rows(self, s: Settings, base: dict, methods: list[str]) -> list[dict]:
         """Return the estimator's joint tests (e.g. pre-trends) as result rows; none by default."""
         return []

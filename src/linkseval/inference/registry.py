@@ -111,8 +111,7 @@ def randomization_t(
         )
     per_term = f.ri_t_statistics(seed=s.ri_seed, n_draws=s.ri_draws)
     if per_term is None:
-        why = f"{f.estimator} has no studentised reassignment statistic yet"
-        return [TestResult.not_applicable(name, why)] * len(f.terms)
+        return [TestResult.not_applicable(name, f.ri_t_unavailable())] * len(f.terms)
     return [
         TestResult.not_applicable(name, "a unit spans clusters")
         if st is None
