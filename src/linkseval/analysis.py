@@ -344,25 +344,47 @@ def did_generic(
     estimator: str = "twfe",
     settings: Settings | None = None,
     base: int | None = None,
+    cs_options: dict | None = None,
 ) -> pd.DataFrame:
     """Any unit × period panel: estimates with every inference method side by side.
 
     The estimator comes from the registry (:data:`linkseval.estimators.ESTIMATORS`; ``cs`` is
     ``callaway_santanna``), the methods from ``settings.methods``. Methods that cannot apply
     (e.g. one treated unit: no cluster-robust or bootstrap inference) are reported as such in
-    ``note`` with NaN numbers.
+    ``note`` with NaN numbers. ``cs_options`` (``cs`` only) are R ``did``'s options of
+    :func:`linkseval.staggered.callaway_santanna` (``control_group``, ``anticipation``,
+    ``aggregations``, ``cband``, ``biters``), plus ``sampling_weights`` (a column: one weight
+    per unit) and ``covariates`` (columns).
     """
     s = settings or Settings()
+    if estimator not in GENERIC_ESTIMATORS:
+        raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
+    name = GENERIC_NAMES.get(estimator, estimator)
+    options = {k: v for k, v in (cs_options or {}).items() if v not in (None, (), [], False)}
+    if options.get("control_group") == "never":
+        del options["control_group"]
+    if not options.get("anticipation"):
+        options.pop("anticipation", None)
+    if options and name != "callaway_santanna":
+        raise ConfigError(f"{', '.join(options)}: options of the cs estimator only")
     p = panel_from_frame(
-        df, unit=unit, time=time, cohort=cohort, outcome=outcome, weights=weights, cluster=cluster
+        df,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        outcome=outcome,
+        weights=weights,
+        cluster=cluster,
+        sampling_weights=options.pop("sampling_weights", None),
+        covariates=options.pop("covariates", ()),
     )
     meta = {"instrument": "", "outcome": outcome, "comparison": "never_treated"}
     if len(p.treated_units) == 0:
         raise ConfigError(f"no treated unit: column {cohort!r} is 0 or blank everywhere")
-    if estimator not in GENERIC_ESTIMATORS:
-        raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
-    name = GENERIC_NAMES.get(estimator, estimator)
-    if name in ("callaway_santanna", "imputation") and not (p.cohort == 0).any():
+    needs_never = name == "imputation" or (
+        name == "callaway_santanna" and options.get("control_group", "never") == "never"
+    )
+    if needs_never and not (p.cohort == 0).any():
         raise ConfigError(f"{estimator} needs never-treated units (cohort 0 or blank) as controls")
     if name == "did2x2":
         first = int(p.cohort[p.cohort > 0].min())
@@ -377,7 +399,7 @@ def did_generic(
         variants = [({}, p)]
     rows = []
     for fields, q in variants:
-        rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods)
+        rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods, **options)
     return result_frame(rows)
 
 

@@ -516,6 +516,7 @@ def did(
     draws: int,
     seed: int,
     alpha: float,
+    cs_options: dict | None = None,
 ) -> list[dict]:
     """Estimate a DiD on any unit × period panel (``linkseval did``).
 
@@ -535,6 +536,8 @@ def did(
         Bootstrap seed (RI: ``seed + 1``).
     alpha
         Significance level.
+    cs_options
+        ``cs`` only: R ``did``'s options (:func:`linkseval.analysis.did_generic`).
 
     Returns
     -------
@@ -564,6 +567,7 @@ def did(
         cluster=cluster,
         estimator=estimator,
         settings=s,
+        cs_options=cs_options,
     )
     return json.loads(
         res.drop(columns=["instrument", "comparison"]).to_json(
