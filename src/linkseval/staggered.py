@@ -2,30 +2,35 @@
 
 ATT(g, t) compares the change of cohort g (first treated in g) with the change of its
 controls between a base period and t: base g−1 for t ≥ g (post), t−1 for t < g
-(pre-programme placebo cells, the "varying" base); with ``anticipation`` = k periods (R
-``did``'s), post cells compare with g−1−k instead. The controls are the never-treated units
-(``control_group="never"``, R ``did``'s default) or those and the units not yet treated in
-either period (plus k; ``"not_yet"``, :func:`control_units`). Only units observed in both
-periods enter a cell; no covariates; each unit counts once, or by its sampling weight
-(``sampling_weights``, R ``did``'s ``weightsname``: weighted cells, cohort sizes as sums of
-weights).
-Aggregations:
+(pre-programme placebo cells, the "varying" base). R ``did``'s options, with its defaults:
 
-- ``simple``: post cells averaged with weights proportional to cohort size;
-- ``dynamic``: θ(e) = cohort-size weighted mean of ATT(g, g+e) for each event time e;
+- ``control_group``: the never-treated units (``"never"``) or those and the units not yet
+  treated in either period of the cell (``"not_yet"``, :func:`control_units`);
+- ``anticipation`` = k periods: post cells compare with g−1−k, not-yet-treated controls must
+  start after both periods plus k;
+- ``sampling_weights``: one weight per unit (R's ``weightsname``): weighted cells, cohort sizes
+  as sums of weights;
+- ``covariates``: each cell the doubly robust DiD of Sant'Anna & Zhao (2020) (R's ``xformla``
+  with ``est_method = "dr"``, :func:`_dr_att_and_if`); analytic inference only.
 
-and on request (``aggregations``, R ``did``'s other ``aggte`` types, :func:`aggregates`)
+Only units observed in both periods enter a cell. Aggregations (``aggregations``, R's ``aggte``
+types, :func:`aggregates`): ``simple`` (post cells, cohort-size weighted) and ``dynamic``
+(θ(e), the cohort-size weighted mean of ATT(g, g+e) per event time e) by default; on request
 ``dynamic_overall`` (the mean of θ(e) over e ≥ 0), ``group`` (per cohort, the mean of its post
-cells) and ``group_overall`` (their cohort-size weighted mean), ``calendar`` (per period, the
+cells), ``group_overall`` (their cohort-size weighted mean), ``calendar`` (per period, the
 cohort-size weighted mean of its post cells) and ``calendar_overall`` (their mean).
 
 Standard errors from the influence function, clustered by the panel's clusters; an aggregate's
 influence function includes that of its estimated cohort-share weights (R ``did``'s ``wif``,
 :func:`weights_influence`), so the SEs equal R did / moderndid's analytic ones up to the
-G/(G−1) cluster factor (tested to 1e-6 on mpdta). Randomization inference permutes the cohorts
-among all units, as for TWFE.
-Unlike TWFE, already-treated units never serve as controls, so the estimate is a proper average
-of cohort-time effects even when effects change over time (TWFE can weight some negatively).
+G/(G−1) cluster factor (tested to 1e-6 on mpdta, with every option). A uniform band over the
+dynamic effects uses R's multiplier-bootstrap sup-t critical value
+(:func:`sup_t_critical_value`). Without covariates every term is also a linear combination of
+a stacked regression (WCR bootstrap) and randomization inference permutes the cohorts among
+all units, as for TWFE. Unlike TWFE, already-treated units never serve as controls, so the
+estimate is a proper average of cohort-time effects even when effects change over time (TWFE
+can weight some negatively). Unlike R ``did``, a cohort first treated after the last period
+stays a treated cohort (R counts it as never treated) and panels need not be balanced.
 """
 
 from __future__ import annotations
@@ -912,7 +917,8 @@ def _excluded(cells: Cells, cohorts: np.ndarray) -> np.ndarray:
 
     Under a reassignment the controls of a cell are the units not drawn plus, with
     ``"not_yet"``, the units drawn into a cohort that is not g and starts after both periods
-    (:func:`control_units`); drawn units of the other cohorts are excluded.
+    and the anticipation (:func:`control_units`); drawn units of the other cohorts are
+    excluded.
     """
     if cells.control_group == "never" or not cells.keys:
         return np.ones((len(cells.keys), len(cohorts)), dtype=bool)
