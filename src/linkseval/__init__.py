@@ -11,6 +11,6 @@ SYNTHETIC_LABEL = "SYNTHETIC DATA"
 SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
 # the estimators of the generic `linkseval did` command (linkseval.analysis.did_generic), here
 # so that the command's parser offers them without importing pandas for --help
-GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs", "imputation")
+GENERIC_ESTIMATORS = ("twfe", "event_study", "did2x2", "cs", "imputation", "sdid", "sc")
 
 __all__ = ["GENERIC_ESTIMATORS", "SYNTHETIC_LABEL", "SYNTHETIC_MARKER", "__version__"]

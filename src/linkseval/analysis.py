@@ -191,6 +191,8 @@ def estimate_outcome(
             if not est.applies(p, rule.rule):
                 continue
             options = {"honest": main} if est_name == "event_study" else {}
+            if est_name in ("sdid", "sc"):
+                options = {"se": s.synthdid["se"], "replications": s.synthdid["replications"]}
             # the static TWFE of a family outcome also gives the family-wise interval
             fa = s.family_alpha(outcome) if est_name == "twfe" else None
             for fields, q in est.variants(p, s, base_year):
@@ -344,6 +346,7 @@ def did_generic(
     estimator: str = "twfe",
     settings: Settings | None = None,
     base: int | None = None,
+    options: dict | None = None,
     cs_options: dict | None = None,
 ) -> pd.DataFrame:
     """Any unit × period panel: estimates with every inference method side by side.
@@ -351,22 +354,23 @@ def did_generic(
     The estimator comes from the registry (:data:`linkseval.estimators.ESTIMATORS`; ``cs`` is
     ``callaway_santanna``), the methods from ``settings.methods``. Methods that cannot apply
     (e.g. one treated unit: no cluster-robust or bootstrap inference) are reported as such in
-    ``note`` with NaN numbers. ``cs_options`` (``cs`` only) are R ``did``'s options of
-    :func:`linkseval.staggered.callaway_santanna` (``control_group``, ``anticipation``,
-    ``aggregations``, ``cband``, ``biters``), plus ``sampling_weights`` (a column: one weight
-    per unit) and ``covariates`` (columns).
+    ``note`` with NaN numbers. ``options`` go to the estimator's ``fit`` (``sdid`` and ``sc``:
+    ``se``, ``placebo`` or ``jackknife``, and ``replications``). ``cs_options`` (``cs`` only)
+    are R ``did``'s options of :func:`linkseval.staggered.callaway_santanna`
+    (``control_group``, ``anticipation``, ``aggregations``, ``cband``, ``biters``), plus
+    ``sampling_weights`` (a column: one weight per unit) and ``covariates`` (columns).
     """
     s = settings or Settings()
     if estimator not in GENERIC_ESTIMATORS:
         raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
     name = GENERIC_NAMES.get(estimator, estimator)
-    options = {k: v for k, v in (cs_options or {}).items() if v not in (None, (), [], False)}
-    if options.get("control_group") == "never":
-        del options["control_group"]
-    if not options.get("anticipation"):
-        options.pop("anticipation", None)
-    if options and name != "callaway_santanna":
-        raise ConfigError(f"{', '.join(options)}: options of the cs estimator only")
+    cs_opts = {k: v for k, v in (cs_options or {}).items() if v not in (None, (), [], False)}
+    if cs_opts.get("control_group") == "never":
+        del cs_opts["control_group"]
+    if not cs_opts.get("anticipation"):
+        cs_opts.pop("anticipation", None)
+    if cs_opts and name != "callaway_santanna":
+        raise ConfigError(f"{', '.join(cs_opts)}: options of the cs estimator only")
     p = panel_from_frame(
         df,
         unit=unit,
@@ -375,14 +379,14 @@ def did_generic(
         outcome=outcome,
         weights=weights,
         cluster=cluster,
-        sampling_weights=options.pop("sampling_weights", None),
-        covariates=options.pop("covariates", ()),
+        sampling_weights=cs_opts.pop("sampling_weights", None),
+        covariates=cs_opts.pop("covariates", ()),
     )
     meta = {"instrument": "", "outcome": outcome, "comparison": "never_treated"}
     if len(p.treated_units) == 0:
         raise ConfigError(f"no treated unit: column {cohort!r} is 0 or blank everywhere")
-    needs_never = name == "imputation" or (
-        name == "callaway_santanna" and options.get("control_group", "never") == "never"
+    needs_never = name in ("imputation", "sdid", "sc") or (
+        name == "callaway_santanna" and cs_opts.get("control_group", "never") == "never"
     )
     if needs_never and not (p.cohort == 0).any():
         raise ConfigError(f"{estimator} needs never-treated units (cohort 0 or blank) as controls")
@@ -397,9 +401,10 @@ def did_generic(
         variants = get_estimator(name).variants(p, s, b)
     else:
         variants = [({}, p)]
+    opts = {**(options or {}), **cs_opts}
     rows = []
     for fields, q in variants:
-        rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods, **options)
+        rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods, **opts)
     return result_frame(rows)
 
 

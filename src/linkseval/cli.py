@@ -32,6 +32,8 @@ from linkseval.commands import (
     cmd_notebook,
     cmd_pdf,
     cmd_placebo,
+    cmd_placebo_chunk,
+    cmd_placebo_gather,
     cmd_provenance,
     cmd_publish,
     cmd_quality,
@@ -280,6 +282,45 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
     p.set_defaults(func=cmd_placebo)
 
+    p = sub.add_parser(
+        "placebo-chunk",
+        parents=[common],
+        help="scattered placebo study: one job's assignments (p-values per method)",
+        description="The placebo study scattered over jobs: compute the p-values of every "
+        "inference method for job --chunk's share of the placebo assignments "
+        "(analysis.placebo.scatter_assignments of them) of one outcome, both pools. Every job "
+        "draws the same seeded assignments and RI reference, so 'placebo-gather' gives the "
+        "table of 'placebo' exactly.",
+        epilog="example (job 2 of 5): linkseval placebo-chunk --panel "
+        "results/panel/safequest.parquet --instrument safequest --outcome workload "
+        '--settings "$(cat analysis.json)" --chunk 2 --out chunk_2.parquet',
+    )
+    _paths(p, "panel")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True)
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    p.add_argument("--chunk", type=int, required=True, metavar="K", help="job, 0 .. jobs - 1")
+    _paths(p, "out")
+    p.set_defaults(func=cmd_placebo_chunk)
+
+    p = sub.add_parser(
+        "placebo-gather",
+        parents=[common],
+        help="scattered placebo study: the size table from all jobs",
+        description="Gather the jobs of 'placebo-chunk' (every outcome's assignments once, any "
+        "order; their placebo settings are checked against --settings) into the placebo "
+        "study's table: the same rows as 'placebo' in one process.",
+    )
+    p.add_argument(
+        "--chunks", required=True, nargs="+", metavar="FILE", help="every 'placebo-chunk' output"
+    )
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--outcome", required=True, nargs="+", help="the outcomes, in table order")
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _paths(p, "out")
+    p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
+    p.set_defaults(func=cmd_placebo_gather)
+
 
 def _add_combine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add ``linkseval combine``."""
@@ -496,7 +537,8 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         help="difference-in-differences on any unit x period panel (CSV/Parquet/Stata)",
         description="Estimate a DiD on any long panel file and write tidy results (estimate, "
         "SE, CI and p-value under CR1, wild cluster restricted bootstrap and randomization "
-        "inference) as JSON. The cohort column holds the first treated period; 0 or blank = "
+        "inference; sdid and sc: their placebo or jackknife SE) as JSON. The cohort column "
+        "holds the first treated period; 0 or blank = "
         "never treated. Methods that cannot apply say so instead of inventing a number.",
         epilog="example: linkseval did --panel mpdta.csv --unit countyreal --time year "
         "--cohort first.treat --outcome lemp --estimator event_study --out res.json",
@@ -519,8 +561,10 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         "(one cohort); cs: Callaway-Sant'Anna group-time ATTs with simple and dynamic "
         "aggregation (never-treated controls by default; R did's options below); "
         "imputation: Borusyak-Jaravel-Spiess imputation estimator, simple and per event time, "
-        "with its pre-trend "
-        "test (never-treated controls). Default: %(default)s",
+        "with its pre-trend test (never-treated controls); sdid: synthetic "
+        "difference-in-differences and sc: synthetic control (Arkhangelsky et al. 2021, as R "
+        "synthdid; one treated cohort, never-treated controls, balanced units; inference by "
+        "--se). Default: %(default)s",
     )
     p.add_argument(
         "--draws",
@@ -529,6 +573,22 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         help="bootstrap and RI draws (default: %(default)s)",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--se",
+        choices=["placebo", "jackknife"],
+        default="placebo",
+        help="sdid and sc: their standard error (normal CI and p-value): placebo (Algorithm 4 "
+        "of Arkhangelsky et al. 2021; --replications draws seeded by --seed) or jackknife "
+        "(Algorithm 3; undefined with one treated unit). WCR and RI do not apply to them. "
+        "Default: %(default)s",
+    )
+    p.add_argument(
+        "--replications",
+        type=int,
+        default=200,
+        metavar="N",
+        help="sdid and sc: placebo replications (default: %(default)s, as R synthdid)",
+    )
     p.add_argument("--alpha", type=float, default=section_defaults("analysis", "alpha"))
     cs = p.add_argument_group(
         "Callaway-Sant'Anna (--estimator cs): R did's options, its defaults by default"

@@ -266,6 +266,65 @@ def cmd_placebo(args: argparse.Namespace) -> None:
     print(f"{args.instrument}: placebo study of {len(args.outcome)} outcome(s)", file=sys.stderr)
 
 
+def cmd_placebo_chunk(args: argparse.Namespace) -> None:
+    """Write one scattered job's placebo p-values (``linkseval placebo-chunk``)."""
+    import pandas as pd
+
+    from linkseval import stages
+    from linkseval.data.store import write_parquet
+
+    s = _settings(args)
+    out = stages.placebo_chunk(
+        pd.read_parquet(args.panel),
+        s,
+        args.instrument,
+        args.outcome,
+        job=args.chunk,
+        data_label=args.data_label,
+    )
+    meta = {"data_label": args.data_label, "job": args.chunk}
+    meta |= {k: int(s.placebo[k]) for k in PLACEBO_META}
+    write_parquet(out, args.out, meta)
+    _banner(args.data_label)
+    first, last = int(out["assignment"].min()), int(out["assignment"].max())
+    print(
+        f"{args.instrument}/{args.outcome}: placebo job {args.chunk}: assignments {first}-{last}",
+        file=sys.stderr,
+    )
+
+
+# the placebo settings a scattered job records and the gather checks
+PLACEBO_META = ("assignments", "seed", "wild_assignments", "wild_draws", "scatter_assignments")
+
+
+def cmd_placebo_gather(args: argparse.Namespace) -> None:
+    """Gather scattered placebo jobs into the study's table (``linkseval placebo-gather``)."""
+    from linkseval import stages
+    from linkseval.data.store import write_csv, write_parquet
+    from linkseval.errors import ConfigError
+
+    s = _settings(args)
+    want = {k: int(s.placebo[k]) for k in PLACEBO_META}
+    chunks = []
+    for path, meta, frame in _read_jobs(args.chunks):
+        got = {k: meta.get(k) for k in PLACEBO_META}
+        if got != want:
+            raise ConfigError(f"{path}: placebo job made with {got}, not {want}")
+        chunks.append(frame)
+    out = stages.placebo_gather(
+        chunks, s, args.instrument, args.outcome, data_label=args.data_label
+    )
+    write_parquet(out, args.out, {"data_label": args.data_label})
+    if args.out_csv:
+        write_csv(out, args.out_csv)
+    _banner(args.data_label)
+    print(
+        f"{args.instrument}: placebo study of {len(args.outcome)} outcome(s) from "
+        f"{len(chunks)} job(s)",
+        file=sys.stderr,
+    )
+
+
 def cmd_combine(args: argparse.Namespace) -> None:
     """Gather outcome estimates, adjust them and write the headline (``linkseval combine``)."""
     import pandas as pd
@@ -346,6 +405,8 @@ def cmd_did(args: argparse.Namespace) -> None:
         draws=args.draws,
         seed=args.seed,
         alpha=args.alpha,
+        se=args.se,
+        replications=args.replications,
         cs_options=cs_options,
     )
     doc = {

@@ -13,7 +13,7 @@ on the first ``wild_assignments`` assignments, by default all).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,13 @@ from linkseval.study import Comparison, Settings
 
 # the placebo's Deep End pool: the practices of the ``deep_end`` comparison rule
 DEEP_END = Comparison(name="deep_end", label="Deep End", rule="deep_end")
+
+# the placebo study's pools, in the order of its tables
+POOLS = ("comparison", "deep_end")
+
+# assignments per block of the placebo WCR (memory: block × clusters × periods); a scattered
+# job's assignments start at a multiple of it, so its blocks are those of a single run
+WILD_BLOCK = 100
 
 METHOD_NAMES = {
     "CR1": "CR1",
@@ -71,6 +78,7 @@ def placebo_pvalues(
     seed: int = 1,
     wild_assignments: int = 1000,
     wild_draws: int = 999,
+    assignments: range | None = None,
 ) -> pd.DataFrame:
     """Return each placebo assignment's p-value under each inference method.
 
@@ -89,17 +97,27 @@ def placebo_pvalues(
     wild_assignments, wild_draws : int
         The WCR bootstrap runs on the first ``wild_assignments`` assignments with ``wild_draws``
         draws each (it needs a pass over the data per assignment).
+    assignments : range, optional
+        Only these of the ``n_assign`` assignments (a scattered job's share; it starts at a
+        multiple of :data:`WILD_BLOCK`): the same rows as those of the whole run.
 
     Returns
     -------
     DataFrame
-        One row per assignment: ``estimate``, ``t`` and the p-value of ``CR1``,
+        One row per assignment: ``assignment`` (its number), ``estimate``, ``t`` and the
+        p-value of ``CR1``,
         ``randomization``, ``randomization_t`` and (first ``wild_assignments``)
         ``wild_bootstrap`` (NaN beyond).
     """
     if (p0.cohort > 0).any():
         raise ValueError("the placebo panel must hold no treated practice")
     idx, cohorts = placebo_assignments(pool, cohort_sizes, n_assign, seed)
+    share = range(n_assign) if assignments is None else assignments
+    if share.step != 1 or share.start % WILD_BLOCK or not 0 <= share.start < share.stop <= n_assign:
+        raise ValueError(
+            f"placebo assignments {share.start}..{share.stop - 1}: a run of 0..{n_assign - 1} "
+            f"starting at a multiple of {WILD_BLOCK}"
+        )
     nominal = np.zeros(p0.n_units, dtype=p0.cohort.dtype)
     nominal[idx[0]] = cohorts
     pn = replace(p0, cohort=nominal)
@@ -110,12 +128,13 @@ def placebo_pvalues(
     if u.group is not None:  # clusters would be reassigned; placebo units are drawn
         raise ValueError("the placebo study draws practices; clusters coarser than practices")
     # idx's positions hold the cohorts in sorted order; the engine's positions follow col
-    rows = np.empty_like(idx)
-    rows[:, np.argsort(col, kind="stable")] = idx
+    rows_all = np.empty_like(idx)
+    rows_all[:, np.argsort(col, kind="stable")] = idx
+    rows = rows_all[share.start : share.stop]
     ny, _, q, den = stats(rows)
     beta, t = ny / den, ny / np.sqrt(q[0])
     G = int(p0.cluster.max()) + 1
-    out = pd.DataFrame({"estimate": beta, "t": t})
+    out = pd.DataFrame({"assignment": np.asarray(share, dtype=np.int64), "estimate": beta, "t": t})
     out["CR1"] = 2 * special.stdtr(G - 1, -np.abs(t))
     # RI: the reference distribution over random reassignments is the same for every placebo
     # assignment (the outcome is fixed, the draws are the RI seed's): computed once. With one
@@ -128,11 +147,12 @@ def placebo_pvalues(
     ny_r = np.concatenate([r[0] for r in ref])
     den_r = np.concatenate([r[3] for r in ref])
     q0_r = np.concatenate([r[2][0] for r in ref])
-    ok = den_r > 1e-12 * np.median(den)
+    # the floor of a usable draw, the same in every scattered job: from all the assignments
+    ok = den_r > 1e-12 * np.median(stats(rows_all)[3])
     out["randomization"] = _p_share(ny_r[ok] / den_r[ok], beta)
     out["randomization_t"] = _p_share(ny_r[ok] / np.sqrt(q0_r[ok]), t)
-    wild = np.full(n_assign, np.nan)
-    n_wild = min(wild_assignments, n_assign)
+    wild = np.full(len(share), np.nan)
+    n_wild = max(0, min(wild_assignments, share.stop) - share.start)
     wild[:n_wild] = wild_pvalues(stats, rows[:n_wild], G, s, wild_draws)
     out["wild_bootstrap"] = wild
     return out
@@ -155,8 +175,8 @@ def wild_pvalues(stats, rows: np.ndarray, G: int, s: Settings, n_draws: int) -> 
         return np.zeros(0)
     QG = stats.Qe @ stats.Ginv  # G × tk
     out = []
-    for start in range(0, len(rows), 100):  # assignments per block: memory A × G × tk
-        ny, _, _, den, (S, K, W) = stats(rows[start : start + 100], clusters=True)
+    for start in range(0, len(rows), WILD_BLOCK):  # assignments per block: memory A × G × tk
+        ny, _, _, den, (S, K, W) = stats(rows[start : start + WILD_BLOCK], clusters=True)
         U = S - (ny / den)[:, None] * K
         t_obs = np.abs(ny) / np.sqrt((U * U).sum(1))
         SK, S2 = (S * K).T, (S * S).T
@@ -201,12 +221,118 @@ def placebo_size(pvalues: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class PlaceboDesign:
+    """The placebo study of one outcome: its never-treated panel, pools and cohort sizes."""
+
+    panel: Panel  # the main comparison's never-treated practices, without the Links ones
+    pools: dict[str, np.ndarray]  # pool name -> unit indices of ``panel``
+    sizes: dict[int, int]  # cohort -> number of placebo practices (the real design's)
+
+
+def placebo_design(frame: pd.DataFrame, s: Settings, outcome: str) -> PlaceboDesign:
+    """Build the placebo study of one outcome on the main comparison's never-treated practices.
+
+    Pools: every comparison practice, and the Deep End ones (where the panel says which
+    practices are Deep End and there are more of them than placebo practices).
+    """
+    from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
+
+    frame, base_year = outcome_frame(frame, s, outcome)
+    links = frame[frame["cohort"] > 0].drop_duplicates("practice_code")
+    sizes = {int(g): int(n) for g, n in links["cohort"].value_counts().sort_index().items()}
+    df = comparison_frame(frame, s.main, base_year)
+    df0 = df[~df["practice_code"].isin(set(links["practice_code"])) & (df["cohort"] == 0)]
+    p0 = comparison_panel(df0, s)
+    pools = {POOLS[0]: np.arange(p0.n_units)}
+    if "deep_end" in df0:  # the deep_end comparison rule's practices among the never-treated
+        de = set(df0.loc[members(df0, DEEP_END), "practice_code"])
+        pool = np.flatnonzero(np.isin(p0.unit_labels, sorted(de)))
+        if len(pool) > sum(sizes.values()):
+            pools[POOLS[1]] = pool
+    return PlaceboDesign(panel=p0, pools=pools, sizes=sizes)
+
+
+def placebo_chunk(
+    frame: pd.DataFrame,
+    s: Settings,
+    instrument: str,
+    outcome: str,
+    assignments: range | None = None,
+) -> pd.DataFrame:
+    """Return the p-values of some (default: all) placebo assignments of one outcome, per pool.
+
+    A scattered job's share of the study (``linkseval placebo-chunk``): ``assignments`` of
+    ``s.placebo["assignments"]``, starting at a multiple of :data:`WILD_BLOCK`; every job draws
+    the same assignments and RI reference (seeded), so gathering the jobs' rows
+    (:func:`placebo_summary`) gives the single run's table exactly.
+
+    Returns
+    -------
+    DataFrame
+        ``instrument``, ``outcome``, ``pool``, ``pool_size``, ``n_placebo`` and
+        :func:`placebo_pvalues`'s columns, pools in order.
+    """
+    design = placebo_design(frame, s, outcome)
+    cfg = s.placebo
+    out = []
+    for name, pool in design.pools.items():
+        pv = placebo_pvalues(
+            design.panel,
+            pool,
+            design.sizes,
+            s,
+            n_assign=int(cfg["assignments"]),
+            seed=int(cfg["seed"]),
+            wild_assignments=int(cfg["wild_assignments"]),
+            wild_draws=int(cfg["wild_draws"]),
+            assignments=assignments,
+        )
+        pv.insert(0, "n_placebo", sum(design.sizes.values()))
+        pv.insert(0, "pool_size", len(pool))
+        pv.insert(0, "pool", name)
+        pv.insert(0, "outcome", outcome)
+        pv.insert(0, "instrument", instrument)
+        out.append(pv)
+    return pd.concat(out, ignore_index=True)
+
+
+def placebo_summary(pvalues: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """Gather placebo p-values (:func:`placebo_chunk`'s rows, any order) into the size table.
+
+    Every (instrument, outcome, pool) must hold assignments 0 … n − 1 exactly once
+    (n = ``s.placebo["assignments"]``); groups keep their order of first appearance.
+
+    Returns
+    -------
+    DataFrame
+        One row per outcome × pool × method: ``instrument``, ``outcome``, ``comparison``,
+        ``pool``, ``pool_size``, ``n_placebo`` and :func:`placebo_size`'s columns.
+    """
+    n = int(s.placebo["assignments"])
+    keys = ["instrument", "outcome", "pool"]
+    out = []
+    for key, g in pvalues.groupby(keys, sort=False):
+        got = np.sort(g["assignment"].to_numpy())
+        if not np.array_equal(got, np.arange(n)):
+            raise ValueError(f"placebo {'/'.join(key)}: assignments 0..{n - 1} not all once")
+        g = g.sort_values("assignment", kind="stable")
+        size = placebo_size(g, s.alpha)
+        for col in ("n_placebo", "pool_size"):
+            size.insert(0, col, int(g[col].iloc[0]))
+        size.insert(0, "pool", key[2])
+        size.insert(0, "comparison", s.main_comparison)
+        size.insert(0, "outcome", key[1])
+        size.insert(0, "instrument", key[0])
+        out.append(size)
+    return pd.concat(out, ignore_index=True)
+
+
 def placebo_study(frame: pd.DataFrame, s: Settings, instrument: str, outcome: str) -> pd.DataFrame:
     """Run the placebo study of one outcome on the main comparison's never-treated practices.
 
-    Pools: every comparison practice, and the Deep End ones (where the panel says which
-    practices are Deep End and there are more of them than placebo practices). Settings:
-    ``s.placebo`` (assignments, seed, WCR assignments and draws).
+    All assignments in one process (:func:`placebo_chunk` then :func:`placebo_summary`);
+    settings: ``s.placebo`` (assignments, seed, WCR assignments and draws).
 
     Parameters
     ----------
@@ -223,39 +349,4 @@ def placebo_study(frame: pd.DataFrame, s: Settings, instrument: str, outcome: st
         One row per pool × method: ``instrument``, ``outcome``, ``comparison``, ``pool``,
         ``pool_size``, ``n_placebo`` and :func:`placebo_size`'s columns.
     """
-    from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
-
-    frame, base_year = outcome_frame(frame, s, outcome)
-    links = frame[frame["cohort"] > 0].drop_duplicates("practice_code")
-    sizes = {int(g): int(n) for g, n in links["cohort"].value_counts().sort_index().items()}
-    df = comparison_frame(frame, s.main, base_year)
-    df0 = df[~df["practice_code"].isin(set(links["practice_code"])) & (df["cohort"] == 0)]
-    p0 = comparison_panel(df0, s)
-    pools = {"comparison": np.arange(p0.n_units)}
-    if "deep_end" in df0:  # the deep_end comparison rule's practices among the never-treated
-        de = set(df0.loc[members(df0, DEEP_END), "practice_code"])
-        pool = np.flatnonzero(np.isin(p0.unit_labels, sorted(de)))
-        if len(pool) > sum(sizes.values()):
-            pools["deep_end"] = pool
-    cfg = s.placebo
-    out = []
-    for name, pool in pools.items():
-        pv = placebo_pvalues(
-            p0,
-            pool,
-            sizes,
-            s,
-            n_assign=int(cfg["assignments"]),
-            seed=int(cfg["seed"]),
-            wild_assignments=int(cfg["wild_assignments"]),
-            wild_draws=int(cfg["wild_draws"]),
-        )
-        size = placebo_size(pv, s.alpha)
-        size.insert(0, "n_placebo", sum(sizes.values()))
-        size.insert(0, "pool_size", len(pool))
-        size.insert(0, "pool", name)
-        size.insert(0, "comparison", s.main_comparison)
-        size.insert(0, "outcome", outcome)
-        size.insert(0, "instrument", instrument)
-        out.append(size)
-    return pd.concat(out, ignore_index=True)
+    return placebo_summary(placebo_chunk(frame, s, instrument, outcome), s)

@@ -1,4 +1,4 @@
-"""Randomization inference with many draws, scattered over independent jobs.
+"""Randomization inference with many draws (and the placebo study), scattered over jobs.
 
 The draws of :func:`linkseval.inference.randomization_inference` come in seed chunks of
 :data:`~linkseval.inference.CHUNK` draws, chunk ``k`` drawn from child ``k`` of
@@ -12,6 +12,11 @@ seed=seed)`` whatever the number of jobs, their order or the machines they ran o
 
 The panel is the static TWFE panel of the main comparison, built as
 :func:`linkseval.analysis.estimate_outcome` builds it (:func:`main_comparison_panel`).
+
+The placebo study (:mod:`linkseval.placebo`) scatters its assignments the same way: job ``j``
+computes assignments ``j·n … (j+1)·n − 1`` (:func:`placebo_job_assignments`; every job draws
+the same seeded assignments and RI reference), and the gather's table equals the
+single-process one exactly.
 
 Only the standard library is imported at module level: the workflow reads :func:`ri_n_jobs`
 while it parses, and heavy imports would slow every Snakemake start.
@@ -39,6 +44,28 @@ def ri_n_jobs(n_draws: int, chunk_draws: int) -> int:
     if n_draws < 1 or chunk_draws < 1:
         raise ConfigError(f"RI scatter: draws ({n_draws}) and chunk draws must be positive")
     return -(-n_draws // chunk_draws)
+
+
+def placebo_n_jobs(assignments: int, per_job: int) -> int:
+    """Return the number of scattered placebo jobs: ``assignments`` in jobs of ``per_job``."""
+    if assignments < 1 or per_job < 1:
+        raise ConfigError(f"placebo scatter: assignments ({assignments}) and per job must be > 0")
+    return -(-assignments // per_job)
+
+
+def placebo_job_assignments(assignments: int, per_job: int, job: int) -> range:
+    """Return the placebo assignments of scattered job ``job`` (``per_job`` a multiple of 100)."""
+    from linkseval.placebo import WILD_BLOCK
+
+    if per_job % WILD_BLOCK:
+        raise ConfigError(
+            f"placebo scatter: assignments per job ({per_job}) must be a multiple of "
+            f"{WILD_BLOCK}, the placebo WCR's block"
+        )
+    n_jobs = placebo_n_jobs(assignments, per_job)
+    if not 0 <= job < n_jobs:
+        raise ConfigError(f"placebo scatter: job {job} out of range 0..{n_jobs - 1}")
+    return range(job * per_job, min((job + 1) * per_job, assignments))
 
 
 def ri_job_chunks(n_draws: int, chunk_draws: int, job: int) -> range:

@@ -285,6 +285,63 @@ def placebo(
     return out
 
 
+def placebo_chunk(
+    panel: pd.DataFrame,
+    s: Settings,
+    instrument: str,
+    outcome: str,
+    *,
+    job: int,
+    data_label: str = "",
+) -> pd.DataFrame:
+    """Compute one scattered job's placebo p-values of one outcome (``linkseval placebo-chunk``).
+
+    Job ``job`` of the opt-in scattered placebo study: assignments
+    :func:`linkseval.scatter.placebo_job_assignments` of ``s.placebo`` (``assignments``,
+    ``scatter_assignments``), both pools; rows of :func:`linkseval.placebo.placebo_chunk`,
+    ``data_label`` first.
+    """
+    from linkseval.placebo import placebo_chunk as chunk
+    from linkseval.scatter import placebo_job_assignments
+
+    cfg = s.placebo
+    share = placebo_job_assignments(int(cfg["assignments"]), int(cfg["scatter_assignments"]), job)
+    out = chunk(panel[panel["instrument"] == instrument], s, instrument, outcome, share)
+    out.insert(0, "data_label", data_label)
+    return out
+
+
+def placebo_gather(
+    chunks: Sequence[pd.DataFrame],
+    s: Settings,
+    instrument: str,
+    outcomes: Sequence[str],
+    *,
+    data_label: str = "",
+) -> pd.DataFrame:
+    """Gather scattered placebo jobs into the study's table (``linkseval placebo-gather``).
+
+    Every outcome's assignments must all be there exactly once (any order of jobs); the table
+    equals :func:`placebo`'s for the same settings, row for row and bit for bit.
+    """
+    import pandas as pd
+
+    from linkseval.placebo import POOLS, placebo_summary
+
+    frame = pd.concat(list(chunks), ignore_index=True)
+    frame = frame[frame["instrument"] == instrument]
+    missing = sorted(set(outcomes) - set(frame["outcome"]))
+    extra = sorted(set(frame["outcome"]) - set(outcomes))
+    if missing or extra:
+        raise ValueError(f"placebo gather: outcomes missing {missing}, unexpected {extra}")
+    rank = {o: i for i, o in enumerate(outcomes)}
+    order = frame["outcome"].map(rank) * len(POOLS) + frame["pool"].map(POOLS.index)
+    frame = frame.assign(_order=order).sort_values(["_order", "assignment"], kind="stable")
+    out = placebo_summary(frame.drop(columns=["_order", "data_label"], errors="ignore"), s)
+    out.insert(0, "data_label", data_label)
+    return out
+
+
 def estimate(
     panel: pd.DataFrame,
     settings: Settings,
@@ -516,6 +573,8 @@ def did(
     draws: int,
     seed: int,
     alpha: float,
+    se: str = "placebo",
+    replications: int = 200,
     cs_options: dict | None = None,
 ) -> list[dict]:
     """Estimate a DiD on any unit × period panel (``linkseval did``).
@@ -529,13 +588,16 @@ def did(
     weights, cluster
         Analytic weights and cluster columns (None: unweighted, clustered on the unit).
     estimator
-        ``twfe``, ``event_study``, ``did2x2`` or ``cs``.
+        ``twfe``, ``event_study``, ``did2x2``, ``cs``, ``imputation``, ``sdid`` or ``sc``.
     draws
         Bootstrap and RI draws.
     seed
-        Bootstrap seed (RI: ``seed + 1``).
+        Bootstrap and SDID placebo seed (RI: ``seed + 1``).
     alpha
         Significance level.
+    se, replications
+        ``sdid`` and ``sc`` only: their standard error (``placebo`` or ``jackknife``) and the
+        placebo replications.
     cs_options
         ``cs`` only: R ``did``'s options (:func:`linkseval.analysis.did_generic`).
 
@@ -567,6 +629,7 @@ def did(
         cluster=cluster,
         estimator=estimator,
         settings=s,
+        options={"se": se, "replications": replications} if estimator in ("sdid", "sc") else None,
         cs_options=cs_options,
     )
     return json.loads(

@@ -207,13 +207,17 @@ class Scatter:
 
     ``comparisons``: one estimation job per outcome x comparison group; ``multilevel``: one
     multilevel job per outcome; ``ri_draws`` and ``ri_chunk_draws``: the opt-in scattered
-    randomization inference (``analysis.randomization.scatter_draws``, ``scatter_chunk_draws``).
+    randomization inference (``analysis.randomization.scatter_draws``, ``scatter_chunk_draws``);
+    ``placebo_assignments`` and ``placebo_chunk``: the opt-in scattered placebo study
+    (``analysis.placebo.assignments``, ``scatter_assignments``).
     """
 
     comparisons: bool = _default("analysis", "scatter_comparisons")
     multilevel: bool = _default("analysis", "scatter_multilevel")
     ri_draws: int = _default("analysis", "randomization", "scatter_draws")
     ri_chunk_draws: int = _default("analysis", "randomization", "scatter_chunk_draws")
+    placebo_assignments: int = _default("analysis", "placebo", "assignments")
+    placebo_chunk: int = _default("analysis", "placebo", "scatter_assignments")
 
     @classmethod
     def from_config(cls, analysis: dict | None) -> Scatter:
@@ -225,6 +229,8 @@ class Scatter:
             multilevel=bool(a["scatter_multilevel"]),
             ri_draws=int(ri["scatter_draws"]),
             ri_chunk_draws=int(ri["scatter_chunk_draws"]),
+            placebo_assignments=int(a["placebo"]["assignments"]),
+            placebo_chunk=int(a["placebo"]["scatter_assignments"]),
         )
 
 
@@ -252,6 +258,7 @@ class Settings:
     multilevel: bool = _default("analysis", "sensitivity", "multilevel")
     honest: dict = _default("analysis", "honestdid")
     placebo: dict = _default("analysis", "placebo")
+    synthdid: dict = _default("analysis", "synthdid")
     primary: dict = _default("analysis", "primary")
     family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
     estimators: list[str] = _default("analysis", "estimators")
@@ -266,6 +273,8 @@ class Settings:
         object.__setattr__(self, "honest", honest)
         placebo = with_defaults(dict(self.placebo), _node(("analysis", "placebo")))
         object.__setattr__(self, "placebo", placebo)
+        synthdid = with_defaults(dict(self.synthdid), _node(("analysis", "synthdid")))
+        object.__setattr__(self, "synthdid", synthdid)
         primary = with_defaults(dict(self.primary), _node(("analysis", "primary")))
         if primary["comparison"] is None:
             primary["comparison"] = self.main_comparison
@@ -337,6 +346,7 @@ class Settings:
             multilevel=bool(sens["multilevel"]),
             honest=a["honestdid"],
             placebo=a["placebo"],
+            synthdid=a["synthdid"],
             primary=a["primary"],
             family=family,
             estimators=list(a["estimators"]),

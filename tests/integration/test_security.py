@@ -249,11 +249,19 @@ def test_active_content_is_found():
         "<iframe src=x></iframe>",
         "<a href='data:text/html,<script>x</script>'>a</a>",
         "<meta http-equiv='refresh' content='0;url=x'>",
+        # an SVG runs its script where it is a document: only an <img>'s source is safe
+        "<a href='data:image/svg+xml;base64,AAAA'>a</a>",
+        "<embed src='data:image/svg+xml;base64,AAAA'>",
+        "<img srcset='data:image/svg+xml;base64,AAAA'>",
+        "<img src='data:image/svg+xml,<svg onload=alert(1)>'>",
     ]
     for markup in bad:
         assert active_content(f"<p>{markup}</p>"), markup
     ok = "<p class='note'><a href='index.html'>x</a><img src='data:image/png;base64,AAAA'></p>"
     assert active_content(ok) == []
+    assert (
+        active_content("<figure><img src='data:image/svg+xml;base64,AAAA' alt='x'></figure>") == []
+    )
     assert active_content("<p>&lt;script&gt;alert(1)&lt;/script&gt; onerror=x</p>") == []
 
 

@@ -473,3 +473,12 @@ def test_the_report_pdf_has_every_page_numbered_labelled_and_none_blank(study, t
     for title in set(titles):
         opened = sum(line.startswith(title) for line in firsts)
         assert opened >= titles.count(title), (title, opened, titles.count(title))
+    # figures in vector form: the only raster image is the pipeline diagram, at high resolution
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    images = [ln.split() for ln in listing if ln.split()[2] == "image"]
+    figures_drawn = sum(page.read_text().count("<figure><img") for page in html_pages)
+    assert figures_drawn > len(html_pages)  # the pages do have figures
+    assert len(images) == 1, images  # the diagram; every matplotlib figure is vector (SVG)
+    assert min(int(images[0][12]), int(images[0][13])) >= 200  # x-ppi, y-ppi

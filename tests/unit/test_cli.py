@@ -123,6 +123,61 @@ def test_did_command_offers_every_generic_estimator_and_runs_imputation(tmp_path
     assert simple[0]["ci_low"] < simple[0]["estimate"] < simple[0]["ci_high"]
 
 
+def test_did_command_runs_sdid_and_sc_with_their_own_standard_errors(tmp_path, capsys):
+    """sdid and sc report their placebo or jackknife SE; WCR and RI say why they do not apply;
+    a staggered panel is one error line."""
+    import json
+
+    import numpy as np
+    from test_synthdid import block_frame
+
+    from linkseval.did import panel_from_frame
+    from linkseval.estimators.synthdid import synthdid_panel
+
+    df = block_frame(n0=15, n1=3, seed=1)
+    src = tmp_path / "panel.csv"
+    df.to_csv(src, index=False)
+    p = panel_from_frame(df, unit="unit", time="year", cohort="cohort", outcome="y")
+    argv = ["did", "--panel", str(src), "--unit", "unit", "--time", "year", "--cohort", "cohort"]
+    argv += ["--outcome", "y", "--seed", "7"]
+
+    out = tmp_path / "sdid.json"
+    assert main([*argv, "--estimator", "sdid", "--replications", "50", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [r["method"] for r in rows] == [
+        "placebo SE",
+        "WCR bootstrap",
+        "randomization inference",
+        "randomization inference (t)",
+    ]
+    want = synthdid_panel(p, "sdid", "placebo", replications=50, seed=7)
+    first = rows[0]
+    assert first["applicable"] and first["n_draws"] == 50 and first["estimator"] == "sdid"
+    assert first["estimate"] == pytest.approx(want.estimate, rel=1e-9)
+    assert first["std_error"] == pytest.approx(want.std_error, rel=1e-9)
+    assert first["ci_low"] < first["estimate"] < first["ci_high"]
+    assert all(not r["applicable"] and r["note"].startswith("not applicable") for r in rows[1:])
+
+    out = tmp_path / "sc.json"
+    assert main([*argv, "--estimator", "sc", "--se", "jackknife", "--out", str(out)]) == 0
+    first = json.loads(out.read_text())["results"][0]
+    want = synthdid_panel(p, "sc", "jackknife")
+    assert first["method"] == "jackknife SE" and first["n_draws"] == 0
+    assert first["std_error"] == pytest.approx(want.std_error, rel=1e-9)
+
+    one = df[(df.cohort == 0) | (df.unit == "u015")]
+    one.to_csv(src, index=False)
+    assert main([*argv, "--estimator", "sdid", "--se", "jackknife", "--out", str(out)]) == 0
+    first = json.loads(out.read_text())["results"][0]
+    assert not first["applicable"] and "undefined with one treated unit" in first["note"]
+
+    df.assign(cohort=np.where(df.unit == "u017", 2017, df.cohort)).to_csv(src, index=False)
+    capsys.readouterr()
+    assert main([*argv, "--estimator", "sdid", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "start in 2016, 2017" in err[0]
+
+
 def _mpdta_csv(tmp_path):
     """mpdta as a CSV with R's column names, a unit weight and a blank-for-never cohort."""
     import numpy as np

@@ -107,7 +107,9 @@ def test_every_registered_estimator_gives_a_row_per_term_and_method(name):
 
     p = panel(
         staggered(
-            n=60, seed=1, cohorts=((2013, 8),) if name == "did2x2" else ((2013, 6), (2015, 5))
+            n=60,
+            seed=1,
+            cohorts=((2013, 8),) if name in ("did2x2", "sdid", "sc") else ((2013, 6), (2015, 5)),
         )
     )
     est = ESTIMATORS[name]
@@ -124,6 +126,7 @@ def test_every_registered_estimator_gives_a_row_per_term_and_method(name):
                 "randomization inference",
                 "influence function (analytic)",
                 "imputation (BJS analytic)",
+                "placebo SE",
             ]
         ).all()
 

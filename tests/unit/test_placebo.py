@@ -3,6 +3,7 @@ pipeline's own tests on the placebo-treated panel, one assignment at a time."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -138,3 +139,74 @@ def test_placebo_study_of_an_outcome_uses_the_real_cohort_sizes_and_both_pools()
     cr1 = out[out.method == "CR1"]
     assert (cr1.n_assignments == 60).all() and cr1.rate.between(0, 1).all()
     assert (out.loc[out.method == "WCR bootstrap", "n_assignments"] == 5).all()
+
+
+def test_scattered_placebo_jobs_gathered_in_any_order_equal_the_single_run(tmp_path):
+    """The opt-in scattered placebo study (placebo-chunk / placebo-gather): jobs of 100
+    assignments, written to Parquet, gathered in shuffled order, give the single run's table
+    bit for bit, with the WCR on the first 150 assignments spanning two jobs."""
+    import argparse
+    import random
+
+    import pandas as pd
+    from test_analysis import practice_panel
+
+    from linkseval import commands, stages
+    from linkseval.errors import ConfigError
+    from linkseval.scatter import placebo_job_assignments, placebo_n_jobs
+
+    frame = practice_panel(n=150)
+    frame = pd.concat([frame, frame.assign(outcome="teamwork", percent=frame.percent * 0.9 + 1)])
+    placebo = {"assignments": 250, "wild_assignments": 150, "wild_draws": 99}
+    cfg = {"randomization": {"draws": 199}, "placebo": {**placebo, "scatter_assignments": 100}}
+    s = Settings.from_config(cfg)
+    outcomes = ["teamwork", "workload"]  # table order differs from the frame's
+    single = stages.placebo(frame, s, "safequest", outcomes, data_label="SYN")
+    n_jobs = placebo_n_jobs(250, 100)
+    assert n_jobs == 3 and placebo_job_assignments(250, 100, 2) == range(200, 250)
+    settings = json.dumps(cfg)
+    panel = tmp_path / "panel.parquet"
+    frame.to_parquet(panel)
+    paths = []
+    for outcome in outcomes:
+        for job in range(n_jobs):
+            out = tmp_path / f"{outcome}_{job}.parquet"
+            ns = dict(panel=str(panel), instrument="safequest", outcome=outcome, chunk=job)
+            args = argparse.Namespace(**ns, settings=settings, data_label="SYN", out=str(out))
+            commands.cmd_placebo_chunk(args)
+            paths.append(str(out))
+    random.Random(5).shuffle(paths)
+    gathered = tmp_path / "placebo.parquet"
+    args = argparse.Namespace(
+        chunks=paths,
+        instrument="safequest",
+        outcome=outcomes,
+        settings=settings,
+        data_label="SYN",
+        out=str(gathered),
+        out_csv=None,
+    )
+    commands.cmd_placebo_gather(args)
+    pd.testing.assert_frame_equal(pd.read_parquet(gathered), single, check_exact=True)
+    assert list(single.outcome.unique()) == outcomes
+    wcr = single[single.method == "WCR bootstrap"]
+    assert (wcr.n_assignments == 150).all()
+    # a job missing, or made with other settings, is an error naming it
+    with pytest.raises(ValueError, match="not all once"):
+        stages.placebo_gather(
+            [pd.read_parquet(p) for p in paths[1:]], s, "safequest", outcomes, data_label="SYN"
+        )
+    args.settings = json.dumps({**cfg, "placebo": {**cfg["placebo"], "seed": 7}})
+    with pytest.raises(ConfigError, match="placebo job made with"):
+        commands.cmd_placebo_gather(args)
+    with pytest.raises(ConfigError, match="multiple of 100"):
+        placebo_job_assignments(250, 150, 0)
+    with pytest.raises(ValueError, match="multiple of 100"):
+        placebo_pvalues(
+            never_treated_panel(),
+            np.arange(60),
+            {2014: 3},
+            s,
+            n_assign=250,
+            assignments=range(50, 150),
+        )

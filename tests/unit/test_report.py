@@ -410,7 +410,7 @@ def test_the_index_first_screen_answers_then_shows_figure_size_and_quality():
                                 quality=_quality(), instruments=names)  # fmt: skip
     order = [
         html.index("<b>Primary analysis</b>"),
-        html.index("<figure><img src='data:image/png;base64,"),
+        html.index("<figure><img src='data:image/svg+xml;base64,"),  # vector
         html.index("<b>The study:</b> 1,000 practices in the primary comparison, 7 of them"),
         html.index("Safequest: 3 survey years (2013–2015), 350 respondents; CARE: 1 survey year"),
         html.index("<b>Data quality:</b> 396 rows read, 390 kept, 6 quarantined (1.5%)"),
@@ -597,3 +597,19 @@ def test_the_design_section_is_derived_from_the_config_and_the_register():
     default = narrative.design_section({"analysis": {}}, 3)  # no scoring key: the schema's formula
     assert "100·mean/max of the scale" in default
     assert "7" not in re.sub(r"&#x[0-9a-f]+;", "", html)  # no count written into the text
+
+
+def test_figures_are_vector_svg_with_the_same_bytes_every_run():
+    """Figures are embedded as SVG (sharp in print, issue 19): real vector paths, no date, and
+    identical bytes when drawn again (svg.hashsalt fixes the ids)."""
+    import base64
+    import re
+
+    primary = _primary_rows()
+    first = figures.figure_html(figures.headline_forest(primary, _head()), "alt")
+    second = figures.figure_html(figures.headline_forest(primary, _head()), "alt")
+    assert first == second
+    uri = re.search(r"src='data:image/svg\+xml;base64,([^']+)'", first)
+    svg = base64.b64decode(uri.group(1)).decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<path" in svg
+    assert "<dc:date>" not in svg and "<image" not in svg  # no date, no embedded raster

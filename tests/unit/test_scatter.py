@@ -16,6 +16,7 @@ import yaml
 from test_analysis import practice_panel
 from test_did import simulate
 
+from linkseval import stages
 from linkseval.analysis import Settings, estimate_outcome
 from linkseval.data.store import write_parquet
 from linkseval.did import ols, panel_from_frame, twfe_design
@@ -254,6 +255,15 @@ MC_CONFIG = {
 }  # chunks: no_effect 2, no_effect_200 1, no_effect check 1
 
 
+# the scattered placebo study: 150 assignments in 2 jobs per outcome, the WCR on 120 of them
+PLACEBO_SCATTER = {
+    "assignments": 150,
+    "scatter_assignments": 100,
+    "wild_assignments": 120,
+    "wild_draws": 99,
+}
+
+
 @pytest.mark.integration
 def test_scattered_targets_through_snakemake_equal_single_process(tmp_path):
     from test_workflow import make_study, planned_jobs, snakemake
@@ -265,16 +275,19 @@ def test_scattered_targets_through_snakemake_equal_single_process(tmp_path):
     make_study(study)
     config = [
         "--config",
-        f"analysis={{'randomization': {RI_SCATTER!r}, 'outcomes': {{'safequest': ['workload']}}}}",
+        f"analysis={{'randomization': {RI_SCATTER!r}, 'placebo': {PLACEBO_SCATTER!r}, "
+        "'outcomes': {'safequest': ['workload']}}",
         f"monte_carlo={MC_CONFIG!r}",
     ]
-    proc = snakemake(study, "ri_scattered", "monte_carlo", *config)
+    proc = snakemake(study, "ri_scattered", "monte_carlo", "placebo_scattered", *config)
     jobs = planned_jobs(proc)
+    assert jobs["placebo_chunk"] == 2 * 2 and jobs["placebo_gather"] == 2
     n_mc = sum(r.n_chunks for r in runs(MCSettings.from_config(MC_CONFIG)))
     assert n_mc == 4
     assert jobs["ri_chunk"] == 2 * 3 and jobs["ri_gather"] == 2  # workload, care_total
     assert jobs["monte_carlo_chunk"] == n_mc and jobs["monte_carlo_gather"] == 1
     assert "estimate_outcome" not in jobs  # nothing of the default target but the panels
+    assert "placebo_instrument" not in jobs
     results = study / "results"
     assert len(list((results / "scatter/ri").rglob("chunk_*.parquet"))) == 2 * 3
     assert len(list((results / "scatter/monte_carlo/chunks").rglob("*.parquet"))) == n_mc
@@ -298,6 +311,15 @@ def test_scattered_targets_through_snakemake_equal_single_process(tmp_path):
         )
         assert doc["n_draws"] == ref.n_draws == 2500 and doc["data_label"] == "SYNTHETIC DATA"
 
+    # the placebo study: the gathered table is the single-process one, bit for bit
+    for instrument, outcome in [("safequest", "workload"), ("care", "care_total")]:
+        frame = pd.read_parquet(results / f"panel/{instrument}.parquet")
+        sp = Settings.from_config({**cfg["analysis"], "placebo": PLACEBO_SCATTER})
+        want = stages.placebo(frame, sp, instrument, [outcome], data_label="SYNTHETIC DATA")
+        got = pd.read_parquet(results / f"scatter/placebo/{instrument}/placebo.parquet")
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert (got.loc[got.method == "CR1", "n_assignments"] == 150).all()
+
     single = tmp_path / "single"
     cmd = [sys.executable, str(ROOT / "validation/monte_carlo.py"), *_script_args(MC_CONFIG)]
     cmd += ["--workers", "1", "--out", str(single), "--summary", str(single / MC_FILES[0])]
@@ -308,5 +330,5 @@ def test_scattered_targets_through_snakemake_equal_single_process(tmp_path):
         assert scattered.read_bytes() == (single / name).read_bytes(), name
 
     # a second run of the targets has nothing to do
-    again = snakemake(study, "ri_scattered", "monte_carlo", "--dry-run", *config)
+    again = snakemake(study, "ri_scattered", "monte_carlo", "placebo_scattered", "-n", *config)
     assert planned_jobs(again) == {}

@@ -164,6 +164,15 @@ def get_placebo_tables(wildcards):
     return expand(rules.placebo_instrument.output.parquet, instrument=list(dict(MODELS)))
 
 
+def get_placebo_chunks(wildcards):
+    """The scattered placebo jobs of the instrument's modelled outcomes, in table order."""
+    return [
+        PLACEBO_CHUNK.format(instrument=wildcards.instrument, outcome=o, chunk=k)
+        for o in get_modelled_outcomes(wildcards)
+        for k in range(PLACEBO_JOBS)
+    ]
+
+
 def get_baseline_arg(wildcards):
     """The optional flag as a list of words (each one quoted in the shell command)."""
     year = STUDY.settings.baseline_year

@@ -24,6 +24,7 @@ from linkseval.estimators.base import (
 from linkseval.estimators.callaway_santanna import CallawaySantAnna
 from linkseval.estimators.event_study import EventStudy
 from linkseval.estimators.imputation import Imputation
+from linkseval.estimators.synthdid import SyntheticControl, SyntheticDiD
 from linkseval.estimators.twfe import TWFE, DiD2x2
 from linkseval.study import Settings
 
@@ -33,6 +34,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "event_study": EventStudy(),
     "callaway_santanna": CallawaySantAnna(),
     "imputation": Imputation(),
+    "sdid": SyntheticDiD(),
+    "sc": SyntheticControl(),
 }
 
 METHOD_ORDER = ("analytic", "wild_bootstrap", "randomization")

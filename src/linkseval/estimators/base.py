@@ -71,6 +71,8 @@ class Fitted:
     ``std_error`` is the analytic SE (NaN where it cannot be estimated); ``df`` the degrees of
     freedom of its t reference distribution (None: normal); ``vcov_name`` the analytic method's
     name in the results; ``analytic_unavailable`` why the analytic test does not apply;
+    ``analytic_draws`` the random draws behind the SE (e.g. SDID's placebo replications; 0 for
+    a closed form);
     ``band`` per term the critical value c of a simultaneous band estimate ± c·SE over a family
     of terms (NaN outside it; the analytic rows give it as ``ci_low_fw``, ``ci_high_fw``).
     """
@@ -84,6 +86,7 @@ class Fitted:
     df: int | None = None
     analytic_unavailable: str | None = None
     extra_note: str = ""
+    analytic_draws: int = 0
     band: np.ndarray | None = None  # per term a uniform band's critical value (NaN: none)
 
     def wild_problem(self) -> WildProblem | None:

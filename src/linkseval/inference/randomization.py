@@ -633,6 +633,11 @@ def twfe_t_engine(p: Panel):
     and per-cluster sums of the period dummies (Ỹ'ẽ, Ỹ'Ỹ): no refit. None where a unit spans
     clusters (its score belongs to no single cluster). ``stats(idx, clusters=True)`` also gives
     the per-cluster sums the placebo study's wild bootstrap needs (:mod:`linkseval.placebo`).
+
+    The sums over clusters of the scores' squares and products are, for the clusters without a
+    drawn unit, quadratic to quartic forms in h (tensors Σ_c Q_c Q_c', Σ_c Q_c ⊗ H_c,
+    Σ_c H_c ⊗ H_c fixed once): a draw costs O(tk⁴ + positions · tk²), not O(G · tk²); the drawn
+    units' clusters are then replaced by their full scores.
     """
     u = ri_units(p)
     G = int(p.cluster.max()) + 1
@@ -664,7 +669,73 @@ def twfe_t_engine(p: Panel):
     n = p.n_obs
     ssc = G / (G - 1) * (n - 1) / (n - 1 - tk)  # the CR1 factor of the TWFE design (K = 1 + tk)
 
+    # Sums over clusters of products of the undrawn clusters' scores are quadratic, cubic and
+    # quartic forms in h: their tk-sized tensors replace a pass over the G clusters per draw
+    Hf = H.reshape(G, tk * tk)
+    forms = {
+        "ee": Qe.T @ Qe,
+        "ed": Qe.T @ Qd,
+        "dd": Qd.T @ Qd,
+        "e2": Qe.T @ Hf,  # tk × tk²: Σ_c Qe_c ⊗ H_c
+        "d2": Qd.T @ Hf,
+        "22": Hf.T @ Hf,  # tk² × tk²: Σ_c H_c ⊗ H_c
+    }
+    tot_e, tot_d, tot_h = Qe.sum(0), Qd.sum(0), Hf.sum(0)
+
+    def cluster_sums(idx: np.ndarray):
+        """ny, nd, den and the sums over clusters of S1y², S1y·S1d, S1d², S1·S2 and S2²."""
+        a_pos, b_pos = pc.a[idx, col, 0], pc.b[idx, col, 0]
+        q_pos, P_pos = pc.q[idx, col, 0, 0], pc.P[idx, col, :, 0]
+        h = P_pos.sum(axis=1) @ pc.Ginv  # R × tk
+        hh = (h[:, :, None] * h[:, None, :]).reshape(len(idx), tk * tk)
+        add2 = q_pos - 2 * (P_pos @ h[:, :, None])[..., 0]
+        ny = a_pos.sum(1) - h @ tot_e
+        nd = b_pos.sum(1) - h @ tot_d
+        den = add2.sum(1) + hh @ tot_h
+        sums = {
+            "ee": ((h @ forms["ee"]) * h).sum(1),
+            "ed": ((h @ forms["ed"]) * h).sum(1),
+            "dd": ((h @ forms["dd"]) * h).sum(1),
+            "e2": -((h @ forms["e2"]) * hh).sum(1),
+            "d2": -((h @ forms["d2"]) * hh).sum(1),
+            "22": ((hh @ forms["22"]) * hh).sum(1),
+        }
+        # the drawn units' clusters: their undrawn scores replaced by the full ones
+        c_pos = cl_of[idx]
+        base = {
+            "e": -(Qe[c_pos] @ h[:, :, None])[..., 0],
+            "d": -(Qd[c_pos] @ h[:, :, None])[..., 0],
+            "2": (Hf[c_pos] @ hh[:, :, None])[..., 0],
+        }
+        same = c_pos[:, :, None] == c_pos[:, None, :]  # R × k × k: positions sharing a cluster
+        first = ~np.tril(same, -1).any(axis=2)  # one position per drawn cluster
+        sf = same.astype(float)
+        full = {
+            "e": base["e"] + (sf @ a_pos[:, :, None])[..., 0],
+            "d": base["d"] + (sf @ b_pos[:, :, None])[..., 0],
+            "2": base["2"] + (sf @ add2[:, :, None])[..., 0],
+        }
+        for key in sums:
+            x, y = key
+            sums[key] += np.where(first, full[x] * full[y] - base[x] * base[y], 0.0).sum(1)
+        return ny, nd, den, sums
+
     def stats(idx: np.ndarray, clusters: bool = False):
+        if clusters:
+            return cluster_stats(idx)
+        ny, nd, den, m = cluster_sums(idx)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by, bd = ny / den, nd / den
+        # U = S1y − β_y S2, V = S1d − β_d S2 summed over clusters: Σ U², Σ UV, Σ V²
+        q = (
+            ssc * (m["ee"] - 2 * by * m["e2"] + by * by * m["22"]),
+            ssc * (m["ed"] - bd * m["e2"] - by * m["d2"] + by * bd * m["22"]),
+            ssc * (m["dd"] - 2 * bd * m["d2"] + bd * bd * m["22"]),
+        )
+        return ny, nd, q, den
+
+    def cluster_stats(idx: np.ndarray):
+        """As stats, with the per-cluster sums the placebo study's wild bootstrap needs."""
         R = len(idx)
         a_pos, b_pos = pc.a[idx, col, 0], pc.b[idx, col, 0]
         q_pos, P_pos = pc.q[idx, col, 0, 0], pc.P[idx, col, :, 0]
@@ -682,9 +753,7 @@ def twfe_t_engine(p: Panel):
             U = S1y - (ny / den)[:, None] * S2
             V = S1d - (nd / den)[:, None] * S2
         q = (ssc * (U * U).sum(1), ssc * (U * V).sum(1), ssc * (V * V).sum(1))
-        if not clusters:
-            return ny, nd, q, den
-        # per cluster: x̃_g'e_g, x̃_g'x̃_g and Ỹ_g'x̃_g (R × G × tk), for the placebo WCR
+        # per cluster: x̃_g'e_g, x̃_g'x̃_g and Ỹ_g'x̃_g (R × G × tk)
         W = -np.einsum("rk,ckl->rcl", h, H)
         np.add.at(W, (rows, c_pos), P_pos)
         return ny, nd, q, den, (S1y, S2, W)
@@ -741,17 +810,6 @@ def score_clusters(p: Panel, u: RIUnits) -> np.ndarray | None:
     return None if (cl_of[p.unit] != p.cluster).any() else cl_of
 
 
-def _scatter(values: np.ndarray, rows: np.ndarray, where: np.ndarray, R: int, G: int):
-    """Sum ``values`` (R × positions × ...) into an R × G × ... array at clusters ``where``."""
-    tail = values.shape[2:]
-    flat = (rows * G + where).ravel()
-    v = values.reshape(flat.size, -1)
-    out = np.empty((R * G, v.shape[1]))
-    for c in range(v.shape[1]):
-        out[:, c] = np.bincount(flat, weights=v[:, c], minlength=R * G)
-    return out.reshape((R, G) + tail)
-
-
 def event_t_engine(p: Panel, event_times: list[int]):
     """Return the closed form of the event-study coefficients' CR1 t for any assignment.
 
@@ -765,6 +823,11 @@ def event_t_engine(p: Panel, event_times: list[int]):
     coefficient j is ssc · Σ_c (e_j'(X̃'X̃)⁻¹ x̃_c'ẽ_c)², with the event study's factor
     G/(G−1)·(N−1)/(N−K), K = event times + period dummies. The event times stay the observed
     ones (as for RI on the coefficients). None where a unit spans clusters.
+
+    Σ_c S_c S_c' over the clusters without a drawn unit is h'[Σ_c (Q_c + H_c v)(Q_c + H_c v)']h
+    (v = hβ), whose sums over clusters are fixed tensors of size tk² to tk⁴: a draw costs
+    O(tk⁴ + positions · tk²) whatever the number of clusters G; the drawn units' clusters are
+    then replaced by their full scores.
     """
     u = ri_units(p)
     cl_of = score_clusters(p, u)
@@ -792,6 +855,13 @@ def event_t_engine(p: Panel, event_times: list[int]):
     den0, _ = _es_stats(pc, u.treated[None, :], col)
     floor = 1e-10 * float(np.linalg.eigvalsh(den0[0]).min())
 
+    # Σ over clusters of S_c S_c' for the undrawn clusters (S_c = −h'(Q_c + H_c v)) expands into
+    # tensors of size tk² … tk⁴ contracted with h and v = hβ: no pass over the G clusters per draw
+    Hf = H.reshape(G, tk * tk)
+    QQ = {("y", "y"): Qe.T @ Qe, ("y", "d"): Qe.T @ Qd, ("d", "d"): Qd.T @ Qd}
+    QH = {"y": (Qe.T @ Hf).reshape(tk, tk, tk), "d": (Qd.T @ Hf).reshape(tk, tk, tk)}
+    HH = (Hf.T @ Hf).reshape(tk, tk, tk, tk)  # [k,m,l,n] = Σ_c H_ckm H_cln
+
     def block(idx: np.ndarray):
         R = len(idx)
         A, num_y = _es_stats(pc, idx, col)
@@ -800,36 +870,50 @@ def event_t_engine(p: Panel, event_times: list[int]):
         ok = np.linalg.eigvalsh(A).min(axis=1) > floor
         A = np.where(ok[:, None, None], A, np.eye(K))
         Ainv = np.linalg.inv(A)
-        rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
-        where = cl_of[idx]
-        out = []
-        for num, pieces, Q in ((num_y, pc.a, Qe), (num_d, pc.b, Qd)):
-            beta = (Ainv @ num[..., None])[..., 0]  # R × K
-            v = (h @ beta[..., None])[..., 0]  # R × tk: hβ
-            base = Q[None] + (v @ H.reshape(G * tk, tk).T).reshape(R, G, tk)
-            S = -(base @ h) if tk else np.zeros((R, G, K))  # R × G × K
+        c_pos = cl_of[idx]  # R × k
+        same = c_pos[:, :, None] == c_pos[:, None, :]  # positions sharing a cluster
+        first = ~np.tril(same, -1).any(axis=2)  # one position per drawn cluster
+        sf = same.astype(float)
+        beta, v, base, full = {}, {}, {}, {}
+        for key, num, pieces, Q in (("y", num_y, pc.a, Qe), ("d", num_d, pc.b, Qd)):
+            beta[key] = (Ainv @ num[..., None])[..., 0]  # R × K
+            v[key] = (h @ beta[key][..., None])[..., 0]  # R × tk: hβ
             contrib = np.empty((R, len(col), K))
             for j, c in enumerate(col):
                 i = idx[:, j]
                 Pi = pc.P[i, c]  # R × tk × K
                 contrib[:, j] = (
                     pieces[i, c]
-                    - (pc.q[i, c] @ beta[..., None])[..., 0]
-                    + (np.swapaxes(Pi, 1, 2) @ v[..., None])[..., 0]
-                    + (np.swapaxes(h, 1, 2) @ (Pi @ beta[..., None]))[..., 0]
+                    - (pc.q[i, c] @ beta[key][..., None])[..., 0]
+                    + (np.swapaxes(Pi, 1, 2) @ v[key][..., None])[..., 0]
+                    + (np.swapaxes(h, 1, 2) @ (Pi @ beta[key][..., None]))[..., 0]
                 )
-            S += _scatter(contrib, rows, where, R, G)
-            out.append((beta, S @ Ainv))  # (S A⁻¹)_cj = e_j'A⁻¹ s_c (A symmetric)
-        (by, Uy), (bd, Ud) = out
-        q = (
-            ssc * (Uy * Uy).sum(axis=1),
-            ssc * (Uy * Ud).sum(axis=1),
-            ssc * (Ud * Ud).sum(axis=1),
-        )
-        return by, bd, q, ok
+            # the drawn clusters' scores without (base) and with (full) their drawn units
+            g = Q[c_pos] + (H[c_pos] @ v[key][:, None, :, None])[..., 0]  # R × k × tk
+            base[key] = -(g @ h)
+            full[key] = base[key] + sf @ contrib
+        out = {}
+        for x, y in QQ:  # Σ_c S^x_c S^y_c' (R × K × K), then the drawn clusters' correction
+            vx, vy = v[x], v[y]
+            Hvx = (vx @ HH.transpose(1, 0, 2, 3).reshape(tk, -1)).reshape(R, tk, tk, tk)
+            inner = (
+                QQ[x, y][None]
+                + (vy @ QH[x].transpose(2, 0, 1).reshape(tk, -1)).reshape(R, tk, tk)
+                + np.swapaxes(
+                    (vx @ QH[y].transpose(2, 0, 1).reshape(tk, -1)).reshape(R, tk, tk), 1, 2
+                )
+                + (Hvx @ vy[:, None, :, None])[..., 0]
+            )
+            M = np.swapaxes(h, 1, 2) @ inner @ h
+            f, b = full[x] * first[..., None], base[x] * first[..., None]
+            M += np.swapaxes(f, 1, 2) @ full[y] - np.swapaxes(b, 1, 2) @ base[y]
+            out[x, y] = ((Ainv @ M) * Ainv).sum(2)  # diag(A⁻¹MA⁻¹), A symmetric
+        q = (ssc * out["y", "y"], ssc * out["y", "d"], ssc * out["d", "d"])
+        return beta["y"], beta["d"], q, ok
 
     def stats(idx: np.ndarray):
-        step = max(1, int(4e6 // max(1, G * max(K, tk))))  # bounds the R × G × K temporaries
+        # bounds the R × positions × tk × tk temporaries
+        step = max(1, int(4e6 // max(1, len(col) * tk * max(K, tk))))
         parts = [block(idx[s : s + step]) for s in range(0, len(idx), step)]
         cat = np.concatenate
         q = tuple(cat([x[2][i] for x in parts]) for i in range(3))

@@ -50,6 +50,7 @@ def analytic(f: Fitted, s: Settings, family_alpha: float | None = None) -> list[
             method=f.vcov_name,
         )
         r.note = t.note
+        r.n_draws = f.analytic_draws
         if family_alpha is None and f.band is not None and np.isfinite(f.band[j]):
             r.ci_low_fw = f.estimate[j] - f.band[j] * f.std_error[j]
             r.ci_high_fw = f.estimate[j] + f.band[j] * f.std_error[j]

@@ -156,7 +156,13 @@ def rulegraph(snakefile: str | Path, workdir: str | Path, config: dict) -> str:
     return proc.stdout
 
 
-def render_png(dot_source: str, dpi: int = 110) -> bytes:
+# the diagram is drawn at SCALE × 110 dpi and shown at 1/SCALE of its pixel width: sharp in the
+# PDF and on high-density screens
+SCALE = 2
+DPI = 110 * SCALE
+
+
+def render_png(dot_source: str, dpi: int = DPI) -> bytes:
     """Draw graphviz source as PNG with ``dot`` (a missing graphviz is a DiagramError)."""
     exe = shutil.which("dot")
     if exe is None:

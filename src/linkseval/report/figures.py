@@ -336,16 +336,27 @@ def headline_forest(primary: pd.DataFrame, head: pd.DataFrame):
     return fig
 
 
-def figure_html(fig, alt: str, caption: str = "") -> str:
-    """Return a figure as an HTML ``<figure>``: an embedded PNG with its alt text and caption.
+def figure_svg(fig) -> bytes:
+    """Return a figure as SVG: vector (sharp on screen and in the PDF), deterministic bytes.
 
-    Deterministic bytes (no software/date metadata); ``alt`` and ``caption`` are escaped.
+    No date metadata, and ids from ``svg.hashsalt`` (:func:`style`): the same figure gives the
+    same bytes on every run.
     """
     import io
 
-    from linkseval.report.pages import png_figure_html
-
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+    with plt.rc_context({"svg.hashsalt": "linkseval", "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
-    return png_figure_html(buf.getvalue(), alt, caption)
+    return buf.getvalue()
+
+
+def figure_html(fig, alt: str, caption: str = "") -> str:
+    """Return a figure as an HTML ``<figure>``: an embedded SVG with its alt text and caption.
+
+    Vector graphics (sharp at any size, in print too) with deterministic bytes; ``alt`` and
+    ``caption`` are escaped.
+    """
+    from linkseval.report.pages import svg_figure_html
+
+    return svg_figure_html(figure_svg(fig), alt, caption)

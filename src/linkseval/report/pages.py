@@ -72,13 +72,44 @@ def fragment(template: str, /, *args: object, **kwargs: object) -> str:
     return _FORMATTER.format(template, *args, **kwargs)
 
 
-def png_figure_html(png: bytes, alt: str, caption: str = "") -> str:
-    """Return a PNG as an embedded ``<figure>`` with its alt text and caption (escaped)."""
+def _figure_html(uri: str, alt: str, caption: str, width: int | None = None) -> str:
+    """Return an embedded image as a ``<figure>`` with its alt text and caption (escaped)."""
+    cap = fragment("<figcaption class='caption'>{}</figcaption>", caption) if caption else ""
+    size = fragment(" width='{}'", width) if width else ""
+    return (
+        fragment("<figure><img src='{}'", uri)
+        + size
+        + fragment(" alt='{}'>", alt)
+        + cap
+        + ("</figure>")
+    )
+
+
+def png_figure_html(png: bytes, alt: str, caption: str = "", *, scale: float = 1.0) -> str:
+    """Return a PNG as an embedded ``<figure>`` with its alt text and caption (escaped).
+
+    ``scale`` > 1: a high-resolution PNG shown at 1/scale of its pixel width (sharp in print
+    and on high-density screens).
+    """
     import base64
 
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    cap = fragment("<figcaption class='caption'>{}</figcaption>", caption) if caption else ""
-    return fragment("<figure><img src='{}' alt='{}'>", uri, alt) + cap + "</figure>"
+    width = None
+    if scale != 1.0 and png[12:16] == b"IHDR":
+        width = round(int.from_bytes(png[16:20], "big") / scale)
+    return _figure_html(uri, alt, caption, width)
+
+
+def svg_figure_html(svg: bytes, alt: str, caption: str = "") -> str:
+    """Return an SVG as an embedded ``<figure>`` with its alt text and caption (escaped).
+
+    Vector graphics: sharp at any size, on screen and in the PDF. In an ``<img>`` an SVG runs
+    no script.
+    """
+    import base64
+
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+    return _figure_html(uri, alt, caption)
 
 
 def label_note(data_label: str) -> str:
@@ -104,6 +135,8 @@ _ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "applet", "base"
 _URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "srcset", "poster", "data"}
 # images, and tables as CSV (report.tables.csv_link): data that cannot run script
 _SAFE_DATA_URL = re.compile(r"data:(image/(png|jpeg|gif);base64|text/csv;charset=utf-8),", re.I)
+# SVG only as an <img>'s source, where browsers run none of its script (elsewhere it could)
+_SVG_IMG_URL = re.compile(r"data:image/svg\+xml;base64,", re.I)
 
 
 class _ActiveContent(HTMLParser):
@@ -126,7 +159,11 @@ class _ActiveContent(HTMLParser):
                 self.found.append(f"event handler {name}= on <{tag}>")
             elif name in _URL_ATTRS and (
                 url.startswith(("javascript:", "vbscript:"))
-                or (url.startswith("data:") and not _SAFE_DATA_URL.match(url))
+                or (
+                    url.startswith("data:")
+                    and not _SAFE_DATA_URL.match(url)
+                    and not (tag == "img" and name == "src" and _SVG_IMG_URL.match(url))
+                )
             ):
                 self.found.append(f"{name}={url[:30]!r} on <{tag}>")
             elif tag == "meta" and name == "http-equiv":
