@@ -347,6 +347,7 @@ def did_generic(
     settings: Settings | None = None,
     base: int | None = None,
     options: dict | None = None,
+    cs_options: dict | None = None,
 ) -> pd.DataFrame:
     """Any unit × period panel: estimates with every inference method side by side.
 
@@ -354,19 +355,40 @@ def did_generic(
     ``callaway_santanna``), the methods from ``settings.methods``. Methods that cannot apply
     (e.g. one treated unit: no cluster-robust or bootstrap inference) are reported as such in
     ``note`` with NaN numbers. ``options`` go to the estimator's ``fit`` (``sdid`` and ``sc``:
-    ``se``, ``placebo`` or ``jackknife``, and ``replications``).
+    ``se``, ``placebo`` or ``jackknife``, and ``replications``). ``cs_options`` (``cs`` only)
+    are R ``did``'s options of :func:`linkseval.staggered.callaway_santanna`
+    (``control_group``, ``anticipation``, ``aggregations``, ``cband``, ``biters``), plus
+    ``sampling_weights`` (a column: one weight per unit) and ``covariates`` (columns).
     """
     s = settings or Settings()
+    if estimator not in GENERIC_ESTIMATORS:
+        raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
+    name = GENERIC_NAMES.get(estimator, estimator)
+    cs_opts = {k: v for k, v in (cs_options or {}).items() if v not in (None, (), [], False)}
+    if cs_opts.get("control_group") == "never":
+        del cs_opts["control_group"]
+    if not cs_opts.get("anticipation"):
+        cs_opts.pop("anticipation", None)
+    if cs_opts and name != "callaway_santanna":
+        raise ConfigError(f"{', '.join(cs_opts)}: options of the cs estimator only")
     p = panel_from_frame(
-        df, unit=unit, time=time, cohort=cohort, outcome=outcome, weights=weights, cluster=cluster
+        df,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        outcome=outcome,
+        weights=weights,
+        cluster=cluster,
+        sampling_weights=cs_opts.pop("sampling_weights", None),
+        covariates=cs_opts.pop("covariates", ()),
     )
     meta = {"instrument": "", "outcome": outcome, "comparison": "never_treated"}
     if len(p.treated_units) == 0:
         raise ConfigError(f"no treated unit: column {cohort!r} is 0 or blank everywhere")
-    if estimator not in GENERIC_ESTIMATORS:
-        raise ConfigError(f"unknown estimator {estimator!r}; choose from {GENERIC_ESTIMATORS}")
-    name = GENERIC_NAMES.get(estimator, estimator)
-    if name in ("callaway_santanna", "imputation", "sdid", "sc") and not (p.cohort == 0).any():
+    needs_never = name in ("imputation", "sdid", "sc") or (
+        name == "callaway_santanna" and cs_opts.get("control_group", "never") == "never"
+    )
+    if needs_never and not (p.cohort == 0).any():
         raise ConfigError(f"{estimator} needs never-treated units (cohort 0 or blank) as controls")
     if name == "did2x2":
         first = int(p.cohort[p.cohort > 0].min())
@@ -379,7 +401,7 @@ def did_generic(
         variants = get_estimator(name).variants(p, s, b)
     else:
         variants = [({}, p)]
-    opts = options or {}
+    opts = {**(options or {}), **cs_opts}
     rows = []
     for fields, q in variants:
         rows += infer(name, q, s, {**meta, "estimator": name, **fields}, s.methods, **opts)

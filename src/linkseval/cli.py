@@ -70,6 +70,27 @@ def _link(text: str) -> tuple[str, str]:
     return title, href
 
 
+def _columns(text: str) -> tuple[str, ...]:
+    """Parse COL[,COL...] (an argparse type)."""
+    cols = tuple(c.strip() for c in text.split(","))
+    if not all(cols):
+        raise argparse.ArgumentTypeError(f"expected COL[,COL...], got {text!r}")
+    return cols
+
+
+def _aggregations(text: str) -> tuple[str, ...]:
+    """Parse KIND[,KIND...] or 'all' into Callaway-Sant'Anna aggregations (an argparse type)."""
+    from linkseval.staggered import AGGREGATIONS
+
+    kinds = AGGREGATIONS if text == "all" else _columns(text)
+    bad = [k for k in kinds if k not in AGGREGATIONS]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown aggregation {bad[0]!r}; choose from {', '.join(AGGREGATIONS)} or all"
+        )
+    return kinds
+
+
 def _paths(p: argparse.ArgumentParser, *names: str, nargs: str | None = None) -> None:
     for name in names:
         p.add_argument(f"--{name}", required=True, nargs=nargs, metavar="FILE")
@@ -555,11 +576,12 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         help="twfe: static two-way FE; event_study: effects by period since the start (joint "
         "pre-trend test with >= 2 pre periods); did2x2: last pre period vs each post period "
         "(one cohort); cs: Callaway-Sant'Anna group-time ATTs with simple and dynamic "
-        "aggregation (never-treated controls; staggered starts); imputation: Borusyak-"
-        "Jaravel-Spiess imputation estimator, simple and per event time, with its pre-trend "
-        "test (never-treated controls); sdid: synthetic difference-in-differences and sc: "
-        "synthetic control (Arkhangelsky et al. 2021, as R synthdid; one treated cohort, "
-        "never-treated controls, balanced units; inference by --se). Default: %(default)s",
+        "aggregation (never-treated controls by default; R did's options below); "
+        "imputation: Borusyak-Jaravel-Spiess imputation estimator, simple and per event time, "
+        "with its pre-trend test (never-treated controls); sdid: synthetic "
+        "difference-in-differences and sc: synthetic control (Arkhangelsky et al. 2021, as R "
+        "synthdid; one treated cohort, never-treated controls, balanced units; inference by "
+        "--se). Default: %(default)s",
     )
     p.add_argument(
         "--draws",
@@ -585,6 +607,60 @@ def _add_did(sub: argparse._SubParsersAction) -> None:
         help="sdid and sc: placebo replications (default: %(default)s, as R synthdid)",
     )
     p.add_argument("--alpha", type=float, default=section_defaults("analysis", "alpha"))
+    cs = p.add_argument_group(
+        "Callaway-Sant'Anna (--estimator cs): R did's options, its defaults by default"
+    )
+    cs.add_argument(
+        "--control-group",
+        choices=["never", "not_yet"],
+        default="never",
+        help="each cell's controls: never-treated units (R: nevertreated) or also those not yet "
+        "treated in either period (notyettreated). Default: %(default)s",
+    )
+    cs.add_argument(
+        "--anticipation",
+        type=int,
+        default=0,
+        metavar="K",
+        help="periods before the start the programme may already act in (R: anticipation); "
+        "post cells compare with period g-1-K. Default: %(default)s",
+    )
+    cs.add_argument(
+        "--covariates",
+        type=_columns,
+        default=(),
+        metavar="COL[,COL]",
+        help="doubly robust cells (R: xformla, est_method dr) with these covariates at each "
+        "cell's earlier period; WCR, RI and RI-t then do not apply",
+    )
+    cs.add_argument(
+        "--sampling-weights",
+        metavar="COL",
+        help="one weight per unit, constant over periods (R: weightsname). Not --weights: "
+        "those are each unit-period's analytic weights (e.g. respondents, varying by year) "
+        "for the regression estimators, which CS does not use",
+    )
+    cs.add_argument(
+        "--aggregations",
+        type=_aggregations,
+        metavar="KIND[,KIND]",
+        help="aggregates after the cells (R: aggte types): simple, dynamic, dynamic_overall, "
+        "group, group_overall, calendar, calendar_overall, or all. Default: simple,dynamic",
+    )
+    cs.add_argument(
+        "--uniform-band",
+        action="store_true",
+        help="a uniform 1-alpha band over the dynamic effects (R: cband): sup-t critical value "
+        "by a multiplier bootstrap (Mammen weights by cluster, --band-draws draws, seeded by "
+        "--seed); rows' ci_low_fw/ci_high_fw and 'uniform_band' in the JSON",
+    )
+    cs.add_argument(
+        "--band-draws",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap draws of the uniform band (R: biters). Default: %(default)s",
+    )
     p.add_argument("--out", metavar="FILE.json", help="write JSON here (default: stdout)")
     p.set_defaults(func=cmd_did)
 

@@ -409,6 +409,15 @@ def cmd_did(args: argparse.Namespace) -> None:
     from linkseval.data.store import to_json_text, write_text
 
     path = Path(args.panel)
+    cs_options = {
+        "control_group": args.control_group,
+        "anticipation": args.anticipation,
+        "covariates": args.covariates,
+        "sampling_weights": args.sampling_weights,
+        "aggregations": args.aggregations,
+        "cband": args.uniform_band,
+        "biters": args.band_draws if args.uniform_band else None,
+    }
     records = stages.did(
         _read_panel_file(path),
         unit=args.unit,
@@ -423,17 +432,51 @@ def cmd_did(args: argparse.Namespace) -> None:
         alpha=args.alpha,
         se=args.se,
         replications=args.replications,
+        cs_options=cs_options,
     )
     doc = {
         "panel": str(path),
         "call": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
         "results": records,
     }
+    if args.uniform_band:
+        doc["uniform_band"] = uniform_band_summary(records, args)
     text = to_json_text(doc)
     if args.out:
         write_text(text, args.out)
     else:
         sys.stdout.write(text)
+
+
+def uniform_band_summary(records: list[dict], args: argparse.Namespace) -> dict:
+    """Return the JSON's ``uniform_band``: the dynamic terms' sup-t critical value and band.
+
+    The critical value c is read back from the analytic ``dynamic`` rows (their
+    ``ci_high_fw`` = estimate + c·SE), so it carries the rows' ten significant digits.
+    """
+    rows = [
+        r
+        for r in records
+        if r["term"] == "dynamic"
+        and r["method"] == "influence function (analytic)"
+        and r["ci_high_fw"] is not None
+    ]
+    crit = None
+    if rows:
+        r = max(rows, key=lambda r: r["std_error"])
+        crit = round((r["ci_high_fw"] - r["estimate"]) / r["std_error"], 8)
+    return {
+        "terms": "dynamic",
+        "critical_value": crit,
+        "alpha": args.alpha,
+        "draws": args.band_draws,
+        "seed": args.seed,
+        "method": "multiplier bootstrap, Mammen weights by cluster, sup-t (R did's cband)",
+        "band": [
+            {"event_time": r["event_time"], "low": r["ci_low_fw"], "high": r["ci_high_fw"]}
+            for r in sorted(rows, key=lambda r: r["event_time"])
+        ],
+    }
 
 
 def cmd_links(args: argparse.Namespace) -> None:

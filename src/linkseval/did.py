@@ -16,6 +16,7 @@ and equals pyfixest's ``ssc(k_fixef="none")`` with period effects entered as dum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,9 @@ class Panel:
     dose: np.ndarray | None = None  # per row treatment intensity in [0, 1] (None = 1)
     n_singletons: int = 0
     outcome: str = ""
+    sampling_weights: np.ndarray | None = None  # per unit (Callaway-Sant'Anna); None: none
+    covariates: np.ndarray | None = None  # per row × covariate (Callaway-Sant'Anna); None: none
+    covariate_names: tuple[str, ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -79,6 +83,9 @@ class Panel:
             periods=np.unique(self.time[rows]),
             dose=None if self.dose is None else self.dose[rows],
             outcome=self.outcome,
+            sampling_weights=None if self.sampling_weights is None else self.sampling_weights[used],
+            covariates=None if self.covariates is None else self.covariates[rows],
+            covariate_names=self.covariate_names,
         )
         return drop_singletons(p, already=self.n_singletons)
 
@@ -106,10 +113,12 @@ def panel_from_frame(
     weights: str | None = None,
     cluster: str | None = None,
     dose: str | None = None,
+    sampling_weights: str | None = None,
+    covariates: Sequence[str] = (),
 ) -> Panel:
     """Build a :class:`Panel` from a long unit × period frame.
 
-    Rows with a missing outcome are dropped; units observed once are dropped too
+    Rows with a missing outcome (or covariate) are dropped; units observed once are dropped too
     (:func:`drop_singletons`).
 
     Parameters
@@ -125,6 +134,12 @@ def panel_from_frame(
         Column of clusters (default: the unit).
     dose : str, optional
         Column of treatment doses.
+    sampling_weights : str, optional
+        Column of unit sampling weights (R ``did``'s ``weightsname``; Callaway-Sant'Anna
+        only): positive, finite and constant within a unit.
+    covariates : sequence of str
+        Numeric covariate columns (Callaway-Sant'Anna's doubly robust cells; R ``did``'s
+        ``xformla``). Rows with a missing covariate are dropped, as rows with a missing outcome.
 
     Returns
     -------
@@ -135,12 +150,16 @@ def panel_from_frame(
     ------
     ConfigError
         For a missing column, duplicate unit-period rows, a cohort varying within a unit or bad
-        weights.
+        weights (or sampling weights varying within a unit).
     """
-    for col in [unit, time, cohort, outcome, weights, cluster, dose]:
+    covariates = list(covariates)
+    for col in [unit, time, cohort, outcome, weights, cluster, dose, sampling_weights, *covariates]:
         if col is not None and col not in df.columns:
             raise ConfigError(f"panel has no column {col!r} (columns: {', '.join(df.columns)})")
     d = df[df[outcome].notna()]
+    if covariates:
+        x = d[covariates].apply(pd.to_numeric, errors="coerce")
+        d = d[x.notna().all(axis=1).to_numpy()]
     if d.duplicated([unit, time]).any():
         dup = d.loc[d.duplicated([unit, time], keep=False), [unit, time]].iloc[0].tolist()
         raise ConfigError(f"panel has more than one row for {unit}={dup[0]}, {time}={dup[1]}")
@@ -159,6 +178,20 @@ def panel_from_frame(
     w = d[weights].to_numpy(dtype=float) if weights else np.ones(len(d))
     if (w <= 0).any() or not np.isfinite(w).all():
         raise ConfigError(f"weights column {weights!r} must be positive and finite")
+    sw = None
+    if sampling_weights:
+        v = pd.to_numeric(d[sampling_weights], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(v).all() or (v <= 0).any():
+            raise ConfigError(
+                f"sampling weights column {sampling_weights!r} must be positive and finite"
+            )
+        sw = np.zeros(len(labels))
+        sw[ucode] = v
+        if (v != sw[ucode]).any():
+            raise ConfigError(
+                f"sampling weights column {sampling_weights!r} varies within a unit; "
+                "it must be one weight per unit"
+            )
     p = Panel(
         unit=ucode,
         time=d[time].to_numpy(),
@@ -170,6 +203,11 @@ def panel_from_frame(
         periods=np.unique(d[time].to_numpy()),
         dose=d[dose].to_numpy(dtype=float) if dose else None,
         outcome=outcome,
+        sampling_weights=sw,
+        covariates=(
+            d[covariates].apply(pd.to_numeric).to_numpy(dtype=float) if covariates else None
+        ),
+        covariate_names=tuple(covariates),
     )
     return drop_singletons(p)
 

@@ -95,6 +95,11 @@ TERMS: dict[str, tuple[str, ...]] = {
     "att": ("cohort", "period", "event_time"),
     "simple": (),
     "dynamic": ("event_time",),
+    "dynamic_overall": (),
+    "group": ("cohort",),
+    "group_overall": (),
+    "calendar": ("period",),
+    "calendar_overall": (),
     "mean_post": ("bound",),
 }
 HONEST_RESTRICTIONS = ("original", "smoothness", "relative_magnitude")

@@ -609,6 +609,7 @@ def did(
     alpha: float,
     se: str = "placebo",
     replications: int = 200,
+    cs_options: dict | None = None,
 ) -> list[dict]:
     """Estimate a DiD on any unit × period panel (``linkseval did``).
 
@@ -631,6 +632,8 @@ def did(
     se, replications
         ``sdid`` and ``sc`` only: their standard error (``placebo`` or ``jackknife``) and the
         placebo replications.
+    cs_options
+        ``cs`` only: R ``did``'s options (:func:`linkseval.analysis.did_generic`).
 
     Returns
     -------
@@ -661,6 +664,7 @@ def did(
         estimator=estimator,
         settings=s,
         options={"se": se, "replications": replications} if estimator in ("sdid", "sc") else None,
+        cs_options=cs_options,
     )
     return json.loads(
         res.drop(columns=["instrument", "comparison"]).to_json(

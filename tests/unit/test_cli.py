@@ -176,3 +176,108 @@ def test_did_command_runs_sdid_and_sc_with_their_own_standard_errors(tmp_path, c
     assert main([*argv, "--estimator", "sdid", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "start in 2016, 2017" in err[0]
+
+
+def _mpdta_csv(tmp_path):
+    """mpdta as a CSV with R's column names, a unit weight and a blank-for-never cohort."""
+    import numpy as np
+    from moderndid import load_mpdta
+
+    df = load_mpdta().to_pandas()
+    units = sorted(df.countyreal.unique())
+    w = dict(zip(units, np.linspace(0.5, 2.0, len(units)), strict=True))
+    df = df.assign(w=df.countyreal.map(w))
+    src = tmp_path / "mpdta.csv"
+    df.to_csv(src, index=False)
+    return df, src
+
+
+def test_did_command_passes_r_did_options_to_callaway_santanna(tmp_path):
+    """--control-group, --anticipation, --sampling-weights, --covariates, --aggregations and
+    --uniform-band reach the estimator: the analytic rows are callaway_santanna's on the same
+    panel (itself checked against moderndid), the JSON holds the band's critical value, and with
+    covariates WCR, RI and RI-t rows say they do not apply."""
+    import json
+
+    import numpy as np
+
+    from linkseval.did import panel_from_frame
+    from linkseval.staggered import AGGREGATIONS, callaway_santanna
+
+    df, src = _mpdta_csv(tmp_path)
+    out = tmp_path / "res.json"
+    argv = ["did", "--panel", str(src), "--unit", "countyreal", "--time", "year"]
+    argv += ["--cohort", "first.treat", "--outcome", "lemp", "--estimator", "cs"]
+    argv += ["--control-group", "not_yet", "--anticipation", "1", "--sampling-weights", "w"]
+    argv += ["--covariates", "lpop", "--aggregations", "all", "--uniform-band"]
+    argv += ["--draws", "99", "--seed", "4", "--out", str(out)]
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    p = panel_from_frame(
+        df,
+        unit="countyreal",
+        time="year",
+        cohort="first.treat",
+        outcome="lemp",
+        sampling_weights="w",
+        covariates=["lpop"],
+    )
+    want = callaway_santanna(
+        p,
+        control_group="not_yet",
+        anticipation=1,
+        sampling_weights=p.sampling_weights,
+        covariates=p.covariates,
+        aggregations=AGGREGATIONS,
+        cband=True,
+        seed=4,
+    )
+    rows = doc["results"]
+    analytic = [r for r in rows if r["method"] == "influence function (analytic)"]
+    assert len(analytic) == len(want)
+    for r, (_, w) in zip(analytic, want.iterrows(), strict=True):
+        assert r["term"] == w.kind
+        assert r["estimate"] == pytest.approx(w.estimate, rel=1e-8)  # JSON: 10 digits
+        assert r["std_error"] == pytest.approx(w.std_error, rel=1e-8)
+    crit = want.band_critical_value.dropna().unique()
+    band = doc["uniform_band"]
+    assert band["critical_value"] == pytest.approx(crit[0], rel=1e-6) and band["draws"] == 1000
+    assert [b["event_time"] for b in band["band"]] == sorted(
+        want.event_time[want.kind == "dynamic"]
+    )
+    others = [r for r in rows if r["method"] != "influence function (analytic)"]
+    assert others and all(not r["applicable"] for r in others)
+    assert {r["term"] for r in analytic} == {"att", *AGGREGATIONS}
+    assert np.isfinite(band["critical_value"])
+
+
+def test_did_command_cs_options_without_covariates_keep_wcr_and_ri(tmp_path, capsys):
+    """Not-yet-treated controls and the group aggregates: WCR, RI and RI-t rows for every
+    term; a cs option with another estimator is one error line."""
+    import json
+
+    df, src = _mpdta_csv(tmp_path)
+    out = tmp_path / "res.json"
+    argv = ["did", "--panel", str(src), "--unit", "countyreal", "--time", "year"]
+    argv += ["--cohort", "first.treat", "--outcome", "lemp"]
+    cs = [
+        "--estimator",
+        "cs",
+        "--control-group",
+        "not_yet",
+        "--aggregations",
+        "group,group_overall",
+    ]
+    assert main(argv + cs + ["--draws", "99", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    group = [r for r in rows if r["term"] in ("group", "group_overall")]
+    assert {r["method"] for r in group} == {
+        "influence function (analytic)",
+        "WCR bootstrap",
+        "randomization inference",
+        "randomization inference (t)",
+    }
+    assert all(r["applicable"] and 0 <= r["p_value"] <= 1 for r in group)
+    assert not any(r["term"] == "dynamic" for r in rows)
+    assert main(argv + ["--estimator", "twfe", "--control-group", "not_yet"]) == 1
+    assert "control_group: options of the cs estimator only" in capsys.readouterr().err

@@ -72,7 +72,9 @@ class Fitted:
     freedom of its t reference distribution (None: normal); ``vcov_name`` the analytic method's
     name in the results; ``analytic_unavailable`` why the analytic test does not apply;
     ``analytic_draws`` the random draws behind the SE (e.g. SDID's placebo replications; 0 for
-    a closed form).
+    a closed form);
+    ``band`` per term the critical value c of a simultaneous band estimate ± c·SE over a family
+    of terms (NaN outside it; the analytic rows give it as ``ci_low_fw``, ``ci_high_fw``).
     """
 
     estimator: str
@@ -85,6 +87,7 @@ class Fitted:
     analytic_unavailable: str | None = None
     extra_note: str = ""
     analytic_draws: int = 0
+    band: np.ndarray | None = None  # per term a uniform band's critical value (NaN: none)
 
     def wild_problem(self) -> WildProblem | None:
         """Return the terms as one regression's linear combinations, or None (no WCR)."""
@@ -105,6 +108,10 @@ class Fitted:
     def ri_unavailable(self) -> str:
         """Return why RI cannot apply when :meth:`ri_statistics` is None."""
         return f"{self.estimator} has no reassignment statistic"
+
+    def ri_t_unavailable(self) -> str:
+        """Return why RI-t cannot apply when :meth:`ri_t_statistics` is None."""
+        return f"{self.estimator} has no studentised reassignment statistic yet"
 
     def joint_rows(self, s: Settings, base: dict, methods: list[str]) -> list[dict]:
         """Return the estimator's joint tests (e.g. pre-trends) as result rows; none by default."""

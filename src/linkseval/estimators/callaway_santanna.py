@@ -23,21 +23,69 @@ STAGGERED_NOTE = (
 )
 
 
+BAND_OPTIONS = ("cband", "biters", "seed")
+COVARIATES_NOTE = (
+    "with covariates each cell is the doubly robust estimator (a logit propensity score and an "
+    "outcome regression), not linear in the outcome: no stacked regression or closed-form "
+    "reassignment; use the influence-function SE (and its uniform band)"
+)
+
+
+def _note(options: dict) -> str:
+    """Return the simple aggregate's note: what was compared with what, and how."""
+    if (
+        options.get("control_group", "never") == "never"
+        and not options.get("anticipation", 0)
+        and options.get("sampling_weights") is None
+        and options.get("covariates") is None
+    ):
+        return STAGGERED_NOTE
+    controls = {"never": "never-treated", "not_yet": "never- and not-yet-treated"}
+    k = options.get("anticipation", 0)
+    parts = [
+        f"Callaway-Sant'Anna: each cohort compared with "
+        f"{controls[options.get('control_group', 'never')]} practices"
+        + (f", allowing {k} period(s) of anticipation" if k else ""),
+        "already-treated practices never act as controls",
+        "sampling-weighted" if options.get("sampling_weights") is not None else "unweighted",
+    ]
+    if options.get("covariates") is not None:
+        parts.append("doubly robust cells (Sant'Anna & Zhao 2020) with covariates")
+    return "; ".join(parts) + "; influence-function SEs clustered by practice."
+
+
+def _band_note(band: np.ndarray | None, j: int, options: dict) -> str:
+    """Return the analytic row's note on its uniform band (empty without one)."""
+    if band is None or not np.isfinite(band[j]):
+        return ""
+    return (
+        f"ci_low_fw/ci_high_fw: uniform band over every event time, sup-t critical value "
+        f"{band[j]:.4f} (multiplier bootstrap, {options.get('biters', 1000)} Mammen draws by "
+        "cluster; R did's cband)"
+    )
+
+
 class CallawaySantAnnaFit(Fitted):
     """Fitted Callaway–Sant'Anna ATT(g,t) cells, simple and dynamic aggregations."""
 
-    def __init__(self, p: Panel, alpha: float) -> None:
+    def __init__(self, p: Panel, alpha: float, **options) -> None:
         from linkseval.staggered import callaway_santanna
 
-        cs = callaway_santanna(p, alpha=alpha)
+        # the estimator's options are every hook's too; the band's are the analytic fit's only
+        self.options = {k: v for k, v in options.items() if k not in BAND_OPTIONS}
+        self.covariates = self.options.pop("covariates", None) is not None
+        cs = callaway_santanna(p, alpha=alpha, **options)
         n_tc = n_treated_clusters(p)
+        band = (
+            cs["band_critical_value"].to_numpy(dtype=float) if "band_critical_value" in cs else None
+        )
         terms = [
             Term(
                 r.kind,
                 {c: getattr(r, c) for c in ("event_time", "cohort", "period")},
-                STAGGERED_NOTE if r.term == "simple" else "",
+                _note(options) if r.term == "simple" else _band_note(band, j, options),
             )
-            for r in cs.itertuples()
+            for j, r in enumerate(cs.itertuples())
         ]
         few = n_tc < 2  # the influence-function variance of one treated cluster's mean is 0
         se = cs["std_error"].to_numpy(dtype=float)
@@ -50,6 +98,7 @@ class CallawaySantAnnaFit(Fitted):
             vcov_name="influence function (analytic)",
             df=None,
             analytic_unavailable=f"{n_tc} treated cluster(s); needs 2" if few else None,
+            band=None if few else band,
         )
         self.keys = list(cs["term"])  # linkseval.staggered's term keys, in row order
 
@@ -58,24 +107,42 @@ class CallawaySantAnnaFit(Fitted):
         return [pos[n] for n in names]
 
     def wild_problem(self) -> WildProblem | None:
-        """Return every term as a combination of the stacked cell regression."""
+        """Return every term as a combination of the stacked cell regression (None: covariates)."""
         from linkseval.staggered import cs_wild_problem
 
-        design, contrasts, names = cs_wild_problem(self.panel)
+        if self.covariates:
+            return None
+        design, contrasts, names = cs_wild_problem(self.panel, **self.options)
         return WildProblem(design, contrasts, self._rows(names))
 
-    def ri_statistics(self, *, seed: int, n_draws: int) -> RIProblem:
-        """Return every term with the cohorts permuted among all units."""
+    def wild_unavailable(self) -> str:
+        """Return why the WCR bootstrap does not apply (covariates)."""
+        return COVARIATES_NOTE
+
+    def ri_unavailable(self) -> str:
+        """Return why RI does not apply (covariates)."""
+        return COVARIATES_NOTE
+
+    def ri_t_unavailable(self) -> str:
+        """Return why RI-t does not apply (covariates)."""
+        return COVARIATES_NOTE
+
+    def ri_statistics(self, *, seed: int, n_draws: int) -> RIProblem | None:
+        """Return every term with the cohorts permuted among all units (None: covariates)."""
         from linkseval.staggered import cs_ri_statistics
 
-        stats, names = cs_ri_statistics(self.panel, n_draws=n_draws, seed=seed)
+        if self.covariates:
+            return None
+        stats, names = cs_ri_statistics(self.panel, n_draws=n_draws, seed=seed, **self.options)
         return RIProblem(stats, self._rows(names))
 
-    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None]:
+    def ri_t_statistics(self, *, seed: int, n_draws: int) -> list[RITStatistics | None] | None:
         """Return every term's t (estimate / influence-function SE) under the RI draws."""
         from linkseval.staggered import cs_ri_t_statistics
 
-        stats, names = cs_ri_t_statistics(self.panel, n_draws=n_draws, seed=seed)
+        if self.covariates:
+            return None
+        stats, names = cs_ri_t_statistics(self.panel, n_draws=n_draws, seed=seed, **self.options)
         out: list[RITStatistics | None] = [None] * len(self.terms)
         for j, st in zip(self._rows(names), stats, strict=True):
             out[j] = st
@@ -100,5 +167,19 @@ class CallawaySantAnna:
         return [({}, p)]
 
     def fit(self, p: Panel, s: Settings, **options) -> CallawaySantAnnaFit:
-        """Fit the group-time ATTs and their aggregations."""
-        return CallawaySantAnnaFit(p, s.alpha)
+        """Fit the group-time ATTs and their aggregations.
+
+        ``options`` are keyword arguments of :func:`linkseval.staggered.callaway_santanna`
+        (``control_group``, ``anticipation``, ``aggregations``, ``cband``, ...); none gives R
+        ``did``'s defaults. The band's draws are seeded by ``s.bootstrap_seed`` unless
+        ``seed`` is given; the panel's sampling weights (``Panel.sampling_weights``) are used
+        unless ``sampling_weights`` is given, and so are its covariates
+        (``Panel.covariates``) unless ``covariates`` is given.
+        """
+        if options.get("cband") and options.get("seed") is None:
+            options = {**options, "seed": s.bootstrap_seed}
+        if "sampling_weights" not in options and p.sampling_weights is not None:
+            options = {**options, "sampling_weights": p.sampling_weights}
+        if "covariates" not in options and p.covariates is not None:
+            options = {**options, "covariates": p.covariates}
+        return CallawaySantAnnaFit(p, s.alpha, **options)

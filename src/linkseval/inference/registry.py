@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from linkseval.inference.base import TestResult, wald_test
 from linkseval.inference.randomization import _ri_not_applicable, ri_t_test, ri_test
 from linkseval.inference.wild import wild_cluster_bootstrap_terms
@@ -49,6 +51,9 @@ def analytic(f: Fitted, s: Settings, family_alpha: float | None = None) -> list[
         )
         r.note = t.note
         r.n_draws = f.analytic_draws
+        if family_alpha is None and f.band is not None and np.isfinite(f.band[j]):
+            r.ci_low_fw = f.estimate[j] - f.band[j] * f.std_error[j]
+            r.ci_high_fw = f.estimate[j] + f.band[j] * f.std_error[j]
         out.append(r)
     return out
 
@@ -107,8 +112,7 @@ def randomization_t(
         )
     per_term = f.ri_t_statistics(seed=s.ri_seed, n_draws=s.ri_draws)
     if per_term is None:
-        why = f"{f.estimator} has no studentised reassignment statistic yet"
-        return [TestResult.not_applicable(name, why)] * len(f.terms)
+        return [TestResult.not_applicable(name, f.ri_t_unavailable())] * len(f.terms)
     return [
         TestResult.not_applicable(name, "a unit spans clusters")
         if st is None
