@@ -109,8 +109,15 @@ def outcome_frame(frame: pd.DataFrame, s: Settings, outcome: str) -> tuple[pd.Da
     return frame, base_year
 
 
-def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> Panel:
-    """Return the :class:`Panel` of a comparison frame (units, clusters, weights as configured)."""
+def comparison_panel(
+    df: pd.DataFrame, s: Settings, dose: str | None = None, *, adjusted: bool = False
+) -> Panel:
+    """Return the :class:`Panel` of a comparison frame (units, clusters, weights as configured).
+
+    ``adjusted``: with Callaway–Sant'Anna's covariates and sampling weights
+    (``analysis.callaway_santanna``); rows missing a covariate are left out.
+    """
+    cs = s.callaway_santanna if adjusted else {"covariates": [], "sampling_weights": None}
     return panel_from_frame(
         df,
         unit="unit",
@@ -120,6 +127,8 @@ def comparison_panel(df: pd.DataFrame, s: Settings, dose: str | None = None) -> 
         weights=s.weights,
         cluster="cluster",
         dose=dose,
+        sampling_weights=cs["sampling_weights"],
+        covariates=list(cs["covariates"]),
     )
 
 
@@ -193,11 +202,24 @@ def estimate_outcome(
             options = {"honest": main} if est_name == "event_study" else {}
             if est_name in ("sdid", "sc"):
                 options = {"se": s.synthdid["se"], "replications": s.synthdid["replications"]}
+            if est_name == "callaway_santanna":
+                options = s.cs_options()
             # the static TWFE of a family outcome also gives the family-wise interval
             fa = s.family_alpha(outcome) if est_name == "twfe" else None
             for fields, q in est.variants(p, s, base_year):
                 base = {**meta, "estimator": est_name, **fields}
                 rows += infer(est_name, q, s, base, s.methods, fa, **options)
+        cs = s.callaway_santanna
+        est = get_estimator("callaway_santanna")
+        if (
+            "callaway_santanna" in s.estimators
+            and (cs["covariates"] or cs["sampling_weights"])
+            and est.applies(p, rule.rule)
+        ):  # the doubly robust / weighted variant (analytic SE and band)
+            q = comparison_panel(df, s, adjusted=True)
+            variant = "dr" if cs["covariates"] else "weighted"
+            base = {**meta, "estimator": "callaway_santanna", "variant": variant}
+            rows += infer("callaway_santanna", q, s, base, s.methods, **s.cs_options())
         if main and s.leave_one_out and len(p.treated_units) > 2:
             for i in p.treated_units:
                 code = p.unit_labels[i]

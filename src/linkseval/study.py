@@ -259,10 +259,22 @@ class Settings:
     honest: dict = _default("analysis", "honestdid")
     placebo: dict = _default("analysis", "placebo")
     synthdid: dict = _default("analysis", "synthdid")
+    callaway_santanna: dict = _default("analysis", "callaway_santanna")
     primary: dict = _default("analysis", "primary")
     family: list[str] = _default("analysis", "family")  # outcomes tested together (Holm/BH)
     estimators: list[str] = _default("analysis", "estimators")
     methods: list[str] = _default("analysis", "methods")
+
+    def cs_options(self) -> dict:
+        """Return the Callaway–Sant'Anna fit's options (``analysis.callaway_santanna``)."""
+        c = self.callaway_santanna
+        return {
+            "control_group": c["control_group"],
+            "anticipation": int(c["anticipation"]),
+            "aggregations": tuple(c["aggregations"]),
+            "cband": bool(c["uniform_band"]),
+            "biters": int(c["band_draws"]),
+        }
 
     def __post_init__(self) -> None:
         # rule dicts (a config's or a test's) become Comparison objects; a partial honestdid
@@ -275,6 +287,8 @@ class Settings:
         object.__setattr__(self, "placebo", placebo)
         synthdid = with_defaults(dict(self.synthdid), _node(("analysis", "synthdid")))
         object.__setattr__(self, "synthdid", synthdid)
+        cs = with_defaults(dict(self.callaway_santanna), _node(("analysis", "callaway_santanna")))
+        object.__setattr__(self, "callaway_santanna", cs)
         primary = with_defaults(dict(self.primary), _node(("analysis", "primary")))
         if primary["comparison"] is None:
             primary["comparison"] = self.main_comparison
@@ -347,6 +361,7 @@ class Settings:
             honest=a["honestdid"],
             placebo=a["placebo"],
             synthdid=a["synthdid"],
+            callaway_santanna=a["callaway_santanna"],
             primary=a["primary"],
             family=family,
             estimators=list(a["estimators"]),

@@ -414,3 +414,48 @@ def test_leave_one_out_shows_no_numbers_for_a_practice_with_suppressed_cells():
     assert shown["estimate"].notna().all() and shown["p_value"].notna().all()
     twfe = out[out["estimator"] == "twfe"]
     assert twfe["estimate"].notna().all()
+
+
+def test_callaway_santanna_options_reach_the_pipeline_and_the_dr_variant():
+    """analysis.callaway_santanna: control group, aggregations and the uniform band go to the
+    CS fit; covariates add a doubly robust variant 'dr' (analytic SE only) on the panel with
+    those columns; both equal linkseval.staggered.callaway_santanna called directly."""
+    from linkseval.analysis import comparison_frame, comparison_panel, outcome_frame
+    from linkseval.staggered import callaway_santanna
+
+    df = practice_panel(n=120, seed=5, years=(2011, 2012, 2013, 2014, 2015, 2016),
+                        cohort_of=lambda i: 2014 if i < 7 else (2016 if i < 13 else 0))  # fmt: skip
+    cs = {"control_group": "not_yet", "aggregations": ["simple", "group", "group_overall"],
+          "band_draws": 199, "covariates": ["simd15_share", "list_size"]}  # fmt: skip
+    s = Settings(methods=["analytic", "wild_bootstrap"], bootstrap_draws=199,
+                 estimators=["twfe", "callaway_santanna"], leave_one_out=False,
+                 callaway_santanna=cs)  # fmt: skip
+    res = estimate_outcome(df, s, "safequest", "workload")
+    main = res[(res.comparison == s.main_comparison) & (res.estimator == "callaway_santanna")]
+    frame, base = outcome_frame(df, s, "workload")
+    cf = comparison_frame(frame, s.main, base)
+    p = comparison_panel(cf, s)
+    want = callaway_santanna(p, alpha=s.alpha, control_group="not_yet",
+                             aggregations=("simple", "group", "group_overall"), cband=True,
+                             biters=199, seed=s.bootstrap_seed)  # fmt: skip
+    plain = main[(main.variant.fillna("") == "") & (main.method == "influence function (analytic)")]
+    assert set(plain.term) == {"att", "simple", "group", "group_overall"}
+    agg = want[want.kind != "att"].set_index(["kind", "cohort"], drop=False)
+    for _, r in plain[plain.term != "att"].iterrows():
+        w = agg.loc[(r.term, r.cohort if pd.notna(r.cohort) else np.nan)]
+        w = w.iloc[0] if isinstance(w, pd.DataFrame) else w
+        assert (r.estimate, r.std_error) == pytest.approx((w.estimate, w.std_error), rel=1e-12)
+    assert main.loc[main.variant.fillna("") == "", "method"].nunique() == 2  # WCR applies
+    q = comparison_panel(cf, s, adjusted=True)
+    assert q.covariates is not None and q.covariates.shape[1] == 2
+    dr = callaway_santanna(q, alpha=s.alpha, control_group="not_yet", covariates=q.covariates,
+                           aggregations=("simple", "group", "group_overall"))  # fmt: skip
+    got = main[(main.variant == "dr") & (main.term == "simple")]
+    analytic = got[got.method == "influence function (analytic)"].iloc[0]
+    ref = dr[dr.kind == "simple"].iloc[0]
+    assert (analytic.estimate, analytic.std_error) == pytest.approx(
+        (ref.estimate, ref.std_error), rel=1e-12
+    )
+    wcr = got[got.method == "WCR bootstrap"].iloc[0]
+    assert not wcr.applicable and wcr.note.startswith("not applicable")
+    assert analytic.estimate != plain[plain.term == "simple"].estimate.iloc[0]

@@ -276,13 +276,53 @@ def fig_twfe_weights(cells: pd.DataFrame, outcome: str):
 AGGREGATES = (
     ("twfe", "treated_post", "TWFE (static)"),
     ("callaway_santanna", "simple", "Callaway–Sant'Anna, simple"),
-    ("callaway_santanna", "group", "Callaway–Sant'Anna, by cohort (overall)"),
-    ("callaway_santanna", "calendar", "Callaway–Sant'Anna, by year (overall)"),
+    ("callaway_santanna", "group_overall", "Callaway–Sant'Anna, by cohort (overall)"),
+    ("callaway_santanna", "calendar_overall", "Callaway–Sant'Anna, by year (overall)"),
     ("callaway_santanna", "dynamic_overall", "Callaway–Sant'Anna, dynamic (overall)"),
     ("imputation", "simple", "imputation (BJS), simple"),
     ("sdid", "treated_post", "synthetic DiD"),
     ("sc", "treated_post", "synthetic control"),
 )
+
+
+VARIANT_SUFFIX = {"dr": " (covariates, doubly robust)", "weighted": " (sampling weights)"}
+
+
+def fig_cs_event_study(est: pd.DataFrame, outcome: str, comparison: str, alpha: float = _ALPHA):
+    """Draw Callaway–Sant'Anna's event study with pointwise intervals and the uniform band.
+
+    The dynamic aggregation θ(e) under the analytic influence-function SE; the shaded band is
+    the simultaneous (sup-t) band (R ``did``'s ``cband``), which covers all the event times
+    together with probability 1 − α (``ci_low_fw``, ``ci_high_fw`` of the analytic rows).
+    """
+    from linkseval.estimators import method_row
+
+    style()
+    m = method_row("analytic", "callaway_santanna")
+    e = est[
+        (est["outcome"] == outcome)
+        & (est["comparison"] == comparison)
+        & (est["estimator"] == "callaway_santanna")
+        & (est["term"] == "dynamic")
+        & (est["method"] == m)
+        & (est["variant"].fillna("") == "")
+    ]
+    e = e.assign(et=e["event_time"].astype(int)).sort_values("et")
+    fig, ax = plt.subplots(figsize=(6.5, 3.3))
+    if e["ci_low_fw"].notna().any():
+        ax.fill_between(e["et"], e["ci_low_fw"], e["ci_high_fw"], color=SCOT_COLOR, alpha=0.18,
+                        step="mid", label=f"uniform {level(alpha)} band")  # fmt: skip
+    ax.errorbar(e["et"], e["estimate"], yerr=[e["estimate"] - e["ci_low"], e["ci_high"] -
+                e["estimate"]], fmt="o", color="k", capsize=3,
+                label=f"pointwise {level(alpha)} CI")  # fmt: skip
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(-0.5, color=DE_COLOR, ls="--", lw=0.8)
+    ax.set_xlabel("years since the cohort's start")
+    ax.set_ylabel("effect, % points")
+    ax.set_title(f"{label(outcome)}: Callaway–Sant'Anna event study vs {comparison}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def aggregate_rows(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataFrame:
@@ -303,8 +343,8 @@ def aggregate_rows(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataF
         ]
         for _, r in rows.iterrows():
             variant = r["variant"] if isinstance(r["variant"], str) else ""
-            suffix = f", cohort {variant.removeprefix('cohort_')}" if variant else ""
-            out.append({**r.to_dict(), "name": name + suffix})
+            suffix = VARIANT_SUFFIX.get(variant, f", cohort {variant.removeprefix('cohort_')}")
+            out.append({**r.to_dict(), "name": name + (suffix if variant else "")})
     return pd.DataFrame(out)
 
 
