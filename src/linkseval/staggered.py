@@ -1052,6 +1052,24 @@ def cs_randomization(
     return {t: ri_test(stats, j, alpha=alpha) for j, t in enumerate(names)}
 
 
+def cluster_products(gram: dict, lin: tuple, x: int, y: int) -> np.ndarray:
+    """Return Σ_c U_xc U_yc per draw for influence sums linear in the cells' cluster sums.
+
+    ``lin`` = (α, β, base, full, first): U_vc = Σ_k α_vk N_kc + β_vk S_vkc off the drawn units'
+    clusters (``gram``: Σ_c over all clusters of the products of N and S, cells × cells); at
+    the drawn positions ``base`` is that value and ``full`` the cluster's whole sum, counted
+    once per cluster (``first``).
+    """
+    alpha, beta, base, full, first = lin
+    quad = (
+        ((alpha[x] @ gram["N", "N"]) * alpha[y]).sum(1)
+        + ((alpha[x] @ gram["N", y]) * beta[y]).sum(1)
+        + ((beta[x] @ gram["N", x].T) * alpha[y]).sum(1)
+        + ((beta[x] @ gram[x, y]) * beta[y]).sum(1)
+    )
+    return quad + np.where(first, full[x] * full[y] - base[x] * base[y], 0.0).sum(1)
+
+
 def cs_ri_t_statistics(
     p: Panel,
     *,
@@ -1114,19 +1132,41 @@ def cs_ri_t_statistics(
         for agg in _terms(cells, aggregations)
     ]
 
+    # Σ over clusters of products of the undrawn clusters' influence sums: Gram matrices of the
+    # per-cell, per-cluster counts and sums (cells × cells), fixed once (see block)
+    Nc = per_cluster[0]
+    Sv = (per_cluster[1], per_cluster[2])
+    gram = {
+        ("N", "N"): Nc @ Nc.T,
+        **{("N", v): Nc @ Sv[v].T for v in (0, 1)},
+        **{(x, y): Sv[x] @ Sv[y].T for x in (0, 1) for y in (0, 1)},
+    }
+
     def block(idx: np.ndarray) -> list[tuple]:
-        """Per term (a, b, (q0, q1, q2), ok) for each row of ``idx``."""
+        """Per term (a, b, (q0, q1, q2), ok) for each row of ``idx``.
+
+        A cell's influence function summed over cluster c is, for a cluster without a drawn
+        unit, a_k N_kc + b_k S_kc (N, S: the cell's per-cluster count and sum; a = m₀/n₀,
+        b = −1/n₀ for the draw), plus, at the drawn units' clusters, the positions' own terms.
+        Every term is a linear combination of cells (weights Wt per draw) plus its weights'
+        influence function at the drawn positions, so Σ_c U_c² over all clusters is a quadratic
+        form in the cells' coefficients (Gram matrices fixed once) with the drawn clusters
+        replaced by their full sums: no pass over the clusters per draw.
+        """
         R = len(idx)
-        rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
-        where = cl_of[idx]
-
-        def scatter(v: np.ndarray) -> np.ndarray:  # R × positions → R × G cluster sums
-            return np.bincount((rows * G + where).ravel(), v.ravel(), R * G).reshape(R, G)
-
+        where = cl_of[idx]  # R × positions: the clusters of the drawn units
+        same = where[:, :, None] == where[:, None, :]
+        first = ~np.tril(same, -1).any(axis=2)  # one position per drawn cluster
+        sf = same.astype(float)
+        # the cells' per-cluster counts and sums at the drawn units' clusters: R × positions × C
+        N_at = np.moveaxis(Nc[:, where], 0, -1)
+        S_at = [np.moveaxis(Sv[v][:, where], 0, -1) for v in (0, 1)]
         sz = np.stack([size[idx[:, col == g]].sum(1) for g in range(len(cohorts))], 1)
-        N, Nc = per_drawn[0], per_cluster[0]
+        N = per_drawn[0]
         atts = np.zeros((2, R, C))
-        CL = np.zeros((2, C, R, G))
+        ca = np.zeros((2, R, C))  # coefficient of the cell's per-cluster count N_kc
+        cb = np.zeros((2, R, C))  # coefficient of the cell's per-cluster sum S_kc
+        pos_all = np.zeros((2, R, C, idx.shape[1]))  # the drawn positions' own terms
         good = np.zeros((R, C), dtype=bool)
         with np.errstate(invalid="ignore", divide="ignore"):
             for k in range(C):
@@ -1136,38 +1176,37 @@ def cs_ri_t_statistics(
                 Ni = N[k][idx]
                 n1 = Ni[:, mem].sum(1)
                 n0 = N[k].sum() - (Ni.sum(1) if every else Ni[:, out_].sum(1))
-                good[:, k] = (n1 > 0) & (n0 > 0)
+                g_k = (n1 > 0) & (n0 > 0)
+                good[:, k] = g_k
                 for v in (0, 1):
-                    S, Sc = per_drawn[1 + v][k], per_cluster[1 + v][k]
+                    S = per_drawn[1 + v][k]
                     Si = S[idx]
                     m1 = Si[:, mem].sum(1) / n1
                     m0 = (S.sum() - (Si.sum(1) if every else Si[:, out_].sum(1))) / n0
-                    atts[v, :, k] = m1 - m0
+                    atts[v, :, k] = np.where(g_k, m1 - m0, 0.0)
                     pos = (Si - m0[:, None] * Ni) / n0[:, None]
                     if not every:
                         pos[:, ~out_] = 0.0
                     pos[:, mem] += (Si[:, mem] - m1[:, None] * Ni[:, mem]) / n1[:, None]
-                    base = (m0[:, None] * Nc[k][None, :] - Sc[None, :]) / n0[:, None]
-                    CL[v, k] = np.where(good[:, k, None], base + scatter(pos), 0.0)
-        atts = np.where(good[None], atts, 0.0)
+                    ca[v, :, k] = np.where(g_k, m0 / n0, 0.0)
+                    cb[v, :, k] = np.where(g_k, -1.0 / n0, 0.0)
+                    pos_all[v, :, k] = np.where(g_k[:, None], pos, 0.0)
 
-        def component(comp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """(estimate, cluster sums of the influence function, ok) of one component."""
-            if all(len(item) == 1 for item in comp):
-                ks = np.array([item[0] for item in comp], dtype=int)
-                ia, iU, ig, gi = atts[:, :, ks], CL[:, ks], good[:, ks], cell_g[ks]
-            else:  # items: the plain means of their estimable cells
-                ia = np.zeros((2, R, len(comp)))
-                iU = np.zeros((2, len(comp), R, G))
-                ig = np.zeros((R, len(comp)), dtype=bool)
-                for i, item in enumerate(comp):
-                    it = np.array(item, dtype=int)
+        def component(comp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            """(estimate, cell weights Wt, extra at the positions, ok) of one component."""
+            Wi = np.zeros((R, len(comp), C))  # each item as a combination of cells
+            ig = np.zeros((R, len(comp)), dtype=bool)
+            for i, item in enumerate(comp):
+                it = np.array(item, dtype=int)
+                if len(it) == 1:
+                    Wi[:, i, it[0]] = 1.0
+                    ig[:, i] = good[:, it[0]]
+                else:  # items: the plain means of their estimable cells
                     cnt = good[:, it].sum(1)
                     ig[:, i] = cnt > 0
-                    inv = np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), 0.0)
-                    ia[:, :, i] = atts[:, :, it].sum(2) * inv
-                    iU[:, i] = CL[:, it].sum(1) * inv[None, :, None]
-                gi = cell_g[[item[0] for item in comp]]
+                    Wi[:, i, it] = np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), 0.0)[:, None]
+            ia = np.einsum("rik,vrk->vri", Wi, atts)
+            gi = cell_g[[item[0] for item in comp]]
             s = sz[:, gi] * ig
             tot = s.sum(1)
             ok = tot > 0
@@ -1175,41 +1214,57 @@ def cs_ri_t_statistics(
                 w = s / tot[:, None]
             w = np.where(ok[:, None], w, 0.0)
             est = np.einsum("rk,vrk->vr", w, ia)
-            U = np.einsum("rk,vkrg->vrg", w, iU)
-            for v in (0, 1):  # the weights' influence function, at the drawn clusters
+            Wt = np.einsum("ri,rik->rk", w, Wi)
+            extra = np.zeros((2, R, idx.shape[1]))
+            for v in (0, 1):  # the weights' influence function, at the drawn positions
                 dev = (ia[v] - est[v][:, None]) * ig
                 by_g = np.zeros((R, len(cohorts)))
                 np.add.at(by_g.T, gi, dev.T)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     wif = size[idx] * by_g[:, col] / tot[:, None]
-                U[v] += scatter(np.where(ok[:, None], wif, 0.0))
-            return est, U, ok
+                extra[v] = np.where(ok[:, None], wif, 0.0)
+            return est, Wt, extra, ok
 
         out = []
         for agg, ks, _ in terms:
             if len(ks) == 1:  # one cell: its own influence function
-                est, U, ok = atts[:, :, ks[0]], CL[:, ks[0]], good[:, ks[0]]
+                est, ok = atts[:, :, ks[0]], good[:, ks[0]]
+                Wt = np.zeros((R, C))
+                Wt[:, ks[0]] = 1.0
+                extra = np.zeros((2, R, idx.shape[1]))
             elif len(agg.components) == 1:
-                est, U, ok = component(agg.components[0])
+                est, Wt, extra, ok = component(agg.components[0])
             else:  # the plain mean of the components with an estimate
                 parts = [component(comp) for comp in agg.components]
-                oks = np.array([part[2] for part in parts], dtype=float)
+                oks = np.array([part[3] for part in parts], dtype=float)
                 n_ok = oks.sum(0)
                 ok = n_ok > 0
                 share = oks * np.where(ok, 1.0 / np.maximum(n_ok, 1), 0.0)
                 est = sum(part[0] * sh[None, :] for part, sh in zip(parts, share, strict=True))
-                U = sum(part[1] * sh[None, :, None] for part, sh in zip(parts, share, strict=True))
-            Uy, Ud = U
-            q = (
-                factor * (Uy * Uy).sum(1),
-                factor * (Uy * Ud).sum(1),
-                factor * (Ud * Ud).sum(1),
+                Wt = sum(part[1] * sh[:, None] for part, sh in zip(parts, share, strict=True))
+                extra = sum(
+                    part[2] * sh[None, :, None] for part, sh in zip(parts, share, strict=True)
+                )
+            # U_v at cluster c: Σ_k α_vk N_kc + β_vk S_vkc (+ the positions' terms π_v at theirs)
+            alpha = Wt[None] * ca
+            beta = Wt[None] * cb
+            pi = (Wt[None, :, None, :] @ pos_all)[:, :, 0, :] + extra
+            base = [
+                (N_at @ alpha[v][:, :, None])[..., 0] + (S_at[v] @ beta[v][:, :, None])[..., 0]
+                for v in (0, 1)
+            ]
+            full = [base[v] + (sf @ pi[v][:, :, None])[..., 0] for v in (0, 1)]
+
+            lin = (alpha, beta, base, full, first)
+            q = tuple(
+                factor * cluster_products(gram, lin, x, y) for x, y in ((0, 0), (0, 1), (1, 1))
             )
             out.append((est[0], est[1], q, ok))
         return out
 
     def stats(idx: np.ndarray) -> list[tuple]:
-        step = max(1, int(2e6 // max(1, G * C)))  # bounds the cells × draws × clusters arrays
+        # bounds the draws × cells × positions arrays
+        step = max(1, int(4e6 // max(1, C * idx.shape[1])))
         parts = [block(idx[s : s + step]) for s in range(0, len(idx), step)]
         cat = np.concatenate
         return [
