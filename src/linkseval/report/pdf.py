@@ -5,8 +5,10 @@ each starting a new sheet, links between pages turned into links inside the PDF)
 headless Chromium, the engine the browser tests check the pages with. CSS page-margin boxes put
 the data label at the top and "Page n of N" at the bottom of every sheet; text and tables stay
 text (vector), figures are embedded at the resolution they were drawn. Chromium stamps the
-current time into the PDF's ``/CreationDate`` and ``/ModDate``; :func:`normalise_pdf` replaces
-both with a fixed date of the same length, so the same pages give the same bytes.
+current time into the PDF's ``/CreationDate`` and ``/ModDate``, and names the tagged PDF's
+structure elements after its DOM node ids (which vary with when images finish decoding);
+:func:`normalise_pdf` replaces the dates with a fixed one of the same length and the node ids by
+their ranks, so the same pages give the same bytes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
 )
 _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:[0-9]{14}[^)]{0,10}\)")
+# the tagged PDF's structure-element ids (Chromium: node + its DOM node id, zero-padded)
+_NODE = re.compile(rb"\(node([0-9]{8})\)")
+_NODE_ID = re.compile(rb"(?<=\()node([0-9]{8})(?=\))")
 _MAIN = re.compile(r"<main>(.*)</main>", re.S)
 _PAGE_LINK = re.compile(r"""href=(['"])([A-Za-z0-9_.-]+)\.html\1""")
 # any other link to a file beside the pages: no target inside the PDF, and Chromium would write
@@ -138,7 +143,24 @@ def normalise_pdf(data: bytes, date: bytes = b"20000101000000") -> bytes:
         new = head + date + old[len(head) + len(date) :]
         return new
 
-    return _DATE.sub(fixed, data)
+    return _renumber_nodes(_DATE.sub(fixed, data))
+
+
+def _renumber_nodes(data: bytes) -> bytes:
+    """Renumber the tagged PDF's structure-element ids ``nodeNNNNNNNN`` 1, 2, … in order.
+
+    Chromium names them after its DOM node ids, which depend on when images finished decoding;
+    replaced by their ranks (same width, so offsets stay valid, and in the same order, so a
+    sorted id tree stays sorted), the same pages give the same bytes.
+    """
+    ids = sorted({int(m) for m in _NODE.findall(data)})
+    if not ids:
+        return data
+    width = len(_NODE.search(data).group(1))
+    rank = {n: i for i, n in enumerate(ids, 1)}
+    if len(str(len(ids))) > width:
+        return data
+    return _NODE_ID.sub(lambda m: b"node" + str(rank[int(m.group(1))]).zfill(width).encode(), data)
 
 
 def find_chromium() -> str:
