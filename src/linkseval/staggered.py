@@ -1121,6 +1121,14 @@ def cs_ri_t_statistics(
     wu = np.ones(p.n_units) if cells.weights is None else cells.weights
     if cells.weights is not None:  # weighted counts and sums
         unit_sums = [X * wu for X in unit_sums]
+    # centre each cell's Δy and ΔD on their (weighted) mean over all units: a cell's ATT and
+    # influence function do not change, and the quadratic forms below (Gram matrices of
+    # per-cluster sums) do not lose digits to a large common change (a strong trend)
+    count = unit_sums[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for v in (1, 2):
+            mu = np.where(count.sum(1) > 0, unit_sums[v].sum(1) / count.sum(1), 0.0)
+            unit_sums[v] = unit_sums[v] - mu[:, None] * count
     per_cluster = [np.array([np.bincount(uc, x, G) for x in X]).reshape(C, G) for X in unit_sums]
     per_drawn = [group_sum(X, u.group, u.n, axis=1) for X in unit_sums]
     size = group_sum(wu, u.group, u.n)
