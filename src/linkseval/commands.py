@@ -307,8 +307,7 @@ def cmd_placebo_chunk(args: argparse.Namespace) -> None:
         job=args.chunk,
         data_label=args.data_label,
     )
-    meta = {"data_label": args.data_label, "job": args.chunk}
-    meta |= {k: int(s.placebo[k]) for k in PLACEBO_META}
+    meta = {"data_label": args.data_label, "job": args.chunk, **placebo_meta(s)}
     write_parquet(out, args.out, meta)
     _banner(args.data_label)
     first, last = int(out["assignment"].min()), int(out["assignment"].max())
@@ -322,6 +321,19 @@ def cmd_placebo_chunk(args: argparse.Namespace) -> None:
 PLACEBO_META = ("assignments", "seed", "wild_assignments", "wild_draws", "scatter_assignments")
 
 
+def placebo_meta(s: Settings) -> dict:
+    """Return every setting a placebo job's p-values depend on (recorded, checked at gather)."""
+    return {
+        **{k: int(s.placebo[k]) for k in PLACEBO_META},
+        "ri_seed": s.ri_seed,
+        "ri_draws": s.ri_draws,
+        "bootstrap_seed": s.bootstrap_seed,
+        "bootstrap_weights": s.bootstrap_weights,
+        "alpha": s.alpha,
+        "main_comparison": s.main_comparison,
+    }
+
+
 def cmd_placebo_gather(args: argparse.Namespace) -> None:
     """Gather scattered placebo jobs into the study's table (``linkseval placebo-gather``)."""
     from linkseval import stages
@@ -329,11 +341,11 @@ def cmd_placebo_gather(args: argparse.Namespace) -> None:
     from linkseval.errors import ConfigError
 
     s = _settings(args)
-    want = {k: int(s.placebo[k]) for k in PLACEBO_META}
+    want = placebo_meta(s)
     chunks = []
     for path, meta, frame in _read_jobs(args.chunks):
-        got = {k: meta.get(k) for k in PLACEBO_META}
-        if got != want:
+        got = {k: meta.get(k) for k in want}
+        if got != want or meta.get("data_label") != args.data_label:
             raise ConfigError(f"{path}: placebo job made with {got}, not {want}")
         chunks.append(frame)
     out = stages.placebo_gather(

@@ -363,7 +363,9 @@ def placebo_gather(
     from linkseval.placebo import POOLS, placebo_summary
 
     frame = pd.concat(list(chunks), ignore_index=True)
-    frame = frame[frame["instrument"] == instrument]
+    other = sorted(set(frame["instrument"]) - {instrument})
+    if other:
+        raise ValueError(f"placebo gather for {instrument}: jobs of {other} given")
     missing = sorted(set(outcomes) - set(frame["outcome"]))
     extra = sorted(set(frame["outcome"]) - set(outcomes))
     if missing or extra:

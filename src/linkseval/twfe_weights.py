@@ -6,10 +6,11 @@ treatment D on unit and period effects (weights ω, the regression's analytic we
 staggered starts some weights are negative (early cohorts in late periods serve as controls),
 so β can have the sign opposite to every unit-period's effect. The summary measures are those
 of R ``TwoWayFEWeights::twowayfeweights(type = "feTR")``: the number and sum of positive and
-negative weights, σ_fe = |β| / sd(W) (the smallest standard deviation of the effects under
-which β and the average effect on the treated could be 0 and β not), and, with negative
-weights, the smallest standard deviation under which β and the average effect could have
-opposite signs.
+negative weights, σ_fe = |β| / sd(W) (their Corollary 1(i): the smallest standard deviation of
+the effects across treated unit-periods compatible with the observed β and an average effect
+on the treated of 0) and, with negative weights, σ_sign (Corollary 1(ii): the smallest standard
+deviation compatible with β having the opposite sign to every treated unit-period's effect).
+σ_fe ≤ σ_sign.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class TWFEWeights:
     n_negative: int
     sum_positive: float
     sum_negative: float
-    sigma_fe: float  # |β| / sd(W): effects' SD under which β ≠ 0 with no average effect
-    sigma_sign: float  # effects' SD under which β and the average effect differ in sign (NaN
-    # without negative weights)
+    sigma_fe: float  # |β| / sd(W): the least SD of effects with β as observed and an ATT of 0
+    sigma_sign: float  # the least SD of effects with β of the opposite sign to every effect
+    # (NaN without negative weights)
 
     @property
     def n_treated_cells(self) -> int:
@@ -112,7 +113,7 @@ def twfe_weights(p: Panel, treatment: np.ndarray | None = None) -> TWFEWeights:
 
 
 def _sigma_sign(beta: float, W, nat, weight, p: Panel) -> float:
-    """Return the smallest SD of the effects under which β and the average effect differ in sign.
+    """Return the least SD of the effects under which β has the opposite sign to all of them.
 
     R ``twowayfeweights``' ``sensibility2``: cells with a non-zero weight sorted by W; with
     P_k, S_k and T_k the cumulative natural weights, weights and natural-weighted W² from the

@@ -339,6 +339,7 @@ HTML_BUILDERS = {
     "placebo_verdict",
     "primary_statement",
     "twfe_weights_text",  # narrative: built by fragment
+    "single_start_text",  # narrative: a fixed sentence
     "inference_sentence",  # narrative: built by fragment
     "png_figure_html",  # an embedded PNG with escaped alt text and caption
 }

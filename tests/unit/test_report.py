@@ -613,3 +613,51 @@ def test_figures_are_vector_svg_with_the_same_bytes_every_run():
     svg = base64.b64decode(uri.group(1)).decode()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<path" in svg
     assert "<dc:date>" not in svg and "<image" not in svg  # no date, no embedded raster
+
+
+def test_staggered_section_shows_every_robust_estimator_in_vector_figures():
+    """A staggered study's DiD page: the aggregate forest has TWFE, every CS overall term, the
+    imputation estimate and SDID/SC per cohort under their own (jackknife) SE; the heat maps
+    and the event study are vector SVG (no embedded raster); the weights statement uses the
+    dCDH measures as defined; a one-start study shows no staggered section."""
+    import base64
+    import re
+
+    from test_analysis import practice_panel
+
+    from linkseval.analysis import estimate_outcome
+    from linkseval.study import Settings
+    from linkseval.twfe_weights import weights_tables
+
+    years = (2011, 2012, 2013, 2014, 2015, 2016)
+    df = practice_panel(n=80, seed=2, years=years,
+                        cohort_of=lambda i: 2014 if i < 7 else (2016 if i < 13 else 0))  # fmt: skip
+    s = Settings(methods=["analytic", "randomization"], ri_draws=99, leave_one_out=False,
+                 estimators=["twfe", "callaway_santanna", "imputation", "sdid", "sc"])  # fmt: skip
+    est = estimate_outcome(df, s, "safequest", "workload")
+    rows = figures.aggregate_rows(est, "workload", s.main_comparison)
+    names = list(rows["name"])
+    assert names[0] == "TWFE (static)" and "Callaway–Sant'Anna, by cohort (overall)" in names
+    assert "imputation (BJS), simple" in names
+    assert {"synthetic DiD, cohort 2014", "synthetic control, cohort 2016"} <= set(names)
+    assert set(rows.loc[rows.estimator == "sdid", "method"]) == {"jackknife SE"}
+    assert "randomization inference" not in set(rows["method"])
+    cells, summary = weights_tables(df, s, "safequest", "workload")
+    staggered, row = narrative.staggered_view("workload", cells, summary)
+    assert staggered and row is not None and row["n_treated_cells"] == cells["n_units"].sum()
+    text = narrative.twfe_weights_text(row)
+    assert f"{row['sigma_fe']:.2f} points" in text and "could be 0 despite this estimate" in text
+    for fig in (
+        figures.fig_cohort_time(est, "workload", s.main_comparison),
+        figures.fig_twfe_weights(cells, "workload"),
+        figures.fig_cs_event_study(est, "workload", s.main_comparison),
+        figures.fig_aggregates(est, "workload", s.main_comparison),
+    ):
+        svg = figures.figure_svg(fig).decode()
+        assert "<path" in svg and "<image" not in svg  # vector, no embedded raster
+    one = practice_panel(n=60)
+    c1, m1 = weights_tables(one, s, "safequest", "workload")
+    assert narrative.staggered_view("workload", c1, m1) == (False, None)
+    html = figures.figure_html(figures.fig_cohort_time(est, "workload", s.main_comparison), "a")
+    b64 = re.search(r"base64,([^']+)'", html).group(1)
+    assert b"<image" not in base64.b64decode(b64)

@@ -396,3 +396,20 @@ def test_the_pipeline_fits_each_cohort_with_two_pre_years_and_the_configured_se(
     one_pre = practice_panel(n=60)  # 2013-2015, cohort 2014
     res = estimate_outcome(one_pre, s, "safequest", "workload")
     assert not res.estimator.isin(["sdid", "sc"]).any()
+
+
+def test_a_cohort_without_a_fully_observed_practice_is_left_out_not_a_crash():
+    """Real extracts have gaps: when no practice of a cohort answered in every year, SDID/SC
+    leave that cohort out (they fit fully observed units only) and the job goes on."""
+    from test_analysis import practice_panel
+
+    from linkseval.analysis import estimate_outcome
+
+    years = (2012, 2013, 2014, 2015)
+    cohorts = {i: 2014 if i < 5 else 2015 if i < 9 else 0 for i in range(60)}
+    frame = practice_panel(n=60, years=years, cohort_of=cohorts.get)
+    gap = (frame.cohort == 2015) & (frame.year == 2013)  # every 2015 practice misses 2013
+    s = Settings(estimators=["sdid", "sc"], methods=["analytic"], leave_one_out=False,
+                 dose=False)  # fmt: skip
+    res = estimate_outcome(frame[~gap], s, "safequest", "workload")
+    assert set(res.variant) == {"cohort_2014"}

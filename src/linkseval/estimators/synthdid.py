@@ -763,13 +763,21 @@ MIN_PRE = 2
 
 
 def cohort_panels(p: Panel, min_pre: int = MIN_PRE) -> list[tuple[int, Panel]]:
-    """Return each cohort's panel (its units and never-treated ones), ≥ ``min_pre`` pre periods."""
+    """Return each cohort's panel (its units and never-treated ones) SDID can fit.
+
+    Cohorts with at least ``min_pre`` periods before the start and, among the units observed
+    in every period (the ones SDID uses), a treated unit and a never-treated one.
+    """
     out = []
     for g in np.unique(p.cohort[p.cohort > 0]):
         if int(np.sum(p.periods < g)) < min_pre:
             continue
         keep = np.isin(p.cohort[p.unit], [0, g])
         q = p if keep.all() else p.subset(keep)
+        # SDID fits the units observed in every period: a treated one and a control at least
+        full = np.bincount(q.unit, minlength=q.n_units) == len(q.periods)
+        if not (full & (q.cohort > 0)).any() or not (full & (q.cohort == 0)).any():
+            continue
         out.append((int(g), q))
     return out
 

@@ -213,20 +213,30 @@ def _cohort_period_grid(rows: pd.DataFrame, value: str) -> tuple[np.ndarray, lis
 def _annotated_heatmap(ax, grid: np.ndarray, cohorts: list, periods: list, fmt: str):
     """Draw ``grid`` with a diverging colour scale centred on 0 and each cell's value written."""
     vmax = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
-    im = ax.imshow(np.ma.masked_invalid(grid), cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto")
+    # pcolormesh, not imshow: vector cells in the SVG (imshow embeds a raster image)
+    im = ax.pcolormesh(np.ma.masked_invalid(grid), cmap="PuOr_r", vmin=-vmax, vmax=vmax,
+                       edgecolors="white", linewidth=0.5)  # fmt: skip
+    ax.set_xlim(0, len(periods))
+    ax.set_ylim(len(cohorts), 0)  # the first cohort at the top
     for i in range(len(cohorts)):
         for j in range(len(periods)):
             v = grid[i, j]
             if np.isfinite(v):
                 dark = abs(v) > 0.6 * vmax
-                ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=8,
+                ax.text(j + 0.5, i + 0.5, format(v, fmt), ha="center", va="center", fontsize=8,
                         color="white" if dark else "black")  # fmt: skip
-    ax.set_xticks(range(len(periods)), [str(t) for t in periods])
-    ax.set_yticks(range(len(cohorts)), [str(g) for g in cohorts])
+    ax.set_xticks(np.arange(len(periods)) + 0.5, [str(t) for t in periods])
+    ax.set_yticks(np.arange(len(cohorts)) + 0.5, [str(g) for g in cohorts])
     ax.set_xlabel("year")
     ax.set_ylabel("cohort (first Links year)")
     ax.grid(False)
     return im
+
+
+def _colorbar(fig, im, ax, text: str) -> None:
+    """Add a colour bar drawn as vector cells (matplotlib rasterises long ones by default)."""
+    cb = fig.colorbar(im, ax=ax, label=text, shrink=0.8)
+    cb.solids.set_rasterized(False)
 
 
 def fig_cohort_time(est: pd.DataFrame, outcome: str, comparison: str):
@@ -241,6 +251,7 @@ def fig_cohort_time(est: pd.DataFrame, outcome: str, comparison: str):
         & (est["comparison"] == comparison)
         & (est["estimator"] == "callaway_santanna")
         & (est["term"] == "att")
+        & (est["variant"].fillna("") == "")  # not the doubly robust / weighted variant
     ].drop_duplicates(["cohort", "period"])
     grid, cohorts, periods = _cohort_period_grid(att, "estimate")
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(periods) + 2), 0.5 * len(cohorts) + 1.6))
@@ -248,8 +259,8 @@ def fig_cohort_time(est: pd.DataFrame, outcome: str, comparison: str):
     for i, g in enumerate(cohorts):
         pre = [j for j, t in enumerate(periods) if t < g and np.isfinite(grid[i, j])]
         for j in pre:
-            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ls=":", lw=0.8))
-    fig.colorbar(im, ax=ax, label="effect, % points", shrink=0.8)
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, ls=":", lw=0.8))
+    _colorbar(fig, im, ax, "effect, % points")
     ax.set_title(f"{label(outcome)}: effect by cohort and year (dotted: before the start)")
     fig.tight_layout()
     return fig
@@ -266,7 +277,7 @@ def fig_twfe_weights(cells: pd.DataFrame, outcome: str):
     grid, cohorts, periods = _cohort_period_grid(rows, "weight")
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(periods) + 2), 0.5 * len(cohorts) + 1.6))
     im = _annotated_heatmap(ax, grid, cohorts, periods, "+.3f")
-    fig.colorbar(im, ax=ax, label="weight in the TWFE estimate", shrink=0.8)
+    _colorbar(fig, im, ax, "weight in the TWFE estimate")
     ax.set_title(f"{label(outcome)}: TWFE weights by cohort and year (they sum to 1)")
     fig.tight_layout()
     return fig
@@ -284,6 +295,9 @@ AGGREGATES = (
     ("sc", "treated_post", "synthetic control"),
 )
 
+
+# the registry's resampling methods (the others are an estimator's own analytic SE)
+RESAMPLING = ("wild_bootstrap", "randomization", "randomization_t")
 
 VARIANT_SUFFIX = {"dr": " (covariates, doubly robust)", "weighted": " (sampling weights)"}
 
@@ -335,10 +349,13 @@ def aggregate_rows(est: pd.DataFrame, outcome: str, comparison: str) -> pd.DataF
     e = est[(est["outcome"] == outcome) & (est["comparison"] == comparison)]
     out = []
     for estimator, term, name in AGGREGATES:
+        # the estimator's own SE (CR1, influence function, SDID's jackknife or placebo SE...):
+        # every row but the resampling methods'
+        resampled = {method_row(m, estimator) for m in RESAMPLING}
         rows = e[
             (e["estimator"] == estimator)
             & (e["term"] == term)
-            & (e["method"] == method_row("analytic", estimator))
+            & ~e["method"].isin(resampled)
             & e["event_time"].isna()
         ]
         for _, r in rows.iterrows():
@@ -442,7 +459,7 @@ def describe(fig) -> str:
 
 
 def show(fig, alt: str | None = None) -> None:
-    """Display a figure in a notebook: an embedded PNG (deterministic bytes) with alt text.
+    """Display a figure in a notebook: an embedded SVG (deterministic bytes) with alt text.
 
     ``alt`` says what the figure shows; by default it is made from the figure's titles and axis
     labels (:func:`describe`).

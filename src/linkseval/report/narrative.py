@@ -323,24 +323,21 @@ def placebo_verdict(placebo: pd.DataFrame, alpha: float = _ALPHA) -> str:
 
 
 def staggered_view(
-    est: pd.DataFrame, outcome: str, comparison: str, weights: pd.DataFrame | None
+    outcome: str, cells: pd.DataFrame | None, summary: pd.DataFrame | None
 ) -> tuple[bool, pd.Series | None]:
     """Return what a DiD page's staggered section shows for one outcome.
 
-    ``(staggered, weights_row)``: whether Callaway–Sant'Anna has cells of more than one cohort
-    against ``comparison``, and the outcome's TWFE weights summary where the study is staggered
-    or TWFE puts a negative weight on a practice-year (else None).
+    ``(staggered, weights_row)``: whether the Links practices of the main comparison started
+    in more than one year (from the TWFE weights' cohort × year cells), and the outcome's TWFE
+    weights summary where the study is staggered or TWFE weighs a practice-year negatively
+    (else None).
     """
-    cs = est[
-        (est["outcome"] == outcome)
-        & (est["comparison"] == comparison)
-        & (est["estimator"] == "callaway_santanna")
-        & (est["term"] == "att")
-    ]
-    staggered = cs["cohort"].nunique() > 1
+    staggered = False
+    if cells is not None:
+        staggered = cells.loc[cells["outcome"] == outcome, "cohort"].nunique() > 1
     row = None
-    if weights is not None:
-        sel = weights[weights["outcome"] == outcome]
+    if summary is not None:
+        sel = summary[summary["outcome"] == outcome]
         if len(sel) and (staggered or int(sel["n_negative"].iloc[0]) > 0):
             row = sel.iloc[0]
     return staggered, row
@@ -349,33 +346,56 @@ def staggered_view(
 def twfe_weights_text(summary: pd.Series) -> str:
     """Say (HTML) whether the static TWFE estimate's weights can mislead, in plain words.
 
-    de Chaisemartin & D'Haultfœuille (2020): the number and sum of negative weights, and the
-    spread of the practice-years' effects under which TWFE and the true average could differ
-    in sign (R TwoWayFEWeights' sensitivity measures).
+    de Chaisemartin & D'Haultfœuille (2020): the number and sum of negative weights; σ_fe, the
+    least spread of the practice-years' effects under which the average effect could be 0
+    with this TWFE estimate (Corollary 1(i)), and σ_sign, the least spread under which TWFE
+    could have the opposite sign to every practice-year's effect (1(ii)).
     """
     n_neg, n = int(summary["n_negative"]), int(summary["n_treated_cells"])
-    if n_neg == 0:
-        return fragment(
-            "<p><b>TWFE weights:</b> the static TWFE estimate is a weighted average of the {} "
-            "Links practice-years' effects with no negative weight: whatever the effects, it "
-            "stays within their range. It could still be 0 with a non-zero average effect if "
-            "the effects varied with a standard deviation of {:.2f} points or more.</p>",
-            f"{n:,}",
-            float(summary["sigma_fe"]),
-        )
-    return fragment(
-        "<p><b>TWFE weights:</b> the static TWFE estimate weighs {} of the {} Links "
-        "practice-years negatively (sum {:+.3f}): with staggered starts, early cohorts' later "
-        "years serve as controls for later cohorts. If the effects grow over time, TWFE can be "
-        "biased, even of the wrong sign: that needs effects varying with a standard deviation "
-        "of {:.2f} points or more (and {:.2f} for a TWFE estimate of {:+.2f} with a true average "
-        "of 0). The heterogeneity-robust estimators above do not have this problem.</p>",
-        f"{n_neg:,}",
-        f"{n:,}",
-        float(summary["sum_negative"]),
-        float(summary["sigma_sign"]),
+    fe = fragment(
+        "the average effect on the Links practice-years could be 0 despite this estimate only if "
+        "their effects varied with a standard deviation of at least {:.2f} points",
         float(summary["sigma_fe"]),
-        float(summary["beta"]),
+    )
+    if n_neg == 0:
+        return (
+            fragment(
+                "<p><b>TWFE weights:</b> the static TWFE estimate ({:+.2f}) is a weighted "
+                "average of the {} Links practice-years' effects with no negative weight, so it "
+                "lies within their range; ",
+                float(summary["beta"]),
+                f"{n:,}",
+            )
+            + fe
+            + ".</p>"
+        )
+    return (
+        fragment(
+            "<p><b>TWFE weights:</b> the static TWFE estimate ({:+.2f}) weighs {} of the {} "
+            "Links practice-years negatively (sum {:+.3f}): with staggered starts, early "
+            "cohorts' later years serve as controls for later cohorts, so effects that grow "
+            "over time bias it. ",
+            float(summary["beta"]),
+            f"{n_neg:,}",
+            f"{n:,}",
+            float(summary["sum_negative"]),
+        )
+        + fe[0].upper()
+        + fe[1:]
+        + fragment(
+            "; TWFE could even have the opposite sign to every practice-year's effect if they "
+            "varied with a standard deviation of {:.2f} points or more. The heterogeneity-robust "
+            "estimators above do not weigh any practice-year negatively.</p>",
+            float(summary["sigma_sign"]),
+        )
+    )
+
+
+def single_start_text() -> str:
+    """Say (HTML) why a DiD page has no staggered section."""
+    return (
+        "<p>The Links practices started in one year and static TWFE weighs no practice-year "
+        "negatively: its estimate is an average of the practice-years' effects.</p>"
     )
 
 
