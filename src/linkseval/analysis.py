@@ -486,6 +486,8 @@ def primary_analysis(results: pd.DataFrame, s: Settings) -> pd.DataFrame:
     ):
         if col in results:
             keep &= results[col] == want
+    if "variant" in results:  # the estimator itself, not a variant (e.g. CS's 'dr')
+        keep &= results["variant"].fillna("") == ""
     rows = results[keep].drop_duplicates(["instrument", "outcome"]).copy()
     fam = rows["outcome"].isin(s.family)
     col = {"holm": "p_holm", "bh": "p_bh"}.get(p["adjustment"])
