@@ -17,6 +17,7 @@ rule placebo_instrument:
         outcomes=get_modelled_outcomes,
         settings=STUDY.job_settings("placebo"),
         label=DATA_LABEL,
+    priority: 1  # the methods page waits for it: not left to the end of the run
     threads: 1
     resources:
         mem_mb=mem_by_rows(500, 2, "panel"),
