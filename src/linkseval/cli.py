@@ -264,6 +264,18 @@ def _add_multilevel(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.set_defaults(func=cmd_multilevel)
 
 
+def _instrument_job(p: argparse.ArgumentParser, *, panel: bool = True, many: bool = True) -> None:
+    """Add a job's options on one instrument: panel, instrument, outcome(s), analysis settings."""
+    if panel:
+        _paths(p, "panel")
+    p.add_argument("--instrument", required=True)
+    if many:
+        p.add_argument("--outcome", required=True, nargs="+", help="the outcomes, in table order")
+    else:
+        p.add_argument("--outcome", required=True)
+    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+
+
 def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add ``linkseval placebo``."""
     p = sub.add_parser(
@@ -275,10 +287,7 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "Deep End ones) and report how often each method rejects at alpha: its size on this "
         "data, with Monte Carlo SE (analysis.placebo).",
     )
-    _paths(p, "panel")
-    p.add_argument("--instrument", required=True)
-    p.add_argument("--outcome", required=True, nargs="+", help="one block per outcome, in order")
-    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _instrument_job(p)
     _paths(p, "out")
     p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
     p.set_defaults(func=cmd_placebo)
@@ -292,10 +301,7 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "and period) and their summary: how many are negative, their sum, and the smallest "
         "spread of effects under which TWFE could be misleading (R TwoWayFEWeights, feTR).",
     )
-    _paths(p, "panel")
-    p.add_argument("--instrument", required=True)
-    p.add_argument("--outcome", required=True, nargs="+", help="the outcomes, in table order")
-    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _instrument_job(p)
     _paths(p, "out-cells", "out-summary")
     p.set_defaults(func=cmd_twfe_weights)
 
@@ -312,10 +318,7 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "results/panel/safequest.parquet --instrument safequest --outcome workload "
         '--settings "$(cat analysis.json)" --chunk 2 --out chunk_2.parquet',
     )
-    _paths(p, "panel")
-    p.add_argument("--instrument", required=True)
-    p.add_argument("--outcome", required=True)
-    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _instrument_job(p, many=False)
     p.add_argument("--chunk", type=int, required=True, metavar="K", help="job, 0 .. jobs - 1")
     _paths(p, "out")
     p.set_defaults(func=cmd_placebo_chunk)
@@ -331,9 +334,7 @@ def _add_placebo(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument(
         "--chunks", required=True, nargs="+", metavar="FILE", help="every 'placebo-chunk' output"
     )
-    p.add_argument("--instrument", required=True)
-    p.add_argument("--outcome", required=True, nargs="+", help="the outcomes, in table order")
-    p.add_argument("--settings", required=True, metavar="JSON", help="the 'analysis' config")
+    _instrument_job(p, panel=False)
     _paths(p, "out")
     p.add_argument("--out-csv", metavar="FILE", help="also write the table as CSV")
     p.set_defaults(func=cmd_placebo_gather)
