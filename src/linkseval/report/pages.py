@@ -214,7 +214,7 @@ def render_notebook(
     """Render an executed notebook as a self-contained page.
 
     An executed notebook (a path, or a notebook node, which is changed) as a self-contained
-    page: outputs only (no code), no scripts, figures embedded as PNG data URIs, warnings
+    page: outputs only (no code), no scripts, figures embedded as data URIs (SVG), warnings
     (stderr) left in the notebook for reviewers.
     """
     import nbformat
