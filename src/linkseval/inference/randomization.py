@@ -912,8 +912,8 @@ def event_t_engine(p: Panel, event_times: list[int]):
         return beta["y"], beta["d"], q, ok
 
     def stats(idx: np.ndarray):
-        # bounds the R × positions × tk × tk temporaries
-        step = max(1, int(4e6 // max(1, len(col) * tk * max(K, tk))))
+        # bounds the R × positions × tk × max(K, tk) and R × tk³ temporaries
+        step = max(1, int(4e6 // max(1, len(col) * tk * max(K, tk), tk**3)))
         parts = [block(idx[s : s + step]) for s in range(0, len(idx), step)]
         cat = np.concatenate
         q = tuple(cat([x[2][i] for x in parts]) for i in range(3))
