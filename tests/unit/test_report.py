@@ -655,6 +655,8 @@ def test_staggered_section_shows_every_robust_estimator_in_vector_figures():
     ):
         svg = figures.figure_svg(fig).decode()
         assert "<path" in svg and "<image" not in svg  # vector, no embedded raster
+    alt = figures.describe(figures.fig_twfe_weights(cells, "workload"))
+    assert "heat map of" in alt and "values from" in alt  # the alt text gives the range
     one = practice_panel(n=60)
     c1, m1 = weights_tables(one, s, "safequest", "workload")
     assert narrative.staggered_view("workload", c1, m1) == (False, None)

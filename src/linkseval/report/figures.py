@@ -230,6 +230,12 @@ def _annotated_heatmap(ax, grid: np.ndarray, cohorts: list, periods: list, fmt: 
     ax.set_xlabel("year")
     ax.set_ylabel("cohort (first Links year)")
     ax.grid(False)
+    vals = grid[np.isfinite(grid)]
+    if vals.size:  # for the alt text (describe): what the colours encode
+        ax.linkseval_summary = (
+            f"heat map of {vals.size} cohort-year cells, values from {format(vals.min(), fmt)} "
+            f"to {format(vals.max(), fmt)}, each written in its cell"
+        )
     return im
 
 
@@ -452,6 +458,8 @@ def describe(fig) -> str:
             bits.append(f"horizontal axis: {ax.get_xlabel()}")
         if ax.get_ylabel():
             bits.append(f"vertical axis: {ax.get_ylabel()}")
+        if getattr(ax, "linkseval_summary", ""):
+            bits.append(ax.linkseval_summary)
         if bits:
             parts.append("; ".join(bits))
     text = ". ".join(p.replace("\n", " ") for p in parts)
