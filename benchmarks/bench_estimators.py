@@ -48,19 +48,11 @@ import pandas as pd
 from linkseval.did import panel_from_frame
 from linkseval.estimators.imputation import ImputationFit
 from linkseval.estimators.synthdid import cohort_panels, synthdid_panel
-from linkseval.staggered import callaway_santanna
+from linkseval.staggered import AGGREGATIONS, callaway_santanna
 from linkseval.twfe_weights import twfe_weights
 
 OUT = Path(__file__).resolve().parent / "out"
-ALL = (
-    "simple",
-    "dynamic",
-    "dynamic_overall",
-    "group",
-    "group_overall",
-    "calendar",
-    "calendar_overall",
-)
+ALL = AGGREGATIONS  # every aggregation of linkseval.staggered
 # aggte type -> our term holding its overall_att, and the prefix of its per-event terms
 TYPES = {
     "simple": ("simple", None),

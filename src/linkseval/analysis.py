@@ -210,11 +210,10 @@ def estimate_outcome(
                 base = {**meta, "estimator": est_name, **fields}
                 rows += infer(est_name, q, s, base, s.methods, fa, **options)
         cs = s.callaway_santanna
-        est = get_estimator("callaway_santanna")
         if (
             "callaway_santanna" in s.estimators
             and (cs["covariates"] or cs["sampling_weights"])
-            and est.applies(p, rule.rule)
+            and get_estimator("callaway_santanna").applies(p, rule.rule)
         ):  # the doubly robust / weighted variant (analytic SE and band)
             q = comparison_panel(df, s, adjusted=True)
             variant = "dr" if cs["covariates"] else "weighted"

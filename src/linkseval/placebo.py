@@ -148,7 +148,9 @@ def placebo_pvalues(
     den_r = np.concatenate([r[3] for r in ref])
     q0_r = np.concatenate([r[2][0] for r in ref])
     # the floor of a usable draw, the same in every scattered job: from all the assignments
-    ok = den_r > 1e-12 * np.median(stats(rows_all)[3])
+    # (the whole run's: this job's own when it holds every assignment)
+    den_all = den if len(rows) == len(rows_all) else stats(rows_all)[3]
+    ok = den_r > 1e-12 * np.median(den_all)
     out["randomization"] = _p_share(ny_r[ok] / den_r[ok], beta)
     out["randomization_t"] = _p_share(ny_r[ok] / np.sqrt(q0_r[ok]), t)
     wild = np.full(len(share), np.nan)
@@ -176,7 +178,7 @@ def wild_pvalues(stats, rows: np.ndarray, G: int, s: Settings, n_draws: int) -> 
     QG = stats.Qe @ stats.Ginv  # G × tk
     out = []
     for start in range(0, len(rows), WILD_BLOCK):  # assignments per block: memory A × G × tk
-        ny, _, _, den, (S, K, W) = stats(rows[start : start + WILD_BLOCK], clusters=True)
+        ny, den, (S, K, W) = stats.clusters(rows[start : start + WILD_BLOCK])
         U = S - (ny / den)[:, None] * K
         t_obs = np.abs(ny) / np.sqrt((U * U).sum(1))
         SK, S2 = (S * K).T, (S * S).T

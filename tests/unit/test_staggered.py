@@ -7,6 +7,7 @@ from test_did import simulate
 
 from linkseval.did import ols, panel_from_frame, twfe_design
 from linkseval.staggered import (
+    AGGREGATIONS,
     callaway_santanna,
     combination_design,
     cs_randomization,
@@ -601,15 +602,7 @@ def _check_stacked_regression(p, options: dict):
         assert got == pytest.approx(cs.loc[term, "estimate"], abs=1e-10), term
 
 
-ALL = (
-    "simple",
-    "dynamic",
-    "dynamic_overall",
-    "group",
-    "group_overall",
-    "calendar",
-    "calendar_overall",
-)
+ALL = AGGREGATIONS  # every aggregation of linkseval.staggered
 
 
 @pytest.mark.parametrize(

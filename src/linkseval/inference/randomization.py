@@ -631,8 +631,8 @@ def twfe_t_engine(p: Panel):
     The residualised treatment is x̃ = d − Ỹ(Ỹ'Ỹ)⁻¹Ỹ'd with d the drawn units' within-unit
     demeaned columns, so each cluster's score sums (x̃'ẽ and x̃'x̃) follow from per-unit pieces
     and per-cluster sums of the period dummies (Ỹ'ẽ, Ỹ'Ỹ): no refit. None where a unit spans
-    clusters (its score belongs to no single cluster). ``stats(idx, clusters=True)`` also gives
-    the per-cluster sums the placebo study's wild bootstrap needs (:mod:`linkseval.placebo`).
+    clusters (its score belongs to no single cluster). ``stats.clusters(idx)`` gives the
+    per-cluster sums the placebo study's wild bootstrap needs (:mod:`linkseval.placebo`).
 
     The sums over clusters of the scores' squares and products are, for the clusters without a
     drawn unit, quadratic to quartic forms in h (tensors Σ_c Q_c Q_c', Σ_c Q_c ⊗ H_c,
@@ -720,9 +720,7 @@ def twfe_t_engine(p: Panel):
             sums[key] += np.where(first, full[x] * full[y] - base[x] * base[y], 0.0).sum(1)
         return ny, nd, den, sums
 
-    def stats(idx: np.ndarray, clusters: bool = False):
-        if clusters:
-            return cluster_stats(idx)
+    def stats(idx: np.ndarray):
         ny, nd, den, m = cluster_sums(idx)
         with np.errstate(divide="ignore", invalid="ignore"):
             by, bd = ny / den, nd / den
@@ -735,31 +733,26 @@ def twfe_t_engine(p: Panel):
         return ny, nd, q, den
 
     def cluster_stats(idx: np.ndarray):
-        """As stats, with the per-cluster sums the placebo study's wild bootstrap needs."""
+        """Return the numerator on y, the denominator and the placebo WCR's per-cluster sums.
+
+        The sums: x̃_g'e_g, x̃_g'x̃_g and Ỹ_g'x̃_g (R × G, R × G, R × G × tk).
+        """
         R = len(idx)
-        a_pos, b_pos = pc.a[idx, col, 0], pc.b[idx, col, 0]
-        q_pos, P_pos = pc.q[idx, col, 0, 0], pc.P[idx, col, :, 0]
+        a_pos, q_pos, P_pos = pc.a[idx, col, 0], pc.q[idx, col, 0, 0], pc.P[idx, col, :, 0]
         h = P_pos.sum(axis=1) @ pc.Ginv  # R × tk
-        S1y, S1d = -h @ Qe.T, -h @ Qd.T  # R × G
+        S1y = -h @ Qe.T  # R × G
         S2 = np.einsum("rk,ckl,rl->rc", h, H, h)
         rows = np.broadcast_to(np.arange(R)[:, None], idx.shape)
         c_pos = cl_of[idx]
         np.add.at(S1y, (rows, c_pos), a_pos)
-        np.add.at(S1d, (rows, c_pos), b_pos)
         np.add.at(S2, (rows, c_pos), q_pos - 2 * np.einsum("rjk,rk->rj", P_pos, h))
-        den = S2.sum(axis=1)
-        ny, nd = S1y.sum(axis=1), S1d.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            U = S1y - (ny / den)[:, None] * S2
-            V = S1d - (nd / den)[:, None] * S2
-        q = (ssc * (U * U).sum(1), ssc * (U * V).sum(1), ssc * (V * V).sum(1))
-        # per cluster: x̃_g'e_g, x̃_g'x̃_g and Ỹ_g'x̃_g (R × G × tk)
         W = -np.einsum("rk,ckl->rcl", h, H)
         np.add.at(W, (rows, c_pos), P_pos)
-        return ny, nd, q, den, (S1y, S2, W)
+        return S1y.sum(axis=1), S2.sum(axis=1), (S1y, S2, W)
 
-    # the restricted (β = 0) model's pieces that every assignment shares: Ỹ_g'ẽ_g and (Ỹ'Ỹ)⁻¹
-    stats.Qe, stats.Ginv = Qe, pc.Ginv
+    # for the placebo WCR: the per-cluster sums, and the restricted (β = 0) model's pieces that
+    # every assignment shares, Ỹ_g'ẽ_g and (Ỹ'Ỹ)⁻¹
+    stats.clusters, stats.Qe, stats.Ginv = cluster_stats, Qe, pc.Ginv
     return stats, u, col
 
 

@@ -111,6 +111,16 @@ def interval_methods(rows: pd.DataFrame) -> list[str]:
     return methods_in(has_ci)
 
 
+def _event_axes(ax, title: str, xlabel: str) -> None:
+    """Finish an event-study plot: zero line, start marker, labels, title and legend."""
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(-0.5, color=DE_COLOR, ls="--", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("effect, % points")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+
+
 def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str, alpha: float = _ALPHA):
     """Draw the event-study coefficients with each method's interval at ``alpha``.
 
@@ -145,12 +155,11 @@ def fig_event_study(est: pd.DataFrame, outcome: str, comparison: str, alpha: flo
         )
         if k == 0:
             ax.scatter([-1], [0], color="k", marker="D", zorder=3, label="reference year (0)")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.axvline(-0.5, color=DE_COLOR, ls="--", lw=0.8)
-    ax.set_xlabel("years since the Links programme started")
-    ax.set_ylabel("effect, % points")
-    ax.set_title(f"{label(outcome)}: event study vs {comparison}")
-    ax.legend(fontsize=8)
+    _event_axes(
+        ax,
+        f"{label(outcome)}: event study vs {comparison}",
+        "years since the Links programme started",
+    )
     fig.tight_layout()
     return fig
 
@@ -335,12 +344,8 @@ def fig_cs_event_study(est: pd.DataFrame, outcome: str, comparison: str, alpha: 
     ax.errorbar(e["et"], e["estimate"], yerr=[e["estimate"] - e["ci_low"], e["ci_high"] -
                 e["estimate"]], fmt="o", color="k", capsize=3,
                 label=f"pointwise {level(alpha)} CI")  # fmt: skip
-    ax.axhline(0, color="k", lw=0.8)
-    ax.axvline(-0.5, color=DE_COLOR, ls="--", lw=0.8)
-    ax.set_xlabel("years since the cohort's start")
-    ax.set_ylabel("effect, % points")
-    ax.set_title(f"{label(outcome)}: Callaway–Sant'Anna event study vs {comparison}")
-    ax.legend(fontsize=8)
+    title = f"{label(outcome)}: Callaway–Sant'Anna event study vs {comparison}"
+    _event_axes(ax, title, "years since the cohort's start")
     fig.tight_layout()
     return fig
 

@@ -44,7 +44,6 @@ CHROMIUM_FLAGS = (
 _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:[0-9]{14}[^)]{0,10}\)")
 # the tagged PDF's structure-element ids (Chromium: node + its DOM node id, zero-padded)
 _NODE = re.compile(rb"\(node([0-9]{8})\)")
-_NODE_ID = re.compile(rb"(?<=\()node([0-9]{8})(?=\))")
 _MAIN = re.compile(r"<main>(.*)</main>", re.S)
 _PAGE_LINK = re.compile(r"""href=(['"])([A-Za-z0-9_.-]+)\.html\1""")
 # any other link to a file beside the pages: no target inside the PDF, and Chromium would write
@@ -154,13 +153,8 @@ def _renumber_nodes(data: bytes) -> bytes:
     sorted id tree stays sorted), the same pages give the same bytes.
     """
     ids = sorted({int(m) for m in _NODE.findall(data)})
-    if not ids:
-        return data
-    width = len(_NODE.search(data).group(1))
-    rank = {n: i for i, n in enumerate(ids, 1)}
-    if len(str(len(ids))) > width:
-        return data
-    return _NODE_ID.sub(lambda m: b"node" + str(rank[int(m.group(1))]).zfill(width).encode(), data)
+    rank = {n: i for i, n in enumerate(ids, 1)}  # at most 10⁸ ids: 8 digits always suffice
+    return _NODE.sub(lambda m: b"(node%08d)" % rank[int(m.group(1))], data)
 
 
 def find_chromium() -> str:
