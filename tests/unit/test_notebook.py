@@ -88,3 +88,46 @@ def test_a_full_disk_is_one_error_line_without_traceback(tmp_path, capsys, where
         "again (no partial output is kept)"
     ]
     assert not (tmp_path / "out.ipynb").exists() and not (tmp_path / "out.html").exists()
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch, capsys):
+    """Two kernels starting at once can race for a TCP port and one dies before any cell runs
+    ("Kernel died before replying to kernel_info"): the start is tried again, up to 3 times;
+    any other error, or a third death, is not retried."""
+    from papermill.cli import papermill as papermill_cli
+
+    from linkseval.report import notebook
+
+    real = papermill_cli.main
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError(notebook.KERNEL_DIED)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill_cli, "main", flaky)
+    nb = _notebook(tmp_path / "in.ipynb", "print(x)")
+    assert _run(tmp_path, nb, "-p", "x", "5") == 0 and len(calls) == 3
+    assert capsys.readouterr().err.count("the kernel did not start") == 2
+
+    def dead(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError(notebook.KERNEL_DIED)
+
+    calls.clear()
+    monkeypatch.setattr(papermill_cli, "main", dead)
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        notebook.execute(str(nb), str(tmp_path / "o.ipynb"))
+    assert len(calls) == notebook.KERNEL_START_ATTEMPTS
+
+    def other(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("something else")
+
+    calls.clear()
+    monkeypatch.setattr(papermill_cli, "main", other)
+    with pytest.raises(RuntimeError, match="something else"):
+        notebook.execute(str(nb), str(tmp_path / "o.ipynb"))
+    assert len(calls) == 1

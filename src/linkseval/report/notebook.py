@@ -22,6 +22,11 @@ from linkseval.errors import NotebookError
 PAPERMILL_OPTIONS = ("-k", "python3", "--no-progress-bar", "--no-request-save-on-cell-execute")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
+# jupyter_client picks free TCP ports and releases them before the kernel binds them: when two
+# notebook jobs start kernels at once, one can lose its port ("Address already in use") and die
+# before any cell ran. Nothing was executed or written, so the start is simply tried again.
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+KERNEL_START_ATTEMPTS = 3
 
 
 def execute(notebook: str, output: str, papermill_args: Sequence[str] = ()) -> None:
@@ -39,7 +44,15 @@ def execute(notebook: str, output: str, papermill_args: Sequence[str] = ()) -> N
 
     args = [notebook, output, *PAPERMILL_OPTIONS, *papermill_args]
     try:
-        papermill_cli.main(args=args, prog_name="papermill", standalone_mode=False)
+        for attempt in range(KERNEL_START_ATTEMPTS):
+            try:
+                papermill_cli.main(args=args, prog_name="papermill", standalone_mode=False)
+                break
+            except RuntimeError as exc:  # the kernel died before running any cell
+                if KERNEL_DIED not in str(exc) or attempt == KERNEL_START_ATTEMPTS - 1:
+                    raise
+                print(f"{notebook}: the kernel did not start ({exc}); starting it again",
+                      file=sys.stderr)  # fmt: skip
     except OSError as exc:  # papermill's write of ``output`` does not name the file
         if exc.errno in (errno.ENOSPC, errno.EDQUOT) and not exc.filename:
             raise OSError(exc.errno, exc.strerror, output) from None
