@@ -30,6 +30,7 @@ from linkseval.commands import (
     cmd_mc_gather,
     cmd_multilevel,
     cmd_notebook,
+    cmd_notebooks,
     cmd_pdf,
     cmd_placebo,
     cmd_placebo_chunk,
@@ -458,6 +459,39 @@ def _add_notebook(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.set_defaults(func=cmd_notebook)
 
 
+def _add_notebooks(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add ``linkseval notebooks``."""
+    p = sub.add_parser(
+        "notebooks",
+        parents=[common],
+        help="execute one notebook for a batch of pages in one kernel, rendering each page",
+        description="Execute NOTEBOOK once per page of --jobs, in one kernel (papermill, the "
+        "kernel's start and the notebook's imports paid once; a new IPython session between "
+        "pages, so each page is as from a kernel of its own), and do for each what 'linkseval "
+        "finish' does. A failing cell is one error line naming notebook, cell and exception.",
+        epilog="example: linkseval notebooks notebooks/did_outcome.ipynb --parameters "
+        '\'{"estimates": "results/models/estimates.csv"}\' --jobs \'[{"parameters": '
+        '{"outcome": "workload"}, "notebook": "out/did_workload.ipynb", "html": '
+        '"out/did_workload.html", "title": "DiD: workload"}]\'',
+    )
+    p.add_argument("input", metavar="NOTEBOOK")
+    p.add_argument(
+        "--jobs",
+        required=True,
+        metavar="JSON",
+        help='the pages: a JSON list of {"parameters": {...}, "notebook": executed notebook, '
+        '"html": page, "title": page title}',
+    )
+    p.add_argument(
+        "--parameters",
+        default="{}",
+        metavar="JSON",
+        help="parameters every page shares (a JSON object; a page's own win)",
+    )
+    p.add_argument("--nav", nargs="*", type=_link, metavar="TITLE=HREF", help="navigation links")
+    p.set_defaults(func=cmd_notebooks)
+
+
 def _add_index(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add ``linkseval index``."""
     p = sub.add_parser("index", parents=[common], help="the report's entry page")
@@ -834,6 +868,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub, common)
     _add_finish(sub, common)
     _add_notebook(sub, common)
+    _add_notebooks(sub, common)
     _add_index(sub, common)
     _add_publish(sub)
     _add_pdf(sub, common)

@@ -21,6 +21,7 @@ from linkseval.report.labels import banner_text
 
 if TYPE_CHECKING:
     from linkseval.montecarlo import MCSettings
+    from linkseval.report.notebook import NotebookJob
     from linkseval.study import Settings
 
 
@@ -558,12 +559,11 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 def cmd_finish(args: argparse.Namespace) -> None:
     """Scrub a papermill output and render its report page (``linkseval finish``)."""
-    from linkseval.data.store import write_text
-    from linkseval.report.pages import render_notebook, scrub_notebook
+    from linkseval.report.pages import finish_notebook
 
-    nb = scrub_notebook(args.partial, to=args.notebook)  # render what was written: no re-read
-    nav = args.nav or []
-    write_text(render_notebook(nb, args.title, args.data_label, nav), args.html)
+    finish_notebook(
+        args.partial, args.notebook, args.html, args.title, args.data_label, args.nav or []
+    )
 
 
 def cmd_notebook(args: argparse.Namespace) -> None:
@@ -572,6 +572,25 @@ def cmd_notebook(args: argparse.Namespace) -> None:
 
     execute(args.input, args.partial, args.papermill_args)
     cmd_finish(args)
+
+
+def cmd_notebooks(args: argparse.Namespace) -> None:
+    """Execute one notebook for a batch of pages in one kernel, finishing each (``notebooks``)."""
+    from linkseval.report.notebook import execute_batch, parse_jobs, parse_parameters
+    from linkseval.report.pages import finish_notebook
+
+    jobs = parse_jobs(args.jobs)
+    shared = parse_parameters(args.parameters)
+    nav = args.nav or []
+    for job in jobs:
+        for path in (job.notebook, job.html):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    def finish(job: NotebookJob) -> None:
+        finish_notebook(job.partial, job.notebook, job.html, job.title, args.data_label, nav)
+
+    execute_batch(args.input, jobs, shared, finish)
+    print(f"executed {args.input} for {len(jobs)} pages", file=sys.stderr)
 
 
 def cmd_publish(args: argparse.Namespace) -> None:

@@ -191,7 +191,7 @@ def test_every_page_is_written_and_the_disclosure_check_is_clean(real):
     expected |= {f"practice_{c}.html" for c in links}
     assert expected <= {p.name for p in report.glob("*.html")}
     assert not list(report.glob("did_care_*"))
-    staged = {p.name: p.read_bytes() for p in (work / "results/pages").glob("*.html")}
+    staged = {p.name: p.read_bytes() for p in (work / "results/pages").rglob("*.html")}
     staged["report.pdf"] = (work / "results/pages/report.pdf").read_bytes()
     # all pages, as checked, and their PDF; the one other file is the empty marker Snakemake
     # writes into a directory() output

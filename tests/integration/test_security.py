@@ -202,7 +202,7 @@ def test_every_shell_value_is_quoted():
     """Every ``{...}`` in every rule's shell command is ``{...:q}``: no wildcard, param, input,
     output or log is pasted into a command line unquoted."""
     commands = shell_commands()
-    assert {"notebook_practice", "clean_extract", "links_practices", "synthetic_data"} <= set(
+    assert {"notebook_practices", "clean_extract", "links_practices", "synthetic_data"} <= set(
         commands
     )
     unquoted = {

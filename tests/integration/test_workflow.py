@@ -236,14 +236,14 @@ def test_changing_one_config_value_reruns_exactly_its_dependants(study):
     assert planned_jobs(proc) == {
         "estimate_outcome": 7,
         "combine_estimates": 1,
-        "notebook_did": 7,
+        "notebook_did": 1,  # the 7 DiD pages, in one kernel
         "provenance": 1,
         "notebook_methods": 1,  # with the DiD notebooks: their pages too
         "disclosure_check": 1,
         "report_index": 1,
         "print_report": 1,  # the PDF of the changed pages
         "pipeline_diagram": 1,  # redrawn from the run's config (a few seconds; same rules)
-        "notebook_practice": 7,  # they show the leave-one-out estimates
+        "notebook_practices": 1,  # the 7 profiles show the leave-one-out estimates
         "publish_report": 1,
     }
     proc = snakemake(study, "--dry-run", "--config", "scoring={'min_respondents': 6}")
@@ -267,7 +267,7 @@ def test_editing_one_notebook_reruns_only_its_pages(study):
         )
         nb.write_text(json.dumps(doc, indent=1))
         assert planned_jobs(snakemake(study, "--dry-run")) == {
-            "notebook_practice": 7,  # executes each notebook and renders its page
+            "notebook_practices": 1,  # executes it for each practice and renders the pages
             "disclosure_check": 1,
             "report_index": 1,
             "print_report": 1,  # the PDF holds the pages
@@ -276,6 +276,40 @@ def test_editing_one_notebook_reruns_only_its_pages(study):
     finally:
         nb.write_bytes(original)
     assert planned_jobs(snakemake(study, "--dry-run")) == {}
+
+
+@pytest.mark.parametrize(
+    ("template", "log"), [("did_outcome", "did"), ("practice_profile", "practices")]
+)
+def test_batched_pages_equal_pages_from_a_kernel_of_their_own(study, tmp_path, template, log):
+    """The DiD pages and the practice profiles run in one kernel per batch (``linkseval
+    notebooks``). The batch's last page (the one most exposed to what the pages before it left
+    in the kernel) is run again alone, in a fresh kernel, with the same parameters: notebook and
+    page are byte for byte the same."""
+    import nbformat
+
+    from linkseval.report.site import navigation, page_title
+    from linkseval.study import load_study_file
+
+    ran = re.findall(r"^\[(\d+)/(\d+)\] (\S+)$", (study / f"results/logs/notebooks/{log}.log")
+                     .read_text(), re.M)  # fmt: skip
+    assert len(ran) == 7 and ran[-1][0] == ran[-1][1] == "7"
+    last = study / ran[-1][2]
+    params = dict(nbformat.read(last, as_version=4).metadata["papermill"]["parameters"])
+    page = Path(str(last).replace("results/notebooks", "results/pages")).with_suffix(".html")
+    spec = load_study_file(study / "config/config.yaml", base=study)
+    title, nav = page_title(spec, last.stem), navigation(spec)
+    job = {"parameters": params, "notebook": str(tmp_path / last.name),
+           "html": str(tmp_path / page.name), "title": title}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "linkseval", "notebooks", f"notebooks/{template}.ipynb",
+         "--jobs", json.dumps([job]), "--nav", *nav, f"--data-label={params['data_label']}"],
+        cwd=study, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    alone = (tmp_path / last.name).read_text().replace(str(tmp_path / last.name), "OUT")
+    assert alone == last.read_text().replace(str(last.relative_to(study)), "OUT")
+    assert (tmp_path / page.name).read_bytes() == page.read_bytes()
 
 
 def test_nothing_published_discloses_ids_free_text_or_small_cells(study, codebook):
@@ -297,7 +331,8 @@ def test_nothing_published_discloses_ids_free_text_or_small_cells(study, codeboo
     published = published_files(study / "results")
     assert (study / "results/report/index.html") in published and len(published) > 20
     assert scan(published, identifiers=ids, free_text=comments, min_respondents=5) == []
-    notebooks = sorted((study / "results" / "notebooks").glob("*.ipynb"))
+    notebooks = sorted((study / "results" / "notebooks").rglob("*.ipynb"))
+    assert len(notebooks) == 17  # 3 single pages, 7 DiD pages, 7 practice profiles
     assert scan(notebooks, identifiers=ids, free_text=comments, min_respondents=0) == []
     summary = json.loads((study / "results/quality/disclosure.json").read_text())
     assert summary["violations"] == 0 and len(summary["files_scanned"]) == len(published) - 1

@@ -131,3 +131,100 @@ def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch, cap
     with pytest.raises(RuntimeError, match="something else"):
         notebook.execute(str(nb), str(tmp_path / "o.ipynb"))
     assert len(calls) == 1
+
+
+# ------------------------------------------------------------------ linkseval notebooks (batch)
+
+
+def _batch(tmp_path, notebook: str, values: list, shared: dict | None = None, tag: str = "b"):
+    """Run ``linkseval notebooks`` with one page per value of ``x``; return the pages' stems."""
+    stems = [f"{tag}{i}" for i in range(len(values))]
+    jobs = [
+        {"parameters": {"x": v}, "notebook": str(tmp_path / tag / f"{s}.ipynb"),
+         "html": str(tmp_path / tag / f"{s}.html"), "title": f"Page x={v}"}
+        for s, v in zip(stems, values, strict=True)
+    ]  # fmt: skip
+    rc = main(
+        ["notebooks", notebook, "--jobs", json.dumps(jobs), "--parameters",
+         json.dumps(shared or {}), "--nav", "Home=index.html", "--data-label=OFFICIAL"]
+    )  # fmt: skip
+    assert rc == 0
+    return stems
+
+
+# Each page must see only its own names: a name left by the page before would change the output
+# (the assert fails the cell); counts, figures and outputs must be those of a fresh kernel.
+LEAK_CELLS = (
+    "assert 'mine' not in globals() and 'plt' not in globals(), sorted(globals())\n"
+    "mine = x * 7\nprint(mine, label)",
+    "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1], [0, x])\n"
+    "print(len(plt.get_fignums()))",
+    "x + 1",  # an execute_result carries its execution count
+)
+
+
+def test_a_batch_runs_each_page_as_in_a_kernel_of_its_own(tmp_path):
+    """Three pages in one kernel: every executed notebook and page is byte for byte the one a
+    batch of one (a fresh kernel) writes, names of one page are not seen by the next, execution
+    counts start at 1 on every page, and the shared parameters reach every page."""
+    nb = _notebook(tmp_path / "in.ipynb", *LEAK_CELLS)
+    shared = {"label": "<b>"}
+    stems = _batch(tmp_path, nb, [3, 5, 11], shared)
+    for i, (stem, x) in enumerate(zip(stems, [3, 5, 11], strict=True)):
+        alone = _batch(tmp_path, nb, [x], shared, tag=f"alone{i}")[0]
+        for ext in ("ipynb", "html"):
+            batch_bytes = (tmp_path / "b" / f"{stem}.{ext}").read_bytes()
+            alone_bytes = (tmp_path / f"alone{i}" / f"{alone}.{ext}").read_bytes()
+            # the only difference allowed: the file's own path in the notebook's metadata
+            batch_bytes = batch_bytes.replace(f"b/{stem}.ipynb".encode(), b"OUT")
+            alone_bytes = alone_bytes.replace(f"alone{i}/{alone}.ipynb".encode(), b"OUT")
+            assert batch_bytes == alone_bytes, (stem, ext)
+        out = nbformat.read(tmp_path / "b" / f"{stem}.ipynb", as_version=4)
+        code = [c for c in out.cells if c.cell_type == "code"]
+        assert [c.execution_count for c in code] == [1, 2, 3, 4, 5]  # with the injected cell
+        assert code[2].outputs[0]["text"] == f"{x * 7} <b>\n"
+        assert code[3].outputs[0]["text"] == "1\n"  # only this page's figure is open
+        assert code[4].outputs[0]["execution_count"] == 5
+        assert code[4].outputs[0]["data"]["text/plain"] == str(x + 1)
+        assert f"Page x={x}" in (tmp_path / "b" / f"{stem}.html").read_text()
+        assert not (tmp_path / "b" / f"{stem}.ipynb.partial.ipynb").exists()
+
+
+def test_a_failing_page_stops_the_batch_with_one_error_line(tmp_path, capsys):
+    """The second page's cell raises: the first page is finished, the error names the notebook,
+    the cell and the second page's partial notebook, and the third page is not run."""
+    nb = _notebook(tmp_path / "in.ipynb", "assert x != 0, 'x is zero'")
+    jobs = [
+        {"parameters": {"x": v}, "notebook": str(tmp_path / f"p{i}.ipynb"),
+         "html": str(tmp_path / f"p{i}.html"), "title": "t"}
+        for i, v in enumerate([1, 0, 2])
+    ]  # fmt: skip
+    assert main(["notebooks", nb, "--jobs", json.dumps(jobs)]) == 1
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("linkseval:")]
+    assert errors == [
+        f"linkseval: error: {nb}: cell In [3] raised AssertionError: x is zero (its traceback "
+        f"is above; the executed notebook is {tmp_path / 'p1.ipynb.partial.ipynb'})"
+    ]
+    assert (tmp_path / "p0.html").exists() and not (tmp_path / "p1.html").exists()
+    assert (
+        not (tmp_path / "p2.ipynb.partial.ipynb").exists() and not (tmp_path / "p2.html").exists()
+    )
+
+
+@pytest.mark.parametrize(
+    ("jobs", "message"),
+    [
+        ("[", "--jobs is not JSON"),
+        ("[]", "non-empty JSON list"),
+        ('[{"notebook": "a", "html": "b", "title": "t"}]', "expected the keys"),
+        ('[{"parameters": {}, "notebook": "", "html": "b", "title": "t"}]', "non-empty text"),
+        ('[{"parameters": {"not a name": 1}, "notebook": "a", "html": "b", "title": "t"}]',
+         "parameter names"),
+        ('[{"parameters": {}, "notebook": "a", "html": "a", "title": "t"}]', "share a file"),
+    ],
+)  # fmt: skip
+def test_a_malformed_batch_is_refused_before_any_kernel_starts(tmp_path, capsys, jobs, message):
+    nb = _notebook(tmp_path / "in.ipynb", "print(x)")
+    assert main(["notebooks", nb, "--jobs", jobs]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

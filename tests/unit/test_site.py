@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from linkseval.data.codebook import load_codebook
 from linkseval.report import site
 from linkseval.study import load_study
@@ -47,4 +49,20 @@ def test_all_pages_add_the_practice_profiles_then_methods():
         ("Practice S1", "practice_S1.html"),
         ("Practice S2", "practice_S2.html"),
         ("Methods and provenance", "methods.html"),
+    ]
+
+
+@pytest.mark.parametrize("code", ["$(touch X)", "a/b", "../x", "-rf", "", "a b", 12345, "x" * 33])
+def test_a_code_that_cannot_name_a_page_is_refused(code):
+    """Defence in depth: the workflow builds page paths from the register's codes only through
+    site.practice_pages, which refuses any code but letters, digits, '-' and '_'."""
+    with pytest.raises(ValueError, match="cannot name a page"):
+        site.practice_pages(["05283", code])
+
+
+def test_practice_pages_keep_register_order():
+    assert site.practice_pages(["21420", "05283", "AB-1"]) == [
+        ("Practice 21420", "practice_21420.html"),
+        ("Practice 05283", "practice_05283.html"),
+        ("Practice AB-1", "practice_AB-1.html"),
     ]

@@ -22,6 +22,7 @@ rule clean_extract:
         code_pattern=get_code_pattern,
         max_missing=get_max_missing_items,
         label=DATA_LABEL,
+    priority: 3  # upstream of every model: never left waiting behind them
     threads: 1
     resources:
         # 100x: 1.7-2.4 GB for ~100 MB CSVs, 4.3 GB for the 448 MB one (text labels), <= 51 s

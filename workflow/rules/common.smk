@@ -204,8 +204,16 @@ def yaml_params(*names):
 
 
 def links_codes():
+    """The Links practices' codes (checkpoint links_practices), each checked safe to name files."""
     with checkpoints.links_practices.get().output[0].open() as fh:
-        return json.load(fh)
+        return site.checked_codes(json.load(fh))
+
+
+def get_links_register(wildcards):
+    """The Links practices' list, as an input that waits for the checkpoint (so that the rule's
+    params may ask links_codes())."""
+    links_codes()
+    return rules.links_practices.output[0]
 
 
 # The site's pages, their titles and the navigation bar: linkseval.report.site.
@@ -227,9 +235,76 @@ def all_pages():
     return site.all_pages(STUDY, links_codes())
 
 
-def get_report_pages(wildcards):
-    """The staged pages (results/pages/), which publish_report copies to results/report/."""
-    return [f"{PAGES}/{h}" for _, h in all_pages()]
+# The staged pages (results/pages/), which publish_report copies to results/report/, in site
+# order: the static pages, the practice profiles (in the folder of checkpoint notebook_practices,
+# known once it has run) and the methods page. Three inputs, so that the static pages are asked
+# for from the start and not only once the practice profiles exist.
+STATIC_PAGES = [f"{PAGES}/{href}" for _, href in site.static_pages(STUDY)]
+METHODS_PAGE = f"{PAGES}/{site.METHODS_PAGE[1]}"
+
+
+def get_practice_pages(wildcards):
+    """The practice profiles' pages (checkpoint notebook_practices), in register order."""
+    pages = site.practice_pages(links_codes())
+    folder = checkpoints.notebook_practices.get().output.html
+    return [f"{folder}/{href}" for _, href in pages]
+
+
+# The DiD pages, one per modelled outcome: did_<instrument>_<outcome> (site.static_pages)
+DID_PAGES = [f"{o.instrument}_{o.name}" for o in STUDY.outcomes]
+
+
+def notebook_job(stem, parameters, notebook_dir, page_dir):
+    """One page of a `linkseval notebooks` batch (its JSON object)."""
+    return {
+        "parameters": parameters,
+        "notebook": f"{notebook_dir}/{stem}.ipynb",
+        "html": f"{page_dir}/{stem}.html",
+        "title": site.page_title(STUDY, stem),
+    }
+
+
+def did_jobs(wildcards, output):
+    """Params function: rule notebook_did's pages as `linkseval notebooks --jobs` JSON."""
+    jobs = []
+    for o in STUDY.outcomes:
+        parameters = {
+            "instrument": o.instrument,
+            "outcome": o.name,  # the TWFE weights of the outcome's instrument
+            "twfe_weights": expand(rules.twfe_weights.output.cells, instrument=o.instrument)[0],
+            "twfe_weights_summary": expand(rules.twfe_weights.output.summary, instrument=o.instrument)[0],
+        }
+        jobs.append(notebook_job(f"did_{o.instrument}_{o.name}", parameters, "results/notebooks", PAGES))
+    assert [j["notebook"] for j in jobs] == list(output.notebooks)  # the rule's own outputs
+    assert [j["html"] for j in jobs] == list(output.html)
+    return json.dumps(jobs)
+
+
+def practice_jobs(wildcards, output):
+    """Params function: one practice profile per Links practice as `--jobs` JSON."""
+    jobs = []
+    for code in links_codes():
+        parameters = {"practice_code": code}
+        jobs.append(notebook_job(f"practice_{code}", parameters, output.notebooks, output.html))
+    return json.dumps(jobs)
+
+
+def notebook_parameters(inputs, **values):
+    """Params function: the parameters every page of a batch shares, as JSON.
+
+    ``inputs`` maps a notebook parameter to the rule's input that is its value (a list stays a
+    list); ``values`` are the other parameters. Every notebook also gets data_label.
+    """
+
+    def inner(wildcards, input):
+        out = {}
+        for param, name in inputs.items():
+            value = input[name]
+            out[param] = value if isinstance(value, str) else list(value)
+        out.update(values, data_label=DATA_LABEL)
+        return json.dumps(out, sort_keys=True)
+
+    return inner
 
 
 def get_page_args(wildcards):

@@ -21,6 +21,7 @@ rule score_panel:
         min_items=STUDY.scoring.min_items_per_theme,
         formula=STUDY.scoring.percent_formula,
         label=DATA_LABEL,
+    priority: 3  # upstream of every model: never left waiting behind them
     threads: 1
     resources:
         # 100x: 3.0-3.4 GB and <= 14 s for 57-71 MB of cleaned Parquet

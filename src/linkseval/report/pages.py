@@ -235,6 +235,19 @@ def render_notebook(
     return page(title, body, data_label, nav)
 
 
+def finish_notebook(
+    partial: str, notebook: str, html: str, title: str, data_label: str, nav: list[tuple[str, str]]
+) -> None:
+    """Scrub papermill's output ``partial`` into place as ``notebook`` and render its page ``html``.
+
+    What ``linkseval finish`` does; the page is rendered from what was written (no re-read).
+    """
+    from linkseval.data.store import write_text
+
+    nb = scrub_notebook(partial, to=notebook)
+    write_text(render_notebook(nb, title, data_label, nav), html)
+
+
 def scrub_notebook(path: str, to: str | None = None) -> NotebookNode:
     """Make an executed notebook byte-stable.
 

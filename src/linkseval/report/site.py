@@ -7,6 +7,7 @@ The workflow (``workflow/rules/common.smk``) asks here which pages a study has: 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -54,10 +55,32 @@ def all_pages(study: Study, links_codes: Iterable[str]) -> list[tuple[str, str]]
 
     The static pages, one profile per Links practice (``links_codes``) and the methods page.
     """
-    pages = static_pages(study)
-    pages += [(f"Practice {code}", f"practice_{code}.html") for code in links_codes]
-    pages.append(METHODS_PAGE)
-    return pages
+    return [*static_pages(study), *practice_pages(links_codes), METHODS_PAGE]
+
+
+def practice_pages(links_codes: Iterable[str]) -> list[tuple[str, str]]:
+    """Return one profile page per Links practice as ``(title, href)``, in register order."""
+    return [(f"Practice {code}", f"practice_{code}.html") for code in checked_codes(links_codes)]
+
+
+def checked_codes(codes: Iterable[str]) -> list[str]:
+    """Return ``codes`` as a list, each checked safe to name a file (``practice_code.SAFE``).
+
+    The register check lets no other code through; this is defence in depth where the workflow
+    builds page paths from them.
+
+    Raises
+    ------
+    ValueError
+        A code that is not text of letters, digits, '-' and '_'.
+    """
+    from linkseval.data.practice_code import SAFE
+
+    out = list(codes)
+    for code in out:
+        if not isinstance(code, str) or not re.fullmatch(SAFE, code):
+            raise ValueError(f"practice code {str(code)[:50]!r} cannot name a page")
+    return out
 
 
 def method_names(methods: Iterable[str], estimator: str = "twfe") -> str:
