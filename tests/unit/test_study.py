@@ -364,3 +364,16 @@ def test_a_main_comparison_that_is_not_a_group_stops_with_one_line():
     config = {"years": [2013, 2014], "analysis": {"main_comparison": "nope"}}
     with pytest.raises(ConfigError, match="main_comparison 'nope' is not a comparison group"):
         load_study(config, CODEBOOK)
+
+
+def test_the_schema_is_parsed_once_and_each_caller_gets_its_own_copy():
+    """schema() is cached per process (every command and page asks for it, often); a caller
+    that changes its copy changes nothing for the next."""
+    from linkseval.study import schema
+
+    first = schema()
+    first["properties"]["years"]["default"] = "changed"
+    first.pop("required", None)
+    again = schema()
+    assert again["properties"]["years"].get("default") != "changed"
+    assert again == schema() and again is not schema()

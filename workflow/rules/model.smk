@@ -177,7 +177,7 @@ rule twfe_weights:
         outcomes=get_modelled_outcomes,
         settings=STUDY.job_settings("twfe_weights"),
         label=DATA_LABEL,
-    priority: 1
+    priority: 3  # tiny (under 2 s), and the DiD pages wait for it: not left to the end
     threads: 1
     resources:
         mem_mb=mem_by_rows(500, 2, "panel"),

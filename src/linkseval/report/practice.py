@@ -75,6 +75,13 @@ def practice_table(
     own = panel[panel["practice_code"] == code]
     rows = []
     order = list(dict.fromkeys(panel["outcome"]))
+    # each comparison's mean per outcome and year, over its other practices' shown scores (the
+    # page rules select row by row, so the whole panel is grouped once)
+    others = panel[~panel["suppressed"].astype(bool) & (panel["practice_code"] != code)]
+    means = {
+        name: others[members(others, rule)].groupby(["outcome", "year"])["percent"].mean()
+        for name, rule in comparisons.items()
+    }
     for (outcome, year), g in own.groupby(["outcome", "year"], sort=False):
         n = int(g["n_respondents"].iloc[0])
         shown = not bool(g["suppressed"].iloc[0])
@@ -84,11 +91,9 @@ def practice_table(
             "respondents": str(n) if shown else f"<{min_respondents}",
             "This practice (%)": f"{g['percent'].iloc[0]:.1f}" if shown else SUPPRESSED,
         }
-        same = panel[(panel["outcome"] == outcome) & (panel["year"] == year) & ~panel["suppressed"]]
-        for name, rule in comparisons.items():
-            pool = same[members(same, rule)]
-            pool = pool[pool["practice_code"] != code]
-            row[f"{name} (mean %)"] = f"{pool['percent'].mean():.1f}" if len(pool) else "–"
+        for name, mean in means.items():
+            m = mean.get((outcome, year))
+            row[f"{name} (mean %)"] = "–" if m is None or pd.isna(m) else f"{m:.1f}"
         row["_order"] = (order.index(outcome), int(year))
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -104,17 +109,15 @@ def year_to_year_change(panel: pd.DataFrame, rule: Comparison | dict, outcome: s
     respondents than the disclosure minimum); NaN when there are none. 1 in 10 such changes is
     larger: a change of this size in one practice needs no programme to explain it.
     """
-    sub = panel[(panel["outcome"] == outcome) & ~panel["suppressed"]]
-    sub = sub[members(sub, rule)].sort_values(["practice_code", "year"])
+    sub = panel[(panel["outcome"] == outcome) & ~panel["suppressed"].astype(bool)]
+    sub = sub[members(sub, rule)].sort_values(["practice_code", "year"], kind="stable")
     years = sorted(panel["year"].unique())
-    nxt = {a: b for a, b in zip(years, years[1:], strict=False)}
-    wide = sub.set_index(["practice_code", "year"])["percent"]
-    changes = [
-        wide[(p, nxt[y])] - v
-        for (p, y), v in wide.items()
-        if y in nxt and (p, nxt[y]) in wide.index
-    ]
-    return float(np.quantile(np.abs(changes), 0.9)) if changes else float("nan")
+    nxt = dict(zip(years, years[1:], strict=False))
+    by_practice = sub.groupby("practice_code", sort=False)
+    later_year, later = by_practice["year"].shift(-1), by_practice["percent"].shift(-1)
+    consecutive = later_year.to_numpy() == sub["year"].map(nxt).to_numpy()  # NaN: never equal
+    changes = (later - sub["percent"]).to_numpy()[consecutive]
+    return float(np.quantile(np.abs(changes), 0.9)) if len(changes) else float("nan")
 
 
 def leave_out_table(
