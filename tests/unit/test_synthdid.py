@@ -19,6 +19,7 @@ from linkseval.estimators import ESTIMATORS, infer
 from linkseval.estimators.synthdid import (
     block_matrix,
     collapsed_form,
+    frank_wolfe,
     jackknife_estimates,
     jackknife_se,
     placebo_draws,
@@ -171,6 +172,25 @@ def test_the_solver_follows_r_on_random_panels(seed):
     est = synthdid_estimate(blk.Y, blk.n0, blk.t0, "sdid")
     om, lam = r_synthdid_weights(blk.Y, blk.n0, blk.t0, est)
     assert np.abs(est.omega - om).max() < 1e-9 and np.abs(est.lam - lam).max() < 1e-9
+
+
+@pytest.mark.parametrize("shape", [(4, 60), (9, 30), (60, 9)])
+def test_one_problem_takes_the_same_steps_as_a_batch(shape):
+    """A study's fits solve one problem at a time (a 1-D path); a batch (jackknife, placebo)
+    takes the batch path: on the same problems both give the same weights to rounding, with
+    the stopping rule hit at the same iteration (or both at max_iter)."""
+    rng = np.random.default_rng(sum(shape))
+    n, k = shape
+    A = rng.normal(size=(3, n, k))
+    b = A[:, :, :2].mean(axis=2) + rng.normal(scale=0.3, size=(3, n))
+    x0 = np.full((3, k), 1.0 / k)
+    for max_iter in (5, 10_000):
+        batch = frank_wolfe(A, b, x0, 0.2, min_decrease=1e-6, max_iter=max_iter)
+        for j in range(3):
+            one = frank_wolfe(A[j : j + 1], b[j : j + 1], x0[j : j + 1], 0.2,
+                              min_decrease=1e-6, max_iter=max_iter)  # fmt: skip
+            assert np.abs(one[0] - batch[j]).max() < 1e-12, (shape, max_iter, j)
+            assert abs(one.sum() - 1) < 1e-12 and (one >= 0).all()
 
 
 def test_placebo_se_agrees_with_r_published_within_monte_carlo_error(prop99, prop99_fits):

