@@ -517,3 +517,24 @@ def test_the_report_pdf_has_every_page_numbered_labelled_and_none_blank(study, t
     assert figures_drawn > len(html_pages)  # the pages do have figures
     assert len(images) == 1, images  # the diagram; every matplotlib figure is vector (SVG)
     assert min(int(images[0][12]), int(images[0][13])) >= 200  # x-ppi, y-ppi
+
+
+def test_the_pipeline_diagram_does_not_depend_on_how_far_a_run_got(study, tmp_path):
+    """The rule graph the methods page draws is that of the finished study and of a fresh one
+    (no results: both checkpoints, the Links register's and the practice profiles', not run):
+    a rerun that redraws the diagram after the checkpoints have run draws the same."""
+    import yaml
+
+    from linkseval.report import diagram
+
+    fresh = tmp_path / "fresh"
+    make_study(fresh)
+    graphs = []
+    for work in (study, fresh):
+        cfg = yaml.safe_load((work / "config/config.yaml").read_text())
+        text = diagram.rulegraph(work / "Snakefile", work, cfg)
+        graphs.append(diagram.reduce(diagram.parse_rulegraph(text)))
+    assert (study / "results/pages/practices").is_dir() and not (fresh / "results").exists()
+    assert graphs[0] == graphs[1]
+    assert {"links_practices", "notebook_practices", "notebook_did"} <= set(graphs[0].rules)
+    assert ("notebook_practices", "disclosure_check") in graphs[0].edges

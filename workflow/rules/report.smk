@@ -276,6 +276,7 @@ rule disclosure_check:
     input:
         static=STATIC_PAGES,
         practices=get_practice_pages,
+        folder=rules.notebook_practices.output.html,  # the rule graph has this edge before and after it runs
         methods=METHODS_PAGE,
         tables=[
             rules.combine_estimates.output.csv,
@@ -316,6 +317,7 @@ rule report_index:
         codebook=CODEBOOK,
         static=STATIC_PAGES,
         practices=get_practice_pages,
+        folder=rules.notebook_practices.output.html,  # the rule graph has this edge before and after it runs
         methods=METHODS_PAGE,
         links=rules.links_practices.output[0],  # the navigation's practice pages (params)
         disclosure=rules.disclosure_check.output[0],
@@ -349,6 +351,7 @@ rule print_report:
         index=rules.report_index.output[0],
         static=STATIC_PAGES,
         practices=get_practice_pages,
+        folder=rules.notebook_practices.output.html,  # the rule graph has this edge before and after it runs
         methods=METHODS_PAGE,
         disclosure=rules.disclosure_check.output[0],
     output:
@@ -375,6 +378,7 @@ rule publish_report:
     input:
         static=STATIC_PAGES,
         practices=get_practice_pages,
+        folder=rules.notebook_practices.output.html,  # the rule graph has this edge before and after it runs
         methods=METHODS_PAGE,
         index=rules.report_index.output[0],
         pdf=rules.print_report.output[0],
