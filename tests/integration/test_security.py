@@ -6,7 +6,8 @@ into a page (issue 15). docs/bad_input.md, "Security", states these guarantees.
   anything else stops the run with one line naming file, line and column. Hypothesis generates
   hostile codes (shell metacharacters, ``../``, markup, quotes, newlines, unicode).
 * Shell: every value in every rule's shell command is quoted (``{x:q}``), checked here over the
-  rule files; the ``{code}`` wildcard is constrained to the same safe characters.
+  rule files; the workflow builds page paths from codes only through site.practice_pages, which
+  refuses any code but the same safe characters, and no rule makes a page for a chosen code.
 * Pages: values enter markup only through ``linkseval.report.pages.fragment`` (escaping) or
   ``report.table_html``; every page is parsed for active content before it is written.
 """
@@ -213,21 +214,32 @@ def test_every_shell_value_is_quoted():
     assert unquoted == {}
 
 
-def test_the_code_wildcard_only_matches_safe_codes(tmp_path):
-    """Defence in depth: asked for a practice page whose code is hostile, Snakemake finds no rule
-    (the ``{code}`` wildcard is constrained to linkseval.data.practice_code.SAFE)."""
+def test_a_hostile_code_in_the_links_list_stops_the_run_before_any_page_path(tmp_path):
+    """Defence in depth: a hostile code that got past the register check into the Links list
+    (here: written into links_practices.json after the checkpoint ran) stops the workflow when
+    it builds the practice profiles' paths, creating nothing; and no rule makes a practice page
+    for a code of the caller's choosing."""
     import subprocess
     import sys
 
     from studies import make_study
 
     work = make_study(tmp_path / "study", copy_workflow=False)
-    for target in ["results/pages/practice_$(touch X).html", "results/pages/practice_a/b.html"]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-             "--cores", "1", "--dry-run", target],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+    base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
+            "--cores", "1"]  # fmt: skip
+    proc = subprocess.run([*base, "--until", "links_practices"], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    links = work / "results/pages/links_practices.json"
+    codes = json.loads(links.read_text())
+    links.write_text(json.dumps([*codes, "05283$(touch X)"]))
+    proc = subprocess.run([*base, "--dry-run"], capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "cannot name a page" in out, out[-3000:]
+    assert not (work / "X").exists() and not (work / "results/pages/practices").exists()
+    for target in ["results/pages/practice_$(touch X).html", "results/pages/practices/a/b.html"]:
+        proc = subprocess.run([*base, "--dry-run", target], capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
         assert proc.returncode != 0, target
         assert "MissingRuleException" in proc.stdout + proc.stderr, proc.stderr[-2000:]
     assert not (work / "X").exists()

@@ -160,6 +160,7 @@ LEAK_CELLS = (
     "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1], [0, x])\n"
     "print(len(plt.get_fignums()))",
     "x + 1",  # an execute_result carries its execution count
+    "import numpy as np\nnp.mean([])",  # a library warning: shown on every page, not the first only
 )
 
 
@@ -181,11 +182,13 @@ def test_a_batch_runs_each_page_as_in_a_kernel_of_its_own(tmp_path):
             assert batch_bytes == alone_bytes, (stem, ext)
         out = nbformat.read(tmp_path / "b" / f"{stem}.ipynb", as_version=4)
         code = [c for c in out.cells if c.cell_type == "code"]
-        assert [c.execution_count for c in code] == [1, 2, 3, 4, 5]  # with the injected cell
+        assert [c.execution_count for c in code] == [1, 2, 3, 4, 5, 6]  # with the injected cell
         assert code[2].outputs[0]["text"] == f"{x * 7} <b>\n"
         assert code[3].outputs[0]["text"] == "1\n"  # only this page's figure is open
         assert code[4].outputs[0]["execution_count"] == 5
         assert code[4].outputs[0]["data"]["text/plain"] == str(x + 1)
+        warned = [o for o in code[5].outputs if o.get("name") == "stderr"]
+        assert len(warned) == 1 and "Mean of empty slice" in warned[0]["text"]
         assert f"Page x={x}" in (tmp_path / "b" / f"{stem}.html").read_text()
         assert not (tmp_path / "b" / f"{stem}.ipynb.partial.ipynb").exists()
 
@@ -219,7 +222,7 @@ def test_a_failing_page_stops_the_batch_with_one_error_line(tmp_path, capsys):
         ('[{"notebook": "a", "html": "b", "title": "t"}]', "expected the keys"),
         ('[{"parameters": {}, "notebook": "", "html": "b", "title": "t"}]', "non-empty text"),
         ('[{"parameters": {"not a name": 1}, "notebook": "a", "html": "b", "title": "t"}]',
-         "parameter names"),
+         "parameters must be a JSON object of names"),
         ('[{"parameters": {}, "notebook": "a", "html": "a", "title": "t"}]', "share a file"),
     ],
 )  # fmt: skip

@@ -369,7 +369,7 @@ def test_a_main_comparison_that_is_not_a_group_stops_with_one_line():
 def test_the_schema_is_parsed_once_and_each_caller_gets_its_own_copy():
     """schema() is cached per process (every command and page asks for it, often); a caller
     that changes its copy changes nothing for the next."""
-    from linkseval.study import schema
+    from linkseval.study import _parsed_schema, schema
 
     first = schema()
     first["properties"]["years"]["default"] = "changed"
@@ -377,3 +377,4 @@ def test_the_schema_is_parsed_once_and_each_caller_gets_its_own_copy():
     again = schema()
     assert again["properties"]["years"].get("default") != "changed"
     assert again == schema() and again is not schema()
+    assert _parsed_schema.cache_info().misses == 1  # parsed once in this process, however often

@@ -184,13 +184,30 @@ def test_one_problem_takes_the_same_steps_as_a_batch(shape):
     A = rng.normal(size=(3, n, k))
     b = A[:, :, :2].mean(axis=2) + rng.normal(scale=0.3, size=(3, n))
     x0 = np.full((3, k), 1.0 / k)
-    for max_iter in (5, 10_000):
-        batch = frank_wolfe(A, b, x0, 0.2, min_decrease=1e-6, max_iter=max_iter)
+    for min_decrease, max_iter in [(1e-6, 5), (1e-6, 10_000), (1e-3, 10_000)]:
+        kw = {"min_decrease": min_decrease, "max_iter": max_iter}
+        batch = frank_wolfe(A, b, x0, 0.2, **kw)
         for j in range(3):
-            one = frank_wolfe(A[j : j + 1], b[j : j + 1], x0[j : j + 1], 0.2,
-                              min_decrease=1e-6, max_iter=max_iter)  # fmt: skip
+            one = frank_wolfe(A[j : j + 1], b[j : j + 1], x0[j : j + 1], 0.2, **kw)
             assert np.abs(one[0] - batch[j]).max() < 1e-12, (shape, max_iter, j)
             assert abs(one.sum() - 1) < 1e-12 and (one >= 0).all()
+    # with min_decrease 1e-3 the stopping rule ends every problem well before max_iter (the
+    # batch path drops finished problems): both paths stop at the same iteration t, i.e. the
+    # weights at max_iter = t - 1 differ and those at a larger max_iter do not
+    for j in range(3):
+        args = (A[j : j + 1], b[j : j + 1], x0[j : j + 1], 0.2)
+        stop = frank_wolfe(*args, min_decrease=1e-3, max_iter=10_000)
+        lo, hi = 1, 10_000  # the first max_iter giving the final weights: the stopping iteration
+        while lo < hi:
+            mid = (lo + hi) // 2
+            done = np.array_equal(frank_wolfe(*args, min_decrease=1e-3, max_iter=mid), stop)
+            lo, hi = (lo, mid) if done else (mid + 1, hi)
+        t = lo
+        assert 2 <= t < 2_000
+        batch_t = frank_wolfe(A, b, x0, 0.2, min_decrease=1e-3, max_iter=t)[j]
+        batch_before = frank_wolfe(A, b, x0, 0.2, min_decrease=1e-3, max_iter=t - 1)[j]
+        assert np.abs(batch_t - stop[0]).max() < 1e-12
+        assert np.abs(batch_before - stop[0]).max() > 0
 
 
 def test_placebo_se_agrees_with_r_published_within_monte_carlo_error(prop99, prop99_fits):

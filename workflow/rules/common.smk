@@ -250,7 +250,8 @@ def get_practice_pages(wildcards):
     return [f"{folder}/{href}" for _, href in pages]
 
 
-# The DiD pages, one per modelled outcome: did_<instrument>_<outcome> (site.static_pages)
+# The DiD pages, one per modelled outcome, as <instrument>_<outcome>: their pages are
+# did_<instrument>_<outcome>.html (site.static_pages)
 DID_PAGES = [f"{o.instrument}_{o.name}" for o in STUDY.outcomes]
 
 

@@ -1,12 +1,14 @@
 # Executed notebooks (papermill) -> self-contained report pages, staged in results/pages/ ->
 # disclosure check -> index -> published together as results/report/ (publish_report: all pages
 # or none; a run that fails before the end publishes nothing new).
-# `linkseval notebook` runs papermill (its own -p/-y parsing, in the same process) into
+# `linkseval notebook` (one page) and `linkseval notebooks` (a batch of pages in one kernel: the
+# DiD pages, the practice profiles) run papermill in their own process into
 # NAME.ipynb.partial.ipynb, written once, at the end or at the failing cell (saving after every
-# cell cost 0.2 s per notebook; a kernel that dies leaves only the log), then scrubs run times,
-# moves the finished notebook into place and renders its page: one process per page, and a full
-# disk or a failing cell is one `linkseval: error` line. A killed run never leaves a
-# half-executed notebook under the final name.
+# cell cost 0.2 s per notebook; a kernel that dies leaves only the log), then scrub run times,
+# move the finished notebook into place and render its page; a full disk or a failing cell is
+# one `linkseval: error` line. A killed run never leaves a half-executed notebook under the
+# final name. A failing practice profile's partial notebook goes with the checkpoint's folders
+# (Snakemake removes a failed job's outputs); its log keeps the cell's traceback.
 # params: where papermill writes the executed notebook before `linkseval notebook` moves it
 partial_notebook = lambda wildcards, output: f"{output.notebook}.partial.ipynb"
 

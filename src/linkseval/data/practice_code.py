@@ -20,9 +20,10 @@ from linkseval.study import section_defaults
 
 # the schema's default: a Scottish GP practice code, five digits
 DEFAULT_PATTERN = section_defaults("cleaning", "practice_code_pattern")
-# Whatever the configured pattern allows, a code must also be this (the Snakemake wildcard
-# constraint of ``{code}`` is the same regex): letters, digits, '-' and '_', starting with a
-# letter or digit (no option-like '-x'), at most 32 characters. No '/', '.', quote, space, '$'.
+# Whatever the configured pattern allows, a code must also be this (the workflow checks it again
+# where it builds page paths: linkseval.report.site.checked_codes): letters, digits, '-' and
+# '_', starting with a letter or digit (no option-like '-x'), at most 32 characters. No '/',
+# '.', quote, space, '$'.
 SAFE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
 _SAFE = re.compile(SAFE)
 KEY = "cleaning.practice_code_pattern"

@@ -5,7 +5,8 @@ processes per page, and papermill's own tracebacks on the console when the disk 
 ``execute`` runs papermill's command line (its own parameter parsing, ``-p``/``-y``, unchanged)
 inside ``linkseval notebook``, so that a full disk is one ``linkseval: error`` line like every
 other command's and a failing cell is one line naming notebook, cell and exception (its
-traceback goes to the log above it).
+traceback goes to the log above it). ``execute_batch`` (``linkseval notebooks``) runs one
+notebook for a batch of pages in one kernel, each page as from a kernel of its own.
 """
 
 from __future__ import annotations
@@ -118,7 +119,10 @@ def parse_jobs(text: str) -> list[NotebookJob]:
         texts = [item[k] for k in ("notebook", "html", "title")]
         if not all(isinstance(t, str) and t for t in texts):
             raise ConfigError(f"--jobs item {i}: notebook, html and title must be non-empty text")
-        jobs.append(NotebookJob(parse_parameters(json.dumps(item["parameters"])), *texts))
+        params = item["parameters"]
+        if not isinstance(params, dict) or not all(k.isidentifier() for k in params):
+            raise ConfigError(f"--jobs item {i}: parameters must be a JSON object of names")
+        jobs.append(NotebookJob(params, *texts))
     paths = [p for job in jobs for p in (job.notebook, job.html)]
     if len(set(paths)) != len(paths):
         raise ConfigError("--jobs: two pages share a file")
@@ -129,9 +133,17 @@ def parse_jobs(text: str) -> list[NotebookJob]:
 # Out cache, execution counter back at 1), with the figures of the last notebook closed, so each
 # notebook runs as in a kernel of its own; imported modules stay loaded (what a batch saves).
 _RESET_SOURCE = (
-    "import sys as _sys\n"
+    "import sys as _sys, warnings as _warnings\n"
     "if 'matplotlib.pyplot' in _sys.modules:\n"
     "    _sys.modules['matplotlib.pyplot'].close('all')\n"
+    # a warning is shown once per place: forget where they were shown, so that the next page
+    # shows its own (numpy's 'Mean of empty slice', ...) as a fresh kernel would
+    "_warnings.onceregistry.clear()\n"
+    "for _m in list(_sys.modules.values()):\n"
+    "    try:\n"
+    "        _m.__dict__.get('__warningregistry__', {}).clear()\n"
+    "    except Exception:\n"
+    "        pass\n"
     "get_ipython().reset(new_session=True)"
 )
 
@@ -149,10 +161,10 @@ def execute_batch(
     papermill, the kernel's start and the notebook's imports are paid once instead of per page
     (about 2 s of the 3.3-4 s a page cost on its own). Between notebooks the kernel starts a new
     IPython session (:data:`_RESET_SOURCE`), so no name, output or figure of one notebook is seen
-    by the next and execution counts start at 1: the executed notebooks and pages are byte for
-    byte those of a kernel per notebook (tested). A module's own state (e.g. an option a notebook
-    sets) stays for the next notebook; every notebook of a batch is the same template and sets
-    the same state.
+    by the next, a warning shown on one page is shown again on the next, and execution counts
+    start at 1: the executed notebooks and pages are byte for byte those of a kernel per notebook
+    (tested). A module's own state (e.g. an option a notebook sets, a warnings filter) stays for
+    the next notebook; every notebook of a batch is the same template and sets the same state.
 
     Raises
     ------
@@ -230,6 +242,7 @@ def _warm_kernel_engine() -> type:
     """
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
+    from papermill.log import logger
 
     class WarmKernelEngine(NBClientEngine):
         @classmethod
@@ -249,6 +262,7 @@ def _warm_kernel_engine() -> type:
             client = PapermillNotebookClient(
                 nb_man,
                 km=km,
+                log=logger,  # papermill's logger, as its own engine passes
                 timeout=execution_timeout,
                 startup_timeout=start_timeout,
                 kernel_name=kernel_name,
