@@ -165,7 +165,7 @@ rule notebook_did:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=lambda wildcards: 5 + len(DID_PAGES),
+        runtime=30,  # minutes, a cap: ~1-2 s a page
     conda:
         "../envs/linkseval.yaml"
     shell:
@@ -203,7 +203,7 @@ checkpoint notebook_practices:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=lambda wildcards: 5 + len(links_codes()),
+        runtime=60,  # minutes, a cap (~2 s a page): a dry run asks before the register is read
     conda:
         "../envs/linkseval.yaml"
     shell:
